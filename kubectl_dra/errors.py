@@ -1,0 +1,48 @@
+"""Exit codes and the error family. Imports nothing from the package.
+
+Every expected failure is a ``DraError``: the CLI prints ``error: <message>`` and, when
+set, ``hint: <hint>`` on stderr and exits with the error's code. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1  # an expected failure not covered below
+    USAGE = 2  # bad flag, bad -o value, bad arguments
+    NOT_FOUND = 3  # the named claim / node / device does not exist
+    CLUSTER = 4  # unreachable, unauthorised, forbidden, resource.k8s.io not served, server error
+    INPUT = 5  # an input file (-f) that cannot be read or is not Kubernetes objects
+
+
+class DraError(Exception):
+    """An expected failure: one line on stderr, never a traceback."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(DraError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(DraError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ClusterError(DraError):
+    exit_code = ExitCode.CLUSTER
+
+
+class InputError(DraError):
+    exit_code = ExitCode.INPUT

@@ -1,0 +1,114 @@
+"""Offline input: -f FILE|DIR|- with YAML (multi-document), JSON, ``kind: List`` and ``*List`` dumps."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from kubectl_dra.errors import InputError
+
+EXTENSIONS = (".yaml", ".yml", ".json")
+
+
+def expand(paths: Iterable[str]) -> list[str]:
+    """Files named by -f, with directories expanded (their .yaml/.yml/.json files, sorted, like kubectl)."""
+    out: list[str] = []
+    for raw in paths:
+        if raw == "-":
+            out.append("-")
+            continue
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+            if not found:
+                raise InputError(f"{raw}: directory has no .yaml, .yml or .json files")
+            out.extend(found)
+        elif path.is_file():
+            out.append(str(path))
+        elif path.exists():
+            raise InputError(f"{raw}: not a regular file or directory")
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+    return out
+
+
+def read_text(name: str) -> str:
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        return Path(name).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: not a text file (expected YAML or JSON)") from None
+    except OSError as err:
+        raise InputError(f"{name}: cannot read: {err.strerror or err}") from None
+
+
+def parse_documents(text: str, name: str) -> list:
+    """Parse YAML or JSON text into documents; errors name the file and line."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            value = json.loads(text)
+            return value if isinstance(value, list) else [value]
+        except ValueError:
+            pass  # YAML is a superset of most JSON; let the YAML parser report the problem
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(f"{name}: not valid YAML or JSON{where}: {problem}") from None
+
+
+def iter_objects(documents: list) -> Iterator[dict]:
+    """Kubernetes objects in documents, expanding ``List`` kinds; non-objects are yielded as None."""
+    for doc in documents:
+        if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
+            yield None  # type: ignore[misc]
+            continue
+        kind = str(doc["kind"])
+        items = doc.get("items")
+        if kind.endswith("List") and isinstance(items, list):
+            item_kind = kind[:-4] if kind != "List" else None
+            for item in items:
+                if isinstance(item, dict):
+                    if item_kind:
+                        item.setdefault("kind", item_kind)
+                        item.setdefault("apiVersion", doc["apiVersion"])
+                    if item.get("kind") and item.get("apiVersion"):
+                        yield item
+                        continue
+                yield None  # type: ignore[misc]
+            continue
+        yield doc
+
+
+def load_objects(paths: Iterable[str]) -> Iterator[tuple[str, dict]]:
+    """(file name, object) for every Kubernetes object in the named files.
+
+    A file with documents but no Kubernetes object at all is an error; so is an empty file.
+    """
+    for name in expand(paths):
+        docs = parse_documents(read_text(name), name)
+        display = "<stdin>" if name == "-" else name
+        if not docs:
+            raise InputError(f"{display}: no Kubernetes objects found (the file is empty)")
+        found = 0
+        others = 0
+        for obj in iter_objects(docs):
+            if obj is None:
+                others += 1
+                continue
+            found += 1
+            yield display, obj
+        if not found:
+            raise InputError(
+                f"{display}: not Kubernetes objects (documents need apiVersion and kind)",
+                hint="pass `kubectl get resourceslices,resourceclaims -A -o yaml` output or manifests",
+            )

@@ -1,0 +1,239 @@
+"""Reading a live cluster through the ``kubernetes`` package, as raw JSON.
+
+Only kubeconfig/auth handling and the HTTP transport of the official client are used;
+responses are parsed with ``json`` into plain dicts (the client's generated models cost
+~8× more time and memory on big lists, libs.md §1). ``kubernetes`` is imported on first
+use only.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from kubectl_dra.errors import ClusterError, NotFoundError
+
+DEFAULT_PAGE = 500
+MAX_429_RETRIES = 3
+MAX_RETRY_AFTER = 10.0
+
+
+def kubeconfig_paths(explicit: str | None) -> list[str]:
+    """The kubeconfig files to merge: --kubeconfig, else $KUBECONFIG (read now), else ~/.kube/config."""
+    if explicit:
+        if not Path(explicit).expanduser().is_file():
+            raise ClusterError(f"kubeconfig {explicit} does not exist", hint="check the --kubeconfig path")
+        return [str(Path(explicit).expanduser())]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        paths = [p for p in env.split(os.pathsep) if p and Path(p).expanduser().is_file()]
+        return [str(Path(p).expanduser()) for p in paths]
+    default = Path.home() / ".kube" / "config"
+    return [str(default)] if default.is_file() else []
+
+
+def _status_message(body: bytes) -> tuple[str, str]:
+    """(reason, message) from a Kubernetes Status body, tolerating non-JSON bodies."""
+    try:
+        status = json.loads(body or b"{}")
+    except ValueError:
+        text = body.decode("utf-8", "replace").strip() if body else ""
+        return "", text[:200]
+    if not isinstance(status, dict):
+        return "", ""
+    return str(status.get("reason") or ""), str(status.get("message") or "")
+
+
+class LiveCluster:
+    def __init__(self, *, kubeconfig: str | None = None, context: str | None = None, request_timeout: float | None = None):
+        self._kubeconfig = kubeconfig
+        self._context = context
+        self._timeout = request_timeout
+        self._api: Any = None
+        self._namespace: str | None = None
+        self.host = ""
+
+    # ------------------------------------------------------------------ connection
+
+    def _connect(self) -> Any:
+        if self._api is not None:
+            return self._api
+        try:
+            from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError as err:  # pragma: no cover - dependency missing
+            raise ClusterError(f"the kubernetes package is not installed ({err})", hint="pip install kubectl-dra") from None
+        paths = kubeconfig_paths(self._kubeconfig)
+        configuration = client.Configuration()
+        try:
+            if paths:
+                joined = os.pathsep.join(paths)
+                contexts, active = config.list_kube_config_contexts(config_file=joined)
+                names = [c.get("name") for c in contexts or []]
+                if self._context and self._context not in names:
+                    raise ClusterError(
+                        f'context "{self._context}" not found in kubeconfig',
+                        hint=f"available contexts: {', '.join(n for n in names if n) or 'none'}",
+                    )
+                if not self._context and not active:
+                    raise ClusterError("the kubeconfig has no current context", hint="pass --context NAME")
+                chosen = next((c for c in contexts if c.get("name") == self._context), active) if self._context else active
+                self._namespace = ((chosen or {}).get("context") or {}).get("namespace")
+                config.load_kube_config(
+                    config_file=joined, context=self._context, client_configuration=configuration, persist_config=False
+                )
+            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                config.load_incluster_config(client_configuration=configuration)
+                ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                if ns_file.is_file():
+                    self._namespace = ns_file.read_text().strip() or None
+            else:
+                raise ClusterError(
+                    "no kubeconfig found and not running inside a cluster",
+                    hint="set KUBECONFIG or pass --kubeconfig; or try --demo, or -f FILE for saved objects",
+                )
+        except ConfigException as err:
+            raise ClusterError(f"cannot load kubeconfig: {err}", hint="check --kubeconfig / KUBECONFIG and --context") from None
+        except (OSError, ValueError) as err:
+            raise ClusterError(f"cannot load kubeconfig: {err}", hint="check --kubeconfig / KUBECONFIG") from None
+        configuration.retries = 0
+        self.host = configuration.host
+        self._api = client.ApiClient(configuration=configuration)
+        return self._api
+
+    @property
+    def namespace(self) -> str:
+        self._connect()
+        return self._namespace or "default"
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(self, path: str, query: list[tuple[str, str]] | None = None) -> tuple[int, bytes, Any]:
+        api = self._connect()
+        import urllib3
+
+        _, url, headers, _, _ = api.param_serialize(
+            "GET", path, query_params=query or [], header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+        )
+        timeout = (min(self._timeout, 10.0), self._timeout) if self._timeout else (10.0, None)
+        for attempt in range(MAX_429_RETRIES + 1):
+            try:
+                response = api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
+                data = response.read()
+            except urllib3.exceptions.HTTPError as err:
+                reason = getattr(err, "reason", None) or err
+                raise ClusterError(
+                    f"cannot reach the API server at {self.host}: {_short(reason)}",
+                    hint="check --context / --kubeconfig, and that the cluster is running",
+                ) from None
+            except Exception as err:  # ApiException for SSL problems, socket errors
+                status = getattr(err, "status", None)
+                if status == 0 or isinstance(err, OSError):
+                    raise ClusterError(
+                        f"cannot reach the API server at {self.host}: {_short(getattr(err, 'reason', err))}",
+                        hint="check --context / --kubeconfig, and that the cluster is running",
+                    ) from None
+                raise
+            if response.status == 429 and attempt < MAX_429_RETRIES:
+                time.sleep(_retry_after(response.getheader("Retry-After")))
+                continue
+            return response.status, data, response
+        return response.status, data, response  # pragma: no cover - loop always returns
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None, *, what: str | None = None) -> dict:
+        status, data, _ = self._request(path, query)
+        if status != 200:
+            self._raise(status, data, path, what)
+        return _loads(data)
+
+    def list(self, path: str, *, what: str, limit: int = DEFAULT_PAGE) -> Iterator[dict]:
+        """Yield every item of a list, page by page (``limit``/``continue``), with kind/apiVersion filled in.
+
+        An expired continue token (410 Gone) restarts the list once from the beginning.
+        """
+        restarted = False
+        token = ""
+        seen = 0
+        while True:
+            query = [("limit", str(limit))] if limit else []
+            if token:
+                query.append(("continue", token))
+            status, data, _ = self._request(path, query)
+            if status == 410 and token and not restarted:
+                restarted, token = True, ""
+                if seen:
+                    raise ClusterError(
+                        f"the list of {what} changed while it was being read (continue token expired)",
+                        hint="run the command again",
+                    )
+                continue
+            if status != 200:
+                self._raise(status, data, path, what)
+            page = _loads(data)
+            kind = str(page.get("kind") or "")
+            item_kind = kind[:-4] if kind.endswith("List") else kind
+            api_version = page.get("apiVersion")
+            for item in page.get("items") or []:
+                if isinstance(item, dict):
+                    item.setdefault("kind", item_kind)
+                    item.setdefault("apiVersion", api_version)
+                    seen += 1
+                    yield item
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return
+
+    def _raise(self, status: int, data: bytes, path: str, what: str | None) -> None:
+        reason, message = _status_message(data)
+        detail = message or reason or f"HTTP {status}"
+        subject = what or path
+        if status == 401:
+            raise ClusterError(
+                f"the API server at {self.host} rejected the credentials (401 Unauthorized): {detail}",
+                hint="your token or certificate may have expired; check with `kubectl get --raw /version` for the same context",
+            )
+        if status == 403:
+            raise ClusterError(
+                f"forbidden: cannot read {subject}: {detail}",
+                hint="the tool needs get/list on resource.k8s.io objects; see docs/rbac.md",
+            )
+        if status == 404:
+            raise NotFoundError(f"{subject} not found: {detail}")
+        if status == 429:
+            raise ClusterError(f"the API server is throttling requests (429 Too Many Requests): {detail}", hint="try again later")
+        raise ClusterError(f"the API server failed to return {subject} ({status} {reason or 'error'}): {detail}")
+
+
+def _loads(data: bytes) -> dict:
+    # the cyclic GC doubles the cost of big parses and finds nothing to free here (libs.md §1.3)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        value = json.loads(data)
+    except ValueError as err:
+        raise ClusterError(f"the API server returned invalid JSON: {err}") from None
+    finally:
+        if enabled:
+            gc.enable()
+    if not isinstance(value, dict):
+        raise ClusterError("the API server returned an unexpected response (not a JSON object)")
+    return value
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, min(float(value or 1), MAX_RETRY_AFTER))
+    except ValueError:
+        return 1.0
+
+
+def _short(reason: Any) -> str:
+    text = str(reason)
+    # urllib3 wraps messages: "<urllib3.connection.HTTPConnection object at 0x..>: Failed to establish..."
+    if ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text.strip().rstrip(")").strip() or "connection failed"

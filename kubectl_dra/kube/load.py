@@ -1,0 +1,120 @@
+"""Assemble a ``Cluster`` from the chosen source: --demo, -f files, or the live API server."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from kubectl_dra.errors import ClusterError, DraError, NotFoundError
+from kubectl_dra.model.cluster import Cluster
+from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
+
+#: what a command needs from a live cluster
+SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES = "slices", "claims", "classes", "templates", "pods", "nodes"
+
+
+@dataclass
+class SourceOptions:
+    filenames: list[str] = field(default_factory=list)
+    demo: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    request_timeout: float | None = None
+
+
+def _add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
+    for origin, obj in objects:
+        try:
+            decoded = decode(obj)
+        except UnsupportedVersion as err:
+            cluster.warnings.append(f"{origin}: skipping {err.message}" + (f" ({err.hint})" if err.hint else ""))
+            continue
+        except DecodeError as err:
+            cluster.warnings.append(f"{origin}: skipping {err.message}")
+            continue
+        if decoded is not None:
+            cluster.add(decoded)
+
+
+def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
+    if options.demo and options.filenames:
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("--demo and -f/--filename cannot be used together")
+    if options.demo:
+        from kubectl_dra.kube.demo import demo_objects, demo_now
+
+        cluster = Cluster(source="the demo cluster")
+        cluster.now = demo_now()
+        _add_all(cluster, (("demo", o) for o in demo_objects()))
+        return cluster
+    if options.filenames:
+        from kubectl_dra.kube.files import load_objects
+
+        cluster = Cluster(source=", ".join(options.filenames))
+        _add_all(cluster, load_objects(options.filenames))
+        return cluster
+    return _load_live(options, set(want))
+
+
+def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
+    from kubectl_dra.kube.discovery import choose_version, served_versions
+    from kubectl_dra.kube.live import LiveCluster
+
+    live = LiveCluster(kubeconfig=options.kubeconfig, context=options.context, request_timeout=options.request_timeout)
+    try:
+        group = live.get("/apis/resource.k8s.io", what="API group resource.k8s.io")
+    except NotFoundError:
+        raise ClusterError(
+            f"the cluster at {live.host} does not serve the resource.k8s.io API group",
+            hint="DRA is served by default from Kubernetes 1.34 (resource.k8s.io/v1); on 1.32/1.33 enable v1beta1 or v1beta2",
+        ) from None
+    version = choose_version(served_versions(group))
+    if version is None:
+        raise ClusterError(
+            f"the cluster at {live.host} serves resource.k8s.io only in versions this tool does not read: "
+            f"{', '.join(served_versions(group)) or 'none'}",
+            hint="kubectl-dra reads resource.k8s.io v1, v1beta2, v1beta1 and v1alpha3",
+        )
+    cluster = Cluster(source=live.host)
+    if version == "v1alpha3":
+        cluster.warnings.append("the server serves only resource.k8s.io/v1alpha3 (Kubernetes 1.31); reading that")
+    base = f"/apis/resource.k8s.io/{version}"
+    namespace = options.namespace or live.namespace
+    frozen = gc.isenabled()
+    gc.disable()  # decoding tens of thousands of objects: the cyclic GC only costs time here
+    try:
+        if SLICES in want:
+            _add_all(cluster, (("cluster", o) for o in live.list(f"{base}/resourceslices", what="resourceslices")))
+        if CLAIMS in want:
+            if options.all_namespaces:
+                path = f"{base}/resourceclaims"
+                cluster.claims_namespace = None
+            else:
+                path = f"{base}/namespaces/{namespace}/resourceclaims"
+                cluster.claims_namespace = namespace
+            try:
+                _add_all(cluster, (("cluster", o) for o in live.list(path, what="resourceclaims")))
+            except DraError as err:
+                if "forbidden" not in err.message:
+                    raise
+                cluster.claims_known = False
+                cluster.warnings.append(f"{err.message}; allocation state is unknown")
+        if CLASSES in want:
+            _add_all(cluster, (("cluster", o) for o in live.list(f"{base}/deviceclasses", what="deviceclasses")))
+        if TEMPLATES in want:
+            path = f"{base}/resourceclaimtemplates" if options.all_namespaces else f"{base}/namespaces/{namespace}/resourceclaimtemplates"
+            _add_all(cluster, (("cluster", o) for o in live.list(path, what="resourceclaimtemplates")))
+        if PODS in want:
+            path = "/api/v1/pods" if options.all_namespaces else f"/api/v1/namespaces/{namespace}/pods"
+            _add_all(cluster, (("cluster", o) for o in live.list(path, what="pods")))
+        if NODES in want:
+            _add_all(cluster, (("cluster", o) for o in live.list("/api/v1/nodes", what="nodes")))
+    finally:
+        if frozen:
+            gc.enable()
+    cluster.namespace = namespace
+    return cluster

@@ -1,0 +1,176 @@
+"""ResourceClaims, ResourceClaimTemplates and DeviceClasses in one (v1-shaped) model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class SubRequest:
+    """One way to satisfy a request: the ``exactly`` form or one ``firstAvailable`` alternative."""
+
+    name: str
+    device_class: str
+    selectors: list[str] = field(default_factory=list)
+    allocation_mode: str = "ExactCount"
+    count: int = 1
+    admin_access: bool = False
+    tolerations: list[dict] = field(default_factory=list)
+    capacity_requests: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        amount = "all" if self.allocation_mode == "All" else str(self.count)
+        return f"{self.device_class}×{amount}"
+
+
+@dataclass(slots=True)
+class Request:
+    name: str
+    exactly: SubRequest | None = None
+    first_available: list[SubRequest] = field(default_factory=list)
+
+    @property
+    def alternatives(self) -> list[SubRequest]:
+        return [self.exactly] if self.exactly is not None else list(self.first_available)
+
+    def describe(self) -> str:
+        if self.exactly is not None:
+            return f"{self.name}: {self.exactly.describe()}"
+        alts = " | ".join(s.describe() for s in self.first_available)
+        return f"{self.name}: {alts}" if alts else f"{self.name}: <none>"
+
+
+@dataclass(slots=True)
+class Constraint:
+    requests: list[str] = field(default_factory=list)
+    match_attribute: str | None = None
+    distinct_attribute: str | None = None
+
+
+@dataclass(slots=True)
+class AllocationResult:
+    request: str
+    driver: str
+    pool: str
+    device: str
+    admin_access: bool = False
+    share_id: str | None = None
+    consumed_capacity: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.driver, self.pool, self.device)
+
+
+@dataclass(slots=True)
+class ClaimSpec:
+    requests: list[Request] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    config: list[dict] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Claim:
+    namespace: str
+    name: str
+    uid: str = ""
+    api_version: str = "resource.k8s.io/v1"
+    created: str | None = None
+    deleting: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)
+    owners: list[dict] = field(default_factory=list)
+    spec: ClaimSpec = field(default_factory=ClaimSpec)
+    allocated: bool = False
+    results: list[AllocationResult] = field(default_factory=list)
+    allocation_node_selector: dict | None = None
+    reserved_for: list[dict] = field(default_factory=list)
+    device_status: list[dict] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def state(self) -> str:
+        """pending | allocated | reserved | deallocating | deleting (kubectl's STATE, refined)."""
+        if self.deleting:
+            return "deallocating" if self.allocated else "deleting"
+        if not self.allocated:
+            return "pending"
+        return "reserved" if self.reserved_for else "allocated"
+
+    @property
+    def reserved_pods(self) -> list[str]:
+        return [
+            r.get("name", "")
+            for r in self.reserved_for
+            if isinstance(r, dict) and r.get("resource", "pods") == "pods" and not r.get("apiGroup")
+        ]
+
+
+@dataclass(slots=True)
+class ClaimTemplate:
+    namespace: str
+    name: str
+    uid: str = ""
+    api_version: str = "resource.k8s.io/v1"
+    created: str | None = None
+    spec: ClaimSpec = field(default_factory=ClaimSpec)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(slots=True)
+class DeviceClass:
+    name: str
+    uid: str = ""
+    api_version: str = "resource.k8s.io/v1"
+    created: str | None = None
+    selectors: list[str] = field(default_factory=list)
+    config: list[dict] = field(default_factory=list)
+    extended_resource_name: str | None = None
+
+
+@dataclass(slots=True)
+class PodClaimRef:
+    name: str
+    claim_name: str | None = None
+    template_name: str | None = None
+
+
+@dataclass(slots=True)
+class Pod:
+    namespace: str
+    name: str
+    uid: str = ""
+    node_name: str | None = None
+    phase: str = ""
+    created: str | None = None
+    claims: list[PodClaimRef] = field(default_factory=list)
+    #: pod claim name -> generated ResourceClaim name (status.resourceClaimStatuses)
+    claim_statuses: dict[str, str | None] = field(default_factory=dict)
+    conditions: list[dict] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def claim_names(self) -> list[str]:
+        """Names of the ResourceClaims this pod uses (direct and template-generated)."""
+        names = []
+        for ref in self.claims:
+            if ref.claim_name:
+                names.append(ref.claim_name)
+            elif self.claim_statuses.get(ref.name):
+                names.append(self.claim_statuses[ref.name])  # type: ignore[arg-type]
+        return names
+
+
+@dataclass(slots=True)
+class Node:
+    name: str
+    uid: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    created: str | None = None

@@ -1,0 +1,209 @@
+"""The cluster as the tool sees it: decoded objects, pools, and each device joined with its claims.
+
+Device state (what ``list`` shows):
+
+* ``reserved``  – allocated to a claim that is reserved for (in use by) a pod
+* ``allocated`` – allocated to a claim that no pod uses yet
+* ``consumed-by-partition`` – free itself, but the shared counters it needs are used by an
+  allocated device of the same pool (a full GPU whose MIG placement is allocated, or the reverse)
+* ``tainted``   – free, but carries a NoSchedule/NoExecute taint
+* ``free``
+
+Allocations with ``adminAccess`` do not make a device busy, as in the scheduler (dra-api.md §5.1).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from kubectl_dra.model.claim import AllocationResult, Claim, ClaimTemplate, DeviceClass, Node, Pod
+from kubectl_dra.model.device import Device
+from kubectl_dra.model.quantity import Quantity, QuantityError
+from kubectl_dra.model.slices import Pool, ResourceSlice, build_pools
+
+STATES = ("free", "allocated", "reserved", "tainted", "consumed-by-partition")
+BUSY_STATES = ("allocated", "reserved")
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort ``gpu-2`` before ``gpu-10``."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text))
+
+
+@dataclass(slots=True)
+class Holder:
+    """One claim's hold on a device."""
+
+    claim: Claim
+    result: AllocationResult
+    pods: list[str]
+
+
+@dataclass(slots=True)
+class DeviceView:
+    device: Device
+    state: str = "free"
+    holders: list[Holder] = field(default_factory=list)
+    admin_holders: list[Holder] = field(default_factory=list)
+    blocked_by: list[str] = field(default_factory=list)
+    pool_complete: bool = True
+
+
+@dataclass
+class Cluster:
+    slices: list[ResourceSlice] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    templates: list[ClaimTemplate] = field(default_factory=list)
+    classes: list[DeviceClass] = field(default_factory=list)
+    pods: list[Pod] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: where the data came from, for messages ("the demo cluster", a server URL, file names)
+    source: str = ""
+    #: False when claims could not be read: device states are then unknown
+    claims_known: bool = True
+    #: namespaces of the claims read (None = all)
+    claims_namespace: str | None = None
+    #: the namespace commands default to (kubeconfig context, else "default")
+    namespace: str = "default"
+    #: "now" for ages; None = the wall clock (the demo pins its own)
+    now: datetime | None = None
+    _pools: list[Pool] | None = field(default=None, repr=False)
+    _views: list[DeviceView] | None = field(default=None, repr=False)
+
+    def add(self, obj: Any) -> None:
+        if isinstance(obj, ResourceSlice):
+            self.slices.append(obj)
+        elif isinstance(obj, Claim):
+            self.claims.append(obj)
+        elif isinstance(obj, ClaimTemplate):
+            self.templates.append(obj)
+        elif isinstance(obj, DeviceClass):
+            self.classes.append(obj)
+        elif isinstance(obj, Pod):
+            self.pods.append(obj)
+        elif isinstance(obj, Node):
+            self.nodes.append(obj)
+        self._pools = self._views = None
+
+    # ------------------------------------------------------------------ pools
+
+    @property
+    def pools(self) -> list[Pool]:
+        if self._pools is None:
+            self._pools = build_pools(self.slices)
+            for pool in self._pools:
+                if not pool.complete:
+                    self.warnings.append(pool.describe_incomplete())
+                for problem in dict.fromkeys(pool.problems):
+                    self.warnings.append(f"pool {pool.driver}/{pool.name} is invalid: {problem}")
+        return self._pools
+
+    # ------------------------------------------------------------------ devices
+
+    def device_views(self) -> list[DeviceView]:
+        """Every device of the newest generation of every pool, joined with its claims, sorted by node."""
+        if self._views is not None:
+            return self._views
+        pools = self.pools
+        views: dict[tuple[str, str, str], DeviceView] = {}
+        pod_index = self._pods_by_claim()
+        for pool in pools:
+            complete = pool.complete
+            for sl in pool.slices:
+                for dev in sl.devices:
+                    views[(dev.driver, dev.pool, dev.name)] = DeviceView(dev, pool_complete=complete)
+        for claim in self.claims:
+            if not claim.allocated:
+                continue
+            pods = list(dict.fromkeys(claim.reserved_pods + pod_index.get((claim.namespace, claim.name), [])))
+            for result in claim.results:
+                view = views.get((result.driver, result.pool, result.device))
+                if view is None:
+                    self.warnings.append(
+                        f"claim {claim.ref} is allocated device {result.driver}/{result.pool}/{result.device}, "
+                        "which no current ResourceSlice publishes"
+                    )
+                    continue
+                holder = Holder(claim, result, pods)
+                (view.admin_holders if result.admin_access else view.holders).append(holder)
+        for pool in pools:
+            if pool.counter_sets:
+                _mark_counter_blocked(pool, views)
+        for view in views.values():
+            if view.holders:
+                view.state = "reserved" if any(h.claim.reserved_for for h in view.holders) else "allocated"
+            elif view.blocked_by:
+                view.state = "consumed-by-partition"
+            elif view.device.blocking_taints():
+                view.state = "tainted"
+        ordered = sorted(
+            views.values(),
+            key=lambda v: (v.device.node_label, v.device.driver, natural_key(v.device.pool), natural_key(v.device.name)),
+        )
+        self._views = ordered
+        return ordered
+
+    def _pods_by_claim(self) -> dict[tuple[str, str], list[str]]:
+        index: dict[tuple[str, str], list[str]] = {}
+        for pod in self.pods:
+            for name in pod.claim_names():
+                index.setdefault((pod.namespace, name), []).append(pod.name)
+        return index
+
+    def find_claim(self, namespace: str, name: str) -> Claim | None:
+        for claim in self.claims:
+            if claim.namespace == namespace and claim.name == name:
+                return claim
+        return None
+
+    def device_index(self) -> dict[tuple[str, str, str], DeviceView]:
+        return {v.device.key: v for v in self.device_views()}
+
+
+def _q(value: Any) -> Quantity:
+    try:
+        return Quantity.parse(str(value))
+    except QuantityError:
+        return Quantity.parse("0")
+
+
+def _consumption(dev: Device) -> Iterable[tuple[str, str, Quantity]]:
+    for entry in dev.consumes_counters:
+        set_name = entry.get("counterSet", "")
+        for cname, counter in (entry.get("counters") or {}).items():
+            value = counter.get("value", "0") if isinstance(counter, dict) else counter
+            yield set_name, cname, _q(value)
+
+
+def _mark_counter_blocked(pool: Pool, views: dict[tuple[str, str, str], DeviceView]) -> None:
+    """Mark free devices whose counter consumption no longer fits, as the scheduler checks it (§5.6)."""
+    available: dict[tuple[str, str], Quantity] = {
+        (set_name, cname): _q(value) for set_name, counters in pool.counter_sets.items() for cname, value in counters.items()
+    }
+    users: dict[tuple[str, str], list[str]] = {}
+    pool_views = [views[(pool.driver, pool.name, d.name)] for d in pool.devices if (pool.driver, pool.name, d.name) in views]
+    for view in pool_views:
+        if not view.holders:
+            continue
+        for set_name, cname, amount in _consumption(view.device):
+            key = (set_name, cname)
+            if key in available:
+                available[key] = available[key].sub(amount)
+                users.setdefault(key, []).append(view.device.name)
+    for view in pool_views:
+        if view.holders or not view.device.consumes_counters:
+            continue
+        blockers: dict[str, None] = {}
+        for set_name, cname, amount in _consumption(view.device):
+            key = (set_name, cname)
+            left = available.get(key)
+            if left is not None and left < amount:
+                for user in users.get(key, []):
+                    blockers[user] = None
+        view.blocked_by = sorted(blockers, key=natural_key)

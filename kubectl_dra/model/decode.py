@@ -1,0 +1,401 @@
+"""Decode Kubernetes objects (plain dicts) of every resource.k8s.io version into one model.
+
+Handles ``resource.k8s.io/v1`` and ``v1beta2`` (flat devices, requests under ``exactly``),
+``v1beta1`` (devices under ``basic:``, request fields at the top level) and ``v1alpha3``
+(like v1beta1, with bare capacity quantities) — dra-api.md §1.4. Unknown fields are ignored;
+unknown attribute kinds are kept as they are. A malformed object raises ``DecodeError``
+naming the object and the field, never a bare KeyError/TypeError.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kubectl_dra.errors import InputError
+from kubectl_dra.model.claim import (
+    AllocationResult,
+    Claim,
+    ClaimSpec,
+    ClaimTemplate,
+    Constraint,
+    DeviceClass,
+    Node,
+    Pod,
+    PodClaimRef,
+    Request,
+    SubRequest,
+)
+from kubectl_dra.model.device import Device
+from kubectl_dra.model.slices import ResourceSlice
+
+GROUP = "resource.k8s.io"
+#: versions we decode, newest first
+RESOURCE_VERSIONS = ("v1", "v1beta2", "v1beta1", "v1alpha3")
+RESOURCE_KINDS = ("ResourceSlice", "ResourceClaim", "ResourceClaimTemplate", "DeviceClass")
+BASIC_VERSIONS = ("v1beta1", "v1alpha3")
+
+
+class DecodeError(InputError):
+    """An object that is not what its kind promises."""
+
+
+class UnsupportedVersion(InputError):
+    """A DRA kind in an API version this tool does not read (e.g. classic DRA v1alpha2)."""
+
+
+class _Bad(Exception):
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(f"{path}: {what}")
+
+
+def _map(value: Any, path: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Bad(path, f"expected a map, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, path: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad(path, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _str(value: Any, path: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if isinstance(value, (dict, list)):
+        raise _Bad(path, f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _int(value: Any, path: str, default: int = 0) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise _Bad(path, "expected an integer, got a boolean")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _Bad(path, f"expected an integer, got {value!r}") from None
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+def object_label(obj: dict) -> str:
+    """``ResourceSlice foo`` / ``ResourceClaim ns/foo`` for messages."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name = meta.get("name") or meta.get("generateName") or "<unnamed>"
+    ns = meta.get("namespace")
+    return f"{obj.get('kind', 'object')} {ns + '/' if ns else ''}{name}"
+
+
+def decode(obj: dict) -> Any:
+    """Decode one object. Returns None for kinds this tool does not use."""
+    kind = obj.get("kind")
+    api_version = obj.get("apiVersion") or ""
+    group, version = split_api_version(str(api_version))
+    if group == GROUP:
+        if kind not in RESOURCE_KINDS:
+            return None
+        if version not in RESOURCE_VERSIONS:
+            hint = (
+                "v1alpha2 is classic DRA (Kubernetes ≤1.30), which structured parameters replaced"
+                if version == "v1alpha2"
+                else f"this tool reads {', '.join(GROUP + '/' + v for v in RESOURCE_VERSIONS)}"
+            )
+            raise UnsupportedVersion(f"{object_label(obj)}: {api_version} is not supported", hint=hint)
+        decoder = _DECODERS[kind]
+    elif group == "" and kind in ("Pod", "Node") and version == "v1":
+        decoder = _DECODERS[kind]
+    else:
+        return None
+    try:
+        return decoder(obj, version)
+    except _Bad as bad:
+        raise DecodeError(f"{object_label(obj)} ({api_version}) is malformed: {bad}") from None
+
+
+# ---------------------------------------------------------------------------- metadata
+
+
+def _meta(obj: dict) -> dict:
+    return _map(obj.get("metadata"), "metadata")
+
+
+# ---------------------------------------------------------------------------- slices
+
+
+def decode_slice(obj: dict, version: str) -> ResourceSlice:
+    meta = _meta(obj)
+    spec = _map(obj.get("spec"), "spec")
+    driver = _str(spec.get("driver"), "spec.driver")
+    if not driver:
+        raise _Bad("spec.driver", "required")
+    pool = _map(spec.get("pool"), "spec.pool")
+    if not pool:
+        raise _Bad("spec.pool", "required")
+    name = _str(meta.get("name"), "metadata.name")
+    pool_name = _str(pool.get("name"), "spec.pool.name")
+    node_name = _str(spec.get("nodeName"), "spec.nodeName") or None
+    node_selector = spec.get("nodeSelector")
+    if node_selector is not None:
+        _map(node_selector, "spec.nodeSelector")
+    all_nodes = bool(spec.get("allNodes"))
+    per_device = bool(spec.get("perDeviceNodeSelection"))
+    sl = ResourceSlice(
+        name=name,
+        driver=driver,
+        pool=pool_name,
+        generation=_int(pool.get("generation"), "spec.pool.generation"),
+        slice_count=_int(pool.get("resourceSliceCount"), "spec.pool.resourceSliceCount", 1),
+        api_version=f"{GROUP}/{version}",
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        created=meta.get("creationTimestamp"),
+        node_name=node_name,
+        node_selector=node_selector,
+        all_nodes=all_nodes,
+        per_device_node_selection=per_device,
+        shared_counters=[_map(c, f"spec.sharedCounters[{i}]") for i, c in enumerate(_list(spec.get("sharedCounters"), "spec.sharedCounters"))],
+    )
+    basic_version = version in BASIC_VERSIONS
+    bare_capacity = version == "v1alpha3"
+    prefix = driver + "/"
+    devices = sl.devices
+    for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
+        path = f"spec.devices[{i}]"
+        if not isinstance(raw, dict):
+            raise _Bad(path, f"expected a map, got {type(raw).__name__}")
+        body = raw
+        if "basic" in raw and (basic_version or "attributes" not in raw):
+            # v1beta1/v1alpha3 layout (also tolerated when a dump mislabels it as v1)
+            body = _map(raw.get("basic"), path + ".basic")
+        attributes = _map(body.get("attributes"), path + ".attributes")
+        capacity = _map(body.get("capacity"), path + ".capacity")
+        dev = Device(
+            driver=driver,
+            pool=pool_name,
+            name=_str(raw.get("name"), path + ".name"),
+            slice_name=name,
+            attributes={(k if "/" in k else prefix + k): v for k, v in attributes.items()},
+            capacity={
+                (k if "/" in k else prefix + k): ({"value": v} if bare_capacity or not isinstance(v, dict) else v)
+                for k, v in capacity.items()
+            },
+        )
+        if body.get("consumesCounters") is not None:
+            dev.consumes_counters = [_map(c, f"{path}.consumesCounters[{j}]") for j, c in enumerate(_list(body.get("consumesCounters"), path + ".consumesCounters"))]
+        if body.get("taints") is not None:
+            dev.taints = [_map(t, f"{path}.taints[{j}]") for j, t in enumerate(_list(body.get("taints"), path + ".taints"))]
+        if per_device:
+            dev.node_name = _str(body.get("nodeName"), path + ".nodeName") or None
+            dev.node_selector = body.get("nodeSelector")
+            dev.all_nodes = bool(body.get("allNodes"))
+        else:
+            dev.node_name = node_name
+            dev.node_selector = node_selector
+            dev.all_nodes = all_nodes
+        if body.get("allowMultipleAllocations"):
+            dev.allow_multiple_allocations = True
+        if body.get("bindsToNode"):
+            dev.binds_to_node = True
+        if body.get("bindingConditions"):
+            dev.binding_conditions = [str(c) for c in _list(body.get("bindingConditions"), path + ".bindingConditions")]
+        if body.get("bindingFailureConditions"):
+            dev.binding_failure_conditions = [str(c) for c in _list(body.get("bindingFailureConditions"), path + ".bindingFailureConditions")]
+        devices.append(dev)
+    return sl
+
+
+# ---------------------------------------------------------------------------- claims
+
+
+def _selectors(raw: Any, path: str) -> list[str]:
+    out = []
+    for i, sel in enumerate(_list(raw, path)):
+        sel = _map(sel, f"{path}[{i}]")
+        cel = _map(sel.get("cel"), f"{path}[{i}].cel")
+        expr = cel.get("expression")
+        if expr is not None:
+            out.append(_str(expr, f"{path}[{i}].cel.expression"))
+    return out
+
+
+def _sub_request(raw: dict, path: str, name: str) -> SubRequest:
+    mode = _str(raw.get("allocationMode"), path + ".allocationMode") or "ExactCount"
+    count = _int(raw.get("count"), path + ".count", 0)
+    if mode == "ExactCount" and count == 0:
+        count = 1  # API defaulting
+    capacity = _map(_map(raw.get("capacity"), path + ".capacity").get("requests"), path + ".capacity.requests")
+    return SubRequest(
+        name=name,
+        device_class=_str(raw.get("deviceClassName"), path + ".deviceClassName"),
+        selectors=_selectors(raw.get("selectors"), path + ".selectors"),
+        allocation_mode=mode,
+        count=count,
+        admin_access=bool(raw.get("adminAccess")),
+        tolerations=[_map(t, f"{path}.tolerations[{i}]") for i, t in enumerate(_list(raw.get("tolerations"), path + ".tolerations"))],
+        capacity_requests={k: str(v) for k, v in capacity.items()},
+    )
+
+
+def decode_claim_spec(spec: Any, version: str, path: str = "spec") -> ClaimSpec:
+    spec = _map(spec, path)
+    devices = _map(spec.get("devices"), path + ".devices")
+    out = ClaimSpec()
+    flat = version in BASIC_VERSIONS
+    for i, raw in enumerate(_list(devices.get("requests"), path + ".devices.requests")):
+        rpath = f"{path}.devices.requests[{i}]"
+        raw = _map(raw, rpath)
+        name = _str(raw.get("name"), rpath + ".name")
+        request = Request(name=name)
+        alternatives = _list(raw.get("firstAvailable"), rpath + ".firstAvailable")
+        if alternatives:
+            for j, alt in enumerate(alternatives):
+                apath = f"{rpath}.firstAvailable[{j}]"
+                alt = _map(alt, apath)
+                request.first_available.append(_sub_request(alt, apath, _str(alt.get("name"), apath + ".name")))
+        elif flat:
+            request.exactly = _sub_request(raw, rpath, name)
+        elif raw.get("exactly") is not None:
+            request.exactly = _sub_request(_map(raw.get("exactly"), rpath + ".exactly"), rpath + ".exactly", name)
+        elif raw.get("deviceClassName") is not None:
+            # a v1beta1-style request mislabelled as v1/v1beta2: read what it says
+            request.exactly = _sub_request(raw, rpath, name)
+        out.requests.append(request)
+    for i, raw in enumerate(_list(devices.get("constraints"), path + ".devices.constraints")):
+        cpath = f"{path}.devices.constraints[{i}]"
+        raw = _map(raw, cpath)
+        out.constraints.append(
+            Constraint(
+                requests=[str(r) for r in _list(raw.get("requests"), cpath + ".requests")],
+                match_attribute=raw.get("matchAttribute"),
+                distinct_attribute=raw.get("distinctAttribute"),
+            )
+        )
+    out.config = [_map(c, f"{path}.devices.config[{i}]") for i, c in enumerate(_list(devices.get("config"), path + ".devices.config"))]
+    return out
+
+
+def decode_claim(obj: dict, version: str) -> Claim:
+    meta = _meta(obj)
+    status = _map(obj.get("status"), "status")
+    claim = Claim(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=_str(meta.get("name"), "metadata.name"),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        api_version=f"{GROUP}/{version}",
+        created=meta.get("creationTimestamp"),
+        deleting=meta.get("deletionTimestamp") is not None,
+        annotations={str(k): str(v) for k, v in _map(meta.get("annotations"), "metadata.annotations").items()},
+        owners=[_map(o, "metadata.ownerReferences[]") for o in _list(meta.get("ownerReferences"), "metadata.ownerReferences")],
+        spec=decode_claim_spec(obj.get("spec"), version),
+    )
+    allocation = status.get("allocation")
+    if allocation is not None:
+        allocation = _map(allocation, "status.allocation")
+        claim.allocated = True
+        devices = _map(allocation.get("devices"), "status.allocation.devices")
+        for i, raw in enumerate(_list(devices.get("results"), "status.allocation.devices.results")):
+            path = f"status.allocation.devices.results[{i}]"
+            raw = _map(raw, path)
+            claim.results.append(
+                AllocationResult(
+                    request=_str(raw.get("request"), path + ".request"),
+                    driver=_str(raw.get("driver"), path + ".driver"),
+                    pool=_str(raw.get("pool"), path + ".pool"),
+                    device=_str(raw.get("device"), path + ".device"),
+                    admin_access=bool(raw.get("adminAccess")),
+                    share_id=raw.get("shareID"),
+                    consumed_capacity={k: str(v) for k, v in _map(raw.get("consumedCapacity"), path + ".consumedCapacity").items()},
+                )
+            )
+        claim.allocation_node_selector = allocation.get("nodeSelector")
+    claim.reserved_for = [_map(r, "status.reservedFor[]") for r in _list(status.get("reservedFor"), "status.reservedFor")]
+    claim.device_status = [_map(d, "status.devices[]") for d in _list(status.get("devices"), "status.devices")]
+    return claim
+
+
+def decode_template(obj: dict, version: str) -> ClaimTemplate:
+    meta = _meta(obj)
+    spec = _map(obj.get("spec"), "spec")
+    return ClaimTemplate(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=_str(meta.get("name"), "metadata.name"),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        api_version=f"{GROUP}/{version}",
+        created=meta.get("creationTimestamp"),
+        spec=decode_claim_spec(spec.get("spec"), version, "spec.spec"),
+    )
+
+
+def decode_class(obj: dict, version: str) -> DeviceClass:
+    meta = _meta(obj)
+    spec = _map(obj.get("spec"), "spec")
+    return DeviceClass(
+        name=_str(meta.get("name"), "metadata.name"),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        api_version=f"{GROUP}/{version}",
+        created=meta.get("creationTimestamp"),
+        selectors=_selectors(spec.get("selectors"), "spec.selectors"),
+        config=[_map(c, f"spec.config[{i}]") for i, c in enumerate(_list(spec.get("config"), "spec.config"))],
+        extended_resource_name=spec.get("extendedResourceName"),
+    )
+
+
+# ---------------------------------------------------------------------------- core
+
+
+def decode_pod(obj: dict, version: str) -> Pod:
+    meta = _meta(obj)
+    spec = _map(obj.get("spec"), "spec")
+    status = _map(obj.get("status"), "status")
+    pod = Pod(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=_str(meta.get("name"), "metadata.name"),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        node_name=_str(spec.get("nodeName"), "spec.nodeName") or None,
+        phase=_str(status.get("phase"), "status.phase"),
+        created=meta.get("creationTimestamp"),
+        conditions=[c for c in _list(status.get("conditions"), "status.conditions") if isinstance(c, dict)],
+    )
+    for i, raw in enumerate(_list(spec.get("resourceClaims"), "spec.resourceClaims")):
+        raw = _map(raw, f"spec.resourceClaims[{i}]")
+        source = raw.get("source") if isinstance(raw.get("source"), dict) else raw  # 1.27-1.30 nested "source"
+        pod.claims.append(
+            PodClaimRef(
+                name=_str(raw.get("name"), f"spec.resourceClaims[{i}].name"),
+                claim_name=source.get("resourceClaimName"),
+                template_name=source.get("resourceClaimTemplateName"),
+            )
+        )
+    for raw in _list(status.get("resourceClaimStatuses"), "status.resourceClaimStatuses"):
+        if isinstance(raw, dict) and raw.get("name"):
+            pod.claim_statuses[str(raw["name"])] = raw.get("resourceClaimName")
+    return pod
+
+
+def decode_node(obj: dict, version: str) -> Node:
+    meta = _meta(obj)
+    return Node(
+        name=_str(meta.get("name"), "metadata.name"),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+        labels={str(k): str(v) for k, v in _map(meta.get("labels"), "metadata.labels").items()},
+        created=meta.get("creationTimestamp"),
+    )
+
+
+_DECODERS: dict[str, Callable[[dict, str], Any]] = {
+    "ResourceSlice": decode_slice,
+    "ResourceClaim": decode_claim,
+    "ResourceClaimTemplate": decode_template,
+    "DeviceClass": decode_class,
+    "Pod": decode_pod,
+    "Node": decode_node,
+}

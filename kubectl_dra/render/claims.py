@@ -1,0 +1,134 @@
+"""The claim table (``claims``) and its ``ClaimList`` data shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from kubectl_dra.model.claim import Claim, Request
+from kubectl_dra.model.cluster import Cluster, DeviceView
+from kubectl_dra.render.columns import format_table, strip_controls
+from kubectl_dra.render.devices import pci_bus_id
+from kubectl_dra.render.timefmt import age
+
+COLUMNS = ("NAME", "STATE", "REQUESTS", "NODE", "DEVICE", "UUID/PCI", "PODS", "AGE")
+
+STATE_STYLE = {"pending": "yellow", "allocated": "cyan", "reserved": "green", "deallocating": "magenta", "deleting": "magenta"}
+
+
+def _device_id(view: DeviceView | None) -> str:
+    if view is None:
+        return "<not published>"
+    uuid = view.device.attr("uuid")
+    if uuid:
+        return strip_controls(str(uuid))
+    pci = pci_bus_id(view.device)
+    return pci
+
+
+def claim_pods(claim: Claim, cluster: Cluster) -> list[str]:
+    pods = list(claim.reserved_pods)
+    for pod in cluster.pods:
+        if pod.namespace == claim.namespace and claim.name in pod.claim_names() and pod.name not in pods:
+            pods.append(pod.name)
+    return pods
+
+
+def requests_text(requests: Sequence[Request]) -> str:
+    return ", ".join(strip_controls(r.describe()) for r in requests) or "-"
+
+
+def claim_rows(claim: Claim, cluster: Cluster, index: dict, now: datetime | None, all_namespaces: bool) -> list[list[str]]:
+    pods = ",".join(strip_controls(p) for p in claim_pods(claim, cluster)) or "-"
+    head = [strip_controls(claim.name), claim.state, requests_text(claim.spec.requests)]
+    tail = [pods, age(claim.created, now)]
+    if all_namespaces:
+        head.insert(0, strip_controls(claim.namespace))
+    if not claim.results:
+        return [head + ["-", "-", "-"] + tail]
+    rows = []
+    for i, result in enumerate(claim.results):
+        view = index.get(result.key)
+        node = strip_controls(view.device.node_label) if view else "-"
+        device = strip_controls(result.device if not result.admin_access else f"{result.device} (admin)")
+        cells = [node, device, _device_id(view)]
+        if i == 0:
+            rows.append(head + cells + tail)
+        else:
+            rows.append([""] * len(head) + cells + [""] * len(tail))
+    return rows
+
+
+def claims_table(claims: Sequence[Claim], cluster: Cluster, *, all_namespaces: bool, color: bool = False, no_headers: bool = False) -> str:
+    index = cluster.device_index()
+    headers = (("NAMESPACE",) if all_namespaces else ()) + COLUMNS
+    rows = [row for c in claims for row in claim_rows(c, cluster, index, cluster.now, all_namespaces)]
+    state_col = headers.index("STATE")
+    return format_table(
+        headers, rows, color=color, no_headers=no_headers, style=lambda i, cell: STATE_STYLE.get(cell) if i == state_col else None
+    )
+
+
+def _request_data(request: Request) -> dict:
+    def sub(s) -> dict[str, Any]:
+        data: dict[str, Any] = {"deviceClassName": s.device_class, "allocationMode": s.allocation_mode}
+        if s.allocation_mode != "All":
+            data["count"] = s.count
+        if s.selectors:
+            data["selectors"] = list(s.selectors)
+        if s.admin_access:
+            data["adminAccess"] = True
+        if s.tolerations:
+            data["tolerations"] = s.tolerations
+        if s.capacity_requests:
+            data["capacity"] = {"requests": dict(s.capacity_requests)}
+        return data
+
+    out: dict[str, Any] = {"name": request.name}
+    if request.exactly is not None:
+        out["exactly"] = sub(request.exactly)
+    else:
+        out["firstAvailable"] = [{"name": s.name, **sub(s)} for s in request.first_available]
+    return out
+
+
+def claim_item(claim: Claim, cluster: Cluster, index: dict) -> dict:
+    devices = []
+    for result in claim.results:
+        view = index.get(result.key)
+        entry: dict[str, Any] = {
+            "request": result.request,
+            "driver": result.driver,
+            "pool": result.pool,
+            "device": result.device,
+            "node": view.device.node_name if view else None,
+            "uuid": view.device.attr("uuid") if view else None,
+            "pciBusID": (None if pci_bus_id(view.device) == "-" else pci_bus_id(view.device)) if view else None,
+        }
+        if result.admin_access:
+            entry["adminAccess"] = True
+        if result.share_id:
+            entry["shareID"] = result.share_id
+        if result.consumed_capacity:
+            entry["consumedCapacity"] = dict(result.consumed_capacity)
+        if view is None:
+            entry["published"] = False
+        devices.append(entry)
+    return {
+        "namespace": claim.namespace,
+        "name": claim.name,
+        "state": claim.state,
+        "requests": [_request_data(r) for r in claim.spec.requests],
+        "devices": devices,
+        "pods": claim_pods(claim, cluster),
+        "creationTimestamp": claim.created,
+    }
+
+
+def claim_list(claims: Sequence[Claim], cluster: Cluster) -> dict:
+    index = cluster.device_index()
+    return {"kind": "ClaimList", "apiVersion": "kubectl-dra/v1", "items": [claim_item(c, cluster, index) for c in claims]}
+
+
+def claim_names(claims: Sequence[Claim]) -> str:
+    return "".join(f"resourceclaim.resource.k8s.io/{c.name}\n" for c in claims)

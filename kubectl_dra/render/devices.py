@@ -1,0 +1,234 @@
+"""The device table (``list``), its footer, and the ``DeviceList`` data shape for -o json|yaml|name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from kubectl_dra.model.cluster import DeviceView
+from kubectl_dra.model.device import STANDARD_DOMAIN, Device, attribute_value, capacity_value
+from kubectl_dra.model.quantity import Quantity, QuantityError
+from kubectl_dra.render.columns import format_table, strip_controls
+
+COLUMNS = ("NODE", "DRIVER", "DEVICE", "TYPE", "PRODUCT", "MEMORY", "MIG/PROFILE", "STATE", "CLAIM", "POD(S)")
+WIDE_COLUMNS = COLUMNS + ("UUID", "PCI BUS ID", "PCIE ROOT", "NUMA", "ARCH", "CC", "DRIVER VERSION", "POOL")
+
+#: short names for the DRIVER column; other drivers are shown in full
+SHORT_DRIVERS = {
+    "gpu.nvidia.com": "nvidia",
+    "compute-domain.nvidia.com": "nvidia-cd",
+    "gpu.amd.com": "amd",
+    "tpu.google.com": "tpu",
+    "gpu.example.com": "example",
+    "dra.net": "dranet",
+    "dra.cpu": "cpu",
+    "gpu.intel.com": "intel",
+    "gaudi.intel.com": "gaudi",
+}
+
+STATE_STYLE = {
+    "free": "green",
+    "allocated": "yellow",
+    "reserved": "cyan",
+    "tainted": "red",
+    "consumed-by-partition": "magenta",
+}
+
+_PRODUCT_KEYS = ("productName", "model", "accelerator", "family")
+_PCI_KEYS = (f"{STANDARD_DOMAIN}/pciBusID", "pcieBusID", "pciAddr", "pciAddress", "dra.net/pciAddress")
+_NUMA_KEYS = (f"{STANDARD_DOMAIN}/numaNode", "numaNode", "numa", "numaNodeID", "dra.net/numaNode")
+
+
+def short_driver(driver: str) -> str:
+    return SHORT_DRIVERS.get(driver, driver)
+
+
+def _first(dev: Device, keys: Sequence[str]) -> Any:
+    for key in keys:
+        value = dev.attr(key)
+        if value is not None:
+            return value
+    return None
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    return strip_controls(str(value))
+
+
+def human_quantity(text: str | None) -> str:
+    if not text:
+        return "-"
+    try:
+        return Quantity.parse(text).human()
+    except QuantityError:
+        return strip_controls(text)
+
+
+def device_type(dev: Device) -> str:
+    kind = dev.attr("type")
+    if kind is not None:
+        return _text(kind)
+    if dev.driver == "tpu.google.com":
+        return "tpu"
+    if dev.driver == "dra.net":
+        return "nic"
+    if dev.driver == "dra.cpu":
+        return "cpu"
+    if dev.attr("partition") is not None or dev.attr("full") is False:
+        return "partition"
+    return "-"
+
+
+def product(dev: Device) -> str:
+    value = _first(dev, _PRODUCT_KEYS)
+    if value is None and dev.attr("tpuGen") is not None:
+        value = f"TPU {dev.attr('tpuGen')}"
+    if value is None and dev.driver == "dra.net":
+        value = dev.attr("dra.net/ifName")
+    return _text(value)
+
+
+def profile(dev: Device) -> str:
+    value = dev.attr("profile")
+    if value is None and str(dev.attr("type", "")).endswith("partition"):
+        value = dev.attr("partitionProfile")
+    if value is None and dev.attr("partition") is not None:
+        value = f"partition {dev.attr('partition')}"
+    return _text(value)
+
+
+def pci_bus_id(dev: Device) -> str:
+    return _text(_first(dev, _PCI_KEYS))
+
+
+def holders_text(view: DeviceView) -> tuple[str, str]:
+    if not view.holders:
+        return "-", "-"
+    claims = list(dict.fromkeys(h.claim.ref for h in view.holders))
+    claim = claims[0] + (f" (+{len(claims) - 1})" if len(claims) > 1 else "")
+    pods = list(dict.fromkeys(p for h in view.holders for p in h.pods))
+    return strip_controls(claim), strip_controls(",".join(pods)) if pods else "-"
+
+
+def device_row(view: DeviceView, wide: bool = False) -> list[str]:
+    dev = view.device
+    claim, pods = holders_text(view)
+    row = [
+        strip_controls(dev.node_label),
+        strip_controls(short_driver(dev.driver)),
+        strip_controls(dev.name),
+        device_type(dev),
+        product(dev),
+        human_quantity(dev.cap("memory")),
+        profile(dev),
+        view.state,
+        claim,
+        pods,
+    ]
+    if wide:
+        row += [
+            _text(dev.attr("uuid")),
+            pci_bus_id(dev),
+            _text(dev.attr(f"{STANDARD_DOMAIN}/pcieRoot")),
+            _text(_first(dev, _NUMA_KEYS)),
+            _text(dev.attr("architecture")),
+            _text(dev.attr("cudaComputeCapability")),
+            _text(dev.attr("driverVersion")),
+            strip_controls(dev.pool),
+        ]
+    return row
+
+
+def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: bool = False, no_headers: bool = False) -> str:
+    headers = WIDE_COLUMNS if wide else COLUMNS
+    rows = [device_row(v, wide) for v in views]
+    state_col = COLUMNS.index("STATE")
+    return format_table(
+        headers,
+        rows,
+        color=color,
+        no_headers=no_headers,
+        style=lambda i, cell: STATE_STYLE.get(cell) if i == state_col else None,
+    )
+
+
+def footer(views: Sequence[DeviceView]) -> str:
+    """Totals: devices by state, then by product (with how many of each are free)."""
+    states = Counter(v.state for v in views)
+    busy = states["allocated"] + states["reserved"]
+    parts = [f"{len(views)} devices", f"{states['free']} free", f"{busy} allocated"]
+    if states["reserved"]:
+        parts[-1] += f" ({states['reserved']} in use by pods)"
+    for extra in ("tainted", "consumed-by-partition"):
+        if states[extra]:
+            parts.append(f"{states[extra]} {extra}")
+    lines = ["Total: " + ", ".join(parts)]
+    by_product: dict[str, list[int]] = {}
+    for v in views:
+        key = product(v.device)
+        if key == "-":
+            key = f"{short_driver(v.device.driver)} {device_type(v.device)}".strip()
+        kind = device_type(v.device)
+        if kind not in ("-", "gpu") and not key.endswith(kind):
+            key = f"{key} ({kind})"
+        counts = by_product.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += v.state == "free"
+    for key in sorted(by_product, key=lambda k: (-by_product[k][0], k)):
+        total, free = by_product[key]
+        lines.append(f"  {key}: {total} ({free} free)")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def device_item(view: DeviceView) -> dict:
+    dev = view.device
+    allocation = None
+    if view.holders:
+        first = view.holders[0]
+        allocation = {"claim": first.claim.ref, "request": first.result.request, "pods": list(first.pods)}
+    item: dict[str, Any] = {
+        "node": dev.node_name,
+        "driver": dev.driver,
+        "pool": dev.pool,
+        "name": dev.name,
+        "attributes": {k: attribute_value(v) for k, v in dev.attributes.items()},
+        "capacity": {k: capacity_value(v) for k, v in dev.capacity.items()},
+        "state": view.state,
+        "allocation": allocation,
+        "taints": list(dev.taints),
+    }
+    # extensions beyond the documented shape: all holders of a shared device, counters, blockers
+    if len(view.holders) > 1:
+        item["allocations"] = [
+            {"claim": h.claim.ref, "request": h.result.request, "pods": list(h.pods), "shareID": h.result.share_id}
+            for h in view.holders
+        ]
+    if view.blocked_by:
+        item["blockedBy"] = list(view.blocked_by)
+    if dev.consumes_counters:
+        item["consumesCounters"] = dev.consumes_counters
+    if dev.node_name is None:
+        if dev.all_nodes:
+            item["allNodes"] = True
+        elif dev.node_selector is not None:
+            item["nodeSelector"] = dev.node_selector
+    if not view.pool_complete:
+        item["poolIncomplete"] = True
+    return item
+
+
+def device_list(views: Sequence[DeviceView]) -> dict:
+    return {"kind": "DeviceList", "apiVersion": "kubectl-dra/v1", "items": [device_item(v) for v in views]}
+
+
+def device_names(views: Sequence[DeviceView]) -> str:
+    return "".join(f"{v.device.driver}/{v.device.pool}/{v.device.name}\n" for v in views)
