@@ -144,7 +144,7 @@ class Cluster:
                 view.state = "tainted"
         ordered = sorted(
             views.values(),
-            key=lambda v: (v.device.node_label, v.device.driver, natural_key(v.device.pool), natural_key(v.device.name)),
+            key=lambda v: (v.device.node_name is None, v.device.node_label, v.device.driver, natural_key(v.device.pool), natural_key(v.device.name)),
         )
         self._views = ordered
         return ordered

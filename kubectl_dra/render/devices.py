@@ -172,10 +172,11 @@ def footer(views: Sequence[DeviceView]) -> str:
     by_product: dict[str, list[int]] = {}
     for v in views:
         key = product(v.device)
-        if key == "-":
-            key = f"{short_driver(v.device.driver)} {device_type(v.device)}".strip()
         kind = device_type(v.device)
-        if kind not in ("-", "gpu") and not key.endswith(kind):
+        if key == "-":
+            short = short_driver(v.device.driver)
+            key = short if kind in ("-", short) else f"{short} {kind}"
+        elif kind not in ("-", "gpu") and not key.endswith(kind):
             key = f"{key} ({kind})"
         counts = by_product.setdefault(key, [0, 0])
         counts[0] += 1
