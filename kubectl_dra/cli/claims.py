@@ -49,7 +49,7 @@ def list_claims(
     from kubectl_dra.model.cluster import natural_key
     from kubectl_dra.render import claims as render
 
-    want = (SLICES, CLAIMS) if not (demo or filename) else (SLICES, CLAIMS, PODS)
+    want = (SLICES, CLAIMS, PODS)  # pods: who waits on a claim that is not reserved yet
     cluster = load(
         filenames=filename,
         demo=demo,

@@ -48,6 +48,20 @@ def _status_message(body: bytes) -> tuple[str, str]:
     return str(status.get("reason") or ""), str(status.get("message") or "")
 
 
+class ContinueExpired(ClusterError):
+    """The server forgot our place in a paged list (410 Gone, reason Expired)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"the list of {what} changed too much while it was being read (continue token expired)",
+            hint="run the command again",
+        )
+
+
+class Forbidden(ClusterError):
+    """403: RBAC does not allow this read."""
+
+
 class LiveCluster:
     def __init__(self, *, kubeconfig: str | None = None, context: str | None = None, request_timeout: float | None = None):
         self._kubeconfig = kubeconfig
@@ -153,24 +167,17 @@ class LiveCluster:
     def list(self, path: str, *, what: str, limit: int = DEFAULT_PAGE) -> Iterator[dict]:
         """Yield every item of a list, page by page (``limit``/``continue``), with kind/apiVersion filled in.
 
-        An expired continue token (410 Gone) restarts the list once from the beginning.
+        ``limit=0`` asks for everything in one response. An expired continue token (410 Gone)
+        raises ``ContinueExpired``: the caller discards what it got and lists again.
         """
-        restarted = False
         token = ""
-        seen = 0
         while True:
             query = [("limit", str(limit))] if limit else []
             if token:
                 query.append(("continue", token))
             status, data, _ = self._request(path, query)
-            if status == 410 and token and not restarted:
-                restarted, token = True, ""
-                if seen:
-                    raise ClusterError(
-                        f"the list of {what} changed while it was being read (continue token expired)",
-                        hint="run the command again",
-                    )
-                continue
+            if status == 410 and token:
+                raise ContinueExpired(what)
             if status != 200:
                 self._raise(status, data, path, what)
             page = _loads(data)
@@ -181,7 +188,6 @@ class LiveCluster:
                 if isinstance(item, dict):
                     item.setdefault("kind", item_kind)
                     item.setdefault("apiVersion", api_version)
-                    seen += 1
                     yield item
             token = str((page.get("metadata") or {}).get("continue") or "")
             if not token:
@@ -197,7 +203,7 @@ class LiveCluster:
                 hint="your token or certificate may have expired; check with `kubectl get --raw /version` for the same context",
             )
         if status == 403:
-            raise ClusterError(
+            raise Forbidden(
                 f"forbidden: cannot read {subject}: {detail}",
                 hint="the tool needs get/list on resource.k8s.io objects; see docs/rbac.md",
             )

@@ -6,7 +6,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from kubectl_dra.errors import ClusterError, DraError, NotFoundError
+from kubectl_dra.errors import ClusterError, NotFoundError
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
@@ -39,6 +39,25 @@ def _add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
             cluster.add(decoded)
 
 
+def _read_list(cluster: Cluster, live, path: str, what: str) -> None:
+    """Decode a whole list into the cluster; on an expired continue token, list again in one request
+    (what client-go's pager does), so nothing is counted twice."""
+    from kubectl_dra.kube.live import DEFAULT_PAGE, ContinueExpired
+
+    for limit in (DEFAULT_PAGE, 0):
+        staged = Cluster()
+        try:
+            _add_all(staged, (("cluster", o) for o in live.list(path, what=what, limit=limit)))
+        except ContinueExpired:
+            if limit == 0:
+                raise
+            continue
+        for name in ("slices", "claims", "templates", "classes", "pods", "nodes", "warnings"):
+            getattr(cluster, name).extend(getattr(staged, name))
+        cluster._pools = cluster._views = None
+        return
+
+
 def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
     if options.demo and options.filenames:
         from kubectl_dra.errors import UsageError
@@ -62,7 +81,7 @@ def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
 
 def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
     from kubectl_dra.kube.discovery import choose_version, served_versions
-    from kubectl_dra.kube.live import LiveCluster
+    from kubectl_dra.kube.live import Forbidden, LiveCluster
 
     live = LiveCluster(kubeconfig=options.kubeconfig, context=options.context, request_timeout=options.request_timeout)
     try:
@@ -88,7 +107,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
     gc.disable()  # decoding tens of thousands of objects: the cyclic GC only costs time here
     try:
         if SLICES in want:
-            _add_all(cluster, (("cluster", o) for o in live.list(f"{base}/resourceslices", what="resourceslices")))
+            _read_list(cluster, live, f"{base}/resourceslices", "resourceslices")
         if CLAIMS in want:
             if options.all_namespaces:
                 path = f"{base}/resourceclaims"
@@ -97,22 +116,23 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                 path = f"{base}/namespaces/{namespace}/resourceclaims"
                 cluster.claims_namespace = namespace
             try:
-                _add_all(cluster, (("cluster", o) for o in live.list(path, what="resourceclaims")))
-            except DraError as err:
-                if "forbidden" not in err.message:
-                    raise
+                _read_list(cluster, live, path, "resourceclaims")
+            except Forbidden as err:
                 cluster.claims_known = False
                 cluster.warnings.append(f"{err.message}; allocation state is unknown")
         if CLASSES in want:
-            _add_all(cluster, (("cluster", o) for o in live.list(f"{base}/deviceclasses", what="deviceclasses")))
+            _read_list(cluster, live, f"{base}/deviceclasses", "deviceclasses")
         if TEMPLATES in want:
             path = f"{base}/resourceclaimtemplates" if options.all_namespaces else f"{base}/namespaces/{namespace}/resourceclaimtemplates"
-            _add_all(cluster, (("cluster", o) for o in live.list(path, what="resourceclaimtemplates")))
+            _read_list(cluster, live, path, "resourceclaimtemplates")
         if PODS in want:
             path = "/api/v1/pods" if options.all_namespaces else f"/api/v1/namespaces/{namespace}/pods"
-            _add_all(cluster, (("cluster", o) for o in live.list(path, what="pods")))
+            try:
+                _read_list(cluster, live, path, "pods")
+            except Forbidden:
+                pass  # optional: reservedFor already names the pods using each claim
         if NODES in want:
-            _add_all(cluster, (("cluster", o) for o in live.list("/api/v1/nodes", what="nodes")))
+            _read_list(cluster, live, "/api/v1/nodes", "nodes")
     finally:
         if frozen:
             gc.enable()

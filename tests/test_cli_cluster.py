@@ -1,0 +1,247 @@
+"""Cluster paths over real HTTP: the real `kubernetes` client against the fake API server (tests/fakeapi.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+
+DEMO = ROOT / "kubectl_dra" / "demo" / "cluster.yaml"
+
+
+@pytest.fixture
+def demo_api(fake_api):
+    fake_api.load_yaml(DEMO)
+    return fake_api
+
+
+def test_list_over_http_matches_the_demo_view(run, demo_api):
+    live = run("list")
+    offline = run("list", "--demo")
+    assert live.exit_code == 0, live.stderr
+    assert live.stderr == ""
+    assert live.stdout == offline.stdout
+    paths = [r.path for r in demo_api.requests]
+    assert "/apis/resource.k8s.io" in paths
+    assert "/apis/resource.k8s.io/v1/resourceslices" in paths
+    assert "/apis/resource.k8s.io/v1/resourceclaims" in paths  # all namespaces: device state needs every claim
+
+
+def test_claims_over_http(run, demo_api):
+    live = json.loads(run("claims", "-A", "-o", "json").stdout)
+    offline = json.loads(run("claims", "-A", "-o", "json", "--demo").stdout)
+    assert [c["name"] for c in live["items"]] == [c["name"] for c in offline["items"]]
+    assert [c["devices"] for c in live["items"]] == [c["devices"] for c in offline["items"]]
+    assert [c["pods"] for c in live["items"]] == [c["pods"] for c in offline["items"]]
+
+
+def test_namespace_from_context_flag_and_all(run, demo_api, tmp_path, monkeypatch):
+    kubeconfig = demo_api.write_kubeconfig(tmp_path / "ns", namespace="inference")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    names = [line.split()[0] for line in run("claims").stdout.splitlines()[1:]]
+    assert names == ["l40s-canary", "triton-0-gpu-7z6b6", "vllm-mistral-0-mig-2lqfg"]
+    assert demo_api.requests_to("/apis/resource.k8s.io/v1/namespaces/inference/resourceclaims")
+    names = [line.split()[0] for line in run("claims", "-n", "ml-team").stdout.splitlines()[1:]]
+    assert names[0] == "llm-train-0-gpus-l4pnk"
+    lines = run("claims", "-A").stdout.splitlines()
+    assert lines[0].startswith("NAMESPACE")
+
+
+@pytest.mark.parametrize("served, expected", [(("v1", "v1beta2", "v1beta1"), "v1"), (("v1beta2", "v1beta1"), "v1beta2"), (("v1beta1",), "v1beta1")])
+def test_discovery_picks_the_newest_served_version(run, fake_api, served, expected):
+    fake_api.serve_versions(list(served))
+    fake_api.load_yaml(FIXTURES / "dra-example-driver" / f"resourceslice-list-{'v1' if expected != 'v1beta1' else 'v1beta1-basic'}-readme.yaml")
+    result = run("list", "-o", "name")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 8
+    slice_requests = [r.path for r in fake_api.requests if r.path.endswith("/resourceslices")]
+    assert slice_requests == [f"/apis/resource.k8s.io/{expected}/resourceslices"]
+
+
+def test_v1alpha3_only_cluster_warns(run, fake_api):
+    fake_api.serve_versions(["v1alpha3"])
+    fake_api.load_yaml(FIXTURES / "dra-example-driver" / "resourceslice-list-v1alpha3-basic-readme.yaml")
+    result = run("list", "-o", "name")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 8
+    assert "warning: the server serves only resource.k8s.io/v1alpha3" in result.stderr
+
+
+def test_paged_lists_are_read_completely(run, tmp_path, monkeypatch):
+    from tests.fakeapi import FakeApiServer
+
+    with FakeApiServer(page_size_cap=2) as server:
+        server.load_yaml(DEMO)
+        monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path)))
+        result = run("list", "-o", "name")
+        assert result.exit_code == 0, result.stderr
+        names = result.stdout.splitlines()
+        assert len(names) == len(set(names)) == 71
+        pages = [r for r in server.requests if r.path.endswith("/resourceslices")]
+        assert len(pages) == 5  # 9 slices, 2 per page
+        assert all(r.query.get("limit") == "500" for r in pages)
+        assert all(r.query.get("continue") for r in pages[1:])
+
+
+def test_expired_continue_token_relists(run, tmp_path, monkeypatch):
+    from tests.fakeapi import FakeApiServer
+
+    with FakeApiServer(page_size_cap=2) as server:
+        server.load_yaml(DEMO)
+        server.expire_continue_tokens(times=1)
+        monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path)))
+        result = run("list", "-o", "name")
+        assert result.exit_code == 0, result.stderr
+        names = result.stdout.splitlines()
+        assert len(names) == len(set(names)) == 71
+
+
+def test_expired_continue_token_twice_is_a_clean_error(run, tmp_path, monkeypatch):
+    from tests.fakeapi import FakeApiServer
+
+    with FakeApiServer(page_size_cap=2) as server:
+        server.load_yaml(DEMO)
+        server.expire_continue_tokens()
+        monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path)))
+        result = run("list")
+        # the relist asks for everything in one response, which the capped server still pages: it expires again
+        assert result.exit_code == 4
+        assert result.stderr.startswith("error: the list of resourceslices changed too much while it was being read")
+
+
+def test_429_is_retried_after_retry_after(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceslices", 429, times=1, retry_after=0)
+    result = run("list", "-o", "name")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 71
+    assert len([r for r in demo_api.requests if r.path.endswith("/resourceslices")]) == 2
+
+
+def test_persistent_429_is_a_clean_error(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceslices", 429, times=None, retry_after=0)
+    result = run("list")
+    assert result.exit_code == 4
+    assert result.stderr.startswith("error: the API server is throttling requests (429 Too Many Requests)")
+
+
+def test_401(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io", 401, times=None)
+    result = run("list")
+    assert result.exit_code == 4
+    first, hint = result.stderr.splitlines()[:2]
+    assert re.fullmatch(r"error: the API server at http://127\.0\.0\.1:\d+ rejected the credentials \(401 Unauthorized\): .+", first)
+    assert hint.startswith("hint: your token or certificate may have expired")
+
+
+def test_wrong_token_is_401(run, demo_api, tmp_path, monkeypatch):
+    kubeconfig = demo_api.write_kubeconfig(tmp_path / "bad", extra_contexts=[{"name": "bad", "token": "wrong"}])
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    result = run("list", "--context", "bad")
+    assert result.exit_code == 4
+    assert "(401 Unauthorized)" in result.stderr.splitlines()[0]
+
+
+def test_403_on_slices(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceslices", 403, times=None, message='resourceslices.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceslices"')
+    result = run("list")
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [
+        'error: forbidden: cannot read resourceslices: resourceslices.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceslices"',
+        "hint: the tool needs get/list on resource.k8s.io objects; see docs/rbac.md",
+    ]
+
+
+def test_403_on_claims_still_lists_devices(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceclaims", 403, times=None)
+    result = run("list", "-o", "json")
+    assert result.exit_code == 0
+    assert "warning: forbidden: cannot read resourceclaims" in result.stderr
+    assert "allocation state is unknown" in result.stderr
+    assert {i["state"] for i in json.loads(result.stdout)["items"]} <= {"free", "tainted"}
+
+
+def test_group_not_served(run, fake_api):
+    fake_api.serve_versions([])
+    result = run("list")
+    assert result.exit_code == 4
+    assert re.fullmatch(r"error: the cluster at http://127\.0\.0\.1:\d+ does not serve the resource\.k8s\.io API group", result.stderr.splitlines()[0])
+    assert result.stderr.splitlines()[1].startswith("hint: DRA is served by default from Kubernetes 1.34")
+
+
+def test_500(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceslices", 500, times=None, message="etcdserver: request timed out")
+    result = run("list")
+    assert result.exit_code == 4
+    assert result.stderr == "error: the API server failed to return resourceslices (500 InternalError): etcdserver: request timed out\n"
+
+
+def test_unreachable_server(run, demo_api, tmp_path, monkeypatch):
+    kubeconfig = demo_api.write_kubeconfig(tmp_path / "u", extra_contexts=[{"name": "down", "server": "http://127.0.0.1:9"}])
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    result = run("list", "--context", "down")
+    assert result.exit_code == 4
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: cannot reach the API server at http://127.0.0.1:9: ")
+    assert lines[1] == "hint: check --context / --kubeconfig, and that the cluster is running"
+
+
+def test_unknown_context(run, demo_api):
+    result = run("list", "--context", "nope")
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == ['error: context "nope" not found in kubeconfig', "hint: available contexts: fake"]
+
+
+def test_no_kubeconfig(run):
+    result = run("list")
+    assert result.exit_code == 4
+    assert result.stderr.splitlines()[0] == "error: no kubeconfig found and not running inside a cluster"
+
+
+def test_in_cluster_without_service_account_is_a_clean_error(run, monkeypatch):
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    result = run("list")
+    assert result.exit_code == 4
+    assert result.stderr.startswith("error: cannot load kubeconfig: ")
+
+
+def test_explicit_kubeconfig_and_multiple_files(run, demo_api, tmp_path, monkeypatch):
+    real = demo_api.write_kubeconfig(tmp_path / "real")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    assert run("list", "--kubeconfig", str(real), "-o", "name").exit_code == 0
+    missing = run("list", "--kubeconfig", str(tmp_path / "nope"))
+    assert missing.exit_code == 4
+    assert missing.stderr.splitlines()[0] == f"error: kubeconfig {tmp_path / 'nope'} does not exist"
+    other = demo_api.write_kubeconfig(tmp_path / "other", context="second")
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'missing'}:{real}:{other}")
+    assert run("list", "--context", "second", "-o", "name").exit_code == 0
+    assert run("list", "-o", "name").exit_code == 0  # current-context of the first file that sets one
+
+
+def test_kubeconfig_env_is_read_at_call_time(run, demo_api, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    assert run("list").exit_code == 4
+    monkeypatch.setenv("KUBECONFIG", str(demo_api.write_kubeconfig(tmp_path / "late")))
+    assert run("list", "-o", "name").exit_code == 0
+
+
+def test_empty_cluster(run, fake_api):
+    result = run("list")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert re.fullmatch(r"no DRA devices found in http://127\.0\.0\.1:\d+\n", result.stderr)
+
+
+def test_request_timeout_validation(run, demo_api):
+    result = run("list", "--request-timeout", "soon")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --request-timeout: invalid duration 'soon'")
+    assert run("list", "--request-timeout", "5s", "-o", "name").exit_code == 0
+
+
+def test_show_over_http(run, demo_api):
+    result = run("show", "l40s-01/gpu-2")
+    assert result.exit_code == 0, result.stderr
+    assert "gpu.nvidia.com/xid" in result.stdout
