@@ -245,3 +245,27 @@ def test_show_over_http(run, demo_api):
     result = run("show", "l40s-01/gpu-2")
     assert result.exit_code == 0, result.stderr
     assert "gpu.nvidia.com/xid" in result.stdout
+
+
+def test_device_taint_rules_are_read_when_served(run, demo_api):
+    from tests.fakeapi import RESOURCE_GROUP, ResourceType
+
+    demo_api.register_type(ResourceType(RESOURCE_GROUP, "DeviceTaintRule", "devicetaintrules", "devicetaintrule", False))
+    demo_api.add(
+        {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "DeviceTaintRule",
+            "metadata": {"name": "drain-l40s-3"},
+            "spec": {"deviceSelector": {"driver": "gpu.nvidia.com", "pool": "l40s-01", "device": "gpu-3"}, "taint": {"key": "maint", "effect": "NoExecute"}},
+        }
+    )
+    data = json.loads(run("list", "-o", "json", "--node", "l40s-01").stdout)
+    gpu3 = next(i for i in data["items"] if i["name"] == "gpu-3")
+    assert gpu3["state"] == "tainted"
+    assert gpu3["taints"] == [{"key": "maint", "effect": "NoExecute", "rule": "drain-l40s-3"}]
+    assert demo_api.requests_to("/apis/resource.k8s.io/v1/devicetaintrules")
+
+
+def test_no_taint_rule_requests_when_not_served(run, demo_api):
+    assert run("list", "-o", "name").exit_code == 0
+    assert not demo_api.requests_to("/apis/resource.k8s.io/v1/devicetaintrules")

@@ -170,3 +170,19 @@ def test_malformed_and_unsupported_objects_raise_clear_errors():
     with pytest.raises(UnsupportedVersion):
         decode({"apiVersion": "resource.k8s.io/v1alpha2", "kind": "ResourceClaim", "metadata": {"name": "x"}})
     assert decode({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}) is None
+
+
+def test_device_taint_rules_add_taints():
+    rule = {
+        "apiVersion": "resource.k8s.io/v1beta2",
+        "kind": "DeviceTaintRule",
+        "metadata": {"name": "maintenance"},
+        "spec": {"deviceSelector": {"driver": "gpu.example.com", "device": "d1"}, "taint": {"key": "maint", "effect": "NoSchedule"}},
+    }
+    cluster = cluster_of(slice_obj("s", devices=[{"name": "d0"}, {"name": "d1"}]), rule)
+    views = {v.device.name: v for v in cluster.device_views()}
+    assert views["d0"].state == "free"
+    assert views["d1"].state == "tainted"
+    assert views["d1"].device.taints == [{"key": "maint", "effect": "NoSchedule", "rule": "maintenance"}]
+    cluster._views = None  # recomputing must not add the taint twice
+    assert len({v.device.name: v for v in cluster.device_views()}["d1"].device.taints) == 1

@@ -52,10 +52,24 @@ def _read_list(cluster: Cluster, live, path: str, what: str) -> None:
             if limit == 0:
                 raise
             continue
-        for name in ("slices", "claims", "templates", "classes", "pods", "nodes", "warnings"):
+        for name in ("slices", "claims", "templates", "classes", "pods", "nodes", "taint_rules", "warnings"):
             getattr(cluster, name).extend(getattr(staged, name))
         cluster._pools = cluster._views = None
         return
+
+
+def _taint_rule_version(live, version: str, served: list[str]) -> str | None:
+    """The served version that has DeviceTaintRules (v1 from 1.37, v1beta2 from 1.36, v1alpha3 from 1.33), if any."""
+    for candidate in dict.fromkeys((version, "v1", "v1beta2", "v1alpha3")):
+        if candidate not in served:
+            continue
+        try:
+            resources = live.get(f"/apis/resource.k8s.io/{candidate}", what=f"resource.k8s.io/{candidate} discovery")
+        except (ClusterError, NotFoundError):
+            continue
+        if any(isinstance(r, dict) and r.get("name") == "devicetaintrules" for r in resources.get("resources") or []):
+            return candidate
+    return None
 
 
 def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
@@ -108,6 +122,12 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
     try:
         if SLICES in want:
             _read_list(cluster, live, f"{base}/resourceslices", "resourceslices")
+            rules_version = _taint_rule_version(live, version, served_versions(group))
+            if rules_version:
+                try:
+                    _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")
+                except (Forbidden, NotFoundError):
+                    cluster.warnings.append("cannot read DeviceTaintRules: taints they add are not shown")
         if CLAIMS in want:
             if options.all_namespaces:
                 path = f"{base}/resourceclaims"

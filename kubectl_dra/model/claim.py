@@ -174,3 +174,24 @@ class Node:
     uid: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     created: str | None = None
+
+
+@dataclass(slots=True)
+class DeviceTaintRule:
+    """Adds a taint to every device its selector names, as if the slice carried it (dra-api.md §2.5)."""
+
+    name: str
+    driver: str | None = None
+    pool: str | None = None
+    device: str | None = None
+    taint: dict = field(default_factory=dict)
+    #: CEL selectors of the pre-1.35 form; they are not evaluated here
+    selectors: list[str] = field(default_factory=list)
+    device_class: str | None = None
+
+    def matches(self, driver: str, pool: str, device: str) -> bool:
+        return (
+            (not self.driver or self.driver == driver)
+            and (not self.pool or self.pool == pool)
+            and (not self.device or self.device == device)
+        )

@@ -19,7 +19,7 @@ from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from kubectl_dra.model.claim import AllocationResult, Claim, ClaimTemplate, DeviceClass, Node, Pod
+from kubectl_dra.model.claim import AllocationResult, Claim, ClaimTemplate, DeviceClass, DeviceTaintRule, Node, Pod
 from kubectl_dra.model.device import Device
 from kubectl_dra.model.quantity import Quantity, QuantityError
 from kubectl_dra.model.slices import Pool, ResourceSlice, build_pools
@@ -62,6 +62,7 @@ class Cluster:
     classes: list[DeviceClass] = field(default_factory=list)
     pods: list[Pod] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
+    taint_rules: list[DeviceTaintRule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     #: where the data came from, for messages ("the demo cluster", a server URL, file names)
     source: str = ""
@@ -89,6 +90,8 @@ class Cluster:
             self.pods.append(obj)
         elif isinstance(obj, Node):
             self.nodes.append(obj)
+        elif isinstance(obj, DeviceTaintRule):
+            self.taint_rules.append(obj)
         self._pools = self._views = None
 
     # ------------------------------------------------------------------ pools
@@ -118,6 +121,7 @@ class Cluster:
             for sl in pool.slices:
                 for dev in sl.devices:
                     views[(dev.driver, dev.pool, dev.name)] = DeviceView(dev, pool_complete=complete)
+        self._apply_taint_rules(views)
         for claim in self.claims:
             if not claim.allocated:
                 continue
@@ -148,6 +152,20 @@ class Cluster:
         )
         self._views = ordered
         return ordered
+
+    def _apply_taint_rules(self, views: dict[tuple[str, str, str], DeviceView]) -> None:
+        for rule in self.taint_rules:
+            if rule.selectors or rule.device_class:
+                self.warnings.append(
+                    f"DeviceTaintRule {rule.name} selects devices by class/CEL (removed in Kubernetes 1.35); "
+                    "only its driver/pool/device fields are applied"
+                )
+            if not (rule.driver or rule.pool or rule.device) and (rule.selectors or rule.device_class):
+                continue
+            taint = {**rule.taint, "rule": rule.name}
+            for key, view in views.items():
+                if rule.matches(*key) and not any(t.get("rule") == rule.name for t in view.device.taints):
+                    view.device.taints = [*view.device.taints, taint]
 
     def _pods_by_claim(self) -> dict[tuple[str, str], list[str]]:
         index: dict[tuple[str, str], list[str]] = {}

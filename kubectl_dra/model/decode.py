@@ -19,6 +19,7 @@ from kubectl_dra.model.claim import (
     ClaimTemplate,
     Constraint,
     DeviceClass,
+    DeviceTaintRule,
     Node,
     Pod,
     PodClaimRef,
@@ -31,7 +32,7 @@ from kubectl_dra.model.slices import ResourceSlice
 GROUP = "resource.k8s.io"
 #: versions we decode, newest first
 RESOURCE_VERSIONS = ("v1", "v1beta2", "v1beta1", "v1alpha3")
-RESOURCE_KINDS = ("ResourceSlice", "ResourceClaim", "ResourceClaimTemplate", "DeviceClass")
+RESOURCE_KINDS = ("ResourceSlice", "ResourceClaim", "ResourceClaimTemplate", "DeviceClass", "DeviceTaintRule")
 BASIC_VERSIONS = ("v1beta1", "v1alpha3")
 
 
@@ -349,6 +350,24 @@ def decode_class(obj: dict, version: str) -> DeviceClass:
     )
 
 
+def decode_taint_rule(obj: dict, version: str) -> DeviceTaintRule:
+    meta = _meta(obj)
+    spec = _map(obj.get("spec"), "spec")
+    selector = _map(spec.get("deviceSelector"), "spec.deviceSelector")
+    taint = _map(spec.get("taint"), "spec.taint")
+    if not taint.get("key") or not taint.get("effect"):
+        raise _Bad("spec.taint", "key and effect are required")
+    return DeviceTaintRule(
+        name=_str(meta.get("name"), "metadata.name"),
+        driver=_str(selector.get("driver"), "spec.deviceSelector.driver") or None,
+        pool=_str(selector.get("pool"), "spec.deviceSelector.pool") or None,
+        device=_str(selector.get("device"), "spec.deviceSelector.device") or None,
+        taint=dict(taint),
+        selectors=_selectors(selector.get("selectors"), "spec.deviceSelector.selectors"),
+        device_class=selector.get("deviceClassName"),
+    )
+
+
 # ---------------------------------------------------------------------------- core
 
 
@@ -396,6 +415,7 @@ _DECODERS: dict[str, Callable[[dict, str], Any]] = {
     "ResourceClaim": decode_claim,
     "ResourceClaimTemplate": decode_template,
     "DeviceClass": decode_class,
+    "DeviceTaintRule": decode_taint_rule,
     "Pod": decode_pod,
     "Node": decode_node,
 }

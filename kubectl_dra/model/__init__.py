@@ -1,0 +1,1 @@
+"""Data model: decoded DRA objects, quantities and versions."""
