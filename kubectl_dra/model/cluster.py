@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -30,6 +31,7 @@ BUSY_STATES = ("allocated", "reserved")
 _DIGITS = re.compile(r"(\d+)")
 
 
+@lru_cache(maxsize=65536)
 def natural_key(text: str) -> tuple:
     """Sort ``gpu-2`` before ``gpu-10``."""
     return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text))

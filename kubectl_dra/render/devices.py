@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Sequence
 
 from kubectl_dra.model.cluster import DeviceView
@@ -61,6 +62,7 @@ def _text(value: Any) -> str:
     return strip_controls(str(value))
 
 
+@lru_cache(maxsize=4096)
 def human_quantity(text: str | None) -> str:
     if not text:
         return "-"
@@ -201,8 +203,15 @@ def device_item(view: DeviceView) -> dict:
         "driver": dev.driver,
         "pool": dev.pool,
         "name": dev.name,
-        "attributes": {k: attribute_value(v) for k, v in dev.attributes.items()},
-        "capacity": {k: capacity_value(v) for k, v in dev.capacity.items()},
+        # the common one-key shapes inline: this runs for every attribute of every device
+        "attributes": {
+            k: (next(iter(v.values())) if type(v) is dict and len(v) == 1 else attribute_value(v))
+            for k, v in dev.attributes.items()
+        },
+        "capacity": {
+            k: (v["value"] if type(v) is dict and type(v.get("value")) is str else capacity_value(v))
+            for k, v in dev.capacity.items()
+        },
         "state": view.state,
         "allocation": allocation,
         "taints": list(dev.taints),
