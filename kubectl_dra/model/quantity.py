@@ -148,7 +148,7 @@ class Quantity:
     the same value and hashes like it.
     """
 
-    __slots__ = ("_m", "_e", "_fmt", "_gi", "_s", "_str")
+    __slots__ = ("_e", "_fmt", "_gi", "_m", "_s", "_str")
 
     _m: int  # value == _m * 10**_e, _m has no trailing zeros (0 -> exponent 0)
     _e: int
@@ -272,6 +272,8 @@ class Quantity:
 
     def scaled_value(self, scale: int) -> int:
         """Go's ``ScaledValue(scale)``: value / 10**scale, rounded away from zero."""
+        if self._m == 0:
+            return 0
         shift = self._e - scale
         if shift >= 0:
             return self._m * _pow10(shift)
@@ -360,13 +362,13 @@ class Quantity:
             return (v > other) - (v < other)
         return None
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Quantity):
             return self._m == other._m and self._e == other._e
         c = self._cmp_any(other)
         return NotImplemented if c is None else c == 0
 
-    def __ne__(self, other: Any) -> bool:
+    def __ne__(self, other: object) -> bool:
         r = self.__eq__(other)
         return r if r is NotImplemented else not r
 
@@ -429,7 +431,7 @@ class Quantity:
         """
         if binary is None:
             binary = self._fmt == BINARY_SI
-        if not binary or self._m == 0:
+        if not binary or self._m == 0 or self._e > 40:  # beyond 1e40 Ei gives nothing shorter
             return str(self)
         m, e = self._m, self._e
         if e >= 0:

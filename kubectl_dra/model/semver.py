@@ -42,7 +42,7 @@ def _number(s: str, what: str, text: str) -> int:
 class Version:
     """An immutable semantic version: major.minor.patch[-prerelease][+build]."""
 
-    __slots__ = ("_major", "_minor", "_patch", "_pre", "_build", "_key")
+    __slots__ = ("_build", "_key", "_major", "_minor", "_patch", "_pre")
 
     def __init__(
         self,
@@ -181,7 +181,7 @@ class Version:
         a, b = self._key, other._key
         return (a > b) - (a < b)
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Version):
             return self._key == other._key
         return NotImplemented
@@ -226,8 +226,7 @@ class Version:
 def _normalized(s: str) -> str:
     """semverlib.go's normalizeAndParse before Parse: drop one leading "v", strip
     leading zeros of each dot-separated part, fill a missing minor/patch with 0."""
-    if s.startswith("v"):
-        s = s[1:]
+    s = s.removeprefix("v")
     parts = s.split(".", 2)
     for i, p in enumerate(parts):
         if len(p) > 1:
