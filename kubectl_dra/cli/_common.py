@@ -116,6 +116,9 @@ def flush_warnings(cluster: "Cluster") -> None:
 
 def write_data(data: dict, output: Output) -> None:
     from kubectl_dra.console import out
-    from kubectl_dra.render.machine import to_json, to_yaml
+    from kubectl_dra.render.machine import to_yaml, write_json
 
-    out(to_json(data) if output is Output.json else to_yaml(data))
+    if output is Output.json:
+        write_json(data, out)
+    else:
+        out(to_yaml(data))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -49,21 +48,40 @@ def parse_documents(text: str, name: str) -> list:
     """Parse YAML or JSON text into documents; errors name the file and line."""
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        from kubectl_dra.jsonfast import loads
+
         try:
-            value = json.loads(text)
+            value = loads(text)
             return value if isinstance(value, list) else [value]
         except ValueError:
             pass  # YAML is a superset of most JSON; let the YAML parser report the problem
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
+        return [doc for doc in yaml.load_all(text, Loader=_yaml_loader()) if doc is not None]
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise InputError(f"{name}: not valid YAML or JSON{where}: {problem}") from None
+
+
+_LOADER = None
+
+
+def _yaml_loader():
+    """The C safe loader, minus timestamp resolution: Kubernetes times stay strings, as the API serves them."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        _LOADER = type("KubeLoader", (base,), {})
+        _LOADER.yaml_implicit_resolvers = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in base.yaml_implicit_resolvers.items()
+        }
+    return _LOADER
 
 
 def iter_objects(documents: list) -> Iterator[dict]:

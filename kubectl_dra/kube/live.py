@@ -40,7 +40,7 @@ def _status_message(body: bytes) -> tuple[str, str]:
     """(reason, message) from a Kubernetes Status body, tolerating non-JSON bodies."""
     try:
         status = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         text = body.decode("utf-8", "replace").strip() if body else ""
         return "", text[:200]
     if not isinstance(status, dict):
@@ -215,11 +215,13 @@ class LiveCluster:
 
 
 def _loads(data: bytes) -> dict:
+    from kubectl_dra.jsonfast import loads
+
     # the cyclic GC doubles the cost of big parses and finds nothing to free here (libs.md §1.3)
     enabled = gc.isenabled()
     gc.disable()
     try:
-        value = json.loads(data)
+        value = loads(data)
     except ValueError as err:
         raise ClusterError(f"the API server returned invalid JSON: {err}") from None
     finally:

@@ -150,6 +150,7 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         _map(node_selector, "spec.nodeSelector")
     all_nodes = bool(spec.get("allNodes"))
     per_device = bool(spec.get("perDeviceNodeSelection"))
+    name_of_slice = name
     sl = ResourceSlice(
         name=name,
         driver=driver,
@@ -167,51 +168,82 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
     )
     basic_version = version in BASIC_VERSIONS
     bare_capacity = version == "v1alpha3"
+    qualified = _QUALIFIED.get(driver)
+    if qualified is None:
+        qualified = _QUALIFIED[driver] = {}
     prefix = driver + "/"
     devices = sl.devices
+    shared = _SHARED
+    if len(shared) > _SHARED_MAX:
+        shared.clear()
     for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
-        path = f"spec.devices[{i}]"
-        if not isinstance(raw, dict):
-            raise _Bad(path, f"expected a map, got {type(raw).__name__}")
+        if type(raw) is not dict:
+            raise _Bad(f"spec.devices[{i}]", f"expected a map, got {type(raw).__name__}")
         body = raw
         if "basic" in raw and (basic_version or "attributes" not in raw):
             # v1beta1/v1alpha3 layout (also tolerated when a dump mislabels it as v1)
-            body = _map(raw.get("basic"), path + ".basic")
-        attributes = _map(body.get("attributes"), path + ".attributes")
-        capacity = _map(body.get("capacity"), path + ".capacity")
-        dev = Device(
-            driver=driver,
-            pool=pool_name,
-            name=_str(raw.get("name"), path + ".name"),
-            slice_name=name,
-            attributes={(k if "/" in k else prefix + k): v for k, v in attributes.items()},
-            capacity={
-                (k if "/" in k else prefix + k): ({"value": v} if bare_capacity or not isinstance(v, dict) else v)
-                for k, v in capacity.items()
-            },
-        )
-        if body.get("consumesCounters") is not None:
-            dev.consumes_counters = [_map(c, f"{path}.consumesCounters[{j}]") for j, c in enumerate(_list(body.get("consumesCounters"), path + ".consumesCounters"))]
-        if body.get("taints") is not None:
-            dev.taints = [_map(t, f"{path}.taints[{j}]") for j, t in enumerate(_list(body.get("taints"), path + ".taints"))]
-        if per_device:
-            dev.node_name = _str(body.get("nodeName"), path + ".nodeName") or None
-            dev.node_selector = body.get("nodeSelector")
-            dev.all_nodes = bool(body.get("allNodes"))
-        else:
+            body = _map(raw.get("basic"), f"spec.devices[{i}].basic")
+        attributes = body.get("attributes")
+        if type(attributes) is not dict:
+            attributes = _map(attributes, f"spec.devices[{i}].attributes")
+        capacity = body.get("capacity")
+        if type(capacity) is not dict:
+            capacity = _map(capacity, f"spec.devices[{i}].capacity")
+        # Big clusters repeat the same keys and values on every device ("Hopper", the product
+        # name, "81559Mi"): share one object for each instead of keeping a copy per device.
+        attrs: dict[str, Any] = {}
+        for key, value in attributes.items():
+            name = qualified.get(key)
+            if name is None:
+                name = qualified[key] = key if "/" in key else prefix + key
+            if type(value) is dict and len(value) == 1:
+                for item in value.items():
+                    value = shared.setdefault(item, value) if type(item[1]) in _SCALARS else value
+            attrs[name] = value
+        caps: dict[str, Any] = {}
+        for key, value in capacity.items():
+            name = qualified.get(key)
+            if name is None:
+                name = qualified[key] = key if "/" in key else prefix + key
+            if bare_capacity or type(value) is not dict:
+                value = {"value": value}
+            if len(value) == 1 and type(value.get("value")) is str:
+                value = shared.setdefault(("value", value["value"]), value)
+            caps[name] = value
+        dev = Device(driver, pool_name, _str(raw.get("name"), f"spec.devices[{i}].name"), name_of_slice, attrs, caps)
+        if "consumesCounters" in body or "taints" in body or "allowMultipleAllocations" in body or per_device or "bindsToNode" in body or "bindingConditions" in body or "bindingFailureConditions" in body:
+            _device_extras(dev, body, f"spec.devices[{i}]", per_device)
+        if not per_device:
             dev.node_name = node_name
             dev.node_selector = node_selector
             dev.all_nodes = all_nodes
-        if body.get("allowMultipleAllocations"):
-            dev.allow_multiple_allocations = True
-        if body.get("bindsToNode"):
-            dev.binds_to_node = True
-        if body.get("bindingConditions"):
-            dev.binding_conditions = [str(c) for c in _list(body.get("bindingConditions"), path + ".bindingConditions")]
-        if body.get("bindingFailureConditions"):
-            dev.binding_failure_conditions = [str(c) for c in _list(body.get("bindingFailureConditions"), path + ".bindingFailureConditions")]
         devices.append(dev)
     return sl
+
+
+_QUALIFIED: dict[str, dict[str, str]] = {}
+_SHARED: dict[tuple, Any] = {}
+_SHARED_MAX = 1_000_000
+_SCALARS = (str, int, bool)
+
+
+def _device_extras(dev: Device, body: dict, path: str, per_device: bool) -> None:
+    if body.get("consumesCounters") is not None:
+        dev.consumes_counters = [_map(c, f"{path}.consumesCounters[{j}]") for j, c in enumerate(_list(body.get("consumesCounters"), path + ".consumesCounters"))]
+    if body.get("taints") is not None:
+        dev.taints = [_map(t, f"{path}.taints[{j}]") for j, t in enumerate(_list(body.get("taints"), path + ".taints"))]
+    if per_device:
+        dev.node_name = _str(body.get("nodeName"), path + ".nodeName") or None
+        dev.node_selector = body.get("nodeSelector")
+        dev.all_nodes = bool(body.get("allNodes"))
+    if body.get("allowMultipleAllocations"):
+        dev.allow_multiple_allocations = True
+    if body.get("bindsToNode"):
+        dev.binds_to_node = True
+    if body.get("bindingConditions"):
+        dev.binding_conditions = [str(c) for c in _list(body.get("bindingConditions"), path + ".bindingConditions")]
+    if body.get("bindingFailureConditions"):
+        dev.binding_failure_conditions = [str(c) for c in _list(body.get("bindingFailureConditions"), path + ".bindingFailureConditions")]
 
 
 # ---------------------------------------------------------------------------- claims

