@@ -120,7 +120,7 @@ def _partitionable(allocated: str | None):
     objs = [slice_obj("c", count=2, counters=counters), slice_obj("d", count=2, devices=[full, half0, half1])]
     if allocated:
         objs.append(claim_obj("x", [("gpu.example.com", "p", allocated)], ["pod"]))
-    return {v.device.name: (v.state, v.blocked_by) for v in cluster_of(*objs).device_views()}
+    return {v.device.name: (v.state, list(v.blocked_by)) for v in cluster_of(*objs).device_views()}
 
 
 def test_counters_block_full_device_when_a_partition_is_allocated():
@@ -186,3 +186,31 @@ def test_device_taint_rules_add_taints():
     assert views["d1"].device.taints == [{"key": "maint", "effect": "NoSchedule", "rule": "maintenance"}]
     cluster._views = None  # recomputing must not add the taint twice
     assert len({v.device.name: v for v in cluster.device_views()}["d1"].device.taints) == 1
+
+
+def test_attribute_kinds_are_kept():
+    sl = decode(
+        slice_obj(
+            "s",
+            devices=[
+                {
+                    "name": "d",
+                    "attributes": {
+                        "v": {"version": "1.2.3"},
+                        "s": {"string": "1.2.3"},
+                        "i": {"int": 3},
+                        "b": {"bool": False},
+                        "l": {"strings": ["a"]},
+                    },
+                    "capacity": {"memory": {"value": "1Gi", "requestPolicy": {"default": "1Mi"}}},
+                }
+            ],
+        )
+    )
+    dev = sl.devices[0]
+    kinds = {name.split("/")[1]: dev.attr_kind(name) for name in dev.attributes}
+    assert kinds == {"v": "version", "s": "string", "i": "int", "b": "bool", "l": "strings"}
+    assert dev.raw_attribute("gpu.example.com/v") == {"version": "1.2.3"}
+    assert dev.attr("b") is False
+    assert dev.cap("memory") == "1Gi"
+    assert dev.request_policies == {"gpu.example.com/memory": {"default": "1Mi"}}

@@ -170,28 +170,36 @@ class LiveCluster:
         ``limit=0`` asks for everything in one response. An expired continue token (410 Gone)
         raises ``ContinueExpired``: the caller discards what it got and lists again.
         """
-        token = ""
-        while True:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(token: str) -> tuple[int, bytes, Any]:
             query = [("limit", str(limit))] if limit else []
             if token:
                 query.append(("continue", token))
-            status, data, _ = self._request(path, query)
-            if status == 410 and token:
-                raise ContinueExpired(what)
-            if status != 200:
-                self._raise(status, data, path, what)
-            page = _loads(data)
-            kind = str(page.get("kind") or "")
-            item_kind = kind[:-4] if kind.endswith("List") else kind
-            api_version = page.get("apiVersion")
-            for item in page.get("items") or []:
-                if isinstance(item, dict):
-                    item.setdefault("kind", item_kind)
-                    item.setdefault("apiVersion", api_version)
-                    yield item
-            token = str((page.get("metadata") or {}).get("continue") or "")
-            if not token:
-                return
+            return self._request(path, query)
+
+        # While the caller decodes one page, the next one is already on its way.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
+            token = ""
+            pending = pool.submit(fetch, token)
+            while pending is not None:
+                status, data, _ = pending.result()
+                if status == 410 and token:
+                    raise ContinueExpired(what)
+                if status != 200:
+                    self._raise(status, data, path, what)
+                page = _loads(data)
+                del data
+                token = str((page.get("metadata") or {}).get("continue") or "")
+                pending = pool.submit(fetch, token) if token else None
+                kind = str(page.get("kind") or "")
+                item_kind = kind[:-4] if kind.endswith("List") else kind
+                api_version = page.get("apiVersion")
+                for item in page.get("items") or []:
+                    if isinstance(item, dict):
+                        item.setdefault("kind", item_kind)
+                        item.setdefault("apiVersion", api_version)
+                        yield item
 
     def _raise(self, status: int, data: bytes, path: str, what: str | None) -> None:
         reason, message = _status_message(data)

@@ -18,7 +18,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from kubectl_dra.model.claim import AllocationResult, Claim, ClaimTemplate, DeviceClass, DeviceTaintRule, Node, Pod
 from kubectl_dra.model.device import Device
@@ -50,9 +50,10 @@ class Holder:
 class DeviceView:
     device: Device
     state: str = "free"
-    holders: list[Holder] = field(default_factory=list)
-    admin_holders: list[Holder] = field(default_factory=list)
-    blocked_by: list[str] = field(default_factory=list)
+    # empty tuples until something holds or blocks the device: most devices never need a list
+    holders: Sequence[Holder] = ()
+    admin_holders: Sequence[Holder] = ()
+    blocked_by: Sequence[str] = ()
     pool_complete: bool = True
 
 
@@ -137,7 +138,10 @@ class Cluster:
                     )
                     continue
                 holder = Holder(claim, result, pods)
-                (view.admin_holders if result.admin_access else view.holders).append(holder)
+                if result.admin_access:
+                    view.admin_holders = [*view.admin_holders, holder]
+                else:
+                    view.holders = [*view.holders, holder]
         for pool in pools:
             if pool.counter_sets:
                 _mark_counter_blocked(pool, views)

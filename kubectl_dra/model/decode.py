@@ -26,7 +26,7 @@ from kubectl_dra.model.claim import (
     Request,
     SubRequest,
 )
-from kubectl_dra.model.device import Device
+from kubectl_dra.model.device import Device, split_attribute
 from kubectl_dra.model.slices import ResourceSlice
 
 GROUP = "resource.k8s.io"
@@ -173,9 +173,6 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         qualified = _QUALIFIED[driver] = {}
     prefix = driver + "/"
     devices = sl.devices
-    shared = _SHARED
-    if len(shared) > _SHARED_MAX:
-        shared.clear()
     for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
         if type(raw) is not dict:
             raise _Bad(f"spec.devices[{i}]", f"expected a map, got {type(raw).__name__}")
@@ -189,28 +186,40 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         capacity = body.get("capacity")
         if type(capacity) is not dict:
             capacity = _map(capacity, f"spec.devices[{i}].capacity")
-        # Big clusters repeat the same keys and values on every device ("Hopper", the product
-        # name, "81559Mi"): share one object for each instead of keeping a copy per device.
+        # plain values keyed by fully-qualified names (the key strings are shared per driver);
+        # only kinds a plain value cannot tell (version, lists, future kinds) are recorded
         attrs: dict[str, Any] = {}
+        kinds: dict[str, str] | None = None
         for key, value in attributes.items():
             name = qualified.get(key)
             if name is None:
                 name = qualified[key] = key if "/" in key else prefix + key
             if type(value) is dict and len(value) == 1:
-                for item in value.items():
-                    value = shared.setdefault(item, value) if type(item[1]) in _SCALARS else value
+                for kind, value in value.items():  # noqa: B007 - the one entry
+                    pass
+            else:
+                kind, value = split_attribute(value) if type(value) is dict and value else ("unknown", value)
             attrs[name] = value
-        caps: dict[str, Any] = {}
+            if kind != "string" and kind != "int" and kind != "bool":
+                if kinds is None:
+                    kinds = {}
+                kinds[name] = kind
+        caps: dict[str, str] = {}
+        policies: dict[str, dict] | None = None
         for key, value in capacity.items():
             name = qualified.get(key)
             if name is None:
                 name = qualified[key] = key if "/" in key else prefix + key
-            if bare_capacity or type(value) is not dict:
-                value = {"value": value}
-            if len(value) == 1 and type(value.get("value")) is str:
-                value = shared.setdefault(("value", value["value"]), value)
-            caps[name] = value
-        dev = Device(driver, pool_name, _str(raw.get("name"), f"spec.devices[{i}].name"), name_of_slice, attrs, caps)
+            if type(value) is dict and not bare_capacity:
+                quantity = value.get("value")
+                if value.get("requestPolicy") is not None:
+                    if policies is None:
+                        policies = {}
+                    policies[name] = _map(value["requestPolicy"], f"spec.devices[{i}].capacity.{key}.requestPolicy")
+            else:
+                quantity = value
+            caps[name] = "" if quantity is None else str(quantity)
+        dev = Device(driver, pool_name, _str(raw.get("name"), f"spec.devices[{i}].name"), name_of_slice, attrs, kinds, caps, policies)
         if "consumesCounters" in body or "taints" in body or "allowMultipleAllocations" in body or per_device or "bindsToNode" in body or "bindingConditions" in body or "bindingFailureConditions" in body:
             _device_extras(dev, body, f"spec.devices[{i}]", per_device)
         if not per_device:
@@ -222,9 +231,6 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
 
 
 _QUALIFIED: dict[str, dict[str, str]] = {}
-_SHARED: dict[tuple, Any] = {}
-_SHARED_MAX = 1_000_000
-_SCALARS = (str, int, bool)
 
 
 def _device_extras(dev: Device, body: dict, path: str, per_device: bool) -> None:

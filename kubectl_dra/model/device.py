@@ -22,36 +22,25 @@ def qualify(name: str, driver: str) -> str:
     return name if "/" in name else f"{driver}/{name}"
 
 
-def attribute_kind(raw: Any) -> str | None:
-    """The kind of a raw attribute (``string``, ``int``, …, ``ints``), or None if it has none we know."""
-    if isinstance(raw, dict):
-        for kind in ATTRIBUTE_KINDS:
-            if kind in raw:
-                return kind
-        for kind in raw:  # a future attribute kind: report what the server sent
-            return kind
-    return None
+def split_attribute(raw: Any) -> tuple[str, Any]:
+    """(kind, plain value) of a raw API attribute such as ``{"version": "9.0.0"}``.
+
+    A future kind is kept under its own name; something that is not an attribute at all is
+    reported as kind ``unknown`` with the raw value.
+    """
+    if type(raw) is dict:
+        for kind, value in raw.items():
+            return kind, value
+    return "unknown", raw
 
 
-def attribute_value(raw: Any) -> Any:
-    """The plain value of a raw attribute: str, int, bool, a version string, or a list of those."""
-    if isinstance(raw, dict):
-        for kind in ATTRIBUTE_KINDS:
-            if kind in raw:
-                return raw[kind]
-        for value in raw.values():  # unknown future kind
-            return value
-        return None
-    return raw
-
-
-def capacity_value(raw: Any) -> str | None:
-    """The quantity string of a raw capacity entry (``{"value": "80Gi"}``)."""
-    if isinstance(raw, dict):
-        value = raw.get("value")
-    else:
-        value = raw
-    return None if value is None else str(value)
+def implied_kind(value: Any) -> str:
+    """The kind a plain value has when none is recorded: bool, int or string."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return "string"
 
 
 @dataclass(slots=True)
@@ -60,8 +49,14 @@ class Device:
     pool: str
     name: str
     slice_name: str = ""
+    #: fully-qualified name -> plain value (str, int, bool, version string, or a list of those)
     attributes: dict[str, Any] = field(default_factory=dict)
-    capacity: dict[str, Any] = field(default_factory=dict)
+    #: kinds that the plain value does not tell: ``version``, list kinds, future kinds
+    attribute_kinds: dict[str, str] | None = None
+    #: fully-qualified name -> quantity string
+    capacity: dict[str, str] = field(default_factory=dict)
+    #: fully-qualified capacity name -> requestPolicy (consumable capacity), when published
+    request_policies: dict[str, dict] | None = None
     # sequences default to a shared empty tuple: 40,000 devices need not own 40,000 empty lists
     consumes_counters: Sequence[dict] = ()
     taints: Sequence[dict] = ()
@@ -84,13 +79,25 @@ class Device:
 
     def attr(self, name: str, default: Any = None) -> Any:
         """Plain value of an attribute by bare (driver domain) or qualified name."""
-        raw = self.attributes.get(name if "/" in name else f"{self.driver}/{name}")
-        return default if raw is None else attribute_value(raw)
+        value = self.attributes.get(name if "/" in name else f"{self.driver}/{name}")
+        return default if value is None else value
+
+    def attr_kind(self, qualified: str) -> str | None:
+        """``string``, ``int``, ``bool``, ``version``, ``strings`` … of an attribute (qualified name)."""
+        if qualified not in self.attributes:
+            return None
+        if self.attribute_kinds and qualified in self.attribute_kinds:
+            return self.attribute_kinds[qualified]
+        return implied_kind(self.attributes[qualified])
+
+    def raw_attribute(self, qualified: str) -> dict | None:
+        """The attribute in the API's wire shape, e.g. ``{"version": "9.0.0"}``."""
+        kind = self.attr_kind(qualified)
+        return None if kind is None else {kind: self.attributes[qualified]}
 
     def cap(self, name: str) -> str | None:
         """Quantity string of a capacity by bare (driver domain) or qualified name."""
-        raw = self.capacity.get(name if "/" in name else f"{self.driver}/{name}")
-        return None if raw is None else capacity_value(raw)
+        return self.capacity.get(name if "/" in name else f"{self.driver}/{name}")
 
     def blocking_taints(self) -> list[dict]:
         """Taints that prevent allocation unless tolerated (NoSchedule / NoExecute)."""

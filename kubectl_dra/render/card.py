@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_dra.model.cluster import Cluster, DeviceView
-from kubectl_dra.model.device import attribute_kind, attribute_value, capacity_value
 from kubectl_dra.model.slices import Pool
 from kubectl_dra.render.columns import format_table, strip_controls
 from kubectl_dra.render.devices import device_type, human_quantity, product, short_driver
@@ -47,7 +46,7 @@ def device_card(view: DeviceView, cluster: Cluster) -> str:
 
     if view.holders or view.admin_holders:
         rows = []
-        for holder in view.holders + view.admin_holders:
+        for holder in (*view.holders, *view.admin_holders):
             extra = []
             if holder.result.admin_access:
                 extra.append("admin access")
@@ -66,13 +65,13 @@ def device_card(view: DeviceView, cluster: Cluster) -> str:
             )
         text += "\n" + _section("Allocation", format_table(("CLAIM", "REQUEST", "CLAIM STATE", "PODS", "NOTES"), rows))
 
-    attr_rows = [[strip_controls(k), attribute_kind(v) or "?", _value(attribute_value(v))] for k, v in sorted(dev.attributes.items())]
+    attr_rows = [[strip_controls(k), dev.attr_kind(k) or "?", _value(v)] for k, v in sorted(dev.attributes.items())]
     text += "\n" + _section("Attributes", format_table(("NAME", "TYPE", "VALUE"), attr_rows) if attr_rows else "<none>")
 
     cap_rows = []
-    for name, raw in sorted(dev.capacity.items()):
-        quantity = capacity_value(raw) or "-"
-        policy = raw.get("requestPolicy") if isinstance(raw, dict) else None
+    for name, quantity in sorted(dev.capacity.items()):
+        quantity = quantity or "-"
+        policy = (dev.request_policies or {}).get(name)
         cap_rows.append([strip_controls(name), strip_controls(quantity), human_quantity(quantity), _policy_text(policy)])
     text += "\n" + _section(
         "Capacity", format_table(("NAME", "VALUE", "HUMAN", "REQUEST POLICY"), cap_rows) if cap_rows else "<none>"

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from kubectl_dra.model.cluster import DeviceView
-from kubectl_dra.model.device import STANDARD_DOMAIN, Device, attribute_value, capacity_value
+from kubectl_dra.model.device import STANDARD_DOMAIN, Device
 from kubectl_dra.model.quantity import Quantity, QuantityError
 from kubectl_dra.render.columns import format_table, strip_controls
 
@@ -203,15 +203,8 @@ def device_item(view: DeviceView) -> dict:
         "driver": dev.driver,
         "pool": dev.pool,
         "name": dev.name,
-        # the common one-key shapes inline: this runs for every attribute of every device
-        "attributes": {
-            k: (next(iter(v.values())) if type(v) is dict and len(v) == 1 else attribute_value(v))
-            for k, v in dev.attributes.items()
-        },
-        "capacity": {
-            k: (v["value"] if type(v) is dict and type(v.get("value")) is str else capacity_value(v))
-            for k, v in dev.capacity.items()
-        },
+        "attributes": dev.attributes,  # already plain values under qualified names; not copied
+        "capacity": dev.capacity,
         "state": view.state,
         "allocation": allocation,
         "taints": list(dev.taints),
