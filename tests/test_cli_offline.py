@@ -319,3 +319,19 @@ def test_module_entry_point():
     proc = subprocess.run([sys.executable, "-m", "kubectl_dra", "list", "--demo", "-o", "name"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "gpu.nvidia.com/dgx-h100-01/gpu-0" in proc.stdout.splitlines()
+
+
+def test_malformed_claim_spec_is_skipped_with_a_warning(run, tmp_path):
+    path = tmp_path / "claims.yaml"
+    good = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "good", "namespace": "default"},
+            "spec": {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "c"}}]}}}
+    bad = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "bad", "namespace": "default"},
+           "spec": {"devices": {"requests": "not a list"}}}
+    path.write_text(yaml.safe_dump_all([good, bad]))
+    result = run("claims", "-f", str(path), "-o", "name")
+    assert result.exit_code == 0
+    assert result.stdout == "resourceclaim.resource.k8s.io/good\n"
+    assert result.stderr == (
+        "warning: skipping ResourceClaim default/bad (resource.k8s.io/v1) is malformed: "
+        "spec.devices.requests: expected a list, got str\n"
+    )

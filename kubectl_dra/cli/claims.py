@@ -60,7 +60,16 @@ def list_claims(
         request_timeout=request_timeout,
         want=want,
     )
-    claims = cluster.claims
+    from kubectl_dra.model.decode import DecodeError
+
+    claims = []
+    for claim in cluster.claims:
+        try:
+            claim.spec  # noqa: B018 - decoded lazily; a malformed one is skipped here, with a warning
+        except DecodeError as error:
+            cluster.warnings.append(f"skipping {error.message}")
+            continue
+        claims.append(claim)
     if not all_namespaces:
         claims = [c for c in claims if c.namespace == cluster.namespace]
     claims = sorted(claims, key=lambda c: (c.namespace, natural_key(c.name)))

@@ -334,7 +334,7 @@ def decode_claim(obj: dict, version: str) -> Claim:
         deleting=meta.get("deletionTimestamp") is not None,
         annotations={str(k): str(v) for k, v in _map(meta.get("annotations"), "metadata.annotations").items()},
         owners=[_map(o, "metadata.ownerReferences[]") for o in _list(meta.get("ownerReferences"), "metadata.ownerReferences")],
-        spec=decode_claim_spec(obj.get("spec"), version),
+        spec_raw=_map(obj.get("spec"), "spec"),
     )
     allocation = status.get("allocation")
     if allocation is not None:
@@ -359,6 +359,15 @@ def decode_claim(obj: dict, version: str) -> Claim:
     claim.reserved_for = [_map(r, "status.reservedFor[]") for r in _list(status.get("reservedFor"), "status.reservedFor")]
     claim.device_status = [_map(d, "status.devices[]") for d in _list(status.get("devices"), "status.devices")]
     return claim
+
+
+def decode_claim_spec_of(claim: Claim) -> ClaimSpec:
+    """Decode a claim's spec on first use; a malformed one names the claim."""
+    version = split_api_version(claim.api_version)[1]
+    try:
+        return decode_claim_spec(claim.spec_raw, version)
+    except _Bad as bad:
+        raise DecodeError(f"ResourceClaim {claim.ref} ({claim.api_version}) is malformed: {bad}") from None
 
 
 def decode_template(obj: dict, version: str) -> ClaimTemplate:
