@@ -38,11 +38,13 @@ CPROFILE = r"""
 import cProfile, io, os, pstats, sys
 sys.argv = ["kubectl-dra", *sys.argv[2:]]
 top = int(os.environ["TOP"])
-from kubectl_dra.cli import main
+import gc
+from kubectl_dra.cli import app  # not main(): it leaves through os._exit, before the profile is written
+gc.disable()  # as main() does
 prof = cProfile.Profile()
 prof.enable()
 try:
-    main()
+    app(prog_name="kubectl dra")
 except SystemExit:
     pass
 prof.disable()
@@ -154,7 +156,7 @@ def main(argv=None) -> int:
                                        text=True, check=True, timeout=600, cwd=ROOT)
                 report.append(f"===== phases: kubectl-dra {label} (size {args.size}; no profiler) =====\n{r.stderr}")
             code = ("import sys; sys.argv=['kubectl-dra','list','-o','json']\n"
-                    "from kubectl_dra.cli import main\ntry: main()\nexcept SystemExit: pass")
+                    "from kubectl_dra.cli import app\ntry: app(prog_name='kubectl dra')\nexcept SystemExit: pass")
             with open(work / "stdout", "wb") as so:
                 r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, stdout=so,
                                    stderr=subprocess.PIPE, text=True, check=False, timeout=600, cwd=ROOT)

@@ -31,6 +31,16 @@ class DraError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):
+        # keep the hint when an error crosses a process boundary (kube.parallel)
+        return (_rebuild, (type(self), self.message, self.hint))
+
+
+def _rebuild(cls: type, message: str, hint: str | None) -> "DraError":
+    error = cls.__new__(cls)
+    DraError.__init__(error, message, hint=hint)
+    return error
+
 
 class UsageError(DraError):
     exit_code = ExitCode.USAGE

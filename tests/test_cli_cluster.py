@@ -269,3 +269,22 @@ def test_device_taint_rules_are_read_when_served(run, demo_api):
 def test_no_taint_rule_requests_when_not_served(run, demo_api):
     assert run("list", "-o", "name").exit_code == 0
     assert not demo_api.requests_to("/apis/resource.k8s.io/v1/devicetaintrules")
+
+
+@pytest.mark.parametrize("no_fork", ["1", ""])
+def test_claims_read_in_a_child_or_inline_give_the_same_view(run, demo_api, monkeypatch, no_fork):
+    monkeypatch.setenv("KUBECTL_DRA_NO_FORK", no_fork)
+    assert run("list").stdout == run("list", "--demo").stdout
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceclaims", 500, times=None, message="boom")
+    result = run("list")
+    assert result.exit_code == 4
+    assert result.stderr == "error: the API server failed to return resourceclaims (500 InternalError): boom\n"
+
+
+def test_errors_keep_their_hint_across_processes():
+    import pickle
+
+    from kubectl_dra.errors import ClusterError
+
+    error = pickle.loads(pickle.dumps(ClusterError("x", hint="y")))
+    assert type(error) is ClusterError and error.message == "x" and error.hint == "y"

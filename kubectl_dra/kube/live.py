@@ -119,6 +119,21 @@ class LiveCluster:
         self._api = client.ApiClient(configuration=configuration)
         return self._api
 
+    def can_fork(self) -> bool:
+        """True when a forked child can get its own connections (a plain urllib3 PoolManager)."""
+        import urllib3
+
+        api = self._connect()
+        return type(api.rest_client.pool_manager) is urllib3.PoolManager
+
+    def after_fork(self) -> None:
+        """In a forked child: new connections, so the parent's sockets are never shared."""
+        import urllib3
+
+        rest = self._api.rest_client
+        old = rest.pool_manager
+        rest.pool_manager = urllib3.PoolManager(num_pools=4, headers=old.headers, **old.connection_pool_kw)
+
     @property
     def namespace(self) -> str:
         self._connect()

@@ -117,9 +117,38 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
         cluster.warnings.append("the server serves only resource.k8s.io/v1alpha3 (Kubernetes 1.31); reading that")
     base = f"/apis/resource.k8s.io/{version}"
     namespace = options.namespace or live.namespace
+    if CLAIMS in want:
+        if options.all_namespaces:
+            claims_path = f"{base}/resourceclaims"
+            cluster.claims_namespace = None
+        else:
+            claims_path = f"{base}/namespaces/{namespace}/resourceclaims"
+            cluster.claims_namespace = namespace
+
+    def read_claims() -> Cluster:
+        staged = Cluster()
+        try:
+            _read_list(staged, live, claims_path, "resourceclaims")
+        except Forbidden as err:
+            staged.claims_known = False
+            staged.warnings.append(f"{err.message}; allocation state is unknown")
+        return staged
+
+    def merge_claims(staged: Cluster) -> None:
+        cluster.claims.extend(staged.claims)
+        cluster.warnings.extend(staged.warnings)
+        cluster.claims_known = staged.claims_known
+        cluster._views = None
+
     frozen = gc.isenabled()
     gc.disable()  # decoding tens of thousands of objects: the cyclic GC only costs time here
     try:
+        claims_waiter = None
+        if SLICES in want and CLAIMS in want and live.can_fork():
+            from kubectl_dra.kube.parallel import fork_allowed, start_in_child
+
+            if fork_allowed():
+                claims_waiter = start_in_child(read_claims, before=live.after_fork)
         if SLICES in want:
             _read_list(cluster, live, f"{base}/resourceslices", "resourceslices")
             rules_version = _taint_rule_version(live, version, served_versions(group))
@@ -128,18 +157,10 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                     _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")
                 except (Forbidden, NotFoundError):
                     cluster.warnings.append("cannot read DeviceTaintRules: taints they add are not shown")
-        if CLAIMS in want:
-            if options.all_namespaces:
-                path = f"{base}/resourceclaims"
-                cluster.claims_namespace = None
-            else:
-                path = f"{base}/namespaces/{namespace}/resourceclaims"
-                cluster.claims_namespace = namespace
-            try:
-                _read_list(cluster, live, path, "resourceclaims")
-            except Forbidden as err:
-                cluster.claims_known = False
-                cluster.warnings.append(f"{err.message}; allocation state is unknown")
+        if claims_waiter is not None:
+            merge_claims(claims_waiter())
+        elif CLAIMS in want:
+            merge_claims(read_claims())
         if CLASSES in want:
             _read_list(cluster, live, f"{base}/deviceclasses", "deviceclasses")
         if TEMPLATES in want:

@@ -123,7 +123,7 @@ class Cluster:
             complete = pool.complete
             for sl in pool.slices:
                 for dev in sl.devices:
-                    views[(dev.driver, dev.pool, dev.name)] = DeviceView(dev, pool_complete=complete)
+                    views[(dev.driver, dev.pool, dev.name)] = DeviceView(dev, "free", (), (), (), complete)
         self._apply_taint_rules(views)
         for claim in self.claims:
             if not claim.allocated:
@@ -150,12 +150,15 @@ class Cluster:
                 view.state = "reserved" if any(h.claim.reserved_for for h in view.holders) else "allocated"
             elif view.blocked_by:
                 view.state = "consumed-by-partition"
-            elif view.device.blocking_taints():
+            elif view.device.taints and view.device.blocking_taints():
                 view.state = "tainted"
-        ordered = sorted(
-            views.values(),
-            key=lambda v: (v.device.node_name is None, v.device.node_label, v.device.driver, natural_key(v.device.pool), natural_key(v.device.name)),
-        )
+
+        def order(view: DeviceView) -> tuple:
+            dev = view.device
+            node = dev.node_name
+            return (node is None, node or dev.node_label, dev.driver, natural_key(dev.pool), natural_key(dev.name))
+
+        ordered = sorted(views.values(), key=order)
         self._views = ordered
         return ordered
 
