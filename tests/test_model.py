@@ -214,3 +214,25 @@ def test_attribute_kinds_are_kept():
     assert dev.attr("b") is False
     assert dev.cap("memory") == "1Gi"
     assert dev.request_policies == {"gpu.example.com/memory": {"default": "1Mi"}}
+
+
+def test_device_extras_without_attributes_are_read():
+    sl = decode(slice_obj("s", devices=[{"name": "d", "taints": [{"key": "k", "effect": "NoExecute"}]}]))
+    assert sl.devices[0].blocking_taints() == [{"key": "k", "effect": "NoExecute"}]
+    per_device = slice_obj("p", devices=[{"name": "d", "nodeName": "n7"}])
+    del per_device["spec"]["nodeName"]
+    per_device["spec"]["perDeviceNodeSelection"] = True
+    assert decode(per_device).devices[0].node_name == "n7"
+
+
+def test_streamed_json_is_the_stdlib_document():
+    import json
+
+    from kubectl_dra.kube.load import SourceOptions, load_cluster
+    from kubectl_dra.render.devices import device_list
+    from kubectl_dra.render.machine import to_json
+
+    data = device_list(load_cluster(SourceOptions(demo=True), ()).device_views())
+    assert to_json(data) == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    empty = {"kind": "DeviceList", "items": []}
+    assert to_json(empty) == json.dumps(empty, indent=2) + "\n"

@@ -219,18 +219,20 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             else:
                 quantity = value
             caps[name] = "" if quantity is None else str(quantity)
-        dev = Device(driver, pool_name, _str(raw.get("name"), f"spec.devices[{i}].name"), name_of_slice, attrs, kinds, caps, policies)
-        if "consumesCounters" in body or "taints" in body or "allowMultipleAllocations" in body or per_device or "bindsToNode" in body or "bindingConditions" in body or "bindingFailureConditions" in body:
+        device_name = raw.get("name")
+        if type(device_name) is not str:
+            device_name = _str(device_name, f"spec.devices[{i}].name")
+        dev = Device(
+            driver, pool_name, device_name, name_of_slice, attrs, kinds, caps, policies, (), (), node_name, node_selector, all_nodes
+        )
+        if per_device or not body.keys() <= _PLAIN_DEVICE_KEYS:  # counters, taints, node fields, ...
             _device_extras(dev, body, f"spec.devices[{i}]", per_device)
-        if not per_device:
-            dev.node_name = node_name
-            dev.node_selector = node_selector
-            dev.all_nodes = all_nodes
         devices.append(dev)
     return sl
 
 
 _QUALIFIED: dict[str, dict[str, str]] = {}
+_PLAIN_DEVICE_KEYS = frozenset(("name", "attributes", "capacity", "basic"))
 
 
 def _device_extras(dev: Device, body: dict, path: str, per_device: bool) -> None:
