@@ -236,3 +236,24 @@ def test_streamed_json_is_the_stdlib_document():
     assert to_json(data) == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     empty = {"kind": "DeviceList", "items": []}
     assert to_json(empty) == json.dumps(empty, indent=2) + "\n"
+
+
+def test_claim_rows_round_trip():
+    claim = decode(claim_obj("c", [("gpu.example.com", "p", "d0")], ["pod-a"]))
+    claim.results[0].consumed_capacity = {"memory": "1Gi"}
+    again = type(claim).from_row(claim.to_row())
+    assert again == claim
+    assert again.spec.requests[0].exactly.device_class == "c"
+
+
+def test_big_lists_print_one_item_per_line():
+    import json
+
+    from kubectl_dra.render.machine import BIG_LIST, to_json
+
+    data = {"kind": "DeviceList", "items": [{"name": f"d{i}", "attributes": {"a/b": i}} for i in range(BIG_LIST + 1)]}
+    text = to_json(data)
+    assert json.loads(text) == data
+    lines = text.splitlines()
+    assert lines[3] == '    {"name":"d0","attributes":{"a/b":0}},'
+    assert len(lines) == BIG_LIST + 1 + 5

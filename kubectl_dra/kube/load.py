@@ -125,19 +125,22 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             claims_path = f"{base}/namespaces/{namespace}/resourceclaims"
             cluster.claims_namespace = namespace
 
-    def read_claims() -> Cluster:
+    def read_claims() -> tuple[list[tuple], list[str], bool]:
         staged = Cluster()
         try:
             _read_list(staged, live, claims_path, "resourceclaims")
         except Forbidden as err:
             staged.claims_known = False
             staged.warnings.append(f"{err.message}; allocation state is unknown")
-        return staged
+        return [c.to_row() for c in staged.claims], staged.warnings, staged.claims_known
 
-    def merge_claims(staged: Cluster) -> None:
-        cluster.claims.extend(staged.claims)
-        cluster.warnings.extend(staged.warnings)
-        cluster.claims_known = staged.claims_known
+    def merge_claims(result: tuple[list[tuple], list[str], bool]) -> None:
+        from kubectl_dra.model.claim import Claim
+
+        rows, warnings, known = result
+        cluster.claims.extend(Claim.from_row(row) for row in rows)
+        cluster.warnings.extend(warnings)
+        cluster.claims_known = known
         cluster._views = None
 
     frozen = gc.isenabled()

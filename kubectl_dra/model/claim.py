@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -105,6 +105,19 @@ class Claim:
     @property
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    def to_row(self) -> tuple:
+        """Plain tuples, which pickle back several times faster than dataclasses (kube.parallel)."""
+        return tuple(
+            tuple(tuple(getattr(r, f) for f in _RESULT_FIELDS) for r in self.results) if name == "results" else getattr(self, name)
+            for name in _CLAIM_FIELDS
+        )
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "Claim":
+        values = list(row)
+        values[_RESULTS_AT] = [AllocationResult(*r) for r in values[_RESULTS_AT]]
+        return cls(*values)
 
     @property
     def state(self) -> str:
@@ -211,3 +224,8 @@ class DeviceTaintRule:
             and (not self.pool or self.pool == pool)
             and (not self.device or self.device == device)
         )
+
+
+_CLAIM_FIELDS = tuple(f.name for f in fields(Claim))
+_RESULT_FIELDS = tuple(f.name for f in fields(AllocationResult))
+_RESULTS_AT = _CLAIM_FIELDS.index("results")
