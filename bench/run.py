@@ -358,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
+    # A pip install compiles the package's bytecode; an editable checkout may hold stale .pyc files
+    # (or none, under PYTHONDONTWRITEBYTECODE), which would charge every timed run for compiling.
+    import compileall
+
+    compileall.compile_dir(str(HERE.parent / "kubectl_dra"), quiet=1)
+
     bindir = pathlib.Path(sys.executable).parent
     dra = args.dra or (str(bindir / "kubectl-dra") if (bindir / "kubectl-dra").exists() else shutil.which("kubectl-dra"))
     kubectl = args.kubectl or (str(bindir / "kubectl") if (bindir / "kubectl").exists() else shutil.which("kubectl"))
