@@ -288,3 +288,21 @@ def test_errors_keep_their_hint_across_processes():
 
     error = pickle.loads(pickle.dumps(ClusterError("x", hint="y")))
     assert type(error) is ClusterError and error.message == "x" and error.hint == "y"
+
+
+def test_claims_reads_pods_only_where_a_claim_is_not_reserved(run, demo_api):
+    assert run("claims", "-A").exit_code == 0
+    pod_paths = sorted(r.path for r in demo_api.requests if "/pods" in r.path)
+    # inference/l40s-canary (allocated) and research/pretrain-70b-gpus-fmb6b (pending) have no reservedFor
+    assert pod_paths == ["/api/v1/namespaces/inference/pods", "/api/v1/namespaces/research/pods"]
+    demo_api.clear_requests()
+    assert run("claims", "-n", "ml-team").exit_code == 0  # every claim there is reserved
+    assert not [r for r in demo_api.requests if "/pods" in r.path]
+
+
+def test_claims_without_pod_access_still_work(run, demo_api):
+    demo_api.fail("/api/v1/namespaces", 403, times=None)
+    result = run("claims", "-A", "-o", "json")
+    assert result.exit_code == 0
+    pending = next(c for c in json.loads(result.stdout)["items"] if c["state"] == "pending")
+    assert pending["pods"] == []  # only a Pod object could tell who waits on it

@@ -58,6 +58,35 @@ def _read_list(cluster: Cluster, live, path: str, what: str) -> None:
         return
 
 
+#: above this many namespaces, one cluster-wide pod list is cheaper than one list per namespace
+MAX_POD_NAMESPACES = 10
+
+
+def _read_pods(cluster: Cluster, live, options: SourceOptions, namespace: str, claims_read: bool) -> None:
+    """Pods, when they add something: who waits on a claim that no pod has reserved yet.
+
+    ``status.reservedFor`` already names the pods of reserved claims, so with claims read only
+    the namespaces of the others are listed (pods can be most of a cluster's objects).
+    """
+    from kubectl_dra.kube.live import Forbidden
+
+    if claims_read:
+        namespaces = sorted({c.namespace for c in cluster.claims if not c.reserved_for})
+        if not namespaces:
+            return
+    else:
+        namespaces = [] if options.all_namespaces else [namespace]
+    if options.all_namespaces and (not namespaces or len(namespaces) > MAX_POD_NAMESPACES):
+        paths = ["/api/v1/pods"]
+    else:
+        paths = [f"/api/v1/namespaces/{ns}/pods" for ns in namespaces]
+    try:
+        for path in paths:
+            _read_list(cluster, live, path, "pods")
+    except Forbidden:
+        pass  # optional: reservedFor already names the pods using each claim
+
+
 def _taint_rule_version(live, version: str, served: list[str]) -> str | None:
     """The served version that has DeviceTaintRules (v1 from 1.37, v1beta2 from 1.36, v1alpha3 from 1.33), if any."""
     for candidate in dict.fromkeys((version, "v1", "v1beta2", "v1alpha3")):
@@ -170,11 +199,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             path = f"{base}/resourceclaimtemplates" if options.all_namespaces else f"{base}/namespaces/{namespace}/resourceclaimtemplates"
             _read_list(cluster, live, path, "resourceclaimtemplates")
         if PODS in want:
-            path = "/api/v1/pods" if options.all_namespaces else f"/api/v1/namespaces/{namespace}/pods"
-            try:
-                _read_list(cluster, live, path, "pods")
-            except Forbidden:
-                pass  # optional: reservedFor already names the pods using each claim
+            _read_pods(cluster, live, options, namespace, CLAIMS in want)
         if NODES in want:
             _read_list(cluster, live, "/api/v1/nodes", "nodes")
     finally:
