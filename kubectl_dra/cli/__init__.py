@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
+from kubectl_dra import timing  # noqa: E402,F401  (starts the clock)
+
 # typer's rich help costs ~130 ms per start (libs.md §5); plain help keeps `--help` fast
 os.environ.setdefault("TYPER_USE_RICH", "0")
 
 import typer  # noqa: E402
 
 from kubectl_dra import __version__  # noqa: E402
+from kubectl_dra.cli import _common  # noqa: E402
 
 app = typer.Typer(
     name="kubectl dra",
@@ -50,6 +53,8 @@ def main() -> None:
     # a short-lived process that builds tens of thousands of acyclic objects: the cyclic GC
     # only costs time here (about 2x on big clusters, libs.md §1.3)
     gc.disable()
+    _common.KEEP = []
+    timing.mark("imports")
     try:
         app(prog_name="kubectl dra")
         code = 0
@@ -63,5 +68,6 @@ def main() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         pass
+    timing.mark("output flushed")
     sys.stderr.flush()
     os._exit(code)

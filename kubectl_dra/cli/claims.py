@@ -18,6 +18,7 @@ from kubectl_dra.cli._common import (
     OutputOpt,
     RequestTimeout,
     flush_warnings,
+    keep_alive,
     load,
     write_data,
 )
@@ -73,11 +74,13 @@ def list_claims(
     if not all_namespaces:
         claims = [c for c in claims if c.namespace == cluster.namespace]
     claims = sorted(claims, key=lambda c: (c.namespace, natural_key(c.name)))
-    cluster.device_index()  # joins devices; may add warnings about stale allocations
+    keep_alive(cluster, cluster.device_index())  # joins devices; may add warnings about stale allocations
     flush_warnings(cluster)
 
     if output in (Output.json, Output.yaml):
-        write_data(render.claim_list(claims, cluster), output)
+        data = render.claim_list(claims, cluster)
+        keep_alive(data)
+        write_data(data, output)
         return
     if not claims:
         where = "any namespace" if all_namespaces else f"namespace {cluster.namespace}"

@@ -22,6 +22,7 @@ from kubectl_dra.cli._common import (
     OutputOpt,
     RequestTimeout,
     flush_warnings,
+    keep_alive,
     load,
     write_data,
 )
@@ -76,7 +77,12 @@ def list_devices(
         request_timeout=request_timeout,
         want=(SLICES, CLAIMS),
     )
+    from kubectl_dra import timing
+
+    timing.mark("cluster loaded")
     views = cluster.device_views()
+    keep_alive(cluster, views)
+    timing.mark("devices joined with claims")
     flush_warnings(cluster)
     total = len(views)
     nodes = {n for item in node or [] for n in item.split(",") if n}
@@ -95,7 +101,11 @@ def list_devices(
         err("warning: claims could not be read, so every device is shown as free")
 
     if output in (Output.json, Output.yaml):
-        write_data(render.device_list(views), output)
+        data = render.device_list(views)
+        keep_alive(data)
+        timing.mark("items built")
+        write_data(data, output)
+        timing.mark("written")
         return
     if not views:
         if total == 0:

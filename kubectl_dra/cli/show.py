@@ -17,6 +17,7 @@ from kubectl_dra.cli._common import (
     OutputOpt,
     RequestTimeout,
     flush_warnings,
+    keep_alive,
     load,
     write_data,
 )
@@ -85,6 +86,7 @@ def show_device(
         want=(SLICES, CLAIMS),
     )
     views = cluster.device_views()
+    keep_alive(cluster, views)
     view = find_device(views, device)
     flush_warnings(cluster)
     if output in (Output.json, Output.yaml):

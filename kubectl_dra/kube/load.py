@@ -126,6 +126,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
     from kubectl_dra.kube.discovery import choose_version, served_versions
     from kubectl_dra.kube.live import Forbidden, LiveCluster
 
+    from kubectl_dra import timing
+
     live = LiveCluster(kubeconfig=options.kubeconfig, context=options.context, request_timeout=options.request_timeout)
     try:
         group = live.get("/apis/resource.k8s.io", what="API group resource.k8s.io")
@@ -134,6 +136,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             f"the cluster at {live.host} does not serve the resource.k8s.io API group",
             hint="DRA is served by default from Kubernetes 1.34 (resource.k8s.io/v1); on 1.32/1.33 enable v1beta1 or v1beta2",
         ) from None
+    timing.mark("kubeconfig and discovery")
     version = choose_version(served_versions(group))
     if version is None:
         raise ClusterError(
@@ -189,10 +192,13 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                     _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")
                 except (Forbidden, NotFoundError):
                     cluster.warnings.append("cannot read DeviceTaintRules: taints they add are not shown")
+        timing.mark("resourceslices read")
         if claims_waiter is not None:
             merge_claims(claims_waiter())
         elif CLAIMS in want:
             merge_claims(read_claims())
+        if CLAIMS in want:
+            timing.mark("resourceclaims read")
         if CLASSES in want:
             _read_list(cluster, live, f"{base}/deviceclasses", "deviceclasses")
         if TEMPLATES in want:
