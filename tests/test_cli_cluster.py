@@ -306,3 +306,28 @@ def test_claims_without_pod_access_still_work(run, demo_api):
     assert result.exit_code == 0
     pending = next(c for c in json.loads(result.stdout)["items"] if c["state"] == "pending")
     assert pending["pods"] == []  # only a Pod object could tell who waits on it
+
+
+def test_no_credential_files_are_left_behind(demo_api, tmp_path):
+    """The kubernetes client writes inline certificates and keys (kubeconfig *-data fields, https
+    servers) to temp files and removes them at exit; the CLI leaves through os._exit, so it must run
+    that clean-up itself."""
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    config = json.loads(demo_api.write_kubeconfig(tmp_path / "k").read_text())
+    pem = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n").decode()
+    config["clusters"][0]["cluster"] = {"server": "https://127.0.0.1:9", "certificate-authority-data": pem}
+    config["users"][0]["user"] = {"client-certificate-data": pem, "client-key-data": pem}
+    kubeconfig = tmp_path / "inline.json"
+    kubeconfig.write_text(json.dumps(config))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "TMPDIR": str(scratch)}
+    proc = subprocess.run([sys.executable, "-m", "kubectl_dra", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list(scratch.iterdir()) == []

@@ -69,5 +69,10 @@ def main() -> None:
     except BrokenPipeError:
         pass
     timing.mark("output flushed")
+    # os._exit skips atexit: run it ourselves, e.g. the kubernetes client deletes the temporary
+    # files it wrote for inline certificates and keys (kubeconfig *-data fields) there
+    import atexit
+
+    atexit._run_exitfuncs()
     sys.stderr.flush()
     os._exit(code)
