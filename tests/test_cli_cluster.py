@@ -331,3 +331,16 @@ def test_no_credential_files_are_left_behind(demo_api, tmp_path):
     assert proc.stderr.startswith("error: "), proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["garbage: [\n", "- just\n- a list\n", "apiVersion: v1\nkind: Config\ncontexts: 7\ncurrent-context: x\n"],
+    ids=["not-yaml", "not-a-map", "wrong-shape"],
+)
+def test_broken_kubeconfig_is_a_clean_error(run, tmp_path, text):
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    result = run("list", "--kubeconfig", str(path))
+    assert result.exit_code == 4
+    assert result.stderr.startswith("error: cannot load kubeconfig"), result.stderr

@@ -335,3 +335,23 @@ def test_malformed_claim_spec_is_skipped_with_a_warning(run, tmp_path):
         "warning: skipping ResourceClaim default/bad (resource.k8s.io/v1) is malformed: "
         "spec.devices.requests: expected a list, got str\n"
     )
+
+
+def test_an_unexpected_exception_is_one_line_unless_debugging(run, monkeypatch):
+    import pytest
+
+    from kubectl_dra.model import cluster
+
+    def broken(self):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cluster.Cluster, "device_views", broken)
+    result = run("list", "--demo")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: internal error: RuntimeError: boom second line",
+        "hint: this is a bug in kubectl-dra; KUBECTL_DRA_DEBUG=1 shows the traceback for a report",
+    ]
+    monkeypatch.setenv("KUBECTL_DRA_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        run("list", "--demo")

@@ -41,6 +41,19 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
             except KeyboardInterrupt:
                 sys.stderr.write("\n")
                 raise typer.Exit(130) from None
+            except (typer.Exit, typer.Abort, SystemExit):
+                raise
+            except Exception as error:  # a bug: still one line for the user, the traceback on request
+                if os.environ.get("KUBECTL_DRA_DEBUG"):
+                    raise
+                detail = " ".join(str(error).split())[:300]
+                report(
+                    DraError(
+                        f"internal error: {type(error).__name__}: {detail}",
+                        hint="this is a bug in kubectl-dra; KUBECTL_DRA_DEBUG=1 shows the traceback for a report",
+                    )
+                )
+                raise typer.Exit(int(ExitCode.ERROR)) from None
 
         app.command(name, **kwargs)(run)
         return fn

@@ -110,10 +110,16 @@ class LiveCluster:
                     "no kubeconfig found and not running inside a cluster",
                     hint="set KUBECONFIG or pass --kubeconfig; or try --demo, or -f FILE for saved objects",
                 )
+        except ClusterError:
+            raise
         except ConfigException as err:
             raise ClusterError(f"cannot load kubeconfig: {err}", hint="check --kubeconfig / KUBECONFIG and --context") from None
-        except (OSError, ValueError) as err:
-            raise ClusterError(f"cannot load kubeconfig: {err}", hint="check --kubeconfig / KUBECONFIG") from None
+        except Exception as err:  # a kubeconfig that is not YAML, or not shaped like one
+            detail = " ".join(str(err).split())
+            raise ClusterError(
+                f"cannot load kubeconfig {os.pathsep.join(paths) or '(in-cluster)'}: {type(err).__name__}: {detail}",
+                hint="check --kubeconfig / KUBECONFIG",
+            ) from None
         configuration.retries = 0
         self.host = configuration.host
         self._api = client.ApiClient(configuration=configuration)
