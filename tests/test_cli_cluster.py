@@ -344,3 +344,13 @@ def test_broken_kubeconfig_is_a_clean_error(run, tmp_path, text):
     result = run("list", "--kubeconfig", str(path))
     assert result.exit_code == 4
     assert result.stderr.startswith("error: cannot load kubeconfig"), result.stderr
+
+
+def test_node_filter_reads_only_those_nodes_slices(run, demo_api):
+    result = run("list", "--node", "l40s-01", "-o", "name")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"gpu.nvidia.com/l40s-01/gpu-{i}" for i in range(4)]
+    selectors = sorted(r.query.get("fieldSelector") for r in demo_api.requests if r.path.endswith("/resourceslices"))
+    assert selectors == ["spec.nodeName=", "spec.nodeName=l40s-01"]
+    # the answer is the same as filtering the full list
+    assert run("list", "--node", "l40s-01", "--node", "tpu-v4-01").stdout == run("list", "--demo", "--node", "l40s-01,tpu-v4-01").stdout

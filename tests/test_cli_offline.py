@@ -106,7 +106,11 @@ def test_list_bad_state_is_usage_error(run):
 def test_list_no_match_and_no_devices(run, tmp_path):
     result = run("list", "--demo", "--node", "nope")
     assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "no DRA devices found on node nope\n"
+    result = run("list", "--demo", "--driver", "nope")
     assert result.stderr == "no devices match the given filters (71 devices in total)\n"
+    result = run("list", "--demo", "--node", "l40s-01", "--state", "consumed-by-partition")
+    assert result.stderr == "no DRA devices found on node l40s-01 matching the other filters\n"
     claims_only = tmp_path / "claims.yaml"
     claims_only.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n")
     result = run("list", "-f", str(claims_only))

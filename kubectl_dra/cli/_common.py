@@ -90,6 +90,7 @@ def load(
     all_namespaces: bool,
     request_timeout: str,
     want: Iterable[str],
+    nodes: Iterable[str] = (),
 ) -> "Cluster":
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.discovery import parse_duration
@@ -109,6 +110,7 @@ def load(
         namespace=namespace,
         all_namespaces=all_namespaces,
         request_timeout=timeout,
+        nodes=list(nodes),
     )
     cluster = load_cluster(options, want)
     if namespace and (demo or filenames):

@@ -66,6 +66,8 @@ def list_devices(
     state = state.lower()
     if state not in STATE_CHOICES:
         raise UsageError(f"--state must be one of {', '.join(STATE_CHOICES)}, not {state!r}")
+    nodes = {n for item in node or [] for n in item.split(",") if n}
+    drivers = {d for item in driver or [] for d in item.split(",") if d}
     # device state depends on claims in every namespace, so always read them all
     cluster = load(
         filenames=filename,
@@ -76,6 +78,7 @@ def list_devices(
         all_namespaces=True,
         request_timeout=request_timeout,
         want=(SLICES, CLAIMS),
+        nodes=sorted(nodes),
     )
     from kubectl_dra import timing
 
@@ -85,8 +88,6 @@ def list_devices(
     timing.mark("devices joined with claims")
     flush_warnings(cluster)
     total = len(views)
-    nodes = {n for item in node or [] for n in item.split(",") if n}
-    drivers = {d for item in driver or [] for d in item.split(",") if d}
     if nodes:
         views = [v for v in views if v.device.node_label in nodes]
     if drivers:
@@ -108,7 +109,11 @@ def list_devices(
         timing.mark("written")
         return
     if not views:
-        if total == 0:
+        if nodes:
+            # a live read with --node fetched only those nodes' slices: "in total" would mislead
+            err(f"no DRA devices found on node{'s' if len(nodes) > 1 else ''} {', '.join(sorted(nodes))}"
+                + (" matching the other filters" if drivers or state != "all" else ""))
+        elif total == 0:
             err(f"no DRA devices found in {cluster.source or 'the input'}")
         else:
             err(f"no devices match the given filters ({total} devices in total)")

@@ -185,7 +185,7 @@ class LiveCluster:
             self._raise(status, data, path, what)
         return _loads(data)
 
-    def list(self, path: str, *, what: str, limit: int = DEFAULT_PAGE) -> Iterator[dict]:
+    def list(self, path: str, *, what: str, limit: int = DEFAULT_PAGE, field_selector: str | None = None) -> Iterator[dict]:
         """Yield every item of a list, page by page (``limit``/``continue``), with kind/apiVersion filled in.
 
         ``limit=0`` asks for everything in one response. An expired continue token (410 Gone)
@@ -195,6 +195,8 @@ class LiveCluster:
 
         def fetch(token: str) -> tuple[int, bytes, Any]:
             query = [("limit", str(limit))] if limit else []
+            if field_selector is not None:
+                query.append(("fieldSelector", field_selector))
             if token:
                 query.append(("continue", token))
             return self._request(path, query)

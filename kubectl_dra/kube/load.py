@@ -23,6 +23,12 @@ class SourceOptions:
     namespace: str | None = None
     all_namespaces: bool = False
     request_timeout: float | None = None
+    #: only these nodes' devices are wanted: a live read asks the server for their slices only
+    nodes: list[str] = field(default_factory=list)
+
+
+#: up to this many --node values are read with one field-selected list each
+MAX_NODE_QUERIES = 8
 
 
 def _add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
@@ -39,7 +45,7 @@ def _add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
             cluster.add(decoded)
 
 
-def _read_list(cluster: Cluster, live, path: str, what: str) -> None:
+def _read_list(cluster: Cluster, live, path: str, what: str, field_selector: str | None = None) -> None:
     """Decode a whole list into the cluster; on an expired continue token, list again in one request
     (what client-go's pager does), so nothing is counted twice."""
     from kubectl_dra.kube.live import DEFAULT_PAGE, ContinueExpired
@@ -47,7 +53,8 @@ def _read_list(cluster: Cluster, live, path: str, what: str) -> None:
     for limit in (DEFAULT_PAGE, 0):
         staged = Cluster()
         try:
-            _add_all(staged, (("cluster", o) for o in live.list(path, what=what, limit=limit)))
+            items = live.list(path, what=what, limit=limit, field_selector=field_selector)
+            _add_all(staged, (("cluster", o) for o in items))
         except ContinueExpired:
             if limit == 0:
                 raise
@@ -185,7 +192,13 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             if fork_allowed():
                 claims_waiter = start_in_child(read_claims, before=live.after_fork)
         if SLICES in want:
-            _read_list(cluster, live, f"{base}/resourceslices", "resourceslices")
+            if options.nodes and len(options.nodes) <= MAX_NODE_QUERIES:
+                # the nodes' own slices, plus those without a nodeName (network-attached pools,
+                # per-device node selection), which may hold devices for these nodes too
+                for node in [*options.nodes, ""]:
+                    _read_list(cluster, live, f"{base}/resourceslices", "resourceslices", f"spec.nodeName={node}")
+            else:
+                _read_list(cluster, live, f"{base}/resourceslices", "resourceslices")
             rules_version = _taint_rule_version(live, version, served_versions(group))
             if rules_version:
                 try:
