@@ -359,3 +359,35 @@ def test_an_unexpected_exception_is_one_line_unless_debugging(run, monkeypatch):
     monkeypatch.setenv("KUBECTL_DRA_DEBUG", "1")
     with pytest.raises(RuntimeError):
         run("list", "--demo")
+
+
+def test_color_flag(run, monkeypatch):
+    always = run("list", "--demo", "--node", "l40s-01", "--color", "always").stdout
+    assert "\x1b[36mreserved\x1b[0m" in always and "\x1b[1mNODE\x1b[0m" in always
+    assert "\x1b[" not in run("list", "--demo", "--node", "l40s-01").stdout  # auto: not a terminal
+    assert "\x1b[" not in run("list", "--demo", "--node", "l40s-01", "--color", "never").stdout
+    # colour never changes the layout: strip it and the text is the plain table
+    import re
+
+    assert re.sub(r"\x1b\[[0-9;]*m", "", always) == run("list", "--demo", "--node", "l40s-01").stdout
+
+
+def test_use_color_rules(monkeypatch):
+    import io
+
+    from kubectl_dra.console import use_color
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert use_color("auto", Tty()) is True
+    assert use_color("auto", io.StringIO()) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_color("auto", Tty()) is False
+    assert use_color("always", io.StringIO()) is True
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert use_color("auto", Tty()) is False

@@ -208,21 +208,30 @@ def _consumption(dev: Device) -> Iterable[tuple[str, str, Quantity]]:
             yield set_name, cname, _q(value)
 
 
-def _mark_counter_blocked(pool: Pool, views: dict[tuple[str, str, str], DeviceView]) -> None:
-    """Mark free devices whose counter consumption no longer fits, as the scheduler checks it (§5.6)."""
+def counters_left(
+    pool: Pool, views: dict[tuple[str, str, str], DeviceView]
+) -> tuple[dict[tuple[str, str], Quantity], dict[tuple[str, str], list[str]]]:
+    """Per (counter set, counter): what the pool's allocated devices leave, and which devices use it."""
     available: dict[tuple[str, str], Quantity] = {
         (set_name, cname): _q(value) for set_name, counters in pool.counter_sets.items() for cname, value in counters.items()
     }
     users: dict[tuple[str, str], list[str]] = {}
-    pool_views = [views[(pool.driver, pool.name, d.name)] for d in pool.devices if (pool.driver, pool.name, d.name) in views]
-    for view in pool_views:
-        if not view.holders:
+    for dev in pool.devices:
+        view = views.get((pool.driver, pool.name, dev.name))
+        if view is None or not view.holders:
             continue
-        for set_name, cname, amount in _consumption(view.device):
+        for set_name, cname, amount in _consumption(dev):
             key = (set_name, cname)
             if key in available:
                 available[key] = available[key].sub(amount)
-                users.setdefault(key, []).append(view.device.name)
+                users.setdefault(key, []).append(dev.name)
+    return available, users
+
+
+def _mark_counter_blocked(pool: Pool, views: dict[tuple[str, str, str], DeviceView]) -> None:
+    """Mark free devices whose counter consumption no longer fits, as the scheduler checks it (§5.6)."""
+    available, users = counters_left(pool, views)
+    pool_views = [views[(pool.driver, pool.name, d.name)] for d in pool.devices if (pool.driver, pool.name, d.name) in views]
     for view in pool_views:
         if view.holders or not view.device.consumes_counters:
             continue

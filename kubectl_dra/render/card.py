@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_dra.model.cluster import Cluster, DeviceView
+from kubectl_dra.model.cluster import Cluster, DeviceView, counters_left
 from kubectl_dra.model.slices import Pool
 from kubectl_dra.render.columns import format_table, strip_controls
 from kubectl_dra.render.devices import device_type, human_quantity, product, short_driver
@@ -78,14 +78,26 @@ def device_card(view: DeviceView, cluster: Cluster) -> str:
     )
 
     if dev.consumes_counters:
+        left = counters_left(pool, cluster.device_index())[0] if pool else {}
         counter_rows = []
         for entry in dev.consumes_counters:
             set_name = str(entry.get("counterSet", ""))
-            available = (pool.counter_sets.get(set_name) if pool else None) or {}
+            totals = (pool.counter_sets.get(set_name) if pool else None) or {}
             for cname, counter in (entry.get("counters") or {}).items():
                 value = counter.get("value") if isinstance(counter, dict) else counter
-                counter_rows.append([strip_controls(set_name), strip_controls(cname), str(value), str(available.get(cname, "?"))])
-        text += "\n" + _section("Consumes counters", format_table(("COUNTER SET", "COUNTER", "CONSUMES", "SET TOTAL"), counter_rows))
+                remaining = left.get((set_name, cname))
+                counter_rows.append(
+                    [
+                        strip_controls(set_name),
+                        strip_controls(cname),
+                        strip_controls(str(value)),
+                        strip_controls(str(totals.get(cname, "?"))),
+                        "?" if remaining is None else str(remaining),
+                    ]
+                )
+        text += "\n" + _section(
+            "Consumes counters", format_table(("COUNTER SET", "COUNTER", "CONSUMES", "SET TOTAL", "LEFT"), counter_rows)
+        )
 
     if dev.taints:
         taint_rows = [
