@@ -257,3 +257,21 @@ def test_big_lists_print_one_item_per_line():
     lines = text.splitlines()
     assert lines[3] == '    {"name":"d0","attributes":{"a/b":0}},'
     assert len(lines) == BIG_LIST + 1 + 5
+
+
+def test_shared_device_sums_consumed_capacity():
+    from kubectl_dra.render.devices import device_item
+
+    shared = {"name": "d0", "allowMultipleAllocations": True, "capacity": {"memory": {"value": "80Gi"}}}
+    claims = []
+    for name, amount in (("a", "10Gi"), ("b", "512Mi")):
+        claim = claim_obj(name, [("gpu.example.com", "p", "d0")], [f"pod-{name}"])
+        result = claim["status"]["allocation"]["devices"]["results"][0]
+        result["shareID"] = f"share-{name}"
+        result["consumedCapacity"] = {"memory": amount}
+        claims.append(claim)
+    view = cluster_of(slice_obj("s", devices=[shared]), *claims).device_views()[0]
+    item = device_item(view)
+    assert item["state"] == "reserved"
+    assert item["consumedCapacity"] == {"gpu.example.com/memory": "10752Mi"}
+    assert [a["shareID"] for a in item["allocations"]] == ["share-a", "share-b"]

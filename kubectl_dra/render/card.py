@@ -7,7 +7,7 @@ from typing import Any
 from kubectl_dra.model.cluster import Cluster, DeviceView, counters_left
 from kubectl_dra.model.slices import Pool
 from kubectl_dra.render.columns import format_table, strip_controls
-from kubectl_dra.render.devices import device_type, human_quantity, product, short_driver
+from kubectl_dra.render.devices import consumed_capacity, device_type, human_quantity, product, short_driver
 
 
 def _value(value: Any) -> str:
@@ -38,7 +38,9 @@ def device_card(view: DeviceView, cluster: Cluster) -> str:
         ("State", view.state + (f" (blocked by {', '.join(view.blocked_by)})" if view.blocked_by else "")),
     ]
     if dev.allow_multiple_allocations:
-        lines.append(("Shareable", "yes (allowMultipleAllocations)"))
+        used = consumed_capacity(view)
+        usage = ", ".join(f"{name} {value} of {dev.capacity.get(name, '?')}" for name, value in used.items())
+        lines.append(("Shareable", "yes (allowMultipleAllocations)" + (f"; claims use {usage}" if usage else "")))
     if dev.binding_conditions:
         lines.append(("Binding conditions", ", ".join(dev.binding_conditions)))
     width = max(len(k) for k, _ in lines) + 1

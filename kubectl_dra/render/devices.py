@@ -215,6 +215,9 @@ def device_item(view: DeviceView) -> dict:
             {"claim": h.claim.ref, "request": h.result.request, "pods": list(h.pods), "shareID": h.result.share_id}
             for h in view.holders
         ]
+    consumed = consumed_capacity(view)
+    if consumed:
+        item["consumedCapacity"] = consumed
     if view.blocked_by:
         item["blockedBy"] = list(view.blocked_by)
     if dev.consumes_counters:
@@ -227,6 +230,20 @@ def device_item(view: DeviceView) -> dict:
     if not view.pool_complete:
         item["poolIncomplete"] = True
     return item
+
+
+def consumed_capacity(view: DeviceView) -> dict[str, str]:
+    """What the claims sharing a device (allowMultipleAllocations) consume of each capacity, summed."""
+    totals: dict[str, Quantity] = {}
+    for holder in view.holders:
+        for name, value in holder.result.consumed_capacity.items():
+            qualified = name if "/" in name else f"{view.device.driver}/{name}"
+            try:
+                amount = Quantity.parse(value)
+            except QuantityError:
+                continue
+            totals[qualified] = totals[qualified].add(amount) if qualified in totals else amount
+    return {name: str(value) for name, value in totals.items()}
 
 
 def device_list(views: Sequence[DeviceView]) -> dict:
