@@ -73,13 +73,13 @@ def human_quantity(text: str | None) -> str:
 
 
 def device_type(dev: Device) -> str:
+    if dev.driver == "dra.net":
+        return "nic"  # dra.net/type is the kernel's interface kind ("device", "veth", …), not what users ask for
     kind = dev.attr("type")
     if kind is not None:
         return _text(kind)
     if dev.driver == "tpu.google.com":
         return "tpu"
-    if dev.driver == "dra.net":
-        return "nic"
     if dev.driver == "dra.cpu":
         return "cpu"
     if dev.attr("partition") is not None or dev.attr("full") is False:
@@ -88,11 +88,10 @@ def device_type(dev: Device) -> str:
 
 
 def product(dev: Device) -> str:
-    value = _first(dev, _PRODUCT_KEYS)
-    if value is None and dev.attr("tpuGen") is not None:
-        value = f"TPU {dev.attr('tpuGen')}"
+    value = f"TPU {dev.attr('tpuGen')}" if dev.attr("tpuGen") is not None else _first(dev, _PRODUCT_KEYS)
     if value is None and dev.driver == "dra.net":
-        value = dev.attr("dra.net/ifName")
+        device = dev.attr("dra.net/pciDevice")
+        value = device if device is not None else dev.attr("dra.net/ifName")
     return _text(value)
 
 
