@@ -183,12 +183,6 @@ class Cluster:
                 index.setdefault((pod.namespace, name), []).append(pod.name)
         return index
 
-    def find_claim(self, namespace: str, name: str) -> Claim | None:
-        for claim in self.claims:
-            if claim.namespace == namespace and claim.name == name:
-                return claim
-        return None
-
     def device_index(self) -> dict[tuple[str, str, str], DeviceView]:
         return {v.device.key: v for v in self.device_views()}
 
