@@ -1,0 +1,69 @@
+"""The device filter language of ``kubectl dra``: ``memory>=40Gi mig=false``, ``product~h100 arch=Hopper``.
+
+    >>> f = compile("memory>=40Gi")
+    >>> f.to_cel()
+    '"memory" in device.capacity[device.driver] && device.capacity[device.driver].memory.compareTo(quantity("40Gi")) >= 0'
+
+``compile(text, schema)`` parses and resolves at once, so every usage error (syntax, unknown name,
+wrong type) is raised there as a ``FilterError`` (a ``UsageError``, exit code 2).
+See ``to_cel.ALIASES`` for the aliases and ``docs`` in the module docstrings for the typing rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import ast
+from .errors import FilterError, FilterNameError, FilterSyntaxError, FilterTypeError
+from .evaluate import matches as _matches
+from .parser import parse
+from .schema import Schema
+from .to_cel import ALIASES, MAX_CEL_LENGTH, Resolved, resolve, to_cel
+
+__all__ = [
+    "ALIASES",
+    "Filter",
+    "FilterError",
+    "FilterNameError",
+    "FilterSyntaxError",
+    "FilterTypeError",
+    "Schema",
+    "compile",
+    "parse",
+]
+
+
+@dataclass(frozen=True)
+class Filter:
+    source: str
+    ast: ast.Node
+    schema: Schema | None = field(default=None, repr=False, compare=False)
+    resolved: Resolved = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    cel: str = field(default="", repr=False, compare=False)
+
+    def to_cel(self) -> str:
+        """The CEL selector expression (at most 10 Ki characters; never a runtime error)."""
+        return self.cel
+
+    def matches(self, device) -> bool:
+        """Whether ``device`` (a model Device) matches, with the same meaning as the CEL."""
+        return _matches(self.resolved, device)
+
+    def select(self, devices: Iterable) -> list:
+        return [d for d in devices if self.matches(d)]
+
+
+def compile(text: str, schema: Schema | None = None) -> Filter:
+    """Parse, resolve and translate ``text``; raise FilterError (a UsageError) if it cannot be used."""
+    tree = parse(text)
+    resolved = resolve(tree, text, schema)
+    try:
+        cel = to_cel(resolved)
+    except FilterError as err:  # a value that CEL cannot hold
+        raise FilterError(err.message, text, None) from None
+    if len(cel) > MAX_CEL_LENGTH:
+        raise FilterError(
+            f"the filter compiles to {len(cel)} characters of CEL, over the API's limit of {MAX_CEL_LENGTH}",
+            text, None, hint="shorten the filter, or qualify names (domain/name) so fewer drivers are tried")
+    return Filter(text, tree, schema, resolved, cel)

@@ -1,0 +1,96 @@
+"""A small pure-Python evaluator of a resolved filter against our Device model.
+
+It follows the generated CEL exactly (guards included): a device lacking an attribute does not
+match a comparison, ``not`` inverts, a value of another type is unequal (CEL's heterogeneous
+equality) and fails an ordering or ``~`` test (the CEL ``type()`` guard).  It lets the case table
+assert which demo devices match without a CEL engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_dra.model.device import Device
+from kubectl_dra.model.quantity import Quantity, QuantityError
+from kubectl_dra.model.semver import Version, VersionError
+
+from .to_cel import (
+    MIG_TYPES,
+    PARTITION_ATTRIBUTE,
+    AllOf,
+    AnyOf,
+    Mig,
+    Negate,
+    Resolved,
+    Test,
+    ascii_lower,
+)
+
+
+def matches(node: Resolved, device: Device) -> bool:
+    if isinstance(node, AllOf):
+        return all(matches(n, device) for n in node.items)
+    if isinstance(node, AnyOf):
+        return any(matches(n, device) for n in node.items)
+    if isinstance(node, Negate):
+        return not matches(node.item, device)
+    if isinstance(node, Mig):
+        return is_partition(device) == node.value
+    return _test(node, device)
+
+
+def is_partition(device: Device) -> bool:
+    """What ``mig=true`` selects: a MIG/partition device."""
+    if device.driver in MIG_TYPES:
+        return device.attributes.get(f"{device.driver}/type") == MIG_TYPES[device.driver]
+    return f"{device.driver}/{PARTITION_ATTRIBUTE}" in device.attributes
+
+
+def _kind_of(value: Any, recorded: str | None) -> str:
+    return recorded or ("bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "string")
+
+
+def _cmp(a: Any, b: Any) -> int:
+    if isinstance(a, (Quantity, Version)):
+        return a.cmp(b)
+    return (a > b) - (a < b)
+
+
+def _compare(op: str, actual: Any, wanted: tuple[Any, ...]) -> bool:
+    if op == "~":
+        return ascii_lower(wanted[0]) in ascii_lower(actual)
+    if op == "in":
+        return any(_cmp(actual, w) == 0 for w in wanted)
+    c = _cmp(actual, wanted[0])
+    return {"=": c == 0, "!=": c != 0, ">": c > 0, ">=": c >= 0, "<": c < 0, "<=": c <= 0}[op]
+
+
+def _test(t: Test, device: Device) -> bool:
+    if t.place == "driver":
+        return _compare(t.op, device.driver, t.values)
+    if t.driver is not None and device.driver != t.driver:
+        return False
+    qualified = f"{t.domain or device.driver}/{t.ident}"
+    if t.place == "capacity":
+        raw = device.capacity.get(qualified)
+        if raw is None:
+            return False
+        try:
+            actual = Quantity.parse(raw)
+        except QuantityError:
+            return False
+        return _compare(t.op, actual, tuple(q for _, q in t.values))
+    if qualified not in device.attributes:
+        return False
+    raw = device.attributes[qualified]
+    kind = _kind_of(raw, device.attr_kind(qualified))
+    if kind != t.kind:
+        # CEL: == / in between different types is false, != true; orderings and ~ are type-guarded
+        return t.op == "!="
+    if kind == "version":
+        try:
+            actual = Version.parse(raw)
+        except VersionError:
+            return False
+        return _compare(t.op, actual, t.values)
+    return _compare(t.op, raw, t.values)

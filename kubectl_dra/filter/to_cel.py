@@ -1,0 +1,411 @@
+"""Name resolution, value typing and the translation of a filter tree into a CEL selector.
+
+All name aliases live in ``ALIASES`` below; this module is the only place that knows them.
+
+Every attribute access in the generated CEL is guarded (``"id" in device.attributes[…] && …``, plus
+``device.driver == "D" &&`` when the name was resolved to one driver's domain, plus a
+``type(…) == …`` check where the value's type is only guessed), so the expression never raises a CEL
+runtime error in the scheduler: a device that lacks the attribute simply does not match.
+So ``arch!=Hopper`` needs an ``arch`` attribute, while ``not arch=Hopper`` also matches devices without one.
+
+Value typing.  With a Schema (``Schema.from_devices``) a value takes the kind the name is published
+with, per driver: capacity -> quantity, version attribute -> semver (normalised: ``cc>=9.0`` is
+``semver("9.0.0")``), int, bool, string; a value that does not convert, or an operator that does not
+fit (``~`` on a quantity, ``>`` on a bool or a string), is a FilterTypeError; an unknown name is a
+FilterNameError with difflib suggestions.  Without a schema, literal rules, first match wins:
+
+1. the ``memory`` alias, or an unquoted value with a unit (``40Gi``, ``1.5T``, ``500M``: Ki Mi Gi Ti Pi Ei
+   k M G T P E) -> a capacity compared as a quantity;
+2. a name ending in ``Version`` or ``cudaComputeCapability``, with ``N``, ``N.N`` or ``N.N.N`` (optional
+   ``v``) -> semver;
+3. ``true``/``false`` (any case) -> bool;  4. an integer -> int;  5. anything else, and every quoted
+   value -> string.  (``in`` lists whose values type differently are compared as strings.)
+Unchecked kinds get a ``type(x) == …`` guard before orderings, ``~`` and semver comparisons.
+
+``mig``: ``mig``/``mig=true`` selects MIG/partition devices: ``gpu.nvidia.com`` with ``type == "mig"``,
+``gpu.amd.com`` with ``type == "amdgpu-partition"``, any other driver's devices that publish a
+``partition`` attribute (dra-example-driver); ``mig=false`` selects every other device (NICs too).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_dra.model.device import STANDARD_DOMAIN
+from kubectl_dra.model.quantity import Quantity, QuantityError
+from kubectl_dra.model.semver import Version, VersionError
+
+from . import ast
+from .errors import FilterError, FilterNameError, FilterTypeError
+from .schema import Schema
+
+MAX_CEL_LENGTH = 10 * 1024  # CELSelectorExpressionMaxLength
+
+
+@dataclass(frozen=True)
+class Alias:
+    place: str  # "attribute", "capacity", "driver" or "mig"
+    name: str = ""  # bare (driver domain) or qualified name
+    doc: str = ""
+
+
+#: The one alias table. Any other name is used as written: bare names are looked up in the
+#: device's driver domain (as Kubernetes does), ``domain/id`` names in that domain.
+ALIASES: dict[str, Alias] = {
+    "product": Alias("attribute", "productName", "product name, e.g. product~h100"),
+    "arch": Alias("attribute", "architecture", "GPU architecture, e.g. arch=Hopper"),
+    "cc": Alias("attribute", "cudaComputeCapability", "CUDA compute capability (version), e.g. cc>=9.0"),
+    "cuda": Alias("attribute", "cudaDriverVersion", "CUDA driver version (version), e.g. cuda>=12.8"),
+    "uuid": Alias("attribute", "uuid", "device UUID"),
+    "profile": Alias("attribute", "profile", "MIG profile, e.g. profile in (1g.10gb, 2g.20gb)"),
+    "memory": Alias("capacity", "memory", "memory capacity (quantity), e.g. memory>=40Gi"),
+    "pcieRoot": Alias("attribute", f"{STANDARD_DOMAIN}/pcieRoot", "standard PCIe root attribute"),
+    "pciBusID": Alias("attribute", f"{STANDARD_DOMAIN}/pciBusID", "standard PCI bus id attribute"),
+    "numaNode": Alias("attribute", f"{STANDARD_DOMAIN}/numaNode", "standard NUMA node attribute"),
+    "driver": Alias("driver", "", "the device's driver, e.g. driver=gpu.nvidia.com"),
+    "mig": Alias("mig", "", "a MIG/partition device (true) or a whole device (false)"),
+}
+
+#: What ``mig=true`` means per driver: the value of the driver's ``type`` attribute. Devices of any
+#: other driver count as partitions when they publish a ``partition`` attribute (dra-example-driver).
+MIG_TYPES: dict[str, str] = {"gpu.nvidia.com": "mig", "gpu.amd.com": "amdgpu-partition"}
+PARTITION_ATTRIBUTE = "partition"
+
+_ORDER = frozenset({">", ">=", "<", "<="})
+_OPS_BY_KIND = {
+    "string": frozenset({"=", "!=", "~", "in"}),
+    "int": frozenset({"=", "!=", "in"}) | _ORDER,
+    "bool": frozenset({"=", "!=", "in"}),
+    "version": frozenset({"=", "!=", "in"}) | _ORDER,
+    "quantity": frozenset({"=", "!=", "in"}) | _ORDER,
+}
+_CEL_RESERVED = frozenset(
+    ["true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"]
+)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
+_DOMAIN = re.compile(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_SUFFIXED_QUANTITY = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)\Z")
+_VERSIONISH = re.compile(r"v?[0-9]+(\.[0-9]+){0,2}\Z")
+_VERSION_NAMES = frozenset({"cudaComputeCapability"})
+
+
+# -- the resolved tree ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Test:
+    """One comparison against one place on the device."""
+
+    place: str  # "attribute", "capacity" or "driver"
+    domain: str | None  # None: the device's own driver domain (device.driver)
+    ident: str
+    driver: str | None  # guard: only devices of this driver
+    kind: str  # string, int, bool, version, quantity
+    checked: bool  # kind known from the schema; False: guard with a type() check where needed
+    op: str
+    values: tuple[Any, ...]  # typed: str, int, bool, Version, (text, Quantity)
+
+
+@dataclass(frozen=True)
+class Mig:
+    value: bool
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Resolved, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Resolved, ...]
+
+
+@dataclass(frozen=True)
+class Negate:
+    item: Resolved
+
+
+Resolved = Test | Mig | AllOf | AnyOf | Negate
+
+
+# -- resolution -----------------------------------------------------------------------------
+
+
+def resolve(node: ast.Node, text: str, schema: Schema | None = None) -> Resolved:
+    """Resolve names and type values; raise FilterNameError/FilterTypeError (usage errors)."""
+    if isinstance(node, ast.And):
+        return AllOf(tuple(resolve(n, text, schema) for n in node.operands))
+    if isinstance(node, ast.Or):
+        return AnyOf(tuple(resolve(n, text, schema) for n in node.operands))
+    if isinstance(node, ast.Not):
+        return Negate(resolve(node.operand, text, schema))
+    if isinstance(node, ast.Flag):
+        implicit = ast.Value("true", False, node.end, node.end)
+        return _resolve_compare(node.name, "=", (implicit,), text, schema, flag=True)
+    return _resolve_compare(node.name, node.op, node.values, text, schema, flag=False)
+
+
+def _split(name: ast.Name, text: str) -> tuple[str | None, str]:
+    """(domain or None, id) of a written name, validated so that it can be put into CEL."""
+    raw = name.text
+    if "/" in raw:
+        domain, _, ident = raw.partition("/")
+        if not _DOMAIN.match(domain):
+            raise FilterNameError(f"invalid domain {domain!r} in attribute name {raw!r}", text, name.start,
+                                  hint="a domain is a DNS subdomain, e.g. gpu.nvidia.com/productName")
+    else:
+        domain, ident = None, raw
+    if not _IDENT.match(ident):
+        raise FilterNameError(f"invalid attribute name {raw!r}", text, name.start,
+                              hint="names are C identifiers of at most 32 characters, optionally domain/name")
+    return domain, ident
+
+
+def _type_value(kind: str, value: ast.Value, label: str, text: str) -> Any:
+    s = value.text
+    if kind == "string":
+        return s
+    try:
+        if kind == "quantity":
+            return (s, Quantity.parse(s))
+        if kind == "version":
+            return Version.parse(s, normalize=True)
+    except (QuantityError, VersionError, ValueError):
+        pass
+    else:
+        if kind == "int" and _INT.match(s) and -(1 << 63) <= int(s) < (1 << 63):
+            return int(s)
+        if kind == "bool" and s.lower() in ("true", "false"):
+            return s.lower() == "true"
+    example = {"quantity": "40Gi", "version": "9.0", "int": "8", "bool": "true"}[kind]
+    raise FilterTypeError(f"{s!r} is not a valid {kind} for {label}", text, value.start,
+                          hint=f"{label} is a {kind}, e.g. {label}={example}" if kind != "quantity"
+                          else f"values may carry units, e.g. {label}>=40Gi")
+
+
+def _check_op(kind: str, op: str, label: str, node_start: int, text: str, flag: bool) -> None:
+    if op not in _OPS_BY_KIND[kind]:
+        if flag:
+            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, node_start,
+                                  hint=f"compare it with a value, e.g. {label}=…")
+        raise FilterTypeError(f"operator {op!r} does not apply to {label} (a {kind})", text, node_start,
+                              hint=f"{kind} values take {', '.join(sorted(_OPS_BY_KIND[kind]))}")
+
+
+def _guess_kind(ident: str, values: tuple[ast.Value, ...]) -> str:
+    """Literal typing without a schema (see the module's README table)."""
+
+    def one(v: ast.Value) -> str:
+        if v.quoted:
+            return "string"
+        if (ident.endswith("Version") or ident in _VERSION_NAMES) and _VERSIONISH.match(v.text):
+            return "version"
+        if v.text.lower() in ("true", "false"):
+            return "bool"
+        if _INT.match(v.text):
+            return "int"
+        return "string"
+
+    kinds = {one(v) for v in values}
+    return kinds.pop() if len(kinds) == 1 else "string"
+
+
+def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], text: str,
+                     schema: Schema | None, *, flag: bool) -> Resolved:
+    label = name.text
+    alias = ALIASES.get(label)
+    place = alias.place if alias else None
+    if place == "mig":
+        _check_op("bool", op, label, name.start, text, flag)
+        typed = {_type_value("bool", v, label, text) for v in values}
+        if op == "!=":
+            typed = {not typed.pop()}
+        items: list[Resolved] = [Mig(b) for b in sorted(typed, reverse=True)]
+        return items[0] if len(items) == 1 else AnyOf(tuple(items))
+    if place == "driver":
+        _check_op("string", op, label, name.start, text, flag)
+        return Test("driver", None, "", None, "string", True, op, tuple(v.text for v in values))
+
+    written = ast.Name(alias.name, name.start, name.end) if alias else name
+    domain, ident = _split(written, text)
+
+    if schema is None:
+        if place is None and values and all(not v.quoted and _SUFFIXED_QUANTITY.match(v.text) for v in values):
+            place = "capacity"
+        if place == "capacity":
+            kind = "quantity"
+        else:
+            place, kind = "attribute", ("bool" if flag else _guess_kind(ident, values))
+        _check_op(kind, op, label, name.start, text, flag)
+        typed_values = tuple(_type_value(kind, v, label, text) for v in values)
+        return Test(place, domain, ident, None, kind, kind == "quantity", op, typed_values)
+
+    # with a schema: one branch per way the name is published
+    targets: list[tuple[str, str, str | None, str]] = []  # (place, domain, driver guard, kind)
+    if domain is not None:
+        qualified = f"{domain}/{ident}"
+        if place in (None, "attribute") and qualified in schema.attributes:
+            by_driver = schema.attributes[qualified]
+            kinds = set().union(*by_driver.values())
+            if len(kinds) == 1:
+                targets.append(("attribute", domain, None, next(iter(kinds))))
+            else:
+                for driver in sorted(by_driver):
+                    targets.extend(("attribute", domain, driver, k) for k in sorted(by_driver[driver]))
+        if place in (None, "capacity") and qualified in schema.capacities:
+            targets.append(("capacity", domain, None, "quantity"))
+    else:
+        for driver in sorted(schema.drivers):
+            qualified = f"{driver}/{ident}"
+            if place in (None, "attribute") and driver in schema.attributes.get(qualified, {}):
+                targets.extend(("attribute", driver, driver, k) for k in sorted(schema.attributes[qualified][driver]))
+            if place in (None, "capacity") and driver in schema.capacities.get(qualified, ()):
+                targets.append(("capacity", driver, driver, "quantity"))
+    if not targets:
+        candidates = schema.names() | set(ALIASES)
+        close = difflib.get_close_matches(label, sorted(candidates), n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}?" if close else "run 'kubectl dra list -o wide' to see the published names"
+        raise FilterNameError(f"no device publishes an attribute or capacity named {label!r}", text, name.start,
+                              hint=hint)
+
+    branches: list[Resolved] = []
+    first_error: FilterError | None = None
+    for tplace, tdomain, tdriver, kind in targets:
+        if kind not in _OPS_BY_KIND:
+            first_error = first_error or FilterTypeError(
+                f"{label} is a {kind} attribute, which filters do not support yet", text, name.start)
+            continue
+        if flag and kind != "bool":
+            first_error = first_error or FilterTypeError(f"{label} is a {kind}, not a flag", text, name.start,
+                                                         hint=f"compare it with a value, e.g. {label}=…")
+            continue
+        try:
+            _check_op(kind, op, label, name.start, text, flag)
+            typed_values = tuple(_type_value(kind, v, label, text) for v in values)
+        except FilterError as err:
+            first_error = first_error or err
+            continue
+        branches.append(Test(tplace, tdomain, ident, tdriver, kind, True, op, typed_values))
+    if not branches:
+        assert first_error is not None
+        raise first_error
+    return branches[0] if len(branches) == 1 else AnyOf(tuple(branches))
+
+
+# -- CEL ------------------------------------------------------------------------------------
+
+
+def quote(s: str) -> str:
+    """A CEL double-quoted string literal of ``s``: nothing in ``s`` can end the literal."""
+    out = ['"']
+    for c in s:
+        if c == "\\":
+            out.append("\\\\")
+        elif c == '"':
+            out.append('\\"')
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif 0xD800 <= ord(c) <= 0xDFFF:
+            raise FilterError(f"invalid character U+{ord(c):04X} in filter value")
+        elif c.isprintable() and c != "\x7f":
+            out.append(c)
+        elif ord(c) <= 0xFFFF:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def ascii_lower(s: str) -> str:
+    """What CEL's ``lowerAscii()`` does: only A-Z change."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+
+
+_CMP = {"=": "==", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+_TYPE_NAMES = {"string": "string", "int": "int", "bool": "bool", "version": 'type(semver("0.0.0"))'}
+
+# precedence of a rendered piece: 0 atom-like (a comparison), 1 a chain of &&, 2 a chain of ||
+_ATOM, _AND, _OR = 0, 1, 2
+
+
+def _literal(kind: str, value: Any) -> str:
+    if kind == "string":
+        return quote(value)
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "int":
+        return str(value)
+    if kind == "version":
+        return f"semver({quote(str(value))})"
+    return f"quantity({quote(value[0])})"
+
+
+def _test_cel(t: Test) -> tuple[str, int]:
+    guards: list[str] = []
+    if t.place == "driver":
+        x = "device.driver"
+    else:
+        base = "device.attributes" if t.place == "attribute" else "device.capacity"
+        domain = quote(t.domain) if t.domain is not None else "device.driver"
+        field = f"[{quote(t.ident)}]" if t.ident in _CEL_RESERVED else f".{t.ident}"
+        x = f"{base}[{domain}]{field}"
+        if t.driver is not None:
+            guards.append(f"device.driver == {quote(t.driver)}")
+        guards.append(f"{quote(t.ident)} in {base}[{domain}]")
+        risky = t.op in _ORDER or t.op == "~" or t.kind == "version"
+        if not t.checked and risky:
+            guards.append(f"type({x}) == {_TYPE_NAMES[t.kind]}")
+    if t.kind in ("quantity", "version"):
+        parts = [f"{x}.compareTo({_literal(t.kind, v)}) {_CMP.get(t.op, '==')} 0" for v in t.values]
+        cmp, prec = (parts[0], _ATOM) if len(parts) == 1 else ("(" + " || ".join(parts) + ")", _ATOM)
+    elif t.op == "~":
+        cmp, prec = f"{x}.lowerAscii().contains({quote(ascii_lower(t.values[0]))})", _ATOM
+    elif t.op == "in" and len(t.values) > 1:
+        cmp, prec = f"{x} in [{', '.join(_literal(t.kind, v) for v in t.values)}]", _ATOM
+    else:
+        cmp, prec = f"{x} {_CMP.get(t.op, '==')} {_literal(t.kind, t.values[0])}", _ATOM
+    if guards:
+        return " && ".join([*guards, cmp]), _AND
+    return cmp, prec
+
+
+def _mig_cel(value: bool) -> tuple[str, int]:
+    branches = []
+    for driver, type_value in MIG_TYPES.items():
+        d = quote(driver)
+        branches.append(f"(device.driver == {d} && \"type\" in device.attributes[{d}] && "
+                        f"device.attributes[{d}].type == {quote(type_value)})")
+    others = ", ".join(quote(d) for d in MIG_TYPES)
+    branches.append(f"(!(device.driver in [{others}]) && "
+                    f"{quote(PARTITION_ATTRIBUTE)} in device.attributes[device.driver])")
+    text = " || ".join(branches)
+    return (text, _OR) if value else (f"!({text})", _ATOM)
+
+
+def render(node: Resolved) -> tuple[str, int]:
+    if isinstance(node, Test):
+        return _test_cel(node)
+    if isinstance(node, Mig):
+        return _mig_cel(node.value)
+    if isinstance(node, Negate):
+        inner, _ = render(node.item)
+        return f"!({inner})", _ATOM
+    if isinstance(node, AllOf):
+        parts = [render(n) for n in node.items]
+        return " && ".join(f"({s})" if p == _OR else s for s, p in parts), _AND
+    parts = [render(n) for n in node.items]  # AnyOf
+    return " || ".join(f"({s})" if p == _AND else s for s, p in parts), _OR
+
+
+def to_cel(node: Resolved) -> str:
+    return render(node)[0]
