@@ -1,0 +1,417 @@
+"""CEL device selectors, evaluated as Kubernetes' DRA allocator does (engine: cel-expr-python).
+
+Public API::
+
+    prog = compile('device.driver == "gpu.nvidia.com"')   # CelCompileError (a UsageError) if bad
+    prog.evaluate(device)        -> Result(matched=True|False|None, error=None|"no such key: x")
+    prog.matches(device)         -> bool, raises CelRuntimeError on a runtime error
+    prog.evaluate_many(devices)  -> list[Result]   (compile once, evaluate many)
+
+Environment (Kubernetes DRA ``cel/compile.go`` on the base environment):
+
+* variable ``device`` with ``driver``, ``attributes[domain][id]``, ``capacity[domain][id]``
+  and ``allowMultipleAllocations``; an unknown domain reads as an empty map, a missing
+  id inside a domain is the runtime error ``no such key: <id>``;
+* version attributes are semver values, capacities are quantity values
+  (see :mod:`kubectl_dra.cel.library` for how they are represented);
+* the Kubernetes ``quantity`` and ``semver`` libraries, the strings extension,
+  ``cel.bind`` (bindings extension), optional types (``.?x``, ``[?k]``, ``orValue``,
+  ``optional.of`` …: cel-expr-python 0.1.3 ships ``ext_optional``, so they work),
+  regex ``matches``, ``in``, ``has()`` and the standard macros;
+* the result must be bool: a static non-bool type is a compile error, a runtime
+  non-bool is ``CEL result of type X could not be converted to bool``;
+* expressions longer than 10 Ki (10240 bytes UTF-8) are a compile error.
+
+Not provided (the engine or this adapter lacks them): the runtime cost limit
+(``actual cost limit exceeded``) and the compile-time cost estimate; the Kubernetes
+``url``/``ip``/``cidr``/``format``/``sets``/``lists`` libraries and ``includes()``/
+``asList()`` of list-type attributes (1.36+); list attributes are plain CEL lists.
+Quantity/semver values are maps inside CEL, so ``type(q)`` is ``map`` and
+``quantity("1").isInteger()`` on a plain map is ``no such overload`` as expected,
+but ``{"__q": "1e0"}`` written by hand would pass as a quantity.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubectl_dra.errors import DraError, UsageError
+
+from . import library
+
+if TYPE_CHECKING:
+    from kubectl_dra.model.device import Device
+
+__all__ = [
+    "MAX_EXPRESSION_LENGTH",
+    "CelCompileError",
+    "CelError",
+    "CelRuntimeError",
+    "Program",
+    "Result",
+    "activation_data",
+    "compile",
+]
+
+#: resourceapi.CELSelectorExpressionMaxLength
+MAX_EXPRESSION_LENGTH = 10 * 1024
+
+DEVICE_FIELDS = ("driver", "attributes", "capacity", "allowMultipleAllocations")
+
+
+class CelError(DraError):
+    """Base of CEL failures."""
+
+
+class CelCompileError(CelError, UsageError):
+    """The expression does not compile (syntax, type, unknown field, too long)."""
+
+
+class CelRuntimeError(CelError):
+    """The expression failed for one device (missing key, no such overload, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Outcome of one evaluation: ``matched`` is None exactly when ``error`` is set."""
+
+    matched: bool | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+TRUE = Result(True)
+FALSE = Result(False)
+
+# ------------------------------------------------------------------ environment
+
+_lock = threading.Lock()
+_env_cache: list[Any] = []
+
+
+def _engine() -> tuple[Any, Any]:
+    """(cel module, Env), built once on first use."""
+    if _env_cache:
+        return _env_cache[0], _env_cache[1]
+    with _lock:
+        if not _env_cache:
+            from cel_expr_python import cel
+            from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
+
+            T = cel.Type
+            env = cel.NewEnv(
+                variables={"device": T.Map(T.STRING, T.DYN)},
+                extensions=[
+                    ext_strings.ExtStrings(),
+                    ext_bindings.ExtBindings(),
+                    ext_optional.ExtOptional(),
+                ],
+                functions=library.function_decls(cel),
+            )
+            _env_cache[:] = [cel, env]
+    return _env_cache[0], _env_cache[1]
+
+
+# -------------------------------------------------------------- static checks
+
+# string literals: raw/plain, triple/single, either quote (enough to blank them out)
+_STRING_RE = re.compile(
+    r"""(?:[rR])?(?:\"\"\"(?:\\.|[^\\])*?\"\"\"|'''(?:\\.|[^\\])*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')""",
+    re.DOTALL,
+)
+_DEVICE_FIELD_RE = re.compile(r"(?<![\w.])device\s*\.\s*([A-Za-z_]\w*)")
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "`": "`",
+    "?": "?",
+}
+
+
+def _string_literals(expression: str) -> tuple[set[str], str]:
+    """(values of the simple string literals, expression with every literal blanked)."""
+    values: set[str] = set()
+
+    def blank(m: re.Match[str]) -> str:
+        lit = m.group(0)
+        raw = lit[0] in "rR"
+        body = lit[1:] if raw else lit
+        q = 3 if body[:3] in ('"""', "'''") else 1
+        inner = body[q:-q]
+        if raw or "\\" not in inner:
+            values.add(inner)
+        else:
+            values.add(
+                re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(0)), inner)
+            )
+        return '""'
+
+    return values, _STRING_RE.sub(blank, expression)
+
+
+def _cel_type_name(name: str) -> str:
+    """cel-cpp type names (``MAP<STRING, INT>``) as cel-go prints them (``map(string, int)``)."""
+    s = name.lower().replace("<", "(").replace(">", ")")
+    return re.sub(r"\bnull\b", "null_type", s)
+
+
+# ------------------------------------------------------------------- programs
+
+_NOT_FOUND_RE = re.compile(r'Key not found in map\s*:\s*"?(.*?)"?\s*$', re.DOTALL)
+_STATUS_RE = re.compile(r"^[A-Z_]+: ")
+_NO_OVERLOAD_RE = re.compile(r"^No matching overloads found\s*:?\s*", re.IGNORECASE)
+
+
+def _error_text(message: str) -> str:
+    """The engine's error message in Kubernetes (cel-go) words."""
+    msg = _STATUS_RE.sub("", str(message), count=1)
+    m = _NOT_FOUND_RE.search(msg)
+    if m:
+        return f"no such key: {m.group(1)}"
+    if _NO_OVERLOAD_RE.match(msg):
+        detail = _NO_OVERLOAD_RE.sub("", msg)
+        return f"no such overload: {detail}" if detail else "no such overload"
+    return msg
+
+
+def _missing_key(message: str) -> str | None:
+    m = _NOT_FOUND_RE.search(str(message))
+    return m.group(1) if m else None
+
+
+_SPLIT: dict[str, tuple[str, str]] = {}
+
+
+def _split(qualified: str) -> tuple[str, str]:
+    """(domain, id) of a fully-qualified name, cached: names repeat across devices."""
+    parts = _SPLIT.get(qualified)
+    if parts is None:
+        domain, _, ident = qualified.rpartition("/")
+        parts = (domain, ident)
+        if len(_SPLIT) > 65536:
+            _SPLIT.clear()
+        _SPLIT[qualified] = parts
+    return parts
+
+
+class _BadDevice(Exception):
+    pass
+
+
+def _version(qualified: str, text: Any) -> dict[str, str]:
+    tag = library.version_value(text) if isinstance(text, str) else None
+    if tag is None:
+        raise _BadDevice(
+            f"attribute {qualified}: parse semantic version: invalid version {text!r}"
+        )
+    return tag
+
+
+def activation_data(device: Device) -> dict[str, Any]:
+    """The ``device`` variable exactly as Kubernetes builds it (without unknown-domain defaults)."""
+    attrs: dict[str, dict[str, Any]] = {}
+    kinds = device.attribute_kinds
+    split = _split
+    for qualified, value in device.attributes.items():
+        if kinds:
+            kind = kinds.get(qualified)
+            if kind == "version":
+                value = _version(qualified, value)
+            elif kind == "versions":
+                value = [_version(qualified, v) for v in value]
+        if type(value) is tuple:
+            value = list(value)
+        domain, ident = split(qualified)
+        inner = attrs.get(domain)
+        if inner is None:
+            attrs[domain] = inner = {}
+        inner[ident] = value
+    capacity: dict[str, dict[str, Any]] = {}
+    quantity = library.quantity_value
+    for qualified, text in device.capacity.items():
+        try:
+            tag = quantity(text)
+        except (ValueError, TypeError) as e:
+            raise _BadDevice(f"capacity {qualified}: {e}") from None
+        domain, ident = split(qualified)
+        inner = capacity.get(domain)
+        if inner is None:
+            capacity[domain] = inner = {}
+        inner[ident] = tag
+    return {
+        "driver": device.driver,
+        "attributes": attrs,
+        "capacity": capacity,
+        "allowMultipleAllocations": bool(device.allow_multiple_allocations),
+    }
+
+
+class Program:
+    """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
+
+    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "expression")
+
+    def __init__(
+        self,
+        expression: str,
+        expr: Any,
+        env: Any,
+        domains: frozenset[str],
+        is_bool: bool,
+    ) -> None:
+        self.expression = expression
+        self._expr = expr
+        self._env = env
+        self._domains = domains
+        self._is_bool = is_bool
+
+    def __repr__(self) -> str:
+        return f"Program({self.expression!r})"
+
+    # ----------------------------------------------------------- evaluation
+
+    def _prefilled(self, data: dict[str, Any], key: str) -> dict[str, Any] | None:
+        """``data`` with empty maps for absent domains, or None when that changes nothing."""
+        domains = self._domains | {data["driver"]}
+        if key not in domains:
+            return None
+        attrs, caps = data["attributes"], data["capacity"]
+        extra_a = [d for d in domains if d not in attrs]
+        extra_c = [d for d in domains if d not in caps]
+        if not extra_a and not extra_c:
+            return None
+        filled = dict(data)
+        filled["attributes"] = {**attrs, **{d: {} for d in extra_a}}
+        filled["capacity"] = {**caps, **{d: {} for d in extra_c}}
+        return filled
+
+    def _result(self, value: Any, cel: Any) -> tuple[Result, str | None]:
+        """(Result, missing key if the error is a map miss)."""
+        t = value.type()
+        if t == cel.Type.BOOL:
+            return (TRUE if value.value() else FALSE), None
+        if t == cel.Type.ERROR:
+            msg = str(value.value())
+            return Result(None, _error_text(msg)), _missing_key(msg)
+        return Result(
+            None,
+            f"CEL result of type {_cel_type_name(t.name())} could not be converted to bool",
+        ), None
+
+    def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
+        cel, env = _engine()
+        if activation is None:
+            activation = env.Activation({"device": data})
+        result, missing = self._result(self._expr.eval(activation), cel)
+        if missing is not None:
+            # Kubernetes reads an unknown domain as an empty map; the engine cannot
+            # default a map lookup, so rerun with the expression's domains present.
+            filled = self._prefilled(data, missing)
+            if filled is not None:
+                result, _ = self._result(
+                    self._expr.eval(env.Activation({"device": filled})), cel
+                )
+        return result
+
+    def evaluate(self, device: Device) -> Result:
+        """Evaluate for one device; never raises for a runtime error (see ``Result.error``)."""
+        try:
+            data = activation_data(device)
+        except _BadDevice as e:
+            return Result(None, str(e))
+        return self._run(data)
+
+    def matches(self, device: Device) -> bool:
+        """True/False, or CelRuntimeError for a runtime error."""
+        result = self.evaluate(device)
+        if result.error is not None:
+            raise CelRuntimeError(f"CEL runtime error: {result.error}")
+        return bool(result.matched)
+
+    def evaluate_many(self, devices: Iterable[Device]) -> list[Result]:
+        """Evaluate for many devices (activations prebuilt, the program compiled once)."""
+        cel, env = _engine()
+        new_activation = env.Activation
+        evaluate = self._expr.eval
+        bool_t, error_t = cel.Type.BOOL, cel.Type.ERROR
+        out: list[Result] = []
+        append = out.append
+        for device in devices:
+            try:
+                data = activation_data(device)
+            except _BadDevice as e:
+                append(Result(None, str(e)))
+                continue
+            value = evaluate(new_activation({"device": data}))
+            t = value.type()
+            if t == bool_t:
+                append(TRUE if value.value() else FALSE)
+            elif t == error_t:
+                append(self._run(data))  # slow path: retries, error text
+            else:
+                append(self._result(value, cel)[0])
+        return out
+
+    def filter(self, devices: Iterable[Device]) -> list[Device]:
+        """The devices that match (errors count as no match)."""
+        devices = list(devices)
+        return [d for d, r in zip(devices, self.evaluate_many(devices)) if r.matched]
+
+
+# -------------------------------------------------------------------- compile
+
+_cache: dict[str, Program] = {}
+_CACHE_MAX = 1024
+
+
+def compile(expression: str) -> Program:
+    """Compile a device selector (cached by text). Raises CelCompileError."""
+    program = _cache.get(expression)
+    if program is not None:
+        return program
+    program = _compile(expression)
+    with _lock:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[expression] = program
+    return program
+
+
+def _compile(expression: str) -> Program:
+    if not isinstance(expression, str):
+        raise CelCompileError(
+            f"CEL expression must be a string, not {type(expression).__name__}"
+        )
+    size = len(expression.encode("utf-8"))
+    if size > MAX_EXPRESSION_LENGTH:
+        raise CelCompileError(
+            f"CEL expression too long: {size} bytes, may not be more than {MAX_EXPRESSION_LENGTH} bytes"
+        )
+    literals, blanked = _string_literals(expression)
+    for m in _DEVICE_FIELD_RE.finditer(blanked):
+        if m.group(1) not in DEVICE_FIELDS:
+            raise CelCompileError(f"compilation failed: undefined field '{m.group(1)}'")
+    cel, env = _engine()
+    try:
+        expr = env.compile(expression)
+    except RuntimeError as e:
+        msg = _STATUS_RE.sub("", str(e), count=1)
+        msg = re.sub(r"\s*\[INVALID_ARGUMENT\]\s*$", "", msg)
+        raise CelCompileError(f"compilation failed: {msg}") from None
+    rt = expr.return_type()
+    if not (rt == cel.Type.BOOL or rt == cel.Type.DYN):
+        raise CelCompileError(
+            f"must evaluate to bool or the unknown type, not {_cel_type_name(rt.name())}"
+        )
+    return Program(expression, expr, env, frozenset(literals), rt == cel.Type.BOOL)
