@@ -31,6 +31,10 @@ class DraError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def detail_lines(self) -> list[str]:
+        """Lines printed between ``error:`` and ``hint:`` (e.g. the filter with a caret)."""
+        return []
+
     def __reduce__(self):
         # keep the hint when an error crosses a process boundary (kube.parallel)
         return (_rebuild, (type(self), self.message, self.hint))

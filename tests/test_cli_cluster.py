@@ -354,3 +354,10 @@ def test_node_filter_reads_only_those_nodes_slices(run, demo_api):
     assert selectors == ["spec.nodeName=", "spec.nodeName=l40s-01"]
     # the answer is the same as filtering the full list
     assert run("list", "--node", "l40s-01", "--node", "tpu-v4-01").stdout == run("list", "--demo", "--node", "l40s-01,tpu-v4-01").stdout
+
+
+def test_class_filter_over_http_reads_device_classes(run, demo_api):
+    result = run("list", "--class", "gpu.nvidia.com", "-o", "name")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 15
+    assert demo_api.requests_to("/apis/resource.k8s.io/v1/deviceclasses")

@@ -391,3 +391,51 @@ def test_use_color_rules(monkeypatch):
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("TERM", "dumb")
     assert use_color("auto", Tty()) is False
+
+
+# ---------------------------------------------------------------------------- selection (issue 3)
+
+
+def _names(result):
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_list_filter_terms_and_where_are_anded(run):
+    both = _names(run("list", "--demo", "-o", "name", "memory>=40Gi", "--where", "mig=true"))
+    assert both == ["gpu.nvidia.com/h100-dmig-01/gpu-0-mig-7g80gb-0-0", "gpu.nvidia.com/h100-dmig-01/gpu-1-mig-7g80gb-0-0"]
+    hopper = _names(run("list", "--demo", "-o", "name", "--where", "arch=Hopper", "not", "mig"))
+    assert len(hopper) == 10 and all("-mig-" not in n.rsplit("/", 1)[1] for n in hopper)
+
+
+def test_list_filter_syntax_error_shows_a_caret(run):
+    result = run("list", "--demo", "memory>=")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:3] == ["error: expected a value after '>=' in filter", "  | memory>=", "  |         ^"]
+
+
+def test_list_cel(run):
+    hopper = _names(run("list", "--demo", "-o", "name", "--cel", 'device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].architecture == "Hopper"'))
+    assert len(hopper) == 46
+    bad = run("list", "--demo", "--cel", "device.driver ==")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: compilation failed: ERROR: <input>:1:17: Syntax error")
+
+
+def test_list_cel_runtime_errors_are_counted_not_fatal(run):
+    """gpu-test6's selector on the removed `index` attribute: what the scheduler would stop on."""
+    result = run("list", "--demo", "-o", "name", "--driver", "nvidia", "--cel", 'device.attributes["gpu.nvidia.com"].index < 4')
+    assert result.exit_code == 0 and result.stdout == ""
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("warning: --cel: CEL runtime error on 55 devices (first: gpu.nvidia.com/a100-mig-01/")
+    assert first.endswith(": no such key: index); the scheduler would stop on these, they are not listed")
+
+
+def test_list_class(run):
+    gpus = _names(run("list", "--demo", "-o", "name", "--class", "gpu.nvidia.com"))
+    assert len(gpus) == 15 and not any("-mig-" in n.rsplit("/", 1)[1] for n in gpus)
+    free_mig = _names(run("list", "--demo", "-o", "name", "--class", "mig.nvidia.com", "--state", "free"))
+    assert len(free_mig) == 31
+    missing = run("list", "--demo", "--class", "nope")
+    assert missing.exit_code == 3
+    assert missing.stderr.splitlines()[0] == 'error: deviceclass "nope" not found'

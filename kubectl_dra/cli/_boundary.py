@@ -14,6 +14,8 @@ from kubectl_dra.errors import DraError, ExitCode
 
 def report(error: DraError) -> None:
     sys.stderr.write(f"error: {error.message}\n")
+    for line in error.detail_lines():
+        sys.stderr.write(line + "\n")
     if error.hint:
         sys.stderr.write(f"hint: {error.hint}\n")
 

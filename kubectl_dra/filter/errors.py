@@ -26,6 +26,9 @@ class FilterError(UsageError):
         column = max(0, min(self.column, len(shown)))
         return [f"  | {shown}", f"  | {' ' * column}^"]
 
+    def detail_lines(self) -> list[str]:
+        return self.caret_lines()
+
     def render(self) -> str:
         """``error: …``, the caret lines and ``hint: …`` as one block of text."""
         lines = [f"error: {self.message}", *self.caret_lines()]
