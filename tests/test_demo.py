@@ -26,3 +26,8 @@ def test_demo_pools_are_complete_and_valid():
     pending = [c for c in cluster.claims if c.state == "pending"]
     assert [c.ref for c in pending] == ["research/pretrain-70b-gpus-fmb6b"]
     assert {c.name for c in cluster.classes} >= {"gpu.nvidia.com", "mig.nvidia.com", "gpu.amd.com"}
+
+
+def test_filter_language_page_is_generated_from_the_case_table():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_filter_docs.py"), "--check"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
