@@ -8,6 +8,7 @@ assert which demo devices match without a CEL engine.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from kubectl_dra.model.device import Device
@@ -61,8 +62,26 @@ def _compare(op: str, actual: Any, wanted: tuple[Any, ...]) -> bool:
         return ascii_lower(wanted[0]) in ascii_lower(actual)
     if op == "in":
         return any(_cmp(actual, w) == 0 for w in wanted)
-    c = _cmp(actual, wanted[0])
-    return {"=": c == 0, "!=": c != 0, ">": c > 0, ">=": c >= 0, "<": c < 0, "<=": c <= 0}[op]
+    return _ORDERS[op](_cmp(actual, wanted[0]), 0)
+
+
+_ORDERS = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_VERSIONS: dict[str, Version | None] = {}
+
+
+def _version(text: str) -> Version | None:
+    """Parsed once per distinct string: 40,000 devices publish a handful of driver versions."""
+    try:
+        return _VERSIONS[text]
+    except KeyError:
+        pass
+    try:
+        parsed: Version | None = Version.parse(text)
+    except VersionError:
+        parsed = None
+    if len(_VERSIONS) < 65536:
+        _VERSIONS[text] = parsed
+    return parsed
 
 
 def _test(t: Test, device: Device) -> bool:
@@ -88,9 +107,6 @@ def _test(t: Test, device: Device) -> bool:
         # CEL: == / in between different types is false, != true; orderings and ~ are type-guarded
         return t.op == "!="
     if kind == "version":
-        try:
-            actual = Version.parse(raw)
-        except VersionError:
-            return False
-        return _compare(t.op, actual, t.values)
+        actual = _version(raw)
+        return False if actual is None else _compare(t.op, actual, t.values)
     return _compare(t.op, raw, t.values)

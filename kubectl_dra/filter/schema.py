@@ -17,7 +17,21 @@ class Schema:
     @classmethod
     def from_devices(cls, devices: Iterable) -> Schema:
         schema = cls()
+        seen: set[tuple] = set()
         for device in devices:
+            # devices of one driver mostly publish the same names with the same kinds: look at
+            # each distinct shape once (40,000 devices have a handful)
+            kinds = device.attribute_kinds
+            shape = (
+                device.driver,
+                tuple(device.attributes),
+                tuple(map(type, device.attributes.values())),
+                tuple(kinds.items()) if kinds else None,
+                tuple(device.capacity),
+            )
+            if shape in seen:
+                continue
+            seen.add(shape)
             schema.drivers.add(device.driver)
             for qualified in device.attributes:
                 kind = device.attr_kind(qualified) or "unknown"

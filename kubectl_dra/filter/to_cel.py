@@ -326,9 +326,12 @@ def quote(s: str) -> str:
     return "".join(out)
 
 
+_ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)})
+
+
 def ascii_lower(s: str) -> str:
-    """What CEL's ``lowerAscii()`` does: only A-Z change."""
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+    """What CEL's ``lowerAscii()`` does: only A-Z change (str.lower() would also fold non-ASCII)."""
+    return s.translate(_ASCII_LOWER)
 
 
 _CMP = {"=": "==", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
