@@ -1,0 +1,156 @@
+"""ResourceClaim / ResourceClaimTemplate manifests as plain dicts (``kubectl dra claim``).
+
+Pure: no cluster access, no printing. Shapes follow dra-api.md §3.1/§3.3 and §1.4:
+
+* ``resource.k8s.io/v1`` and ``v1beta2``: request fields under ``requests[].exactly``;
+* ``resource.k8s.io/v1beta1``: the same fields flat on ``requests[]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from kubectl_dra.errors import UsageError
+
+GROUP = "resource.k8s.io"
+API_VERSIONS = ("v1", "v1beta2", "v1beta1")
+DEFAULT_API_VERSION = f"{GROUP}/v1"
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+
+
+@dataclass
+class Constraint:
+    kind: str  # "matchAttribute" or "distinctAttribute"
+    attribute: str  # fully qualified
+
+
+@dataclass
+class ClaimSpec:
+    name: str
+    device_class: str
+    request: str = "gpu"
+    selectors: list[str] = field(default_factory=list)
+    count: int | None = 1  # None: allocationMode All
+    constraints: list[Constraint] = field(default_factory=list)
+    namespace: str | None = None
+    template: bool = False
+    api_version: str = DEFAULT_API_VERSION
+
+
+def normalize_api_version(text: str) -> str:
+    """``v1``, ``resource.k8s.io/v1beta1`` … -> the full group/version; UsageError otherwise."""
+    value = text.strip()
+    version = value[len(GROUP) + 1 :] if value.startswith(GROUP + "/") else value
+    if version not in API_VERSIONS:
+        choices = ", ".join(f"{GROUP}/{v}" for v in API_VERSIONS)
+        raise UsageError(f"--api-version {text!r} is not supported", hint=f"use one of {choices}")
+    return f"{GROUP}/{version}"
+
+
+def validate_names(spec: ClaimSpec) -> None:
+    if len(spec.name) > 253 or not _DNS_SUBDOMAIN.match(spec.name):
+        raise UsageError(f"--name {spec.name!r} is not a valid object name",
+                         hint="lower-case letters, digits, '-' and '.', starting and ending with a letter or digit")
+    if spec.namespace is not None and (len(spec.namespace) > 63 or not _DNS_LABEL.match(spec.namespace)):
+        raise UsageError(f"--namespace {spec.namespace!r} is not a valid namespace name (a DNS label)")
+    if len(spec.request) > 63 or not _DNS_LABEL.match(spec.request):
+        raise UsageError(f"--request {spec.request!r} is not a valid request name",
+                         hint="a DNS label: lower-case letters, digits and '-', at most 63 characters")
+    if spec.count is not None and spec.count <= 0:
+        raise UsageError(f"--count must be greater than zero, not {spec.count}")
+
+
+def build(spec: ClaimSpec) -> dict:
+    """The manifest: a ResourceClaim, or a ResourceClaimTemplate when ``spec.template``."""
+    validate_names(spec)
+    flat = spec.api_version.endswith("/v1beta1")
+    fields: dict = {"deviceClassName": spec.device_class}
+    if spec.count is None:
+        fields["allocationMode"] = "All"
+    else:
+        fields["allocationMode"] = "ExactCount"
+        fields["count"] = spec.count
+    if spec.selectors:
+        fields["selectors"] = [{"cel": {"expression": expr}} for expr in spec.selectors]
+    request = {"name": spec.request, **fields} if flat else {"name": spec.request, "exactly": fields}
+    devices: dict = {"requests": [request]}
+    if spec.constraints:
+        devices["constraints"] = [{"requests": [spec.request], c.kind: c.attribute} for c in spec.constraints]
+    claim_spec = {"devices": devices}
+    metadata: dict = {"name": spec.name}
+    if spec.namespace:
+        metadata["namespace"] = spec.namespace
+    if spec.template:
+        return {
+            "apiVersion": spec.api_version,
+            "kind": "ResourceClaimTemplate",
+            "metadata": metadata,
+            "spec": {"spec": claim_spec},
+        }
+    return {"apiVersion": spec.api_version, "kind": "ResourceClaim", "metadata": metadata, "spec": claim_spec}
+
+
+def resolve_attribute(name: str, schema, drivers: Iterable[str] = (), *, flag: str = "--same") -> str:
+    """A fully-qualified attribute name for a constraint.
+
+    ``pcieRoot`` (an alias) -> ``resource.kubernetes.io/pcieRoot``; a bare name -> ``<driver>/<name>``
+    for the driver that publishes it (preferring ``drivers``, those of the matching devices);
+    a qualified name is kept. Unknown or ambiguous names are UsageErrors.
+    """
+    from kubectl_dra.filter import ALIASES
+
+    alias = ALIASES.get(name)
+    if alias is not None:
+        if alias.place != "attribute":
+            raise UsageError(f"{flag} {name}: {name!r} is not an attribute", hint="constraints compare device attributes")
+        name = alias.name
+    known = schema.attributes if schema is not None else {}
+    if "/" in name:
+        return name  # constraints accept any qualified name; the devices may not publish it yet
+    # a bare name: the domain is the publishing driver's (as in selectors)
+    owners = sorted(q for q, per_driver in known.items() if q.rpartition("/")[2] == name and q.rpartition("/")[0] in per_driver)
+    preferred = [q for q in owners if q.rpartition("/")[0] in set(drivers)]
+    choice = preferred or owners
+    if len(choice) == 1:
+        return choice[0]
+    if len(choice) > 1:
+        raise UsageError(f"{flag} {name}: several drivers publish {name!r}: {', '.join(choice)}",
+                         hint="write the fully-qualified name, e.g. " + choice[0])
+    bare = sorted({q.rpartition("/")[2] for q in known} | {a for a, al in ALIASES.items() if al.place == "attribute"})
+    close = difflib.get_close_matches(name, bare, n=3)
+    raise UsageError(f"{flag} {name}: no device publishes an attribute {name!r}",
+                     hint=(f"did you mean {', '.join(close)}? " if close else "")
+                     + "a qualified name (domain/name) is used as written")
+
+
+def quote_value(value: str) -> str:
+    """A value for the filter language: as is when it is one plain word, else quoted."""
+    if value and re.fullmatch(r"[A-Za-z0-9_.:/+\-]+", value) and value.lower() not in ("and", "or", "not", "in"):
+        return value
+    if '"' not in value:
+        return f'"{value}"'
+    if "'" not in value:
+        return f"'{value}'"
+    raise UsageError(f"value {value!r} contains both quote characters")
+
+
+def filter_text(terms: Sequence[str], where: Sequence[str], extra: Sequence[str]) -> str:
+    """Positional terms, each --where, and the flag-made terms, ANDed (each group parenthesised)."""
+    groups = [" ".join(terms).strip(), *(w.strip() for w in where), *extra]
+    groups = [g for g in groups if g]
+    if len(groups) == 1:
+        return groups[0]
+    return " ".join(f"({g})" for g in groups)
+
+
+def to_yaml(data: dict) -> str:
+    """YAML with each CEL expression on one line (no folding), keys in manifest order."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 20)
