@@ -1,0 +1,263 @@
+"""What there is to ask for: DeviceClasses with the devices they admit (``classes``), and every
+attribute and capacity the devices publish with its values (``attributes``).
+
+The counting lives here too, as plain functions of the cluster's objects, so that both the table
+and the ``DeviceClassList``/``AttributeList`` data shapes come from one computation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_dra.model.claim import DeviceClass
+from kubectl_dra.model.cluster import DeviceView, natural_key
+from kubectl_dra.render.columns import format_table, strip_controls
+from kubectl_dra.render.devices import human_quantity
+
+CLASS_COLUMNS = ("NAME", "SELECTOR", "EXTENDED RESOURCE", "DEVICES", "FREE", "ERRORS")
+ATTRIBUTE_COLUMNS = ("DRIVER", "NAME", "KIND", "DEVICES", "VALUES")
+
+#: table cells longer than this are cut with … (-o wide shows them whole)
+SELECTOR_WIDTH = 60
+VALUES_WIDTH = 60
+
+ELLIPSIS = "…"
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + ELLIPSIS
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ------------------------------------------------------------------------- classes
+
+
+@dataclass(slots=True)
+class ClassSummary:
+    cls: DeviceClass
+    devices: int = 0
+    free: int = 0
+    errors: int = 0
+    #: (selector index, device id, message) of the first device a selector failed on
+    first_error: tuple[int, str, str] | None = None
+    #: set when a selector does not compile: nothing is counted then
+    compile_error: str | None = None
+
+
+def summarize_classes(classes: Sequence[DeviceClass], views: Sequence[DeviceView]) -> list[ClassSummary]:
+    """Per class (sorted by name): how many devices its selectors admit, how many of those are
+    free, and on how many a selector fails.
+
+    Selectors are evaluated in order as the scheduler does: a device must match every one; a
+    false selector ends the evaluation (later ones are not run), and so does a runtime error,
+    which counts the device under ``errors`` instead of ``devices``.
+    """
+    from kubectl_dra import cel
+
+    summaries: list[ClassSummary] = []
+    for dc in sorted(classes, key=lambda c: natural_key(c.name)):
+        summary = ClassSummary(dc)
+        summaries.append(summary)
+        try:
+            programs = [cel.compile(expr) for expr in dc.selectors]
+        except cel.CelCompileError as error:
+            summary.compile_error = error.message
+            continue
+        candidates = list(views)
+        for index, program in enumerate(programs):
+            if not candidates:
+                break
+            results = program.evaluate_many([v.device for v in candidates])
+            kept = []
+            for view, result in zip(candidates, results):
+                if result.error is not None:
+                    summary.errors += 1
+                    if summary.first_error is None:
+                        summary.first_error = (index, view.device.id, result.error)
+                elif result.matched:
+                    kept.append(view)
+            candidates = kept
+        summary.devices = len(candidates)
+        summary.free = sum(1 for v in candidates if v.state == "free")
+    return summaries
+
+
+def selector_text(dc: DeviceClass) -> str:
+    """The class's selectors as one CEL expression (they are ANDed), on one line."""
+    if not dc.selectors:
+        return "<none>"
+    parts = [_one_line(s) for s in dc.selectors]
+    if len(parts) == 1:
+        return parts[0]
+    return " && ".join(f"({p})" for p in parts)
+
+
+def classes_table(summaries: Sequence[ClassSummary], *, wide: bool = False, no_headers: bool = False) -> str:
+    rows = []
+    for s in summaries:
+        selector = strip_controls(selector_text(s.cls))
+        if not wide:
+            selector = shorten(selector, SELECTOR_WIDTH)
+        if s.compile_error is not None:
+            counts = ["invalid", "-", "-"]
+        else:
+            counts = [str(s.devices), str(s.free), str(s.errors)]
+        rows.append([strip_controls(s.cls.name), selector, strip_controls(s.cls.extended_resource_name or "-"), *counts])
+    return format_table(CLASS_COLUMNS, rows, no_headers=no_headers)
+
+
+def class_item(s: ClassSummary) -> dict:
+    item: dict[str, Any] = {
+        "name": s.cls.name,
+        "selectors": list(s.cls.selectors),
+        "extendedResourceName": s.cls.extended_resource_name,
+        "devices": s.devices,
+        "free": s.free,
+        "errors": s.errors,
+    }
+    if s.compile_error is not None:
+        item["devices"] = item["free"] = item["errors"] = None
+        item["compileError"] = s.compile_error
+    elif s.first_error is not None:
+        index, device, message = s.first_error
+        item["firstError"] = {"selector": index, "device": device, "message": message}
+    return item
+
+
+def class_list(summaries: Sequence[ClassSummary]) -> dict:
+    return {"kind": "DeviceClassList", "items": [class_item(s) for s in summaries]}
+
+
+def class_names(summaries: Sequence[ClassSummary]) -> str:
+    return "".join(f"deviceclass.resource.k8s.io/{s.cls.name}\n" for s in summaries)
+
+
+# ---------------------------------------------------------------------- attributes
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass(slots=True)
+class AttributeSummary:
+    driver: str
+    name: str
+    #: kinds seen with their device counts (normally exactly one)
+    kinds: Counter = field(default_factory=Counter)
+    devices: int = 0
+    values: Counter = field(default_factory=Counter)
+    capacity: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.capacity:
+            return "quantity"
+        return ",".join(k for k, _ in sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def sorted_values(self) -> list[tuple[Any, int]]:
+        """(value, count), most common first, then in natural order of the value's text."""
+        if self.capacity:
+            return sorted(self.values.items(), key=lambda kv: (-kv[1], *_quantity_key(kv[0])))
+        return sorted(self.values.items(), key=lambda kv: (-kv[1], natural_key(_value_text(kv[0], False))))
+
+
+def _quantity_key(text: str) -> tuple:
+    """Quantities by size (``40Gi`` before ``40960Mi`` before ``80Gi``), unparsable ones last by text."""
+    from kubectl_dra.model.quantity import Quantity, QuantityError
+
+    try:
+        return (0, Quantity.parse(text), natural_key(text))
+    except QuantityError:
+        return (1, natural_key(text), ())
+
+
+def summarize_attributes(views: Sequence[DeviceView]) -> list[AttributeSummary]:
+    """Every (driver, attribute) and (driver, capacity) the devices publish, sorted by driver then name."""
+    found: dict[tuple[str, str, bool], AttributeSummary] = {}
+    for view in views:
+        dev = view.device
+        driver = dev.driver
+        for name, value in dev.attributes.items():
+            key = (driver, name, False)
+            summary = found.get(key)
+            if summary is None:
+                found[key] = summary = AttributeSummary(driver, name)
+            summary.devices += 1
+            summary.kinds[dev.attr_kind(name) or "unknown"] += 1
+            summary.values[_hashable(value)] += 1
+        for name, quantity in dev.capacity.items():
+            key = (driver, name, True)
+            summary = found.get(key)
+            if summary is None:
+                found[key] = summary = AttributeSummary(driver, name, capacity=True)
+            summary.devices += 1
+            summary.values[str(quantity)] += 1
+    return sorted(found.values(), key=lambda s: (s.driver, s.name, s.capacity))
+
+
+def _value_text(value: Any, capacity: bool) -> str:
+    if capacity:
+        return human_quantity(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ",".join(_value_text(v, False) for v in value) + "]"
+    if value == "":
+        return '""'
+    return strip_controls(str(value))
+
+
+def values_text(summary: AttributeSummary) -> str:
+    """``Hopper (46), Ampere (5)``: values as the table shows them (quantities human-readable;
+    values that read the same are counted together), most common first."""
+    merged: Counter = Counter()
+    order: dict[str, tuple] = {}
+    for value, count in summary.values.items():
+        text = _value_text(value, summary.capacity)
+        merged[text] += count
+        if summary.capacity:
+            key = _quantity_key(value)
+            order[text] = min(order.get(text, key), key)
+        else:
+            order[text] = natural_key(text)
+    ordered = sorted(merged.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+    return ", ".join(f"{text} ({count})" for text, count in ordered)
+
+
+def attributes_table(summaries: Sequence[AttributeSummary], *, wide: bool = False, no_headers: bool = False) -> str:
+    rows = []
+    for s in summaries:
+        values = values_text(s)
+        if not wide:
+            values = shorten(values, VALUES_WIDTH)
+        rows.append([strip_controls(s.driver), strip_controls(s.name), s.kind, str(s.devices), values])
+    return format_table(ATTRIBUTE_COLUMNS, rows, no_headers=no_headers)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def attribute_item(s: AttributeSummary) -> dict:
+    return {
+        "driver": s.driver,
+        "name": s.name,
+        "kind": s.kind,
+        "devices": s.devices,
+        "values": [{"value": _plain(v), "count": c} for v, c in s.sorted_values()],
+    }
+
+
+def attribute_list(summaries: Sequence[AttributeSummary]) -> dict:
+    return {"kind": "AttributeList", "items": [attribute_item(s) for s in summaries]}
+
+
+def attribute_names(summaries: Sequence[AttributeSummary]) -> str:
+    return "".join(f"{name}\n" for name in dict.fromkeys(s.name for s in summaries))
