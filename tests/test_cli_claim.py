@@ -432,3 +432,20 @@ def test_file_without_classes_trusts_class(run, definitions):
     assert_valid(manifest, definitions)
     assert "is not checked" in result.stderr
     assert "check: 8 devices on 1 node" in result.stderr
+
+
+def test_api_version_defaults_to_what_the_cluster_serves(run, fake_api):
+    import yaml as _yaml
+
+    from tests.conftest import FIXTURES
+
+    fake_api.serve_versions(["v1beta1"])
+    fake_api.load_yaml(FIXTURES / "dra-example-driver" / "resourceslice-list-v1beta1-basic-readme.yaml")
+    result = run("claim", "--class", "gpu.example.com", "memory>=40Gi")
+    assert result.exit_code == 0, result.stderr
+    claim = _yaml.safe_load(result.stdout)
+    assert claim["apiVersion"] == "resource.k8s.io/v1beta1"
+    request = claim["spec"]["devices"]["requests"][0]
+    assert "exactly" not in request and request["deviceClassName"] == "gpu.example.com"
+    explicit = _yaml.safe_load(run("claim", "--class", "gpu.example.com", "--api-version", "v1", "memory>=40Gi").stdout)
+    assert explicit["apiVersion"] == "resource.k8s.io/v1"

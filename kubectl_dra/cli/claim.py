@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -72,8 +74,13 @@ def claim(
     ] = False,
     api_version: Annotated[
         str,
-        typer.Option("--api-version", help="resource.k8s.io/v1 | v1beta2 | v1beta1 (v1beta1: request fields without `exactly:`).", rich_help_panel=CLAIM),
-    ] = "resource.k8s.io/v1",
+        typer.Option(
+            "--api-version",
+            help="resource.k8s.io/v1 | v1beta2 | v1beta1 (v1beta1: request fields without `exactly:`); "
+            "default: what the cluster serves, else v1.",
+            rich_help_panel=CLAIM,
+        ),
+    ] = "",
     check: Annotated[
         bool, typer.Option("--check", help="Say on stderr how many devices match now, on which nodes, and how many are free.")
     ] = False,
@@ -115,7 +122,7 @@ def claim(
         raise UsageError("--count and --all exclude each other", hint="--all asks for every matching device (allocationMode All)")
     if count is not None and count <= 0:
         raise UsageError(f"--count must be greater than zero, not {count}")
-    version = manifest.normalize_api_version(api_version)
+    version = manifest.normalize_api_version(api_version) if api_version else None
     extra: list[str] = []
     if min_memory is not None:
         extra.append(f"memory>={manifest.quote_value(min_memory)}")
@@ -132,7 +139,8 @@ def claim(
     # the spec is checked before the cluster is read: a bad name fails fast
     spec = manifest.ClaimSpec(
         name=name, device_class=device_class or "x", request=request,
-        count=None if all_devices else (count or 1), namespace=namespace, template=template, api_version=version,
+        count=None if all_devices else (count or 1), namespace=namespace, template=template,
+        api_version=version or manifest.normalize_api_version("v1"),
     )
     manifest.validate_names(spec)
 
@@ -141,6 +149,10 @@ def claim(
         all_namespaces=True, request_timeout=request_timeout,
         want=(SLICES, CLAIMS, CLASSES) if check else (SLICES, CLASSES),
     )
+    if version is None and cluster.served_version in manifest.API_VERSIONS:
+        # default: the version the cluster serves (v1 on 1.34+, v1beta1/v1beta2 on older clusters)
+        spec = dataclasses.replace(spec, api_version=manifest.normalize_api_version(cluster.served_version))
+
     views = cluster.device_views()
     flush_warnings(cluster)
     devices = [v.device for v in views]

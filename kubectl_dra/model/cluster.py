@@ -77,6 +77,8 @@ class Cluster:
     namespace: str = "default"
     #: "now" for ages; None = the wall clock (the demo pins its own)
     now: datetime | None = None
+    #: the resource.k8s.io version read from a live server (None offline)
+    served_version: str | None = None
     _pools: list[Pool] | None = field(default=None, repr=False)
     _views: list[DeviceView] | None = field(default=None, repr=False)
 
