@@ -31,3 +31,12 @@ def test_generated_cel_agrees_with_the_filter(case, with_schema, devices):
     assert errors == [], "the generated CEL must never raise at scheduling time"
     engine = {d.id for d, r in zip(devices, results) if r.matched}
     assert engine == {d.id for d in flt.select(devices)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["filter"] for c in CASES])
+def test_compiled_matcher_agrees_with_the_reference_evaluator(case, devices):
+    from kubectl_dra.filter.evaluate import matches
+
+    for schema in (Schema.from_devices(devices), None):
+        flt = compile_filter(case["filter"], schema)
+        assert [flt.matches(d) for d in devices] == [matches(flt.resolved, d) for d in devices]

@@ -12,11 +12,12 @@ See ``to_cel.ALIASES`` for the aliases and ``docs`` in the module docstrings for
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass, field
 
 from . import ast
 from .errors import FilterError, FilterNameError, FilterSyntaxError, FilterTypeError
-from .evaluate import matches as _matches
+from .evaluate import matcher as _matcher
 from .parser import parse
 from .schema import Schema
 from .to_cel import ALIASES, MAX_CEL_LENGTH, Resolved, resolve, to_cel
@@ -41,6 +42,7 @@ class Filter:
     schema: Schema | None = field(default=None, repr=False, compare=False)
     resolved: Resolved = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     cel: str = field(default="", repr=False, compare=False)
+    _matcher: Any = field(default=None, repr=False, compare=False)
 
     def to_cel(self) -> str:
         """The CEL selector expression (at most 10 Ki characters; never a runtime error)."""
@@ -48,7 +50,9 @@ class Filter:
 
     def matches(self, device) -> bool:
         """Whether ``device`` (a model Device) matches, with the same meaning as the CEL."""
-        return _matches(self.resolved, device)
+        if self._matcher is None:
+            object.__setattr__(self, "_matcher", _matcher(self.resolved))  # built once per filter
+        return self._matcher(device)
 
     def select(self, devices: Iterable) -> list:
         return [d for d in devices if self.matches(d)]
