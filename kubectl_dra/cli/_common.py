@@ -118,6 +118,11 @@ def load(
     return cluster
 
 
+def split_values(values: Iterable[str] | None) -> set[str]:
+    """Repeatable, comma-separated option values (`--node a,b --node c`) as one set."""
+    return {v for item in values or [] for v in item.split(",") if v}
+
+
 def flush_warnings(cluster: "Cluster") -> None:
     from kubectl_dra.console import warn
 

@@ -20,6 +20,7 @@ from kubectl_dra.cli._common import (
     flush_warnings,
     keep_alive,
     load,
+    split_values,
     write_data,
 )
 
@@ -119,9 +120,9 @@ def list_attributes(
     from kubectl_dra.console import err, out
     from kubectl_dra.kube.load import SLICES
     from kubectl_dra.render import catalog as render
-    from kubectl_dra.render.devices import short_driver
+    from kubectl_dra.render.devices import driver_matches
 
-    drivers = {d for item in driver or [] for d in item.split(",") if d}
+    drivers = split_values(driver)
     cluster = load(
         filenames=filename,
         demo=demo,
@@ -137,7 +138,7 @@ def list_attributes(
     flush_warnings(cluster)
     total = len(views)
     if drivers:
-        views = [v for v in views if v.device.driver in drivers or short_driver(v.device.driver) in drivers]
+        views = [v for v in views if driver_matches(v.device.driver, drivers)]
     summaries = render.summarize_attributes(views)
 
     if output in (Output.json, Output.yaml):

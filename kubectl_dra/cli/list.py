@@ -24,6 +24,7 @@ from kubectl_dra.cli._common import (
     flush_warnings,
     keep_alive,
     load,
+    split_values,
     write_data,
 )
 
@@ -86,8 +87,8 @@ def list_devices(
     state = state.lower()
     if state not in STATE_CHOICES:
         raise UsageError(f"--state must be one of {', '.join(STATE_CHOICES)}, not {state!r}")
-    nodes = {n for item in node or [] for n in item.split(",") if n}
-    drivers = {d for item in driver or [] for d in item.split(",") if d}
+    nodes = split_values(node)
+    drivers = split_values(driver)
     # device state depends on claims in every namespace, so always read them all
     cluster = load(
         filenames=filename,
@@ -111,7 +112,7 @@ def list_devices(
     if nodes:
         views = [v for v in views if v.device.node_label in nodes]
     if drivers:
-        views = [v for v in views if v.device.driver in drivers or render.short_driver(v.device.driver) in drivers]
+        views = [v for v in views if render.driver_matches(v.device.driver, drivers)]
     if state == "allocated":
         views = [v for v in views if v.state in ("allocated", "reserved")]
     elif state == "unavailable":

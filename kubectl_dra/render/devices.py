@@ -44,6 +44,11 @@ def short_driver(driver: str) -> str:
     return SHORT_DRIVERS.get(driver, driver)
 
 
+def driver_matches(driver: str, names: set[str]) -> bool:
+    """`--driver` accepts full names (gpu.nvidia.com) and the short ones of the DRIVER column (nvidia)."""
+    return driver in names or short_driver(driver) in names
+
+
 def _first(dev: Device, keys: Sequence[str]) -> Any:
     for key in keys:
         value = dev.attr(key)
