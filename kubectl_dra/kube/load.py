@@ -59,9 +59,7 @@ def _read_list(cluster: Cluster, live, path: str, what: str, field_selector: str
             if limit == 0:
                 raise
             continue
-        for name in ("slices", "claims", "templates", "classes", "pods", "nodes", "taint_rules", "warnings"):
-            getattr(cluster, name).extend(getattr(staged, name))
-        cluster._pools = cluster._views = None
+        cluster.merge(staged)
         return
 
 
@@ -177,10 +175,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
         from kubectl_dra.model.claim import Claim
 
         rows, warnings, known = result
-        cluster.claims.extend(Claim.from_row(row) for row in rows)
-        cluster.warnings.extend(warnings)
+        cluster.merge(Cluster(claims=[Claim.from_row(row) for row in rows], warnings=warnings))
         cluster.claims_known = known
-        cluster._views = None
 
     frozen = gc.isenabled()
     gc.disable()  # decoding tens of thousands of objects: the cyclic GC only costs time here

@@ -99,6 +99,12 @@ class Cluster:
             self.taint_rules.append(obj)
         self._pools = self._views = None
 
+    def merge(self, other: "Cluster") -> None:
+        """Take over everything ``other`` read (a staged list, a helper process's claims)."""
+        for name in ("slices", "claims", "templates", "classes", "pods", "nodes", "taint_rules", "warnings"):
+            getattr(self, name).extend(getattr(other, name))
+        self._pools = self._views = None
+
     # ------------------------------------------------------------------ pools
 
     @property
