@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3  # the named claim / node / device does not exist
     CLUSTER = 4  # unreachable, unauthorised, forbidden, resource.k8s.io not served, server error
     INPUT = 5  # an input file (-f) that cannot be read or is not Kubernetes objects
+    EXISTS = 6  # `claim --apply`: an object of that name exists already; nothing was changed
 
 
 class DraError(Exception):
@@ -60,3 +61,13 @@ class ClusterError(DraError):
 
 class InputError(DraError):
     exit_code = ExitCode.INPUT
+
+
+class AlreadyExists(DraError):
+    exit_code = ExitCode.EXISTS
+
+
+class Rejected(DraError):
+    """The API server refused to create an object (422 Invalid, 400 BadRequest): nothing was created."""
+
+    exit_code = ExitCode.ERROR

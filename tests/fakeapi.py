@@ -25,7 +25,12 @@ What it does, like a real kube-apiserver:
   continue tokens (:meth:`FakeApiServer.expire_continue_tokens`); every request is
   recorded in :attr:`FakeApiServer.requests`.
 
-What it does not do: writes, watches (``?watch=1`` answers 405 for now; see
+* creates (``POST`` to a collection): ``dryRun=All`` validates and stores nothing, an existing
+  name is 409 AlreadyExists (never overwritten), a mismatched namespace 400, objects failing a
+  registered validator (:meth:`FakeApiServer.add_validator`) 422 Invalid; created objects get
+  ``uid``, ``creationTimestamp`` and ``resourceVersion`` and answer ``201``.
+
+What it does not do: updates, patches, deletes, watches (``?watch=1`` answers 405 for now; see
 ``FakeApiServer._watch``), API-version conversion (objects are served as stored, at
 whatever served ``resource.k8s.io`` version is requested), server-side Tables
 (``as=Table`` requests get the plain list), protobuf, aggregated discovery,
@@ -173,6 +178,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case keys
     time: float = field(default_factory=time.monotonic)
+    body: bytes = b""
 
 
 class _Entry:
@@ -238,6 +244,10 @@ class ApiError(Exception):
             status["details"] = self.details
         status["code"] = self.code
         return json.dumps(status, separators=(",", ":")).encode()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _dumps(obj) -> bytes:
@@ -359,6 +369,7 @@ class FakeApiServer:
         self._continue_expiring = False
         self._continue_expiry: int | None = None  # None: forever
         self._failures: list[_Failure] = []
+        self._validators: list = []
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url: str | None = None
@@ -455,6 +466,11 @@ class FakeApiServer:
     def requests_to(self, path_prefix: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    def add_validator(self, check) -> None:
+        """``check(obj) -> str | None``: a message makes creates of that object fail 422 Invalid."""
+        with self._lock:
+            self._validators.append(check)
 
     # ------------------------------------------------------------------ data
     def add(self, *objs: dict) -> int:
@@ -693,6 +709,63 @@ class FakeApiServer:
             return self._watch(req, group, version, rest)
         return self._serve_resource(req, group, version, rest)
 
+    def _create(self, req: Request) -> bytes:
+        """POST to a collection: validate, refuse to overwrite, store unless ``dryRun=All``."""
+        parts = [unquote(p) for p in req.path.strip("/").split("/")]
+        if parts[0] == "api" and len(parts) >= 3 and parts[1] == "v1":
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+            if group == RESOURCE_GROUP and version not in self._versions:
+                raise ApiError(404)
+        else:
+            raise ApiError(405)
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) == 3:
+            namespace, rest = rest[1], rest[2:]
+        rtype = self._types.get((group, rest[0]))
+        if rtype is None or len(rest) != 1 or (namespace is None) == rtype.namespaced:
+            raise ApiError(405 if rtype is not None else 404)
+        try:
+            obj = json.loads(req.body or b"null")
+        except ValueError as err:
+            raise ApiError(400, f"the body of the request was in an unknown format: {err}", reason="BadRequest") from None
+        if not isinstance(obj, dict):
+            raise ApiError(400, "the body of the request was in an unknown format", reason="BadRequest")
+        api_version = f"{group}/{version}" if group else version
+        if obj.get("kind") != rtype.kind or obj.get("apiVersion") != api_version:
+            raise ApiError(400, f"the API version in the data ({obj.get('apiVersion')}) does not match the expected "
+                                f"API version ({api_version}) or the kind ({obj.get('kind')}) is not {rtype.kind}",
+                           reason="BadRequest")
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            raise ApiError(422, f'{rtype.kind} "" is invalid: metadata.name: Required value: name or generateName is required')
+        if namespace is not None and meta.get("namespace") not in (None, "", namespace):
+            raise ApiError(400, "the namespace of the provided object does not match the namespace sent on the request",
+                           reason="BadRequest")
+        with self._lock:
+            validators = list(self._validators)
+        for check in validators:
+            problem = check(obj)
+            if problem:
+                raise ApiError(422, f'{rtype.kind} "{name}" is invalid: {problem}',
+                               details={"name": name, "group": group, "kind": rtype.kind})
+        key = (namespace or "", name)
+        with self._lock:
+            bucket = self._buckets.get((group, rtype.plural))
+            if bucket is not None and key in bucket.entries:
+                raise ApiError(409, f'{rtype.qualified} "{name}" already exists', reason="AlreadyExists",
+                               details={"name": name, "group": group, "kind": rtype.plural})
+            stored = dict(obj)
+            stored["metadata"] = {**meta, "uid": f"fake-{self._rv + 1:08d}", "creationTimestamp": _now(),
+                                  "resourceVersion": str(self._rv + 1)}
+            if namespace is not None:
+                stored["metadata"]["namespace"] = namespace
+            if req.query.get("dryRun") != "All":
+                self._add_one(stored, None)
+        return _dumps(stored)
+
     def _watch(self, req: Request, group: str, version: str, rest: list[str]) -> bytes:
         # Extension point: a later version streams watch events here.
         raise ApiError(405, "watch is not supported by the fake API server")
@@ -901,21 +974,25 @@ class _Handler(BaseHTTPRequestHandler):
         fake._record(req)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
-            self.rfile.read(length)
+            req.body = self.rfile.read(length)
+        code = 200
         try:
             if fake.token is not None and req.headers.get("authorization") != f"Bearer {fake.token}":
                 raise ApiError(401)
             fake._check_injected(req.path)
-            if self.command not in ("GET", "HEAD"):
-                raise ApiError(405, f"the fake API server is read-only ({self.command} not allowed)")
-            body = fake._handle(req)
+            if self.command == "POST":
+                code, body = 201, fake._create(req)
+            elif self.command not in ("GET", "HEAD"):
+                raise ApiError(405, f"the fake API server cannot {self.command} (only GET and create)")
+            else:
+                body = fake._handle(req)
         except ApiError as e:
             self._send(e.code, e.body(), e.headers)
             return
         except Exception as e:  # a bug in the fake: still answer like a server would
             self._send(500, ApiError(500, f"fakeapi: {type(e).__name__}: {e}").body())
             return
-        self._send(200, body)
+        self._send(code, body)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -75,18 +76,30 @@ def assert_valid(manifest: dict, definitions: dict) -> None:
     requests = spec["devices"]["requests"]
     names = [r["name"] for r in requests]
     assert len(names) == len(set(names))
+    label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
     for request in requests:
-        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", request["name"]) and len(request["name"]) <= 63
-        fields = request if version == "v1beta1" else request["exactly"]
-        if version != "v1beta1":
-            assert set(request) == {"name", "exactly"}
-        assert fields["deviceClassName"]
-        if fields.get("allocationMode") == "All":
-            assert "count" not in fields
+        assert re.fullmatch(label, request["name"]) and len(request["name"]) <= 63
+        if "firstAvailable" in request:
+            assert set(request) == {"name", "firstAvailable"}  # exactly one of exactly / firstAvailable
+            subrequests = request["firstAvailable"]
+            assert 1 <= len(subrequests) <= 8
+            sub_names = [sub["name"] for sub in subrequests]
+            assert len(sub_names) == len(set(sub_names))
+            assert all(re.fullmatch(label, n) and len(n) <= 63 for n in sub_names)
+            all_fields = subrequests
+        elif version == "v1beta1":
+            all_fields = [request]
         else:
-            assert fields.get("count", 1) > 0
-        for selector in fields.get("selectors", []):
-            assert len(selector["cel"]["expression"]) <= 10 * 1024
+            assert set(request) == {"name", "exactly"}
+            all_fields = [request["exactly"]]
+        for fields in all_fields:
+            assert fields["deviceClassName"]
+            if fields.get("allocationMode") == "All":
+                assert "count" not in fields
+            else:
+                assert fields.get("count", 1) > 0
+            for selector in fields.get("selectors", []):
+                assert len(selector["cel"]["expression"]) <= 10 * 1024
     for constraint in spec["devices"].get("constraints", []):
         assert ("matchAttribute" in constraint) != ("distinctAttribute" in constraint)
         attribute = constraint.get("matchAttribute") or constraint.get("distinctAttribute")
@@ -136,6 +149,8 @@ def matched_ids(manifest: dict) -> list[str]:
         ("claim-h100-pair.yaml", ["product~h100", "mig=false", "--count", "2", "--same", "pcieRoot"]),
         ("claim-template-profile.yaml", ["--profile", "1g.10gb", "--template", "--name", "mig-small", "-n", "ml-team"]),
         ("claim-v1beta1-all.yaml", ["--arch", "Hopper", "--mig", "--all", "--api-version", "resource.k8s.io/v1beta1"]),
+        ("claim-first-available.yaml", ["product~h100", "not mig", "--or", "product~a100 not mig", "--or", "profile=3g.40gb",
+                                        "--count", "2", "--same", "pcieRoot"]),
     ],
 )
 def test_claim_golden_and_valid(run, golden, definitions, golden_name, args):
@@ -449,3 +464,156 @@ def test_api_version_defaults_to_what_the_cluster_serves(run, fake_api):
     assert "exactly" not in request and request["deviceClassName"] == "gpu.example.com"
     explicit = _yaml.safe_load(run("claim", "--class", "gpu.example.com", "--api-version", "v1", "memory>=40Gi").stdout)
     assert explicit["apiVersion"] == "resource.k8s.io/v1"
+
+
+# ---------------------------------------------------------------------------- --or (firstAvailable)
+
+
+def subrequest_ids(subrequest: dict) -> list[str]:
+    """matched_ids for one firstAvailable entry."""
+    return matched_ids({"kind": "ResourceClaim", "spec": {"devices": {"requests": [{"name": "x", "exactly": subrequest}]}}})
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta2", "v1beta1"])
+def test_or_builds_first_available_in_every_version(run, definitions, version):
+    manifest = claim_of(run, "product~h100", "not mig", "--or", "product~a100 not mig", "--or", "profile=3g.40gb",
+                        "--api-version", version)
+    assert_valid(manifest, definitions)
+    request = manifest["spec"]["devices"]["requests"][0]
+    assert set(request) == {"name", "firstAvailable"}
+    subs = request["firstAvailable"]
+    assert [s["name"] for s in subs] == ["first", "alt-2", "alt-3"]
+    # each alternative gets the class that admits its devices
+    assert [s["deviceClassName"] for s in subs] == ["gpu.nvidia.com", "gpu.nvidia.com", "mig.nvidia.com"]
+    assert all(s["allocationMode"] == "ExactCount" and s["count"] == 1 for s in subs)
+    assert {i.split("/")[0] for i in subrequest_ids(subs[0])} == {"dgx-h100-01", "h100-dmig-01"}
+    assert subrequest_ids(subs[1]) == ["a100-mig-01/gpu-1"]
+    assert len(subrequest_ids(subs[2])) == 5 and all("-mig-3g40gb-" in i for i in subrequest_ids(subs[2]))
+
+
+def test_or_keeps_count_mode_and_constraints(run, definitions):
+    manifest = claim_of(run, "product~h100", "not mig", "--or", "product~mi300x", "--all", "--distinct", "pcieRoot")
+    assert_valid(manifest, definitions)
+    subs = manifest["spec"]["devices"]["requests"][0]["firstAvailable"]
+    assert [s["deviceClassName"] for s in subs] == ["gpu.nvidia.com", "gpu.amd.com"]
+    assert all(s["allocationMode"] == "All" and "count" not in s for s in subs)
+    assert manifest["spec"]["devices"]["constraints"] == [
+        {"requests": ["gpu"], "distinctAttribute": "resource.kubernetes.io/pcieRoot"}]
+
+
+def test_or_with_explicit_class_uses_it_everywhere(run):
+    manifest = claim_of(run, "product~h100", "--or", "product~a100", "--class", "gpu.nvidia.com")
+    subs = manifest["spec"]["devices"]["requests"][0]["firstAvailable"]
+    assert {s["deviceClassName"] for s in subs} == {"gpu.nvidia.com"}
+
+
+def test_or_check_reports_each_alternative_in_order(run):
+    result = run("claim", "--demo", "product~h100", "not mig", "--or", "product~a100 not mig", "--count", "2", "--check")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "alternative 1 of 2 (first: product~h100 not mig):"
+    second = lines.index("alternative 2 of 2 (alt-2: product~a100 not mig):")
+    assert "4 free now" in "\n".join(lines[1:second])
+    assert "warning: no node has 2 free matching devices now (at most 1 on one node)" in "\n".join(lines[second:])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--or", "product~a100"], "--or adds an alternative"),
+        (["mig", "--or", " "], "--or needs a filter"),
+        (["mig", "--or", "product~zzz"], "(--or 'product~zzz')"),
+        (["mig", "--or", "memory>="], "error: "),
+        (["mig", *sum((["--or", "mig"] for _ in range(8)), [])], "at most 8"),
+    ],
+)
+def test_or_errors_exit_2(run, args, needle):
+    result = run("claim", "--demo", *args)
+    assert result.exit_code == 2, result.stderr
+    assert needle in result.stderr
+    assert result.stdout == ""
+
+
+# ---------------------------------------------------------------------------- --apply (real HTTP, fake API server)
+
+DEMO_YAML = Path(__file__).resolve().parents[1] / "kubectl_dra" / "demo" / "cluster.yaml"
+
+
+@pytest.fixture
+def demo_api(fake_api):
+    fake_api.load_yaml(DEMO_YAML)
+    return fake_api
+
+
+def test_apply_dry_runs_then_creates_and_says_so(run, demo_api, definitions):
+    result = run("claim", "--mig", "--min-memory", "40Gi", "--name", "small", "-n", "ml-team", "--apply")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "resourceclaim.resource.k8s.io/small created\n"
+    posts = [r for r in demo_api.requests if r.method == "POST"]
+    assert [(r.path, r.query.get("dryRun")) for r in posts] == [
+        ("/apis/resource.k8s.io/v1/namespaces/ml-team/resourceclaims", "All"),
+        ("/apis/resource.k8s.io/v1/namespaces/ml-team/resourceclaims", None),
+    ]
+    sent = json.loads(posts[1].body)
+    assert_valid(sent, definitions)
+    assert sent["metadata"] == {"name": "small", "namespace": "ml-team"}
+    stored = [o for o in demo_api.objects("resourceclaims") if o["metadata"]["name"] == "small"]
+    assert len(stored) == 1 and stored[0]["spec"] == sent["spec"]
+
+
+def test_apply_uses_the_context_namespace_and_template_path(run, demo_api):
+    result = run("claim", "--profile", "1g.10gb", "--template", "--name", "mig-small", "--apply", "-o", "yaml")
+    assert result.exit_code == 0, result.stderr
+    created = yaml.safe_load(result.stdout)  # -o: the object as the server stored it
+    assert created["kind"] == "ResourceClaimTemplate"
+    assert created["metadata"]["namespace"] == "default" and created["metadata"]["uid"]
+    assert demo_api.requests_to("/apis/resource.k8s.io/v1/namespaces/default/resourceclaimtemplates")
+
+
+def test_apply_never_overwrites(run, demo_api):
+    assert run("claim", "--mig", "--name", "taken", "-n", "ml-team", "--apply").exit_code == 0
+    before = [o for o in demo_api.objects("resourceclaims") if o["metadata"]["name"] == "taken"]
+    result = run("claim", "product~h100", "not mig", "--name", "taken", "-n", "ml-team", "--apply")
+    assert result.exit_code == 6
+    assert result.stderr.startswith('error: resourceclaim.resource.k8s.io "taken" in namespace "ml-team" already exists: nothing was changed')
+    assert "never overwrites" in result.stderr
+    assert result.stdout == ""
+    assert [o for o in demo_api.objects("resourceclaims") if o["metadata"]["name"] == "taken"] == before
+    # the dry run already failed: no real create was attempted
+    assert [r.query.get("dryRun") for r in demo_api.requests if r.method == "POST"][-1] == "All"
+
+
+def test_apply_rejected_by_the_server_creates_nothing(run, demo_api):
+    demo_api.add_validator(lambda obj: "spec.devices.requests[0].exactly.selectors[0].cel.expression: Invalid value: too complex")
+    result = run("claim", "--mig", "--name", "nope", "--apply")
+    assert result.exit_code == 1
+    assert "error: the API server rejected" in result.stderr and "too complex" in result.stderr
+    assert "nope" not in {o["metadata"]["name"] for o in demo_api.objects("resourceclaims")}
+    assert len([r for r in demo_api.requests if r.method == "POST"]) == 1
+
+
+def test_apply_forbidden_points_at_rbac(run, demo_api):
+    demo_api.fail("/apis/resource.k8s.io/v1/namespaces/default/resourceclaims", 403, times=None,
+                  message='resourceclaims.resource.k8s.io is forbidden: User "dev" cannot create resource "resourceclaims"')
+    result = run("claim", "--mig", "--apply")
+    assert result.exit_code == 4
+    assert "cannot create" in result.stderr and "docs/rbac.md" in result.stderr
+
+
+def test_apply_refuses_a_version_the_cluster_does_not_serve(run, demo_api):
+    result = run("claim", "--mig", "--api-version", "v1beta1", "--apply")
+    assert result.exit_code == 2
+    assert "does not serve resource.k8s.io/v1beta1" in result.stderr
+    assert not [r for r in demo_api.requests if r.method == "POST"]
+
+
+@pytest.mark.parametrize("source", [["--demo"], ["-f", str(DEMO_YAML)]])
+def test_apply_needs_a_cluster(run, source):
+    result = run("claim", "--mig", "--apply", *source)
+    assert result.exit_code == 2 and "--apply creates the object on a cluster" in result.stderr
+
+
+def test_apply_warns_when_nothing_matches_now(run, demo_api):
+    result = run("claim", "memory>=900Gi", "--class", "gpu.nvidia.com", "--name", "huge", "--apply")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: no device matches the claim now" in result.stderr

@@ -444,8 +444,8 @@ def test_no_auth_when_token_is_none():
         assert get(api, "/version", token="anything")[0] == 200
 
 
-def test_read_only_and_watch_not_supported(api):
-    req = urllib.request.Request(api.url + "/api/v1/nodes", data=b"{}", method="POST",
+def test_updates_and_watch_not_supported(api):
+    req = urllib.request.Request(api.url + "/api/v1/nodes/n1", data=b"{}", method="PUT",
                                  headers={"Authorization": f"Bearer {TOKEN}"})
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
@@ -609,3 +609,67 @@ def test_serves_40000_devices_in_pages_of_500(api):
     print(f"\n40,000 devices, {pages} pages of 500, {nbytes / 1e6:.1f} MB: {elapsed:.2f} s (incl. json.loads)")
     assert pages == 10 and devices == 40000
     assert elapsed < 15  # generous: typically well under 1 s
+
+
+def post(api, path: str, obj, **query):
+    url = api.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, json.loads(e.read())
+
+
+CLAIM = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "c1"},
+         "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu.example.com"}}]}}}
+CLAIMS = "/apis/resource.k8s.io/v1/namespaces/team/resourceclaims"
+
+
+def test_create_stores_once_and_never_overwrites(api):
+    code, body = post(api, CLAIMS, CLAIM)
+    assert code == 201
+    assert body["metadata"]["namespace"] == "team" and body["metadata"]["uid"] and body["metadata"]["creationTimestamp"]
+    assert [o["metadata"]["name"] for o in api.objects("resourceclaims")] == ["c1"]
+    changed = json.loads(json.dumps(CLAIM))
+    changed["spec"]["devices"]["requests"][0]["name"] = "other"
+    code, body = post(api, CLAIMS, changed)
+    assert code == 409 and body["reason"] == "AlreadyExists"
+    assert body["message"] == 'resourceclaims.resource.k8s.io "c1" already exists'
+    assert api.objects("resourceclaims")[0]["spec"] == CLAIM["spec"]
+    assert api.requests[-1].body and json.loads(api.requests[-1].body)["spec"] == changed["spec"]
+
+
+def test_create_dry_run_stores_nothing(api):
+    code, body = post(api, CLAIMS, CLAIM, dryRun="All")
+    assert code == 201 and body["metadata"]["name"] == "c1"
+    assert api.objects("resourceclaims") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "obj", "code", "reason"),
+    [
+        (CLAIMS, b"not json", 400, "BadRequest"),
+        (CLAIMS, {**CLAIM, "kind": "ResourceClaimTemplate"}, 400, "BadRequest"),
+        (CLAIMS, {**CLAIM, "metadata": {"name": "c1", "namespace": "elsewhere"}}, 400, "BadRequest"),
+        (CLAIMS, {**CLAIM, "metadata": {}}, 422, "Invalid"),
+        ("/apis/resource.k8s.io/v1beta1/namespaces/team/resourceclaims", CLAIM, 404, "NotFound"),
+        ("/apis/resource.k8s.io/v1/resourceclaims", CLAIM, 405, "MethodNotAllowed"),
+    ],
+)
+def test_create_rejects_bad_requests(api, path, obj, code, reason):
+    got, body = post(api, path, obj)
+    assert (got, body["reason"]) == (code, reason)
+    assert api.objects("resourceclaims") == []
+
+
+def test_create_runs_validators(api):
+    api.add_validator(lambda obj: "spec.devices.requests[0].name: Invalid value" if obj["spec"]["devices"]["requests"][0]["name"] == "bad" else None)
+    bad = json.loads(json.dumps(CLAIM))
+    bad["spec"]["devices"]["requests"][0]["name"] = "bad"
+    code, body = post(api, CLAIMS, bad, dryRun="All")
+    assert code == 422 and body["reason"] == "Invalid" and "requests[0].name" in body["message"]
+    assert post(api, CLAIMS, CLAIM)[0] == 201

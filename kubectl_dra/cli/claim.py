@@ -50,6 +50,14 @@ def claim(
     cel_expression: Annotated[
         Optional[str], typer.Option("--cel", help="A CEL selector added verbatim as one more selector.")
     ] = None,
+    alternatives: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--or",
+            help="An alternative filter, tried in order after the first (firstAvailable; repeatable, up to 7). "
+            "It replaces the filter terms and flags, and keeps count, class and constraints.",
+        ),
+    ] = None,
     count: Annotated[Optional[int], typer.Option("--count", help="How many devices (allocationMode ExactCount; default 1).")] = None,
     all_devices: Annotated[bool, typer.Option("--all", help="Every matching device (allocationMode All).")] = False,
     device_class: Annotated[
@@ -81,12 +89,24 @@ def claim(
             rich_help_panel=CLAIM,
         ),
     ] = "",
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Create the object on the cluster (after a server-side dry run); never overwrites: "
+            "an existing name exits 6. Prints what was created.",
+        ),
+    ] = False,
     check: Annotated[
         bool, typer.Option("--check", help="Say on stderr how many devices match now, on which nodes, and how many are free.")
     ] = False,
     output: Annotated[
-        ManifestOutput, typer.Option("--output", "-o", help="Output format.", case_sensitive=False, rich_help_panel=OUTPUT)
-    ] = ManifestOutput.yaml,
+        Optional[ManifestOutput],
+        typer.Option(
+            "--output", "-o", help="Output format (default yaml; with --apply: the created object's name).",
+            case_sensitive=False, rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     filename: Filenames = None,
     demo: Demo = False,
     kubeconfig: Kubeconfig = None,
@@ -97,7 +117,7 @@ def claim(
 
     The selector is the filter compiled to guarded CEL (never a runtime error in the scheduler).
     The DeviceClass is the one that admits every device the filter matches, unless --class names one.
-    Nothing is applied: pipe the output to `kubectl apply -f -`.
+    Nothing is applied unless --apply: then the object is created (never overwritten) after a server-side dry run.
 
     Examples:
 
@@ -108,6 +128,8 @@ def claim(
       kubectl dra claim 'memory>=40Gi' --count 2 --same pcieRoot --demo
 
       kubectl dra claim product~h100 --class gpu.nvidia.com --check
+
+      kubectl dra claim product~h100 --or product~a100 --or 'mig=true profile=3g.40gb' --demo
     """
     from kubectl_dra import cel
     from kubectl_dra.cli._common import Output, write_data
@@ -118,6 +140,9 @@ def claim(
     from kubectl_dra.kube.load import CLAIMS, CLASSES, SLICES
     from kubectl_dra.render import manifest
 
+    if apply and (demo or filename):
+        raise UsageError("--apply creates the object on a cluster: it cannot be used with --demo or -f",
+                         hint="drop --apply to print the manifest")
     if count is not None and all_devices:
         raise UsageError("--count and --all exclude each other", hint="--all asks for every matching device (allocationMode All)")
     if count is not None and count <= 0:
@@ -157,42 +182,90 @@ def claim(
     flush_warnings(cluster)
     devices = [v.device for v in views]
     schema = Schema.from_devices(devices)
-    flt = compile_filter(text, schema) if text else None  # FilterError: exit 2
-    selectors = ([flt.to_cel()] if flt is not None and flt.to_cel() else []) + ([cel_expression] if cel_expression else [])
-
-    # devices the request selectors admit (the scheduler's view: a CEL runtime error = not admitted)
-    matched = [v for v in views if flt is None or flt.matches(v.device)]
-    if cel_program is not None:
-        results = cel_program.evaluate_many([v.device for v in matched])
-        matched = [v for v, r in zip(matched, results) if r.matched]
-
     admitted = {c.name: _admitted(c, devices) for c in cluster.classes}
-    if device_class is None:
-        device_class = _choose_class(cluster.classes, admitted, matched, views, text)
-    elif not cluster.classes:
+    if device_class is not None and not cluster.classes:
         # e.g. -f with ResourceSlices only: trust --class; --check then applies the request selectors only
         from kubectl_dra.console import warn
 
         warn(f"no DeviceClasses in {cluster.source or 'the input'}: class {device_class} is not checked")
         admitted[device_class] = {d.key for d in devices}
-    elif device_class not in admitted:
+    elif device_class is not None and device_class not in admitted:
         names = ", ".join(sorted(admitted)) or "none"
         raise NotFoundError(f'deviceclass "{device_class}" not found in {cluster.source or "the cluster"}', hint=f"DeviceClasses: {names}")
 
-    in_class = [v for v in matched if v.device.key in admitted[device_class]]
-    drivers = {v.device.driver for v in in_class} or {v.device.driver for v in matched}
+    # the first alternative is the filter the flags and terms describe; each --or is one more, tried in order
+    wanted = [(text, cel_expression, cel_program)] + [(manifest.filter_text([], [alt], []), None, None) for alt in alternatives or []]
+    if alternatives and any(not t for t, _, _ in wanted[1:]):
+        raise UsageError("--or needs a filter, e.g. --or 'product~a100'")
+    if alternatives and not (text or cel_expression):
+        raise UsageError("--or adds an alternative to a filter: give the first one as terms or flags",
+                         hint="e.g. kubectl dra claim product~h100 --or product~a100")
+    chosen = []  # (name, text, class, selectors, devices in class)
+    for index, (alt_text, alt_cel, alt_program) in enumerate(wanted):
+        flt = compile_filter(alt_text, schema) if alt_text else None  # FilterError: exit 2
+        selectors = ([flt.to_cel()] if flt is not None and flt.to_cel() else []) + ([alt_cel] if alt_cel else [])
+        # devices the request selectors admit (the scheduler's view: a CEL runtime error = not admitted)
+        matched = [v for v in views if flt is None or flt.matches(v.device)]
+        if alt_program is not None:
+            results = alt_program.evaluate_many([v.device for v in matched])
+            matched = [v for v, r in zip(matched, results) if r.matched]
+        label = None if len(wanted) == 1 else (f"--or {alt_text!r}" if index else "the first alternative")
+        alt_class = device_class or _choose_class(cluster.classes, admitted, matched, views, alt_text, label)
+        in_class = [v for v in matched if v.device.key in admitted[alt_class]]
+        chosen.append((manifest.alternative_name(index), alt_text, alt_class, selectors, in_class, matched))
+
+    drivers = {v.device.driver for *_, in_class, _ in chosen for v in in_class} or {
+        v.device.driver for *_, matched in chosen for v in matched}
     constraints = [manifest.Constraint("matchAttribute", manifest.resolve_attribute(a, schema, drivers, flag="--same")) for a in same or []]
     constraints += [manifest.Constraint("distinctAttribute", manifest.resolve_attribute(a, schema, drivers, flag="--distinct")) for a in distinct or []]
-    spec.device_class = device_class
-    spec.selectors = selectors
+    spec.device_class = chosen[0][2]
+    spec.selectors = chosen[0][3]
     spec.constraints = constraints
+    if len(chosen) > 1:
+        spec.alternatives = [manifest.Alternative(n, c, sel) for n, _, c, sel, _, _ in chosen]
     data = manifest.build(spec)
     if check:
-        _report(in_class, views, spec, cluster, device_class, text, admitted[device_class])
+        for index, (alt_name, alt_text, alt_class, _, in_class, _) in enumerate(chosen):
+            if len(chosen) > 1:
+                from kubectl_dra.console import err
+
+                err(f"alternative {index + 1} of {len(chosen)} ({alt_name}: {alt_text or 'CEL only'}):")
+            _report(in_class, views, spec, cluster, alt_class, alt_text, admitted[alt_class], indent="  " if len(chosen) > 1 else "")
+    if apply:
+        if not any(in_class for *_, in_class, _ in chosen):
+            from kubectl_dra.console import warn
+
+            warn("no device matches the claim now: it will stay pending until one does")
+        data = _apply(cluster, data, namespace)
+        if output is None:
+            out(f"{data['kind'].lower()}.resource.k8s.io/{data['metadata']['name']} created\n")
+            return
     if output is ManifestOutput.json:
         write_data(data, Output.json)
     else:
         out(manifest.to_yaml(data))
+
+
+def _apply(cluster, data: dict, namespace: str | None) -> dict:
+    """Create ``data`` after a server-side dry run; returns the object as the server stored it."""
+    from kubectl_dra.errors import UsageError
+
+    client = cluster.client
+    if client is None:  # pragma: no cover - --demo/-f are refused before the cluster is read
+        raise UsageError("--apply needs a cluster")
+    ns = namespace or cluster.namespace
+    data = {**data, "metadata": {**data["metadata"], "namespace": ns}}
+    version = data["apiVersion"].rpartition("/")[2]
+    if cluster.served_versions and version not in cluster.served_versions:
+        raise UsageError(
+            f"the cluster does not serve {data['apiVersion']}",
+            hint=f"it serves resource.k8s.io {', '.join(cluster.served_versions)}; pick one with --api-version or leave it out",
+        )
+    plural = "resourceclaimtemplates" if data["kind"] == "ResourceClaimTemplate" else "resourceclaims"
+    path = f"/apis/resource.k8s.io/{version}/namespaces/{ns}/{plural}"
+    what = f'{data["kind"].lower()}.resource.k8s.io "{data["metadata"]["name"]}" in namespace "{ns}"'
+    client.create(path, data, what=what, dry_run=True)  # admission + validation first: nothing half-done
+    return client.create(path, data, what=what)
 
 
 def _admitted(device_class, devices) -> set[tuple[str, str, str]]:
@@ -222,12 +295,14 @@ class _NoMatch(UsageError):
         return [f"  {line}" for line in self.lines]
 
 
-def _choose_class(classes, admitted, matched, views, text: str) -> str:
+def _choose_class(classes, admitted, matched, views, text: str, label: str | None = None) -> str:
+    """The one DeviceClass that admits every matching device; ``label`` names the alternative in errors."""
+    where = f" ({label})" if label else ""
     if not classes:
         raise UsageError("no DeviceClasses in the input: cannot choose one", hint="name it with --class")
     if not matched:
         raise _NoMatch(
-            "no device matches the filter, so no DeviceClass can be chosen",
+            f"no device matches the filter{where}, so no DeviceClass can be chosen",
             [f"nearest miss: {line}" for line in nearest_misses(views, text, None)],
             hint="pass --class to generate the claim anyway",
         )
@@ -236,7 +311,7 @@ def _choose_class(classes, admitted, matched, views, text: str) -> str:
     if len(fits) == 1:
         return fits[0]
     if len(fits) > 1:
-        raise UsageError(f"several DeviceClasses admit every matching device: {', '.join(fits)}",
+        raise UsageError(f"several DeviceClasses admit every matching device{where}: {', '.join(fits)}",
                          hint="choose one with --class")
     # no class admits them all: say which classes admit which share
     parts = []
@@ -248,7 +323,7 @@ def _choose_class(classes, admitted, matched, views, text: str) -> str:
     if outside:
         parts.append(f"no class ({outside})")
     raise UsageError(
-        f"the {len(keys)} matching devices span several DeviceClasses: {', '.join(parts)}",
+        f"the {len(keys)} matching devices{where} span several DeviceClasses: {', '.join(parts)}",
         hint="choose one with --class, or narrow the filter (e.g. mig=false, --mig, product~…)",
     )
 
@@ -304,9 +379,12 @@ def nearest_misses(views, text: str, device_class_keys: set | None, limit: int =
     return out
 
 
-def _report(in_class, views, spec, cluster, device_class: str, text: str, class_keys: set) -> None:
+def _report(in_class, views, spec, cluster, device_class: str, text: str, class_keys: set, indent: str = "") -> None:
     """--check: on stderr, how many devices match now, where, and how many are free."""
-    from kubectl_dra.console import err
+    from kubectl_dra.console import err as _err
+
+    def err(line: str) -> None:
+        _err(indent + line)
     from kubectl_dra.model.cluster import natural_key
 
     want = "all matching devices" if spec.count is None else f"{spec.count} device{'s' if spec.count != 1 else ''}"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from kubectl_dra.errors import ClusterError, NotFoundError
+from kubectl_dra.errors import AlreadyExists, ClusterError, NotFoundError, Rejected
 
 DEFAULT_PAGE = 500
 MAX_429_RETRIES = 3
@@ -147,17 +147,22 @@ class LiveCluster:
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, path: str, query: list[tuple[str, str]] | None = None) -> tuple[int, bytes, Any]:
+    def _request(
+        self, path: str, query: list[tuple[str, str]] | None = None, *, method: str = "GET", body: dict | None = None
+    ) -> tuple[int, bytes, Any]:
         api = self._connect()
         import urllib3
 
-        _, url, headers, _, _ = api.param_serialize(
-            "GET", path, query_params=query or [], header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+        header_params = {"Accept": "application/json"}
+        if body is not None:
+            header_params["Content-Type"] = "application/json"
+        _, url, headers, serialized, _ = api.param_serialize(
+            method, path, query_params=query or [], header_params=header_params, body=body, auth_settings=["BearerToken"]
         )
         timeout = (min(self._timeout, 10.0), self._timeout) if self._timeout else (10.0, None)
         for attempt in range(MAX_429_RETRIES + 1):
             try:
-                response = api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
+                response = api.call_api(method, url, header_params=headers, body=serialized, _request_timeout=timeout)
                 data = response.read()
             except urllib3.exceptions.HTTPError as err:
                 reason = getattr(err, "reason", None) or err
@@ -184,6 +189,34 @@ class LiveCluster:
         if status != 200:
             self._raise(status, data, path, what)
         return _loads(data)
+
+    def create(self, path: str, obj: dict, *, what: str, dry_run: bool = False) -> dict:
+        """POST ``obj`` to the collection ``path``; ``dry_run``: the server validates and admits, stores nothing.
+
+        Never overwrites: an existing object of that name is ``AlreadyExists`` (409), a rejected one
+        ``Rejected`` (400/422, with the server's field errors), RBAC ``Forbidden`` (403).
+        """
+        query = [("dryRun", "All")] if dry_run else []
+        query.append(("fieldManager", "kubectl-dra"))
+        status, data, _ = self._request(path, query, method="POST", body=obj)
+        if status in (200, 201, 202):
+            return _loads(data)
+        reason, message = _status_message(data)
+        if status == 409:
+            raise AlreadyExists(
+                f"{what} already exists: nothing was changed",
+                hint="choose another --name, or delete the existing object first (this tool never overwrites)",
+            )
+        if status in (400, 422):
+            raise Rejected(f"the API server rejected {what}: {message or reason or status}",
+                           hint="nothing was created; check the flags, or print the manifest without --apply")
+        if status == 403:
+            raise Forbidden(
+                f"forbidden: cannot create {what}: {message or reason}",
+                hint="creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates; see docs/rbac.md",
+            )
+        self._raise(status, data, path, what)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def list(self, path: str, *, what: str, limit: int = DEFAULT_PAGE, field_selector: str | None = None) -> Iterator[dict]:
         """Yield every item of a list, page by page (``limit``/``continue``), with kind/apiVersion filled in.

@@ -149,7 +149,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             f"{', '.join(served_versions(group)) or 'none'}",
             hint="kubectl-dra reads resource.k8s.io v1, v1beta2, v1beta1 and v1alpha3",
         )
-    cluster = Cluster(source=live.host, served_version=version)
+    cluster = Cluster(source=live.host, served_version=version, served_versions=tuple(served_versions(group)), client=live)
     if version == "v1alpha3":
         cluster.warnings.append("the server serves only resource.k8s.io/v1alpha3 (Kubernetes 1.31); reading that")
     base = f"/apis/resource.k8s.io/{version}"

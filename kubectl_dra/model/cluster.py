@@ -79,6 +79,10 @@ class Cluster:
     now: datetime | None = None
     #: the resource.k8s.io version read from a live server (None offline)
     served_version: str | None = None
+    #: every resource.k8s.io version the live server serves (empty offline)
+    served_versions: tuple[str, ...] = ()
+    #: the live connection the data came from (kube.live.LiveCluster; None offline), for writes
+    client: Any = field(default=None, repr=False)
     _pools: list[Pool] | None = field(default=None, repr=False)
     _views: list[DeviceView] | None = field(default=None, repr=False)
 

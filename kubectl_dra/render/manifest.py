@@ -30,6 +30,18 @@ class Constraint:
 
 
 @dataclass
+class Alternative:
+    """One ``firstAvailable`` entry: its own class and selectors (count/mode are the claim's)."""
+
+    name: str
+    device_class: str
+    selectors: list[str] = field(default_factory=list)
+
+
+MAX_ALTERNATIVES = 8  # DeviceSubRequests per request (dra-api.md §3.1)
+
+
+@dataclass
 class ClaimSpec:
     name: str
     device_class: str
@@ -40,6 +52,13 @@ class ClaimSpec:
     namespace: str | None = None
     template: bool = False
     api_version: str = DEFAULT_API_VERSION
+    # two or more: the request is ``firstAvailable`` (tried in order); device_class/selectors unused
+    alternatives: list[Alternative] = field(default_factory=list)
+
+
+def alternative_name(index: int) -> str:
+    """Subrequest names: ``first``, then ``alt-2``, ``alt-3`` … (DNS labels, stable across runs)."""
+    return "first" if index == 0 else f"alt-{index + 1}"
 
 
 def normalize_api_version(text: str) -> str:
@@ -63,21 +82,22 @@ def validate_names(spec: ClaimSpec) -> None:
                          hint="a DNS label: lower-case letters, digits and '-', at most 63 characters")
     if spec.count is not None and spec.count <= 0:
         raise UsageError(f"--count must be greater than zero, not {spec.count}")
+    if len(spec.alternatives) > MAX_ALTERNATIVES:
+        raise UsageError(f"{len(spec.alternatives)} alternatives: a request takes at most {MAX_ALTERNATIVES} (firstAvailable)",
+                         hint=f"use at most {MAX_ALTERNATIVES - 1} --or filters")
 
 
 def build(spec: ClaimSpec) -> dict:
     """The manifest: a ResourceClaim, or a ResourceClaimTemplate when ``spec.template``."""
     validate_names(spec)
     flat = spec.api_version.endswith("/v1beta1")
-    fields: dict = {"deviceClassName": spec.device_class}
-    if spec.count is None:
-        fields["allocationMode"] = "All"
+    if len(spec.alternatives) > 1:
+        # firstAvailable has the same shape in every version: a sibling of exactly (v1beta1: of the flat fields)
+        subrequests = [{"name": alt.name, **_device_fields(spec, alt.device_class, alt.selectors)} for alt in spec.alternatives]
+        request: dict = {"name": spec.request, "firstAvailable": subrequests}
     else:
-        fields["allocationMode"] = "ExactCount"
-        fields["count"] = spec.count
-    if spec.selectors:
-        fields["selectors"] = [{"cel": {"expression": expr}} for expr in spec.selectors]
-    request = {"name": spec.request, **fields} if flat else {"name": spec.request, "exactly": fields}
+        fields = _device_fields(spec, spec.device_class, spec.selectors)
+        request = {"name": spec.request, **fields} if flat else {"name": spec.request, "exactly": fields}
     devices: dict = {"requests": [request]}
     if spec.constraints:
         devices["constraints"] = [{"requests": [spec.request], c.kind: c.attribute} for c in spec.constraints]
@@ -93,6 +113,18 @@ def build(spec: ClaimSpec) -> dict:
             "spec": {"spec": claim_spec},
         }
     return {"apiVersion": spec.api_version, "kind": "ResourceClaim", "metadata": metadata, "spec": claim_spec}
+
+
+def _device_fields(spec: ClaimSpec, device_class: str, selectors: Sequence[str]) -> dict:
+    fields: dict = {"deviceClassName": device_class}
+    if spec.count is None:
+        fields["allocationMode"] = "All"
+    else:
+        fields["allocationMode"] = "ExactCount"
+        fields["count"] = spec.count
+    if selectors:
+        fields["selectors"] = [{"cel": {"expression": expr}} for expr in selectors]
+    return fields
 
 
 def resolve_attribute(name: str, schema, drivers: Iterable[str] = (), *, flag: str = "--same") -> str:
