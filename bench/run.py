@@ -46,6 +46,12 @@ TARGET_TIME_RATIO = 0.25  # list -o json wall time / kubectl get -o json wall ti
 TARGET_MEM_RATIO = 0.40  # list -o json peak RSS / kubectl get -o json peak RSS
 TARGET_TABLE_S = 3.0  # list (table) wall time
 TARGET_HELP_S = 0.200  # kubectl-dra --help wall time
+TARGET_SELECTOR_S = 1.5  # a 3-term selector over L, end to end (filter language and raw --cel)
+
+FILTER_3 = ["memory>=40Gi", "arch=Hopper", "product~h100"]
+CEL_3 = ('device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("40Gi")) >= 0 && '
+         'device.attributes["gpu.nvidia.com"].architecture == "Hopper" && '
+         'device.attributes["gpu.nvidia.com"].productName.lowerAscii().contains("h100")')
 
 
 class Cmd:
@@ -68,6 +74,8 @@ def commands(dra: str, kubectl: str) -> list[Cmd]:
         Cmd("kubectl get --raw .../resourceslices", [kubectl, "get", "--raw", "/apis/resource.k8s.io/v1/resourceslices"],
             check="json-slices", info=True),
         Cmd("dra --help", [dra, "--help"], check="nonempty", help_=True),
+        Cmd("dra list -o name FILTER(3 terms)", [dra, "list", "-o", "name", *FILTER_3], check="nonempty"),
+        Cmd("dra list -o name --cel CEL(3 terms)", [dra, "list", "-o", "name", "--cel", CEL_3], check="nonempty"),
     ]
 
 
@@ -309,6 +317,8 @@ def evaluate(size: str, results: dict) -> dict:
     target("list -o json peak RSS / kubectl get -o json peak RSS", ratios.get("memory"), TARGET_MEM_RATIO, on_l, "x")
     target("list (table) wall time", med("dra list", "median_s"), TARGET_TABLE_S, on_l, "s")
     target("kubectl-dra --help wall time", med("dra --help", "median_s"), TARGET_HELP_S, True, "s")
+    target("3-term filter, end to end", med("dra list -o name FILTER(3 terms)", "median_s"), TARGET_SELECTOR_S, on_l, "s")
+    target("3-term raw --cel, end to end", med("dra list -o name --cel CEL(3 terms)", "median_s"), TARGET_SELECTOR_S, on_l, "s")
     return {"ratios": ratios, "targets": targets}
 
 

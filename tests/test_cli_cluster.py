@@ -361,3 +361,13 @@ def test_class_filter_over_http_reads_device_classes(run, demo_api):
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 15
     assert demo_api.requests_to("/apis/resource.k8s.io/v1/deviceclasses")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list", "memory>=("], ["list", "--cel", "device.driver =="], ["claim", "mig", "--or", "x>"], ["claim", "--cel", "1 +"]],
+)
+def test_syntax_errors_fail_before_the_cluster_is_read(run, fake_api, args):
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert fake_api.requests == []

@@ -160,6 +160,117 @@ def _string_literals(expression: str) -> tuple[set[str], str]:
     return values, _STRING_RE.sub(blank, expression)
 
 
+# ------------------------------------------------------- which keys can matter
+
+_TOKEN_RE = re.compile(
+    r"(?P<str>" + _STRING_RE.pattern + r")"
+    + r"""|(?P<comment>//[^\n]*)|(?P<space>\s+)|(?P<ident>[A-Za-z_]\w*)|(?P<num>\d[\w.]*)"""
+    + r"""|(?P<op>\.\?|\[\?|&&|\|\||[=!<>]=|.)""",
+    re.DOTALL,
+)
+_OPENERS = {"(", "&&", "||", "?", ":", ",", "!", ""}
+
+
+def _tokens(expression: str) -> list[tuple[str, str]]:
+    """(kind, text) tokens: ("str", value) / ("ident", name) / ("num", text) / ("op", text)."""
+    out: list[tuple[str, str]] = []
+    for m in _TOKEN_RE.finditer(expression):
+        kind = m.lastgroup
+        if kind in ("space", "comment"):
+            continue
+        if kind == "str":
+            values, _ = _string_literals(m.group(0))
+            out.append(("str", next(iter(values), "")))
+        else:
+            out.append((kind or "op", m.group(0)))
+    return out
+
+
+_DOMAIN_LISTS = {"attributes": "draAttributeDomains", "capacity": "draCapacityDomains"}
+
+
+def _membership_rewrite(expression: str) -> str | None:
+    """The expression with each ``x in device.attributes`` (the whole map) reading the real domain list.
+
+    Kubernetes reads an unknown domain as an empty map; this engine cannot, so a lookup of an absent
+    domain is retried with that domain filled in (``Program._run``). The retry must not let
+    ``"d" in device.attributes`` see the filled-in domain: in the rewritten text it reads
+    ``device.draAttributeDomains``, which the retry sets to the domains the device really has.
+    None when the expression has no such membership test.
+    """
+    spans = [(m.lastgroup, m.group(0), m.start(), m.end()) for m in _TOKEN_RE.finditer(expression)
+             if m.lastgroup not in ("space", "comment")]
+    edits: list[tuple[int, int, str]] = []
+    for i, (kind, text, _, _) in enumerate(spans):
+        if kind != "ident" or text != "device" or i < 1 or spans[i - 1][1] != "in" or i + 2 >= len(spans):
+            continue
+        if spans[i + 1][1] != "." or spans[i + 2][1] not in _DOMAIN_LISTS:
+            continue
+        if i + 3 < len(spans) and spans[i + 3][1] in (".", ".?", "[", "[?"):
+            continue  # a lookup inside the map, not the map itself
+        _, field, start, end = spans[i + 2]
+        edits.append((start, end, _DOMAIN_LISTS[field]))
+    if not edits:
+        return None
+    out = expression
+    for start, end, text in reversed(edits):
+        out = out[:start] + text + out[end:]
+    return out
+
+
+def prunable_keys(expression: str) -> frozenset[str] | None:
+    """The attribute/capacity ids an expression can observe, or None when it may observe more.
+
+    When every use of ``device.attributes`` / ``device.capacity`` is a domain lookup followed by a
+    literal key lookup (``.id``, ``.?id``, ``["id"]``, ``[?"id"]``, or ``"id" in …``) — never the
+    whole map (``size()``, macros, ``cel.bind``, comparisons) — then ids the expression does not
+    name cannot change its result, and evaluation may leave them out of the activation. The set
+    is every identifier and string literal of the expression (a superset of the ids it reads).
+    """
+    toks = _tokens(expression)
+    if any(kind == "op" and text in ('"', "'", "\\", "`") for kind, text in toks):
+        return None  # a literal this tokenizer does not follow: assume the worst
+    n = len(toks)
+
+    def at(i: int) -> tuple[str, str]:
+        return toks[i] if 0 <= i < n else ("", "")
+
+    def lookup(i: int, *, domain: bool) -> int | None:
+        """Index after a literal lookup starting at ``i`` (domain: also ``[device.driver]``), else None."""
+        kind, text = at(i)
+        if (kind, text) in (("op", "."), ("op", ".?")):
+            if at(i + 1)[0] == "ident" and at(i + 2) != ("op", "("):
+                return i + 2
+            return None
+        if (kind, text) in (("op", "["), ("op", "[?")):
+            if at(i + 1)[0] == "str" and at(i + 2) == ("op", "]"):
+                return i + 3
+            if domain and [t for t in toks[i + 1 : i + 5]] == [("ident", "device"), ("op", "."), ("ident", "driver"), ("op", "]")]:
+                return i + 5
+        return None
+
+    for i, (kind, text) in enumerate(toks):
+        if kind != "ident" or text != "device" or at(i - 1) in (("op", "."), ("op", ".?")):
+            continue
+        if at(i + 1) != ("op", ".") or at(i + 2)[0] != "ident" or at(i + 2)[1] not in DEVICE_FIELDS:
+            return None
+        if at(i + 2)[1] not in ("attributes", "capacity"):
+            continue
+        # `x in device.attributes`: membership of a domain (domains are never left out)
+        lhs_is_literal_in = at(i - 1) == ("ident", "in") and at(i - 2)[0] == "str" and at(i - 3)[1] in _OPENERS
+        after_domain = lookup(i + 3, domain=True)
+        if after_domain is None:
+            if at(i - 1) == ("ident", "in") and at(i + 3) not in (("op", "."), ("op", ".?"), ("op", "["), ("op", "[?")):
+                continue
+            return None
+        if lookup(after_domain, domain=False) is not None:
+            continue
+        if lhs_is_literal_in and at(after_domain) not in (("op", "."), ("op", ".?"), ("op", "["), ("op", "[?")):
+            continue  # `"id" in device.attributes["d"]`
+        return None
+    return frozenset(text for kind, text in toks if kind in ("ident", "str"))
+
+
 def _cel_type_name(name: str) -> str:
     """cel-cpp type names (``MAP<STRING, INT>``) as cel-go prints them (``map(string, int)``)."""
     s = name.lower().replace("<", "(").replace(">", ")")
@@ -260,7 +371,7 @@ def activation_data(device: Device) -> dict[str, Any]:
 class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
-    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "expression")
+    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "_keys", "_membership", "expression")
 
     def __init__(
         self,
@@ -275,6 +386,8 @@ class Program:
         self._env = env
         self._domains = domains
         self._is_bool = is_bool
+        self._keys = prunable_keys(expression)
+        self._membership: Any = False  # the _membership_rewrite program, compiled on first need
 
     def __repr__(self) -> str:
         return f"Program({self.expression!r})"
@@ -295,6 +408,15 @@ class Program:
         filled["attributes"] = {**attrs, **{d: {} for d in extra_a}}
         filled["capacity"] = {**caps, **{d: {} for d in extra_c}}
         return filled
+
+    def _membership_program(self, env: Any) -> Any:
+        if self._membership is False:
+            text = _membership_rewrite(self.expression)
+            try:
+                self._membership = env.compile(text) if text is not None else None
+            except RuntimeError:  # pragma: no cover - the rewrite only renames a field
+                self._membership = None
+        return self._membership
 
     def _result(self, value: Any, cel: Any) -> tuple[Result, str | None]:
         """(Result, missing key if the error is a map miss)."""
@@ -319,9 +441,13 @@ class Program:
             # default a map lookup, so rerun with the expression's domains present.
             filled = self._prefilled(data, missing)
             if filled is not None:
-                result, _ = self._result(
-                    self._expr.eval(env.Activation({"device": filled})), cel
-                )
+                expr = self._expr
+                membership = self._membership_program(env)
+                if membership is not None:
+                    expr = membership
+                    filled["draAttributeDomains"] = list(data["attributes"])
+                    filled["draCapacityDomains"] = list(data["capacity"])
+                result, _ = self._result(expr.eval(env.Activation({"device": filled})), cel)
         return result
 
     def evaluate(self, device: Device) -> Result:
@@ -340,7 +466,91 @@ class Program:
         return bool(result.matched)
 
     def evaluate_many(self, devices: Iterable[Device]) -> list[Result]:
-        """Evaluate for many devices (activations prebuilt, the program compiled once)."""
+        """Evaluate for many devices (the program compiled once).
+
+        When the expression only reads attributes/capacities by literal name (:func:`prunable_keys`),
+        each device is reduced to what the expression can observe — driver, the domains present,
+        the named ids with their kinds — and devices that look alike share one evaluation: a
+        cluster of identical GPUs costs a handful of evaluations, not one per device.
+        """
+        if self._keys is None:
+            return self._evaluate_each(devices)
+        keys = self._keys
+        memo: dict[tuple, Result] = {}
+        out: list[Result] = []
+        append = out.append
+        split = _split
+        for device in devices:
+            kinds = device.attribute_kinds
+            seen_a: list = []
+            domains_a: set[str] = set()
+            try:
+                for qualified, value in device.attributes.items():
+                    domain, ident = split(qualified)
+                    domains_a.add(domain)
+                    kind = kinds.get(qualified) if kinds else None
+                    if kind == "version":
+                        _version(qualified, value)  # Kubernetes parses every version, named or not
+                    elif kind == "versions":
+                        for v in value:
+                            _version(qualified, v)
+                    if ident in keys:
+                        seen_a.append((qualified, value, kind))
+                seen_c: list = []
+                domains_c: set[str] = set()
+                for qualified, text in device.capacity.items():
+                    domain, ident = split(qualified)
+                    domains_c.add(domain)
+                    try:
+                        library.quantity_value(text)
+                    except (ValueError, TypeError) as e:
+                        raise _BadDevice(f"capacity {qualified}: {e}") from None
+                    if ident in keys:
+                        seen_c.append((qualified, text))
+            except _BadDevice as e:
+                append(Result(None, str(e)))
+                continue
+            key = (device.driver, bool(device.allow_multiple_allocations), tuple(seen_a), frozenset(domains_a),
+                   tuple(seen_c), frozenset(domains_c))
+            try:
+                result = memo.get(key)
+            except TypeError:  # an unhashable value (e.g. a list inside a list): no sharing for this one
+                append(self.evaluate(device))
+                continue
+            if result is None:
+                result = memo[key] = self._evaluate_pruned(device, seen_a, domains_a, seen_c, domains_c)
+            append(result)
+        return out
+
+    def _evaluate_pruned(self, device: Device, seen_a, domains_a, seen_c, domains_c) -> Result:
+        """Evaluate with only the named ids in the activation (domains all present)."""
+        attrs: dict[str, dict[str, Any]] = {d: {} for d in domains_a}
+        for qualified, value, kind in seen_a:
+            if kind == "version":
+                value = _version(qualified, value)
+            elif kind == "versions":
+                value = [_version(qualified, v) for v in value]
+            elif type(value) is tuple:
+                value = list(value)
+            domain, ident = _split(qualified)
+            attrs[domain][ident] = value
+        capacity: dict[str, dict[str, Any]] = {d: {} for d in domains_c}
+        for qualified, text in seen_c:
+            domain, ident = _split(qualified)
+            capacity[domain][ident] = library.quantity_value(text)
+        data = {
+            "driver": device.driver,
+            "attributes": attrs,
+            "capacity": capacity,
+            "allowMultipleAllocations": bool(device.allow_multiple_allocations),
+        }
+        try:
+            return self._run(data)
+        except _BadDevice as e:  # pragma: no cover - versions were checked while keying
+            return Result(None, str(e))
+
+    def _evaluate_each(self, devices: Iterable[Device]) -> list[Result]:
+        """One evaluation per device, with the full activation."""
         cel, env = _engine()
         new_activation = env.Activation
         evaluate = self._expr.eval

@@ -161,6 +161,11 @@ def claim(
         extra.append(f"arch={manifest.quote_value(arch)}")
     text = manifest.filter_text(terms or [], where or [], extra)
     cel_program = cel.compile(cel_expression) if cel_expression is not None else None  # compile error: exit 2
+    from kubectl_dra.filter import parse as parse_filter
+
+    for alt_text in [text, *(alternatives or [])]:
+        if alt_text.strip():
+            parse_filter(alt_text)  # syntax errors fail before the cluster is read
     # the spec is checked before the cluster is read: a bad name fails fast
     spec = manifest.ClaimSpec(
         name=name, device_class=device_class or "x", request=request,

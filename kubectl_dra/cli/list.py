@@ -89,6 +89,7 @@ def list_devices(
         raise UsageError(f"--state must be one of {', '.join(STATE_CHOICES)}, not {state!r}")
     nodes = split_values(node)
     drivers = split_values(driver)
+    check_selectors(" ".join([*(where or []), *(terms or [])]), cel_expression)
     # device state depends on claims in every namespace, so always read them all
     cluster = load(
         filenames=filename,
@@ -147,6 +148,18 @@ def list_devices(
     if not no_headers:
         text += "\n" + render.footer(views)
     out(text)
+
+
+def check_selectors(filter_text: str, cel_expression: str | None) -> None:
+    """Syntax errors in a filter or --cel fail before the cluster is read (names are checked later)."""
+    if filter_text.strip():
+        from kubectl_dra.filter import parse
+
+        parse(filter_text)  # FilterSyntaxError: exit 2
+    if cel_expression is not None:
+        from kubectl_dra import cel
+
+        cel.compile(cel_expression)  # CelCompileError: exit 2
 
 
 def select(views, all_devices, cluster, filter_text: str, cel_expression: str | None, class_name: str | None):

@@ -1,0 +1,106 @@
+"""Bulk evaluation leaves out attributes an expression cannot observe and shares results between
+look-alike devices (kubectl_dra.cel.prunable_keys): it must agree with one full evaluation per device."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_dra import cel
+from kubectl_dra.cel import prunable_keys
+from tests.test_cel import CASES, FIXTURES, FULL, device
+
+SAFE = [
+    'device.attributes["gpu.nvidia.com"].productName.lowerAscii().contains("h100")',
+    'device.capacity["d"].memory.compareTo(quantity("1Gi")) > 0',
+    '"x" in device.attributes["d"]',
+    '"d" in device.attributes',
+    "x in device.attributes",  # domain membership: domains are always kept
+    "device.attributes[device.driver].x == 1",
+    'device.attributes[?"d"].?x.orValue(1) == 1',
+    'device.attributes["d"]["x"] == 1',
+    "has(device.attributes.d.x)",
+    '"d" in device.attributes.x',
+    'device.driver == "x" // device.attributes',
+    '!("x" in device.attributes["d"]) || device.attributes["d"].x',
+]
+UNSAFE = [
+    'size(device.attributes["d"]) > 0',
+    'device.attributes["d"].all(k, k == "x")',
+    'device.attributes["d"].exists(k, k == "x")',
+    'cel.bind(a, device.attributes["d"], a.x)',
+    'device.attributes[?"d"].orValue({}).x == 1',
+    '("a" + "b") in device.attributes["d"]',
+    '"a" + "b" in device.attributes["d"]',
+    'k in device.attributes["d"]',
+    'device.attributes["d"][k] == 1',
+    'device.attributes["d"] == {}',
+    "device.attributes == {}",
+    "[1].exists(device, device.attributes)",
+    'device.attributes["d" + "x"].y',
+    "device.capacity",
+    'r"q\\" == "" && device.attributes["d"].x',
+]
+
+
+@pytest.mark.parametrize("expression", SAFE)
+def test_prunable(expression):
+    keys = prunable_keys(expression)
+    assert keys is not None
+    assert "x" in keys or "productName" in keys or "memory" in keys or "d" in keys
+
+
+@pytest.mark.parametrize("expression", UNSAFE)
+def test_not_prunable(expression):
+    assert prunable_keys(expression) is None
+
+
+def _devices():
+    from kubectl_dra.errors import DraError
+    from kubectl_dra.kube.load import SLICES, SourceOptions, load_cluster
+
+    out = [device(**FULL), device(), device(driver="other"), device(attributes={"v": {"version": "bad"}}),
+           device(attributes={"v": {"version": "1.2.3"}, "w": {"version": "nope"}}),
+           device(attributes={"string": {"string": "1.0.0"}}), device(attributes={"version": {"version": "1.0.0"}})]
+    out += [v.device for v in load_cluster(SourceOptions(demo=True), ()).device_views()]
+    for path in sorted(FIXTURES.rglob("*.yaml")):
+        try:
+            cluster = load_cluster(SourceOptions(filenames=[str(path)]), (SLICES,))
+        except DraError:
+            continue
+        out += [v.device for v in cluster.device_views()]
+    return out
+
+
+@pytest.fixture(scope="module")
+def devices():
+    found = _devices()
+    assert len(found) > 120  # the demo (71) and the fixtures' slices
+    return found
+
+
+EXPRESSIONS = sorted({c[1] for c in CASES} | set(SAFE) | {
+    'device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].type == "gpu"',
+    'device.attributes["gpu.nvidia.com"].index == 0',
+    'device.attributes["gpu.nvidia.com"].driverVersion.isGreaterThan(semver("550.0.0"))',
+    'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("40Gi")) >= 0',
+    '"memory" in device.capacity[device.driver] && device.capacity[device.driver].memory.isGreaterThan(quantity("1Gi"))',
+    'device.attributes[device.driver].?productName.orValue("").startsWith("NVIDIA")',
+    'device.attributes["resource.kubernetes.io"].pcieRoot == "pci0000:00"',
+})
+
+
+def _compiles(expression: str) -> bool:
+    try:
+        cel.compile(expression)
+    except cel.CelCompileError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("expression", [e for e in EXPRESSIONS if _compiles(e)])
+def test_bulk_agrees_with_one_by_one(devices, expression):
+    program = cel.compile(expression)
+    bulk = program.evaluate_many(devices)
+    assert bulk == [program.evaluate(d) for d in devices]
+    # and with the unpruned bulk path
+    assert bulk == program._evaluate_each(devices)
