@@ -47,6 +47,7 @@ from kubectl_dra.cli import claims as _claims  # noqa: E402,F401  (registers `cl
 from kubectl_dra.cli import show as _show  # noqa: E402,F401  (registers `show`)
 from kubectl_dra.cli import claim as _claim  # noqa: E402,F401  (registers `claim`)
 from kubectl_dra.cli import catalog as _catalog  # noqa: E402,F401  (registers `classes`, `attributes`)
+from kubectl_dra.cli import version as _version_cmd  # noqa: E402,F401  (registers `version`, `completion`)
 
 
 def main() -> None:
