@@ -112,7 +112,13 @@ def load(
         request_timeout=timeout,
         nodes=list(nodes),
     )
-    cluster = load_cluster(options, want)
+    if demo or filenames:
+        cluster = load_cluster(options, want)
+    else:
+        from kubectl_dra.console import Spinner
+
+        with Spinner("reading the cluster…"):
+            cluster = load_cluster(options, want)
     if namespace and (demo or filenames):
         cluster.namespace = namespace
     return cluster
