@@ -1,0 +1,64 @@
+"""Docs that are generated from the program are current; the RBAC YAML allows what the tool reads."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "kubectl_dra" / "demo" / "cluster.yaml"
+
+
+def test_generated_docs_are_current():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import gen_docs
+    finally:
+        sys.path.pop(0)
+    stale = [str(p.relative_to(ROOT)) for p, text in gen_docs.outputs().items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    assert stale == [], "run python tools/gen_docs.py"
+
+
+def _allowed(rules: list[dict], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
+
+
+def _resource(path: str) -> tuple[str, str] | None:
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) >= 3:
+        rest, group = parts[2:], ""
+    elif parts[0] == "apis" and len(parts) >= 4:
+        rest, group = parts[3:], parts[1]
+    else:
+        return None  # discovery
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        rest = rest[2:]
+    return group, rest[0]
+
+
+@pytest.mark.parametrize("args", [["list"], ["claims", "-A"], ["classes"], ["attributes"], ["show", "h100-dmig-01/gpu-0-mig-3g40gb-9-4"],
+                                  ["claim", "--mig", "--check"]])
+def test_reader_role_allows_every_read(run, fake_api, args):
+    rules = next(d for d in yaml.safe_load_all((ROOT / "docs" / "rbac.yaml").read_text())
+                 if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "kubectl-dra-reader")["rules"]
+    fake_api.load_yaml(DEMO)
+    assert run(*args).exit_code == 0
+    read = {_resource(r.path) for r in fake_api.requests if r.method == "GET"} - {None}
+    assert read
+    assert [gr for gr in sorted(read) if not _allowed(rules, *gr, "list")] == []
+
+
+def test_writer_role_allows_apply(run, fake_api):
+    docs = list(yaml.safe_load_all((ROOT / "docs" / "rbac.yaml").read_text()))
+    rules = next(d for d in docs if d["metadata"]["name"] == "kubectl-dra-claim-writer" and d["kind"] == "ClusterRole")["rules"]
+    fake_api.load_yaml(DEMO)
+    assert run("claim", "--mig", "--apply", "-n", "ml-team").exit_code == 0
+    created = {_resource(r.path) for r in fake_api.requests if r.method == "POST"}
+    assert created == {("resource.k8s.io", "resourceclaims")}
+    assert all(_allowed(rules, *gr, "create") for gr in created)
+    assert run("claim", "--mig", "--apply", "--template", "--name", "t", "-n", "ml-team").exit_code == 0
+    assert _allowed(rules, "resource.k8s.io", "resourceclaimtemplates", "create")
