@@ -48,6 +48,7 @@ from kubectl_dra.cli import show as _show  # noqa: E402,F401  (registers `show`)
 from kubectl_dra.cli import claim as _claim  # noqa: E402,F401  (registers `claim`)
 from kubectl_dra.cli import catalog as _catalog  # noqa: E402,F401  (registers `classes`, `attributes`)
 from kubectl_dra.cli import version as _version_cmd  # noqa: E402,F401  (registers `version`, `completion`)
+from kubectl_dra.cli import topology as _topology  # noqa: E402,F401  (registers `topology`)
 
 
 def main() -> None:
