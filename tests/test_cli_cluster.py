@@ -371,3 +371,21 @@ def test_syntax_errors_fail_before_the_cluster_is_read(run, fake_api, args):
     result = run(*args)
     assert result.exit_code == 2, result.stderr
     assert fake_api.requests == []
+
+
+def test_list_node_on_a_live_cluster_does_not_warn_about_other_nodes_claims(run, fake_api):
+    from pathlib import Path
+
+    fake_api.load_yaml(Path(__file__).resolve().parents[1] / "kubectl_dra" / "demo" / "cluster.yaml")
+    result = run("list", "--node", "l40s-01")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # claims on dgx-h100-01 etc. point at pools that were not read
+    assert "l40s-01" in result.stdout and "dgx-h100-01" not in result.stdout
+    # a device missing from a pool that was read still warns
+    sl = next(o for o in fake_api.objects("resourceslices") if o["spec"].get("nodeName") == "l40s-01")
+    sl = {**sl, "spec": {**sl["spec"], "devices": [d for d in sl["spec"]["devices"] if d["name"] != "gpu-1"]}}
+    sl["metadata"] = {k: v for k, v in sl["metadata"].items() if k != "resourceVersion"}
+    fake_api.add(sl)
+    result = run("list", "--node", "l40s-01")
+    assert result.exit_code == 0
+    assert "gpu-1, which no current ResourceSlice publishes" in result.stderr

@@ -94,21 +94,6 @@ def _load_files(filenames: list[str], *, demo: bool, kubeconfig: str | None, con
     return cluster, domains
 
 
-def _drop_unread_pool_warnings(cluster) -> None:
-    """A live read of one node's slices leaves out other nodes' pools: the claims allocated from
-    those are not "devices no ResourceSlice publishes"."""
-    read = {p.key for p in cluster.pools}
-    prefixes = tuple(
-        f"claim {claim.ref} is allocated device {r.driver}/{r.pool}/{r.device},"
-        for claim in cluster.claims
-        if claim.allocated
-        for r in claim.results
-        if (r.driver, r.pool) not in read
-    )
-    if prefixes:
-        cluster.warnings[:] = [w for w in cluster.warnings if not w.startswith(prefixes)]
-
-
 @command(app, "topology")
 def topology(
     node: Annotated[
@@ -197,9 +182,6 @@ def topology(
             cluster.warnings.append(f"{error.message}; NVLink cliques (node label {render.CLIQUE_LABEL}) are not shown")
     views = cluster.device_views()
     keep_alive(cluster, views)
-    if node and not filename and not demo:
-        _drop_unread_pool_warnings(cluster)
-
     if node:
         known = render.node_names(cluster)
         if node not in known:

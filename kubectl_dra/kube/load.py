@@ -189,6 +189,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                 claims_waiter = start_in_child(read_claims, before=live.after_fork)
         if SLICES in want:
             if options.nodes and len(options.nodes) <= MAX_NODE_QUERIES:
+                cluster.slices_filtered = True
                 # the nodes' own slices, plus those without a nodeName (network-attached pools,
                 # per-device node selection), which may hold devices for these nodes too
                 for node in [*options.nodes, ""]:

@@ -81,6 +81,9 @@ class Cluster:
     served_version: str | None = None
     #: every resource.k8s.io version the live server serves (empty offline)
     served_versions: tuple[str, ...] = ()
+    #: True when only some nodes' ResourceSlices were read (list/topology --node on a live cluster):
+    #: claims allocated from pools that were not read are then not "devices no slice publishes"
+    slices_filtered: bool = False
     #: the live connection the data came from (kube.live.LiveCluster; None offline), for writes
     client: Any = field(default=None, repr=False)
     _pools: list[Pool] | None = field(default=None, repr=False)
@@ -131,6 +134,7 @@ class Cluster:
         pools = self.pools
         views: dict[tuple[str, str, str], DeviceView] = {}
         pod_index = self._pods_by_claim()
+        read_pools = {(p.driver, p.name) for p in pools}
         for pool in pools:
             complete = pool.complete
             for sl in pool.slices:
@@ -144,6 +148,8 @@ class Cluster:
             for result in claim.results:
                 view = views.get((result.driver, result.pool, result.device))
                 if view is None:
+                    if self.slices_filtered and (result.driver, result.pool) not in read_pools:
+                        continue  # a pool of a node that was not read
                     self.warnings.append(
                         f"claim {claim.ref} is allocated device {result.driver}/{result.pool}/{result.device}, "
                         "which no current ResourceSlice publishes"
