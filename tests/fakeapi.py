@@ -25,13 +25,26 @@ What it does, like a real kube-apiserver:
   continue tokens (:meth:`FakeApiServer.expire_continue_tokens`); every request is
   recorded in :attr:`FakeApiServer.requests`.
 
+* watches (``?watch=1|true`` on a collection, namespaced or cluster-wide, or on one object):
+  a chunked stream of newline-delimited ``{"type": ..., "object": ...}`` events. Every add,
+  replace and remove of a stored object is kept in a bounded event log under a new
+  resourceVersion (ADDED / MODIFIED / DELETED, the latter with the last state);
+  ``resourceVersion=N`` streams the events after N; none or ``"0"`` first sends a synthetic
+  ADDED for each current object; a resourceVersion older than the log (or after
+  :meth:`FakeApiServer.expire_watches`) gets one ``ERROR`` event carrying a 410 Expired
+  Status ("too old resource version") and the stream ends; ``allowWatchBookmarks=true``
+  adds BOOKMARK events every :attr:`FakeApiServer.bookmark_interval` seconds;
+  ``timeoutSeconds`` ends the stream; ``fieldSelector``/``labelSelector`` apply as on a real
+  server (an object that stops matching is reported DELETED, one that starts matching
+  ADDED); :meth:`FakeApiServer.stop` ends open watches at once;
 * creates (``POST`` to a collection): ``dryRun=All`` validates and stores nothing, an existing
   name is 409 AlreadyExists (never overwritten), a mismatched namespace 400, objects failing a
   registered validator (:meth:`FakeApiServer.add_validator`) 422 Invalid; created objects get
   ``uid``, ``creationTimestamp`` and ``resourceVersion`` and answer ``201``.
 
-What it does not do: updates, patches, deletes, watches (``?watch=1`` answers 405 for now; see
-``FakeApiServer._watch``), API-version conversion (objects are served as stored, at
+What it does not do: updates, patches and deletes over HTTP (the test process changes objects
+with :meth:`FakeApiServer.add` / :meth:`FakeApiServer.update` / :meth:`FakeApiServer.remove`),
+``sendInitialEvents`` (watch lists), API-version conversion (objects are served as stored, at
 whatever served ``resource.k8s.io`` version is requested), server-side Tables
 (``as=Table`` requests get the plain list), protobuf, aggregated discovery,
 OpenAPI.
@@ -53,6 +66,8 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import collections
+import contextlib
 import json
 import pathlib
 import re
@@ -72,6 +87,7 @@ __all__ = [
     "RESOURCE_GROUP",
     "RESOURCE_VERSIONS",
     "EXPIRED_CONTINUE_MESSAGE",
+    "WATCH_EVENT_TYPES",
     "main",
 ]
 
@@ -83,6 +99,9 @@ EXPIRED_CONTINUE_MESSAGE = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter."
 )
+
+#: the ``type`` values of watch events
+WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 
 VERSION_INFO = {
     "major": "1",
@@ -209,6 +228,29 @@ class _Bucket:
         if self._sorted is None:
             self._sorted = [self.entries[k] for k in sorted(self.entries)]
         return self._sorted
+
+
+class _Event:
+    """One change in the watch log: ``obj`` is the new state (the last one for DELETED), ``old``
+    the state before a MODIFIED (for selector transitions), ``raw`` the list-item JSON of ``obj``."""
+
+    __slots__ = ("rv", "bucket", "type", "key", "obj", "old", "raw")
+
+    def __init__(self, rv: int, bucket: tuple[str, str], type_: str, key: tuple[str, str], obj: dict,
+                 old: dict | None, raw: bytes):
+        self.rv, self.bucket, self.type, self.key = rv, bucket, type_, key
+        self.obj, self.old, self.raw = obj, old, raw
+
+
+class _WatchPlan:
+    """A validated watch request, ready to be streamed by the handler."""
+
+    __slots__ = ("bucket", "kind", "api_version", "namespace", "name", "match", "cursor", "initial",
+                 "expired", "epoch", "bookmarks", "timeout")
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
 
 
 class _Failure:
@@ -352,8 +394,11 @@ class FakeApiServer:
     """A read-only fake kube-apiserver on 127.0.0.1 (see the module docstring)."""
 
     def __init__(self, *, resource_versions=("v1",), token: str | None = "test-token",
-                 page_size_cap: int | None = None, port: int = 0):
+                 page_size_cap: int | None = None, port: int = 0, bookmark_interval: float = 1.0,
+                 watch_log_size: int = 10000):
         self.token = token
+        #: seconds between BOOKMARK events on watches that allow them
+        self.bookmark_interval = bookmark_interval
         self.page_size_cap = page_size_cap
         self.port = port
         self.requests: list[Request] = []
@@ -366,6 +411,14 @@ class FakeApiServer:
             self.register_type(rt)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._rv = 1000
+        # watch state: a bounded log of changes; watches from a resourceVersion below the floor
+        # (or opened before the epoch last changed) get 410 Expired
+        self._cond = threading.Condition(self._lock)
+        self._events: collections.deque[_Event] = collections.deque(maxlen=max(1, int(watch_log_size)))
+        self._log_floor = self._rv
+        self._watch_epoch = 0
+        self._watch_expiring = 0
+        self._stopping = False
         self._continue_expiring = False
         self._continue_expiry: int | None = None  # None: forever
         self._failures: list[_Failure] = []
@@ -380,6 +433,8 @@ class FakeApiServer:
             return self
         httpd = _Server(("127.0.0.1", self.port), _Handler)
         httpd.fake = self
+        with self._cond:
+            self._stopping = False
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -392,6 +447,9 @@ class FakeApiServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        with self._cond:  # open watches end now
+            self._stopping = True
+            self._cond.notify_all()
         httpd.shutdown()
         httpd.close_all_connections()
         httpd.server_close()
@@ -459,6 +517,36 @@ class FakeApiServer:
         with self._lock:
             self._continue_expiring = False
 
+    def expire_watches(self, *, times: int = 1, open_watches: bool = True) -> None:
+        """Make watches fail with 410 Expired ("too old resource version"), as when a client falls
+        behind the server's watch cache.
+
+        The event log is forgotten, so a watch from any older resourceVersion gets an ``ERROR``
+        event (410) and ends; ``open_watches`` also ends every open watch that way; the next
+        ``times`` watch requests get it whatever resourceVersion they send. The client is
+        expected to list again and watch from the list's resourceVersion.
+        """
+        with self._cond:
+            self._events.clear()
+            self._log_floor = self._rv
+            self._watch_expiring = max(0, int(times))
+            if open_watches:
+                self._watch_epoch += 1
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def atomically(self):
+        """Changes made inside the block reach open watches together, after it: e.g. a change
+        and :meth:`expire_watches`, so that the change falls into the client's 410 gap."""
+        with self._cond:
+            yield self
+
+    @property
+    def resource_version(self) -> int:
+        """The newest resourceVersion (what a list would report now)."""
+        with self._lock:
+            return self._rv
+
     def clear_requests(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -477,13 +565,46 @@ class FakeApiServer:
         """Store Kubernetes objects (dicts); ``kind: List``/``*List`` objects add their items.
 
         Objects are stored by apiVersion group + kind, namespaced kinds by metadata.namespace
-        (default "default"); an object with the same key replaces the old one. A missing
-        metadata.resourceVersion is filled in. Unknown kinds are stored too and served at
+        (default "default"); an object with the same key replaces the old one (a MODIFIED watch
+        event, under a new resourceVersion). A missing metadata.resourceVersion of a new object
+        is filled in (a numeric one is kept, and the server's resourceVersion moves past it). Unknown kinds are stored too and served at
         /apis/<group>/<version>/[namespaces/<ns>/]<lowercase plural> (not advertised).
         The caller's dicts are not modified. Returns the number of objects stored.
         """
-        with self._lock:
+        with self._cond:
             return sum(self._add_one(obj, None) for obj in objs)
+
+    def update(self, *objs: dict) -> int:
+        """Replace stored objects (a MODIFIED watch event each, under a new resourceVersion).
+
+        Like :meth:`add`, but every object must exist already (``KeyError`` otherwise, nothing
+        stored). Returns the new resourceVersion.
+        """
+        with self._cond:
+            for obj in objs:
+                if self._find(obj) is None:
+                    meta = obj.get("metadata") or {}
+                    raise KeyError(f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')} is not stored")
+            for obj in objs:
+                self._add_one(obj, None)
+            return self._rv
+
+    def _find(self, obj: dict) -> _Entry | None:
+        kind, api_version = obj.get("kind"), obj.get("apiVersion") or ""
+        meta = obj.get("metadata") or {}
+        rtype = self._kinds.get((api_version.rpartition("/")[0], kind))
+        if rtype is None:
+            return None
+        bucket = self._buckets.get((rtype.group, rtype.plural))
+        key = ((meta.get("namespace") or "default") if rtype.namespaced else "", meta.get("name"))
+        return bucket.entries.get(key) if bucket else None
+
+    def _record_event(self, bucket: tuple[str, str], type_: str, entry: _Entry, old: dict | None = None) -> None:
+        """Append to the watch log (lock held) and wake the watches."""
+        if len(self._events) == self._events.maxlen:
+            self._log_floor = self._events[0].rv  # that event is forgotten: watches from before it get 410
+        self._events.append(_Event(self._rv, bucket, type_, entry.key, entry.obj, old, entry.raw))
+        self._cond.notify_all()
 
     def _add_one(self, obj: dict, list_api_version: str | None) -> int:
         if obj is None:
@@ -518,26 +639,35 @@ class FakeApiServer:
         obj = dict(obj)
         obj["apiVersion"] = api_version
         meta = dict(meta)
-        self._rv += 1
-        if "resourceVersion" not in meta:
-            meta["resourceVersion"] = str(self._rv)
         if rtype.namespaced:
             meta.setdefault("namespace", "default")
         else:
             meta.pop("namespace", None)
+        key = (meta.get("namespace", ""), name)
+        bucket = self._buckets.get((group, rtype.plural))
+        old = bucket.entries.get(key) if bucket is not None else None
+        self._rv += 1
+        if old is not None or "resourceVersion" not in meta:
+            meta["resourceVersion"] = str(self._rv)  # a replacement always gets a new version
+        elif str(meta["resourceVersion"]).isdigit() and int(meta["resourceVersion"]) > self._rv:
+            self._rv = int(meta["resourceVersion"])  # resourceVersions only grow
         obj["metadata"] = meta
         item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
-        entry = _Entry((meta.get("namespace", ""), name), obj, _dumps(item))
-        bucket = self._buckets.get((group, rtype.plural))
+        entry = _Entry(key, obj, _dumps(item))
         if bucket is None:
             bucket = self._buckets[(group, rtype.plural)] = _Bucket(rtype)
         bucket.put(entry)
+        self._record_event((group, rtype.plural), "MODIFIED" if old is not None else "ADDED", entry,
+                           old.obj if old is not None else None)
         return 1
 
     def remove(self, kind: str, name: str, namespace: str | None = None, *,
                group: str = RESOURCE_GROUP) -> bool:
-        """Remove one object (``group=""`` for core kinds); returns whether it existed."""
-        with self._lock:
+        """Remove one object (``group=""`` for core kinds); returns whether it existed.
+
+        Watches get a DELETED event with the object's last state (under a new resourceVersion).
+        """
+        with self._cond:
             rtype = self._kinds.get((group, kind))
             if rtype is None:
                 return False
@@ -545,16 +675,28 @@ class FakeApiServer:
             key = ((namespace or "default") if rtype.namespaced else "", name)
             if bucket is None or key not in bucket.entries:
                 return False
-            del bucket.entries[key]
+            entry = bucket.entries.pop(key)
             bucket._sorted = None
             self._rv += 1
+            self._record_event((group, rtype.plural), "DELETED", self._deleted(entry))
             return True
 
+    def _deleted(self, entry: _Entry) -> _Entry:
+        """The last state of a removed object, under the deletion's resourceVersion."""
+        obj = dict(entry.obj)
+        obj["metadata"] = {**(obj.get("metadata") or {}), "resourceVersion": str(self._rv)}
+        item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+        return _Entry(entry.key, obj, _dumps(item))
+
     def clear(self) -> None:
-        """Forget all stored objects."""
-        with self._lock:
-            self._buckets.clear()
+        """Forget all stored objects (a DELETED watch event each)."""
+        with self._cond:
+            buckets, self._buckets = self._buckets, {}
             self._rv += 1
+            for bkey, bucket in buckets.items():
+                for entry in bucket.snapshot():
+                    self._rv += 1
+                    self._record_event(bkey, "DELETED", self._deleted(entry))
 
     def objects(self, plural: str, *, group: str = RESOURCE_GROUP) -> list[dict]:
         """The stored objects of one resource (sorted by namespace/name)."""
@@ -579,7 +721,7 @@ class FakeApiServer:
             with path.open("rb") as f:
                 docs = [d for d in yaml.load_all(f, Loader=loader) if d]
         n = 0
-        with self._lock:
+        with self._cond:
             for doc in docs:
                 try:
                     n += self._add_one(doc, None)
@@ -677,8 +819,8 @@ class FakeApiServer:
             message = f'forbidden: User "system:serviceaccount:default:fake" cannot get path "{path}"'
         raise ApiError(f.code, message, reason=f.reason, details=details, headers=headers)
 
-    def _handle(self, req: Request) -> bytes:
-        """Route a GET; returns the JSON body of a 200 answer or raises ApiError."""
+    def _handle(self, req: Request) -> bytes | _WatchPlan:
+        """Route a GET; returns the JSON body of a 200 answer (a plan to stream for a watch) or raises ApiError."""
         path = req.path.rstrip("/") or "/"
         if path == "/version":
             return _dumps(VERSION_INFO)
@@ -752,7 +894,7 @@ class FakeApiServer:
                 raise ApiError(422, f'{rtype.kind} "{name}" is invalid: {problem}',
                                details={"name": name, "group": group, "kind": rtype.kind})
         key = (namespace or "", name)
-        with self._lock:
+        with self._cond:
             bucket = self._buckets.get((group, rtype.plural))
             if bucket is not None and key in bucket.entries:
                 raise ApiError(409, f'{rtype.qualified} "{name}" already exists', reason="AlreadyExists",
@@ -766,9 +908,136 @@ class FakeApiServer:
                 self._add_one(stored, None)
         return _dumps(stored)
 
-    def _watch(self, req: Request, group: str, version: str, rest: list[str]) -> bytes:
-        # Extension point: a later version streams watch events here.
-        raise ApiError(405, "watch is not supported by the fake API server")
+    def _watch(self, req: Request, group: str, version: str, rest: list[str]) -> _WatchPlan:
+        """Validate a watch request; the handler streams the returned plan (:meth:`_stream_watch`)."""
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            rt = self._types.get((group, rest[2]))
+            if rt is not None and rt.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        rtype = self._types.get((group, rest[0]))
+        if rtype is None or len(rest) > 2 or (namespace is None and len(rest) == 2 and rtype.namespaced):
+            raise ApiError(404)
+        name = rest[1] if len(rest) == 2 else None
+        q = req.query
+        predicates = []
+        if q.get("fieldSelector"):
+            predicates.append(_parse_field_selector(q["fieldSelector"]))
+        if q.get("labelSelector"):
+            predicates.append(_parse_label_selector(q["labelSelector"]))
+
+        def match(obj: dict) -> bool:
+            meta = obj.get("metadata") or {}
+            if namespace is not None and meta.get("namespace") != namespace:
+                return False
+            if name is not None and meta.get("name") != name:
+                return False
+            return all(p(obj) for p in predicates)
+
+        timeout = None
+        if q.get("timeoutSeconds"):
+            try:
+                timeout = max(0.0, float(q["timeoutSeconds"]))
+            except ValueError:
+                raise ApiError(400, f"invalid timeoutSeconds {q['timeoutSeconds']!r}") from None
+        rv_text = q.get("resourceVersion") or "0"
+        if not rv_text.isdigit():
+            raise ApiError(400, f"invalid resource version {rv_text!r}")
+        bucket_key = (group, rtype.plural)
+        with self._cond:
+            expired = False
+            if self._watch_expiring:
+                self._watch_expiring -= 1
+                expired = True
+            initial: list[_Event] = []
+            if rv_text == "0":
+                cursor = self._rv
+                bucket = self._buckets.get(bucket_key)
+                for entry in bucket.snapshot() if bucket else []:
+                    if match(entry.obj):
+                        initial.append(_Event(cursor, bucket_key, "ADDED", entry.key, entry.obj, None, entry.raw))
+            else:
+                cursor = int(rv_text)
+                expired = expired or cursor < self._log_floor
+            epoch = self._watch_epoch
+        return _WatchPlan(bucket=bucket_key, kind=rtype.kind, api_version=f"{group}/{version}" if group else version,
+                          namespace=namespace, name=name, match=match, cursor=cursor, initial=initial,
+                          expired=expired, epoch=epoch, bookmarks=q.get("allowWatchBookmarks") in ("1", "true"),
+                          timeout=timeout)
+
+    def _event_line(self, plan: _WatchPlan, type_: str, raw: bytes) -> bytes:
+        head = _dumps({"kind": plan.kind, "apiVersion": plan.api_version})
+        obj = head if raw == b"{}" else head[:-1] + b"," + raw[1:]
+        return b'{"type":"' + type_.encode() + b'","object":' + obj + b"}\n"
+
+    def _expired_line(self, plan: _WatchPlan, cursor: int) -> bytes:
+        status = ApiError(410, f"too old resource version: {cursor} ({self._log_floor + 1})", reason="Expired")
+        return b'{"type":"ERROR","object":' + status.body() + b"}\n"
+
+    def _stream_watch(self, plan: _WatchPlan, write) -> bool:
+        """Stream the events of ``plan`` through ``write(bytes)`` until the timeout, an expiry or
+        stop(); returns False when the server is stopping (the connection should close)."""
+        now = time.monotonic()
+        deadline = now + plan.timeout if plan.timeout is not None else None
+        interval = max(0.01, float(self.bookmark_interval))
+        next_bookmark = now + interval if plan.bookmarks else None
+        cursor = plan.cursor
+        if plan.expired:
+            write(self._expired_line(plan, cursor))
+            return True
+        if plan.initial:
+            write(b"".join(self._event_line(plan, "ADDED", e.raw) for e in plan.initial))
+        while True:
+            lines: list[bytes] = []
+            with self._cond:
+                while True:
+                    if self._stopping:
+                        return False
+                    if self._watch_epoch != plan.epoch or cursor < self._log_floor:
+                        lines.append(self._expired_line(plan, cursor))
+                        break
+                    if self._events and self._events[-1].rv > cursor:
+                        fresh = []
+                        for event in reversed(self._events):
+                            if event.rv <= cursor:
+                                break
+                            fresh.append(event)
+                        for event in reversed(fresh):
+                            type_ = self._visible(plan, event)
+                            if type_:
+                                lines.append(self._event_line(plan, type_, event.raw))
+                        cursor = self._rv
+                        if lines:
+                            break
+                        continue
+                    cursor = max(cursor, self._rv) if cursor >= self._log_floor else cursor
+                    now = time.monotonic()
+                    if deadline is not None and now >= deadline:
+                        return True
+                    if next_bookmark is not None and now >= next_bookmark:
+                        bookmark = {"kind": plan.kind, "apiVersion": plan.api_version,
+                                    "metadata": {"resourceVersion": str(cursor)}}
+                        lines.append(b'{"type":"BOOKMARK","object":' + _dumps(bookmark) + b"}\n")
+                        next_bookmark = now + interval
+                        break
+                    wait = min(t for t in (deadline, next_bookmark, now + 1.0) if t is not None) - now
+                    self._cond.wait(max(0.001, wait))
+            write(b"".join(lines))
+            if lines[-1].startswith(b'{"type":"ERROR"'):
+                return True
+
+    @staticmethod
+    def _visible(plan: _WatchPlan, event: _Event) -> str | None:
+        """The event type a watch with this plan sees (selectors turn edges into ADDED/DELETED)."""
+        if event.bucket != plan.bucket:
+            return None
+        now = plan.match(event.obj)
+        if event.type != "MODIFIED":
+            return event.type if now else None
+        before = event.old is not None and plan.match(event.old)
+        if now:
+            return "MODIFIED" if before else "ADDED"
+        return "DELETED" if before else None
 
     def _has_group(self, group: str) -> bool:
         with self._lock:
@@ -992,7 +1261,33 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bug in the fake: still answer like a server would
             self._send(500, ApiError(500, f"fakeapi: {type(e).__name__}: {e}").body())
             return
+        if isinstance(body, _WatchPlan):
+            self._watch(fake, body)
+            return
         self._send(code, body)
+
+    def _watch(self, fake: FakeApiServer, plan: _WatchPlan) -> None:
+        """A chunked, newline-delimited JSON event stream, as kube-apiserver sends it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+
+        def write(data: bytes) -> None:
+            if data:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        if self.command == "HEAD":
+            self.close_connection = True
+            return
+        try:
+            if not fake._stream_watch(plan, write):
+                self.close_connection = True  # the server is stopping
+                return
+            self.wfile.write(b"0\r\n\r\n")
+        except (ConnectionError, OSError):  # the client went away
+            self.close_connection = True
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 

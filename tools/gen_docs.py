@@ -42,7 +42,7 @@ EXAMPLES: dict[str, list[list[str]]] = {
     "attributes": [["attributes", "--demo", "--driver", "gpu.nvidia.com"]],
     "topology": [["topology", "--demo"], ["topology", "--demo", "h100-dmig-01"], ["topology", "--demo", "dgx-h100-01"]],
     "explain": [["explain", "--demo", "-n", "research", "pretrain-70b-gpus-fmb6b"]],
-    "nvml": [["nvml", "--demo-node", "dgx-h100-01"]],
+    "nvml": [["nvml", "--demo", "--node", "dgx-h100-01"], ["nvml", "--demo", "--node", "a100-mig-01", "--compare"]],
     "version": [["version", "--client"]],
     "completion": [],
 }

@@ -49,6 +49,7 @@ from kubectl_dra.cli import claim as _claim  # noqa: E402,F401  (registers `clai
 from kubectl_dra.cli import catalog as _catalog  # noqa: E402,F401  (registers `classes`, `attributes`)
 from kubectl_dra.cli import version as _version_cmd  # noqa: E402,F401  (registers `version`, `completion`)
 from kubectl_dra.cli import topology as _topology  # noqa: E402,F401  (registers `topology`)
+from kubectl_dra.cli import nvml as _nvml  # noqa: E402,F401  (registers `nvml`)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Hashable, Optional, Sequence
 
 import typer
 
@@ -24,9 +24,24 @@ from kubectl_dra.cli._common import (
     flush_warnings,
     keep_alive,
     load,
+    OUTPUT,
     split_values,
     write_data,
 )
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.watch import Change, ClusterWatch
+    from kubectl_dra.model.cluster import Cluster, DeviceView
+
+WatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        "-w",
+        help="After the listing, print a line for every change as it happens (the API's watch; Ctrl-C stops).",
+        rich_help_panel=OUTPUT,
+    ),
+]
 
 STATE_CHOICES = ("all", "free", "allocated", "reserved", "tainted", "consumed-by-partition", "unavailable")
 
@@ -53,6 +68,7 @@ def list_devices(
     output: OutputOpt = Output.table,
     no_headers: NoHeaders = False,
     color: ColorOpt = Color.auto,
+    watch: WatchOpt = False,
     filename: Filenames = None,
     demo: Demo = False,
     kubeconfig: Kubeconfig = None,
@@ -77,6 +93,8 @@ def list_devices(
 
       kubectl dra list -o wide
 
+      kubectl dra list -w --node dgx-h100-01   (then one line per device whose state or holder changes)
+
       kubectl get resourceslices,resourceclaims -A -o yaml > dump.yaml; kubectl dra list -f dump.yaml
     """
     from kubectl_dra.console import err, out, use_color
@@ -90,6 +108,20 @@ def list_devices(
     nodes = split_values(node)
     drivers = split_values(driver)
     check_selectors(" ".join([*(where or []), *(terms or [])]), cel_expression)
+    check_watch(watch, demo, filename)
+    if watch:
+        selection = Selection(nodes, drivers, state, " ".join([*(where or []), *(terms or [])]), cel_expression, device_class)
+        watch_devices(
+            selection,
+            output=output,
+            no_headers=no_headers,
+            color=use_color(color.value),
+            kubeconfig=kubeconfig,
+            context=context,
+            namespace=namespace,
+            request_timeout=request_timeout,
+        )
+        return
     # device state depends on claims in every namespace, so always read them all
     cluster = load(
         filenames=filename,
@@ -114,12 +146,8 @@ def list_devices(
         views = [v for v in views if v.device.node_label in nodes]
     if drivers:
         views = [v for v in views if render.driver_matches(v.device.driver, drivers)]
-    if state == "allocated":
-        views = [v for v in views if v.state in ("allocated", "reserved")]
-    elif state == "unavailable":
-        views = [v for v in views if v.state != "free"]
-    elif state != "all":
-        views = [v for v in views if v.state == state]
+    if state != "all":
+        views = [v for v in views if state_matches(v.state, state)]
     views = select(views, [v.device for v in cluster.device_views()], cluster, " ".join([*(where or []), *(terms or [])]), cel_expression, device_class)
     if not cluster.claims_known:
         err("warning: claims could not be read, so every device is shown as free")
@@ -197,3 +225,235 @@ def select(views, all_devices, cluster, filter_text: str, cel_expression: str | 
                 warn("guard optional attributes with has() or .?name.orValue(...)")
             views = [v for v, r in zip(views, results) if r.matched]
     return views
+
+
+def state_matches(device_state: str, wanted: str) -> bool:
+    """--state: ``allocated`` includes reserved, ``unavailable`` is everything but free."""
+    if wanted == "all":
+        return True
+    if wanted == "allocated":
+        return device_state in ("allocated", "reserved")
+    if wanted == "unavailable":
+        return device_state != "free"
+    return device_state == wanted
+
+
+# ---------------------------------------------------------------------------- --watch
+
+
+def check_watch(watch: bool, demo: bool, filenames: Optional[list[str]]) -> None:
+    """-w follows a live API server: with --demo or -f it is a usage error (exit 2)."""
+    if watch and (demo or filenames):
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("--watch needs a cluster", hint="drop --demo / -f: a watch follows the live API server")
+
+
+class Selection:
+    """list's filters as a function of a model: the selected device views, in list order.
+
+    What depends on the device alone (--node, --driver, terms, --cel, --class) is decided once
+    per decoded Device (a watch re-decodes only changed slices); --state on every call.
+    """
+
+    def __init__(self, nodes: set[str], drivers: set[str], state: str, filter_text: str,
+                 cel_expression: Optional[str], device_class: Optional[str]) -> None:
+        self.nodes, self.drivers, self.state = nodes, drivers, state
+        self.filter_text, self.cel_expression, self.device_class = filter_text, cel_expression, device_class
+        self._static: dict[tuple[str, str, str], tuple[Any, bool]] = {}
+
+    def __call__(self, cluster: "Cluster") -> list["DeviceView"]:
+        from kubectl_dra.render.devices import driver_matches
+
+        views = cluster.device_views()
+        static = self._static
+        unknown = [v for v in views if static.get(v.device.key, (None,))[0] is not v.device]
+        if unknown:
+            kept = unknown
+            if self.nodes:
+                kept = [v for v in kept if v.device.node_label in self.nodes]
+            if self.drivers:
+                kept = [v for v in kept if driver_matches(v.device.driver, self.drivers)]
+            kept = select(kept, [v.device for v in views], cluster, self.filter_text, self.cel_expression, self.device_class)
+            chosen = {id(v) for v in kept}
+            current = {v.device.key for v in views}
+            self._static = static = {k: entry for k, entry in static.items() if k in current}
+            for v in unknown:
+                static[v.device.key] = (v.device, id(v) in chosen)
+        return [v for v in views if static[v.device.key][1] and state_matches(v.state, self.state)]
+
+
+class WatchTable:
+    """A table that grows a row at a time, as ``kubectl get -w`` prints one: the header before
+    the first row (unless --no-headers), every row in the widest column widths seen so far, so
+    that the rows of the first listing come out exactly as the plain table would."""
+
+    def __init__(self, headers: Sequence[str], *, no_headers: bool, color: bool, state_column: int,
+                 styles: dict[str, str]) -> None:
+        self.headers = list(headers)
+        self.widths = [len(h) for h in headers]
+        self.header_due = not no_headers
+        self.color, self.state_column, self.styles = color, state_column, styles
+
+    def format(self, rows: Sequence[Sequence[str]]) -> str:
+        if not rows:
+            return ""
+        for row in rows:
+            self.widths = [max(w, len(cell)) for w, cell in zip(self.widths, row)]
+        lines = []
+        if self.header_due:
+            lines.append(self._line(self.headers, header=True))
+            self.header_due = False
+        lines.extend(self._line(row) for row in rows)
+        return "\n".join(lines) + "\n"
+
+    def _line(self, cells: Sequence[str], header: bool = False) -> str:
+        from kubectl_dra.render.columns import ANSI, RESET
+
+        last = len(cells) - 1
+        parts = []
+        for i, cell in enumerate(cells):
+            pad = "" if i == last else " " * (self.widths[i] - len(cell) + 3)
+            style = "bold" if header else (self.styles.get(cell) if i == self.state_column else None)
+            parts.append(f"{ANSI[style]}{cell}{RESET}{pad}" if self.color and style else cell + pad)
+        return "".join(parts).rstrip()
+
+
+def stream_changes(
+    watch: "ClusterWatch",
+    snapshot: Callable[["Cluster"], dict[Hashable, tuple[Any, Any]]],
+    *,
+    output: Output,
+    table: WatchTable,
+    rows: Callable[["Cluster", "Change"], list[list[str]]],
+    item: Callable[["Cluster", "Change"], dict],
+    name: Callable[["Change"], str],
+    when_empty: Callable[["Cluster"], None],
+) -> None:
+    """Print the first listing, then every change as it arrives, until Ctrl-C (exit 0, quietly).
+
+    Tables: the table, then one row per change. -o json: one compact ``{"type", "object"}``
+    line per item and change (ADDED for the first listing); -o yaml: the same as YAML
+    documents separated by ``---``; -o name: one name per change. stdout is flushed after
+    each batch. Warnings are printed once each.
+    """
+    import gc
+    import sys
+
+    from kubectl_dra.console import out, warn
+    from kubectl_dra.jsonfast import dumps_compact
+    from kubectl_dra.render.machine import to_yaml
+
+    gc.enable()  # a long-running process: main() turned the cyclic GC off for one-shot commands
+    seen: set[str] = set()
+    documents = 0
+    try:
+        for index, (cluster, changes) in enumerate(watch.follow(snapshot)):
+            if output is Output.json:
+                text = "".join(dumps_compact({"type": c.type, "object": item(cluster, c)}) + "\n" for c in changes)
+            elif output is Output.yaml:
+                parts = []
+                for c in changes:
+                    parts.append(("---\n" if documents else "") + to_yaml({"type": c.type, "object": item(cluster, c)}))
+                    documents += 1
+                text = "".join(parts)
+            elif output is Output.name:
+                text = "".join(name(c) + "\n" for c in changes)
+            else:
+                text = table.format([row for c in changes for row in rows(cluster, c)])
+            for message in dict.fromkeys([*watch.warnings, *cluster.warnings]):
+                if message not in seen:
+                    seen.add(message)
+                    warn(message)
+            if text:
+                out(text)
+            elif index == 0:
+                when_empty(cluster)  # nothing to list yet: say so, and go on watching
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watch.stop()
+
+
+def watch_devices(
+    selection: Selection,
+    *,
+    output: Output,
+    no_headers: bool,
+    color: bool,
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    namespace: Optional[str],
+    request_timeout: str,
+) -> None:
+    """`list -w`: the device table, then a row for every selected device whose state, holders,
+    pods or taints change. A device that leaves the selection (e.g. `--state free` and it gets
+    allocated) prints as it is now, as DELETED in -o json; one removed from the cluster prints
+    with state `deleted`."""
+    from kubectl_dra.console import err
+    from kubectl_dra.kube.load import CLASSES
+    from kubectl_dra.kube.watch import DELETED, ClusterWatch, resources_for
+    from kubectl_dra.render import devices as render
+
+    try:
+        base = load(
+            filenames=None, demo=False, kubeconfig=kubeconfig, context=context, namespace=namespace,
+            all_namespaces=True, request_timeout=request_timeout, want=(CLASSES,) if selection.device_class else (),
+        )
+        watch = ClusterWatch(base, resources_for(base, all_claims=True, nodes=sorted(selection.nodes)))
+    except KeyboardInterrupt:
+        return
+    wide = output is Output.wide
+    current: dict[tuple[str, str, str], "DeviceView"] = {}
+
+    def snapshot(cluster: "Cluster") -> dict[Hashable, tuple[Any, Any]]:
+        views = selection(cluster)
+        current.clear()
+        current.update((v.device.key, v) for v in cluster.device_views())
+        return {v.device.key: (device_signature(v), v) for v in views}
+
+    def view_of(change: "Change") -> tuple["DeviceView", bool]:
+        """The view to print, and whether the device is gone from the cluster."""
+        if change.type == DELETED:
+            now = current.get(change.key)
+            return (now, False) if now is not None else (change.value, True)
+        return change.value, False
+
+    def rows(cluster: "Cluster", change: "Change") -> list[list[str]]:
+        view, gone = view_of(change)
+        row = render.device_row(view, wide)
+        if gone:
+            row[render.COLUMNS.index("STATE")] = "deleted"
+        return [row]
+
+    def item(cluster: "Cluster", change: "Change") -> dict:
+        view, gone = view_of(change)
+        data = render.device_item(view)
+        return {**data, "state": "deleted"} if gone else data
+
+    def name(change: "Change") -> str:
+        dev = change.value.device
+        return f"{dev.driver}/{dev.pool}/{dev.name}"
+
+    def when_empty(cluster: "Cluster") -> None:
+        total = len(cluster.device_views())
+        if total == 0:
+            err(f"no DRA devices found in {cluster.source or 'the cluster'} (watching)")
+        else:
+            err(f"no devices match the given filters ({total} devices in total; watching)")
+
+    table = WatchTable(
+        render.WIDE_COLUMNS if wide else render.COLUMNS, no_headers=no_headers, color=color,
+        state_column=render.COLUMNS.index("STATE"), styles=render.STATE_STYLE,
+    )
+    stream_changes(watch, snapshot, output=output, table=table, rows=rows, item=item, name=name, when_empty=when_empty)
+
+
+def device_signature(view: "DeviceView") -> tuple:
+    """What makes a device's line worth printing again: its state, who holds it, which pods use
+    it, what blocks it, its taints."""
+    holders = tuple((h.claim.ref, h.result.request, tuple(h.pods)) for h in view.holders)
+    admin = tuple(h.claim.ref for h in view.admin_holders)
+    taints = tuple(sorted(repr(t) for t in view.device.taints)) if view.device.taints else ()
+    return (view.state, holders, admin, tuple(view.blocked_by), taints)

@@ -62,6 +62,21 @@ class Forbidden(ClusterError):
     """403: RBAC does not allow this read."""
 
 
+class WatchExpired(ClusterError):
+    """410 Gone on a watch (an HTTP status or an ERROR event): the server no longer has the changes
+    since our resourceVersion. The caller lists again and watches from the new list's version."""
+
+    def __init__(self, what: str, detail: str = "") -> None:
+        super().__init__(
+            f"the watch of {what} expired{': ' + detail if detail else ''}",
+            hint="list again and watch from the new resourceVersion",
+        )
+
+
+#: the event types a watch stream carries
+WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
+
+
 class LiveCluster:
     def __init__(self, *, kubeconfig: str | None = None, context: str | None = None, request_timeout: float | None = None):
         self._kubeconfig = kubeconfig
@@ -256,6 +271,106 @@ class LiveCluster:
                         item.setdefault("kind", item_kind)
                         item.setdefault("apiVersion", api_version)
                         yield item
+
+    def watch(
+        self,
+        path: str,
+        *,
+        what: str,
+        resource_version: str | None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        bookmarks: bool = True,
+    ) -> Iterator[tuple[str, dict]]:
+        """Stream the changes to the collection ``path`` after ``resource_version`` as (type, object).
+
+        ``type`` is ADDED, MODIFIED, DELETED or BOOKMARK (a BOOKMARK object carries only kind,
+        apiVersion and metadata.resourceVersion: the caller's place in the stream, nothing
+        changed). ``resource_version`` None or "0" makes the server first send an ADDED for every
+        current object. ``timeout_seconds`` asks the server to end the stream after that long;
+        the iterator then simply ends, and the caller watches again from the last version it saw.
+
+        A 410 Gone, as the HTTP status or as an ERROR event, raises ``WatchExpired``; other ERROR
+        events and HTTP errors raise ``ClusterError`` (``Forbidden``, ``NotFoundError``, ...), and
+        so does a connection that fails or breaks mid-stream. Leaving the loop early closes the
+        connection.
+        """
+        api = self._connect()
+        import urllib3
+
+        query = [("watch", "1")]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if bookmarks:
+            query.append(("allowWatchBookmarks", "true"))
+        if field_selector is not None:
+            query.append(("fieldSelector", field_selector))
+        if timeout_seconds is not None:
+            query.append(("timeoutSeconds", str(int(timeout_seconds))))
+        _, url, headers, _, _ = api.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+        )
+        # the read timeout applies to each read, and a quiet stream sends nothing until the
+        # server's timeout (or a bookmark): only a dead connection should trip it
+        read_timeout = (timeout_seconds + 30.0) if timeout_seconds is not None else None
+        connect = min(self._timeout, 10.0) if self._timeout else 10.0
+        unreachable = "check --context / --kubeconfig, and that the cluster is running"
+        try:
+            response = api.call_api("GET", url, header_params=headers, _request_timeout=(connect, read_timeout))
+        except urllib3.exceptions.HTTPError as err:
+            reason = getattr(err, "reason", None) or err
+            raise ClusterError(f"cannot reach the API server at {self.host}: {_short(reason)}", hint=unreachable) from None
+        except Exception as err:  # ApiException for SSL problems, socket errors
+            if getattr(err, "status", None) == 0 or isinstance(err, OSError):
+                raise ClusterError(
+                    f"cannot reach the API server at {self.host}: {_short(getattr(err, 'reason', err))}", hint=unreachable
+                ) from None
+            raise
+        raw = response.response  # urllib3, opened with preload_content=False: read as it arrives
+        finished = False
+        try:
+            if response.status != 200:
+                data = raw.read()
+                if response.status == 410:
+                    raise WatchExpired(what, _status_message(data)[1])
+                self._raise(response.status, data, path, what)
+            buffer = b""
+            try:
+                for chunk in raw.stream(65536):
+                    buffer += chunk
+                    if b"\n" not in chunk:
+                        continue
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield self._watch_event(line, what)
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                reason = getattr(err, "reason", None) or err
+                raise ClusterError(
+                    f"the watch of {what} at {self.host} broke: {_short(reason)}", hint=unreachable
+                ) from None
+            finished = True
+            if buffer.strip():
+                yield self._watch_event(buffer, what)
+        finally:
+            if finished:
+                raw.release_conn()  # the stream was read to its end: the connection can be reused
+            else:
+                raw.close()  # abandoned mid-stream (or an error): drop the connection
+
+    def _watch_event(self, line: bytes, what: str) -> tuple[str, dict]:
+        """One decoded event line; ERROR events become exceptions."""
+        event = _loads(line)
+        kind = str(event.get("type") or "")
+        obj = event.get("object")
+        if kind not in WATCH_TYPES or not isinstance(obj, dict):
+            raise ClusterError(f"the API server sent an unexpected watch event for {what}: {line[:200]!r}")
+        if kind == "ERROR":
+            code, message = obj.get("code"), str(obj.get("message") or obj.get("reason") or "")
+            if code == 410:
+                raise WatchExpired(what, message)
+            raise ClusterError(f"the watch of {what} failed ({code} {obj.get('reason') or 'error'}): {message}")
+        return kind, obj
 
     def _raise(self, status: int, data: bytes, path: str, what: str | None) -> None:
         reason, message = _status_message(data)

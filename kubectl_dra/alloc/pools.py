@@ -1,0 +1,295 @@
+"""Which pools and devices a node can use (dra-api.md §5.2, upstream ``GatherPools``/``buildPool``).
+
+For a node the candidate slices are those with ``nodeName`` = the node plus all without a
+``nodeName``. A slice is relevant when its ``nodeName`` matches, ``allNodes`` is set, its
+``nodeSelector`` selects the node, or (``perDeviceNodeSelection``) any of its devices selects it;
+a slice with none of these is ignored. Relevant slices are grouped by ``(driver, pool)`` keeping
+the highest generation *among the relevant ones*. A pool is complete when that many slices are
+relevant; otherwise all slices of the pool are re-scanned: a newer generation anywhere makes the
+pool obsolete (dropped), else the count over all slices of the generation decides (incomplete
+pools are kept, flagged, without devices for ExactCount). Pools are sorted by driver then name,
+slices by name, and pools with binding conditions go last — so names decide first-fit order.
+
+Deliberate differences from upstream, all in corners:
+
+* duplicate device names are checked over all slices of the pool generation, not only the
+  slices that target the node;
+* a 1.34-style slice with both ``devices`` and ``sharedCounters`` contributes both (1.35+ treats
+  a slice with counters as a counter-set slice only, and forbids mixing);
+* counters consumed in the attempt are tracked per ``(driver, pool)``; upstream keys them by pool
+  name alone, so two drivers with equally named pools (pool = node name) share a budget there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kubectl_dra.alloc.features import Features
+from kubectl_dra.alloc.nodesel import node_matches
+from kubectl_dra.alloc.state import AllocatedState, DevKey, quantity
+from kubectl_dra.model.claim import DeviceTaintRule, Node
+from kubectl_dra.model.device import Device
+from kubectl_dra.model.quantity import Quantity
+from kubectl_dra.model.slices import ResourceSlice
+
+CounterKey = tuple[str, str]  # (counter set, counter)
+
+
+@dataclass(eq=False)
+class PoolInfo:
+    """One generation of one pool: every slice of it, wherever they point."""
+
+    driver: str
+    name: str
+    generation: int
+    slices: list[ResourceSlice]
+    counter_sets: dict[str, dict[str, Quantity]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    _available: dict[CounterKey, Quantity] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.driver}/{self.name}"
+
+    def available(self, state: AllocatedState) -> dict[CounterKey, Quantity]:
+        """Shared counters minus what allocated devices of the pool consume (§5.6); may go negative."""
+        if self._available is None:
+            left = {(s, c): q for s, counters in self.counter_sets.items() for c, q in counters.items()}
+            for sl in self.slices:
+                for dev in sl.devices:
+                    if not dev.consumes_counters or not state.allocated(dev.key):
+                        continue
+                    for key, amount in consumption(dev):
+                        if key in left:
+                            left[key] = left[key].sub(amount)
+            self._available = left
+        return self._available
+
+    def counter_users(self, state: AllocatedState) -> dict[str, list[str]]:
+        """Counter set -> allocated devices of the pool that consume from it."""
+        users: dict[str, list[str]] = {}
+        for sl in self.slices:
+            for dev in sl.devices:
+                if dev.consumes_counters and state.allocated(dev.key):
+                    for entry in dev.consumes_counters:
+                        users.setdefault(str(entry.get("counterSet", "")), []).append(dev.name)
+        return users
+
+
+def consumption(dev: Device) -> list[tuple[CounterKey, Quantity]]:
+    out = []
+    for entry in dev.consumes_counters:
+        set_name = str(entry.get("counterSet", ""))
+        for cname, counter in (entry.get("counters") or {}).items():
+            value = counter.get("value", "0") if isinstance(counter, dict) else counter
+            out.append(((set_name, str(cname)), quantity(value)))
+    return out
+
+
+@dataclass(eq=False, slots=True)
+class Entry:
+    """A published device with the facts the allocator needs, computed once per simulation."""
+
+    index: int
+    device: Device
+    slice: ResourceSlice
+    pool: PoolInfo
+    taints: tuple[dict, ...]
+
+    @property
+    def key(self) -> DevKey:
+        return self.device.key
+
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+
+@dataclass(eq=False)
+class NodePool:
+    """A pool as one node sees it."""
+
+    driver: str
+    name: str
+    generation: int
+    info: PoolInfo | None
+    incomplete: bool = False
+    invalid: str | None = None
+    #: devices of the slices that target the node, in allocation order
+    entries: list[Entry] = field(default_factory=list)
+    #: entry indices of perDeviceNodeSelection devices that do not select the node
+    mismatch: frozenset[int] = frozenset()
+    binding: bool = False
+    #: slices of the generation present vs. resourceSliceCount
+    present: int = 0
+    wanted: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.driver}/{self.name}"
+
+    @property
+    def usable(self) -> bool:
+        return not self.incomplete and not self.invalid
+
+
+@dataclass
+class NodeView:
+    node: Node
+    pools: list[NodePool]
+    #: pools ignored because a newer generation exists elsewhere
+    obsolete: list[str] = field(default_factory=list)
+
+    def entries(self) -> Iterable[tuple[NodePool, Entry]]:
+        for pool in self.pools:
+            for entry in pool.entries:
+                yield pool, entry
+
+
+class Topology:
+    """Slices indexed by node and pool; pools and device entries built once and shared by nodes."""
+
+    def __init__(
+        self,
+        slices: list[ResourceSlice],
+        taint_rules: list[DeviceTaintRule],
+        state: AllocatedState,
+        features: Features,
+    ) -> None:
+        self.features = features
+        self.state = state
+        self.rules = [r for r in taint_rules if r.driver or r.pool or r.device or not (r.selectors or r.device_class)]
+        self.by_node: dict[str, list[ResourceSlice]] = {}
+        self.shared: list[ResourceSlice] = []
+        self.by_pool: dict[tuple[str, str], list[ResourceSlice]] = {}
+        for sl in slices:
+            if not features.partitionable_devices and (sl.per_device_node_selection or sl.shared_counters):
+                continue
+            if sl.node_name:
+                self.by_node.setdefault(sl.node_name, []).append(sl)
+            else:
+                self.shared.append(sl)
+            self.by_pool.setdefault((sl.driver, sl.pool), []).append(sl)
+        self.entries: list[Entry] = []
+        self._entry_of: dict[int, Entry] = {}
+        self._infos: dict[tuple[str, str, int], PoolInfo] = {}
+
+    # ---------------------------------------------------------------- node names
+
+    def node_names(self) -> list[str]:
+        """Nodes named by slices (nodeName, per-device nodeName)."""
+        names = set(self.by_node)
+        for sl in self.shared:
+            if sl.per_device_node_selection:
+                names.update(d.node_name for d in sl.devices if d.node_name)
+        return sorted(names)
+
+    # ---------------------------------------------------------------- per node
+
+    def _relevant(self, sl: ResourceSlice, node: Node) -> bool:
+        if sl.node_name or sl.all_nodes or sl.node_selector is not None:
+            return node_matches(node, sl.node_name, sl.all_nodes, sl.node_selector)
+        if sl.per_device_node_selection:
+            return any(node_matches(node, d.node_name, d.all_nodes, d.node_selector) for d in sl.devices)
+        return False  # unknown future node selection
+
+    def view(self, node: Node) -> NodeView:
+        grouped: dict[tuple[str, str], list[ResourceSlice]] = {}
+        for sl in (*self.by_node.get(node.name, ()), *self.shared):
+            if not self._relevant(sl, node):
+                continue
+            key = (sl.driver, sl.pool)
+            have = grouped.get(key)
+            if have is None or sl.generation > have[0].generation:
+                grouped[key] = [sl]
+            elif sl.generation == have[0].generation:
+                have.append(sl)
+        pools: list[NodePool] = []
+        obsolete: list[str] = []
+        for (driver, name), relevant in grouped.items():
+            gen = relevant[0].generation
+            wanted = relevant[0].slice_count
+            present = len(relevant)
+            incomplete = False
+            if present != wanted:
+                everything = self.by_pool.get((driver, name), [])
+                if any(s.generation > gen for s in everything):
+                    obsolete.append(f"{driver}/{name}")
+                    continue
+                present = sum(1 for s in everything if s.generation == gen)
+                incomplete = present != wanted
+            info = self._info(driver, name, gen)
+            pool = NodePool(driver, name, gen, info, incomplete=incomplete, present=present, wanted=wanted)
+            if not incomplete and info.problems:
+                pool.invalid = info.problems[0]
+            mismatch: set[int] = set()
+            for sl in sorted(relevant, key=lambda s: s.name):
+                for dev in sl.devices:
+                    entry = self._entry(dev, sl, info)
+                    pool.entries.append(entry)
+                    if sl.per_device_node_selection and not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
+                        mismatch.add(entry.index)
+                    if dev.binding_conditions:
+                        pool.binding = True
+            pool.mismatch = frozenset(mismatch)
+            pools.append(pool)
+        pools.sort(key=lambda p: (p.binding, p.driver, p.name))
+        return NodeView(node, pools, sorted(obsolete))
+
+    # ---------------------------------------------------------------- shared records
+
+    def _info(self, driver: str, name: str, gen: int) -> PoolInfo:
+        key = (driver, name, gen)
+        info = self._infos.get(key)
+        if info is None:
+            slices = sorted((s for s in self.by_pool.get((driver, name), []) if s.generation == gen), key=lambda s: s.name)
+            info = PoolInfo(driver, name, gen, slices)
+            self._validate(info)
+            self._infos[key] = info
+        return info
+
+    def _validate(self, info: PoolInfo) -> None:
+        seen: set[str] = set()
+        for sl in info.slices:
+            for dev in sl.devices:
+                if dev.name in seen:
+                    info.problems.append(f"duplicate device name {dev.name}")
+                seen.add(dev.name)
+        if not self.features.partitionable_devices:
+            return
+        for sl in info.slices:
+            for counter_set in sl.shared_counters:
+                set_name = str(counter_set.get("name", ""))
+                if set_name in info.counter_sets:
+                    info.problems.append(f"duplicate counter set name {set_name}")
+                    continue
+                counters = counter_set.get("counters") or {}
+                info.counter_sets[set_name] = {
+                    str(c): quantity(v.get("value", "0") if isinstance(v, dict) else v) for c, v in counters.items()
+                }
+        for sl in info.slices:
+            for dev in sl.devices:
+                for entry in dev.consumes_counters:
+                    set_name = str(entry.get("counterSet", ""))
+                    counters = info.counter_sets.get(set_name)
+                    if counters is None:
+                        info.problems.append(f"counter set {set_name} not found")
+                        continue
+                    for cname in entry.get("counters") or {}:
+                        if cname not in counters:
+                            info.problems.append(f"counter {cname} not found in counter set {set_name}")
+
+    def _entry(self, dev: Device, sl: ResourceSlice, info: PoolInfo) -> Entry:
+        entry = self._entry_of.get(id(dev))
+        if entry is None:
+            taints: tuple[dict, ...] = ()
+            if dev.taints:
+                taints = tuple(t for t in dev.taints if not (isinstance(t, dict) and "rule" in t))
+            for rule in self.rules:
+                if rule.matches(dev.driver, dev.pool, dev.name):
+                    taints += ({**rule.taint, "rule": rule.name},)
+            entry = Entry(len(self.entries), dev, sl, info, taints)
+            self.entries.append(entry)
+            self._entry_of[id(dev)] = entry
+        return entry

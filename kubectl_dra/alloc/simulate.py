@@ -1,0 +1,254 @@
+"""Entry points: simulate the structured allocator for a pod's claims on one or many nodes.
+
+``simulate(cluster, claims, nodes=None, budget=…)`` mirrors what kube-scheduler's DRA plugin
+does for one pod (dra-api.md §5): PreFilter checks on the claims (exist, classes exist, selectors
+compile, …), then per candidate node ``Allocate(node, pendingClaims)`` plus a check that claims
+already allocated are usable from the node. The work that does not depend on the node is done
+once: slices are indexed by node and pool, every selector is compiled once and evaluated over
+all devices the candidate nodes can see in one batch, and per-device static checks are cached.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from typing import Any
+
+from kubectl_dra.alloc import diagnose
+from kubectl_dra.alloc import reasons as R
+from kubectl_dra.alloc.features import DEFAULT_FEATURES, Features
+from kubectl_dra.alloc.inputs import ClaimInput, claim_level_reasons, resolve
+from kubectl_dra.alloc.nodesel import names_in_selector, selector_matches
+from kubectl_dra.alloc.pools import NodeView, Topology
+from kubectl_dra.alloc.prepare import PreparedClaim, Preparer
+from kubectl_dra.alloc.reasons import Reason
+from kubectl_dra.alloc.result import (
+    ALLOCATABLE,
+    ALLOCATED,
+    SCHEDULER_ERROR,
+    UNALLOCATABLE,
+    ClaimSummary,
+    NodeResult,
+    SimulationResult,
+)
+from kubectl_dra.alloc.search import DEFAULT_BUDGET, Checker, NodeSearch, node_selector
+from kubectl_dra.alloc.selection import ExpressionCache
+from kubectl_dra.alloc.state import build_state
+from kubectl_dra.model.claim import Node, Pod
+from kubectl_dra.model.cluster import Cluster
+
+#: the name of the stand-in node when a cluster names none (only allNodes/nodeSelector slices)
+ANY_NODE = "(any node)"
+
+
+def simulate(
+    cluster: Cluster,
+    claims: Any,
+    nodes: Iterable[str | Node] | None = None,
+    budget: int = DEFAULT_BUDGET,
+    *,
+    features: Features = DEFAULT_FEATURES,
+) -> SimulationResult:
+    """Simulate allocating ``claims`` on every candidate node.
+
+    ``claims``: a Pod (its claims, from templates where not created yet), a Claim, a
+    ClaimTemplate, a list of those, or a name (``pod/NS/NAME``, ``claim/NS/NAME``,
+    ``template/NS/NAME``, ``NS/NAME`` = claim). ``nodes``: names or Node objects; default every
+    Node of the cluster (else every node named by a slice), or the pod's node if it is bound.
+    ``budget``: search steps per node before giving up (``budget-exhausted``).
+    """
+    enabled = gc.isenabled()
+    gc.disable()  # tens of thousands of small records: the cyclic GC would only cost time here
+    try:
+        return _simulate(cluster, claims, nodes, budget, features)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _simulate(
+    cluster: Cluster, claims: Any, nodes: Iterable[str | Node] | None, budget: int, features: Features
+) -> SimulationResult:
+    inputs, found, pod = resolve(cluster, claims)
+    found.extend(claim_level_reasons(inputs, pod))
+    summaries = [
+        ClaimSummary(ci.ref, ci.state, ci.source, [r.describe() for r in ci.spec.requests]) for ci in inputs
+    ]
+    summaries.extend(
+        ClaimSummary(r.claim or "", "missing", "claim" if r.code == R.CLAIM_MISSING else "template")
+        for r in found
+        if r.code in (R.CLAIM_MISSING, R.TEMPLATE_MISSING) and r.claim
+    )
+    preparer = Preparer(cluster.classes, features)
+    prepared, problems = preparer.prepare(inputs)
+    found.extend(problems)
+    result = SimulationResult(UNALLOCATABLE, [], found, summaries, pod.ref if pod else None, budget)
+    if any(r.blocking for r in found):
+        result.verdict = SCHEDULER_ERROR if any(r.status == R.ERROR for r in found) else UNALLOCATABLE
+        return result
+
+    state = build_state(cluster.claims, features)
+    topology = Topology(cluster.slices, cluster.taint_rules, state, features)
+    candidates, others = _candidate_nodes(cluster, topology, inputs, nodes, pod, found)
+    views = [topology.view(node) for node in candidates]
+    cache = ExpressionCache()
+    for selection in preparer.selections:
+        selection.ensure(topology.entries, cache)
+    checker = Checker(state, features)
+    known_drivers = {sl.driver for sl in cluster.slices}
+    drivers_of = {
+        id(spec.selection): diagnose.class_drivers(spec, topology.entries, known_drivers)
+        for pc in prepared
+        for spec in pc.specs()
+    }
+    allocated = [ci for ci in inputs if not ci.pending]
+    for view in views:
+        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of))
+    for name in others:
+        result.nodes.append(
+            NodeResult(
+                name,
+                False,
+                reasons=[
+                    Reason(
+                        R.NODE_CHOSEN,
+                        f"pod {pod.ref if pod else ''} is already bound to node {pod.node_name if pod else ''}",
+                        data={"node": pod.node_name if pod else None},
+                    )
+                ],
+            )
+        )
+    result.verdict = _verdict(result, bool(prepared))
+    return result
+
+
+def _candidate_nodes(
+    cluster: Cluster,
+    topology: Topology,
+    inputs: list[ClaimInput],
+    nodes: Iterable[str | Node] | None,
+    pod: Pod | None,
+    found: list[Reason],
+) -> tuple[list[Node], list[str]]:
+    """(nodes to evaluate, nodes rejected because the pod is bound elsewhere)."""
+    known = {n.name: n for n in cluster.nodes}
+    if pod is not None and pod.node_name:
+        found.append(
+            Reason(
+                R.NODE_CHOSEN,
+                f"pod {pod.ref} is already bound to node {pod.node_name}; only that node is evaluated",
+                status=R.INFO,
+                data={"node": pod.node_name},
+            )
+        )
+    if nodes is not None:
+        chosen = [n if isinstance(n, Node) else known.get(n) or Node(n) for n in nodes]
+        if pod is not None and pod.node_name:
+            return [n for n in chosen if n.name == pod.node_name], [n.name for n in chosen if n.name != pod.node_name]
+        return chosen, []
+    if pod is not None and pod.node_name:
+        return [known.get(pod.node_name) or Node(pod.node_name)], []
+    if known:
+        return sorted(known.values(), key=lambda n: n.name), []
+    names = set(topology.node_names())
+    for ci in inputs:
+        names.update(names_in_selector(ci.node_selector))
+    if not names:
+        return [Node(ANY_NODE)], []
+    return [Node(n) for n in sorted(names)], []
+
+
+def _allocated_reasons(node: Node, allocated: list[ClaimInput]) -> list[Reason]:
+    out = []
+    for ci in allocated:
+        where = ci.node_selector
+        if where is None or selector_matches(where, node):
+            devices = [f"{r.driver}/{r.pool}/{r.device}" for r in ci.results]
+            out.append(
+                Reason(
+                    R.CLAIM_ALLOCATED,
+                    f"claim {ci.ref} is already allocated ({', '.join(devices) or 'no devices'}) and usable on node {node.name}",
+                    status=R.INFO,
+                    claim=ci.ref,
+                    data={"devices": devices},
+                )
+            )
+        else:
+            pinned = sorted(names_in_selector(where))
+            out.append(
+                Reason(
+                    R.CLAIM_ALLOCATED_ELSEWHERE,
+                    f"resourceclaim not available on the node: claim {ci.ref} is allocated for "
+                    + (f"node {', '.join(pinned)}" if pinned else "other nodes"),
+                    claim=ci.ref,
+                    data={"nodeSelector": where, "nodes": pinned},
+                )
+            )
+    return out
+
+
+def _node(
+    view: NodeView,
+    prepared: list[PreparedClaim],
+    allocated: list[ClaimInput],
+    checker: Checker,
+    budget: int,
+    drivers_of: dict[int, set[str]],
+) -> NodeResult:
+    node = view.node.name
+    reasons = _allocated_reasons(view.node, allocated)
+    allocated_ok = not any(r.blocking for r in reasons)
+    if not prepared:
+        return NodeResult(node, allocated_ok, reasons=reasons)
+    outcome = NodeSearch(view, prepared, checker, budget).run()
+    funnels = diagnose.funnels(view, prepared, checker, outcome)
+    if outcome.fatal is not None:
+        reasons.append(outcome.fatal)
+    elif outcome.budget_exceeded:
+        reasons.append(
+            Reason(
+                R.BUDGET_EXHAUSTED,
+                f"gave up after {outcome.steps - 1} steps on node {node} (budget {budget}); "
+                "kube-scheduler would time out (timed out trying to allocate devices)",
+                data={"steps": outcome.steps - 1, "budget": budget},
+                hint="raise the budget, or make requests more specific (selectors, fewer alternatives)",
+            )
+        )
+    elif not outcome.success:
+        reasons.extend(diagnose.why_not(view, prepared, funnels, checker, drivers_of))
+    reasons.extend(diagnose.cel_errors(view, prepared, outcome.reached, {r.message for r in reasons}))
+    reasons.sort(key=lambda r: _RANK.get(r.status, 9))
+    result = NodeResult(
+        node,
+        outcome.success and allocated_ok and outcome.fatal is None,
+        results=[c for per_claim in outcome.results for c in per_claim],
+        reasons=reasons,
+        funnels=funnels,
+        steps=outcome.steps,
+    )
+    if outcome.success:
+        for pc, entries in zip(prepared, outcome.entries):
+            result.node_selectors[pc.ref] = node_selector(entries, node)
+    return result
+
+
+_RANK = {R.ERROR: 0, R.UNSCHEDULABLE: 1, R.WARNING: 2, R.INFO: 3}
+
+
+def _verdict(result: SimulationResult, pending: bool) -> str:
+    if any(n.scheduler_error is not None for n in result.nodes):
+        return SCHEDULER_ERROR
+    if any(n.allocatable for n in result.nodes):
+        return ALLOCATABLE if pending else ALLOCATED
+    return UNALLOCATABLE
+
+
+def simulate_node(cluster: Cluster, claims: Any, node: str | Node, budget: int = DEFAULT_BUDGET, **kw: Any) -> NodeResult:
+    """``simulate`` for one node; claim-level reasons are folded into the node's reasons."""
+    sim = simulate(cluster, claims, [node], budget, **kw)
+    name = node.name if isinstance(node, Node) else node
+    if sim.nodes:
+        res = sim.nodes[0]
+        res.reasons[:0] = [r for r in sim.reasons if r not in res.reasons]
+        return res
+    return NodeResult(name, False, reasons=list(sim.reasons))

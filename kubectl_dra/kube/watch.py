@@ -1,0 +1,427 @@
+"""Following a live cluster through the API's watch, for ``list -w`` and ``claims -w``.
+
+One thread per watched collection lists it (keeping the list's ``resourceVersion``) and then
+watches from that version, feeding a queue. The caller's thread (:meth:`ClusterWatch.follow`)
+applies the events to its own copy of the objects, waits ~100 ms for more to arrive together,
+rebuilds the model (a fresh ``Cluster``, re-decoding only the objects that changed) and diffs
+what the command shows against the previous state, so each batch of events yields one list of
+:class:`Change` — the DRA lifecycle as a timeline, not a poll.
+
+Semantics, as client-go's reflector has them:
+
+* BOOKMARK events only move the thread's resourceVersion on; they change nothing.
+* A stream that ends (the server's ``timeoutSeconds``, a load balancer) is resumed from the last
+  resourceVersion seen, so nothing is missed and nothing is replayed.
+* 410 Gone (``WatchExpired``: the server no longer has the changes since our version) makes
+  that thread list again and hand the whole list over; the caller replaces its copy of that
+  collection and diffs as usual, so changes made during the gap are still reported.
+* A broken connection is retried with backoff; when it keeps failing, or RBAC refuses, the
+  error reaches the caller's thread as a ``ClusterError`` (exit 4).
+
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
+
+from kubectl_dra.errors import ClusterError, DraError, NotFoundError
+from kubectl_dra.model.cluster import Cluster
+from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
+
+#: events arriving within this long of the first one are applied together
+BATCH_SECONDS = 0.1
+#: the server ends each watch after a random time in this range (client-go's reflector: 5-10 min)
+WATCH_TIMEOUT = (300, 600)
+#: waits before reconnecting a broken watch; when they are used up the error is reported
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: a collection that expires this many times in a row without a single event gives up
+MAX_EXPIRIES = 5
+PAGE = 500
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One collection to follow: ``key`` names it among the watched ones (unique)."""
+
+    key: str
+    path: str
+    what: str
+    field_selector: str | None = None
+    #: refused (403) or not served (404): followed as empty, with ``warning`` (if set) reported once
+    optional: bool = False
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the timeline: ``value`` is the new payload, or the last one for DELETED."""
+
+    type: str
+    key: Hashable
+    value: Any
+
+
+# ------------------------------------------------------------------ messages from the threads
+
+
+@dataclass
+class _Events:
+    resource: str
+    events: list[tuple[str, dict]]
+
+
+@dataclass
+class _Listed:
+    resource: str
+    items: list[dict]
+    #: True after a 410 Gone (a re-list), False for the first list
+    relist: bool = False
+
+
+@dataclass
+class _Failed:
+    resource: str
+    error: DraError
+
+
+@dataclass
+class _Unavailable:
+    resource: str
+    warning: str | None
+
+
+def _key(obj: dict) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def diff(before: Mapping[Hashable, tuple[Any, Any]], after: Mapping[Hashable, tuple[Any, Any]]) -> list[Change]:
+    """Changes between two snapshots of ``key -> (signature, payload)``.
+
+    A key only in ``after`` is ADDED, in both with a different signature MODIFIED, only in
+    ``before`` DELETED (with the old payload). Order: ``after``'s order, then the deleted ones in
+    ``before``'s order.
+    """
+    changes = []
+    for key, (signature, payload) in after.items():
+        old = before.get(key)
+        if old is None:
+            changes.append(Change(ADDED, key, payload))
+        elif old[0] != signature:
+            changes.append(Change(MODIFIED, key, payload))
+    for key, (_, payload) in before.items():
+        if key not in after:
+            changes.append(Change(DELETED, key, payload))
+    return changes
+
+
+@dataclass
+class ClusterWatch:
+    """Keeps a model of some collections of a live cluster up to date (see the module docstring).
+
+    ``base`` is the cluster from discovery (``client``, served version, namespace, and whatever
+    is not watched, e.g. DeviceClasses): each rebuilt model starts from a copy of it.
+    """
+
+    base: Cluster
+    resources: Sequence[Resource]
+    batch_seconds: float = BATCH_SECONDS
+    bookmarks: bool = True
+    watch_timeout: tuple[int, int] = WATCH_TIMEOUT
+    retry_delays: Sequence[float] = RETRY_DELAYS
+    #: warnings about collections that could not be followed
+    warnings: list[str] = field(default_factory=list)
+    _queue: "queue.Queue[Any]" = field(default_factory=queue.Queue, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _objects: dict[str, dict[tuple[str, str], dict]] = field(default_factory=dict, repr=False)
+    _decoded: dict[str, dict[tuple[str, str], tuple[dict, Any]]] = field(default_factory=dict, repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------------ the caller's side
+
+    def follow(self, snapshot: Callable[[Cluster], Mapping[Hashable, tuple[Any, Any]]]) -> Iterator[tuple[Cluster, list[Change]]]:
+        """Yield ``(model, changes)``: first the initial model with an ADDED change for every key
+        of its snapshot, then one item per batch of events that changed the snapshot.
+
+        ``snapshot(model)`` returns ``key -> (signature, payload)`` for what the command shows;
+        a key whose signature differs from the last snapshot is MODIFIED. Blocks between
+        batches; a watch that fails for good raises its ``ClusterError`` here.
+        """
+        cluster = self.start()
+        state = dict(snapshot(cluster))
+        yield cluster, diff({}, state)
+        for cluster in self.updates():
+            new = dict(snapshot(cluster))
+            changes = diff(state, new)
+            state = new
+            if changes:
+                yield cluster, changes
+
+    def start(self) -> Cluster:
+        """List every collection (in parallel threads that then watch) and return the first model."""
+        if self._threads:
+            raise RuntimeError("this ClusterWatch was started already")
+        waiting = {r.key for r in self.resources}
+        for resource in self.resources:
+            self._objects[resource.key] = {}
+            thread = threading.Thread(target=self._follow, args=(resource,), name=f"watch:{resource.key}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        while waiting:
+            message = self._next(None)
+            self._apply(message)
+            if isinstance(message, (_Listed, _Unavailable)):
+                waiting.discard(message.resource)
+        return self._build()
+
+    def updates(self) -> Iterator[Cluster]:
+        """Block until events arrive; yield a rebuilt model per batch that changed any object."""
+        while True:
+            batch = [self._next(None)]
+            deadline = time.monotonic() + self.batch_seconds
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+            changed = False
+            for message in batch:
+                changed = self._apply(message) or changed
+            if changed:
+                yield self._build()
+
+    def stop(self) -> None:
+        """Ask the threads to end (they are daemons: an exiting process does not wait for them)."""
+        self._stop.set()
+
+    def _next(self, timeout: float | None) -> Any:
+        # short waits keep the main thread responsive to Ctrl-C
+        while True:
+            try:
+                return self._queue.get(timeout=0.25 if timeout is None else timeout)
+            except queue.Empty:
+                if timeout is not None:
+                    raise
+
+    def _apply(self, message: Any) -> bool:
+        """Apply one message to the copy of the objects; returns whether anything may have changed."""
+        if isinstance(message, _Failed):
+            self.stop()
+            raise message.error
+        if isinstance(message, _Unavailable):
+            if message.warning:
+                self.warnings.append(message.warning)
+            return False
+        objects = self._objects[message.resource]
+        if isinstance(message, _Listed):
+            self._objects[message.resource] = {_key(o): o for o in message.items}
+            return True
+        for type_, obj in message.events:
+            if type_ == DELETED:
+                objects.pop(_key(obj), None)
+            else:
+                objects[_key(obj)] = obj
+        return bool(message.events)
+
+    def _build(self) -> Cluster:
+        """A fresh model from the current objects; only changed objects are decoded again."""
+        base = self.base
+        cluster = Cluster(
+            source=base.source,
+            served_version=base.served_version,
+            served_versions=base.served_versions,
+            client=base.client,
+            namespace=base.namespace,
+            claims_namespace=base.claims_namespace,
+            now=base.now,
+            classes=list(base.classes),
+            templates=list(base.templates),
+            nodes=list(base.nodes),
+            taint_rules=list(base.taint_rules),
+        )
+        cluster.warnings.extend(self.warnings)
+        # only some nodes' slices are followed: claims on other nodes' pools are not "unpublished"
+        cluster.slices_filtered = any(r.key.startswith("slices:") for r in self.resources)
+        rules_changed = any(
+            r.key.startswith("taintrules") and self._stale(r.key) for r in self.resources
+        )
+        for resource in self.resources:
+            if rules_changed and resource.key.startswith("slices"):
+                # DeviceTaintRules add taints to the decoded devices: start from clean ones
+                self._decoded.pop(resource.key, None)
+            self._add_decoded(cluster, resource.key)
+        return cluster
+
+    def _stale(self, key: str) -> bool:
+        cache = self._decoded.get(key, {})
+        objects = self._objects.get(key, {})
+        return len(cache) != len(objects) or any(cache.get(k, (None,))[0] is not o for k, o in objects.items())
+
+    def _add_decoded(self, cluster: Cluster, key: str) -> None:
+        cache = self._decoded.get(key, {})
+        fresh: dict[tuple[str, str], tuple[dict, Any]] = {}
+        for obj_key, obj in self._objects.get(key, {}).items():
+            cached = cache.get(obj_key)
+            if cached is not None and cached[0] is obj:
+                fresh[obj_key] = cached
+            else:
+                try:
+                    fresh[obj_key] = (obj, decode(obj))
+                except (DecodeError, UnsupportedVersion) as err:
+                    fresh[obj_key] = (obj, f"skipping {err.message}")
+            decoded = fresh[obj_key][1]
+            if isinstance(decoded, str):
+                cluster.warnings.append(decoded)
+            elif decoded is not None:
+                cluster.add(decoded)
+        self._decoded[key] = fresh
+
+    # ------------------------------------------------------------------ the threads
+
+    def _follow(self, resource: Resource) -> None:
+        """List, then watch from the list's version for as long as the process runs."""
+        from kubectl_dra.kube.live import Forbidden, WatchExpired
+
+        live = self.base.client
+        put = self._queue.put
+        version: str | None = None
+        listed = relist = False
+        failures = expiries = 0
+        while not self._stop.is_set():
+            try:
+                if not listed:
+                    items, version = self._list(resource)
+                    put(_Listed(resource.key, items, relist=relist))
+                    listed, failures = True, 0
+                low, high = self.watch_timeout
+                events = live.watch(
+                    resource.path,
+                    what=resource.what,
+                    resource_version=version,
+                    field_selector=resource.field_selector,
+                    timeout_seconds=random.randint(low, high),
+                    bookmarks=self.bookmarks,
+                )
+                for type_, obj in events:
+                    failures = expiries = 0
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if type_ != "BOOKMARK":
+                        put(_Events(resource.key, [(type_, obj)]))
+                    if self._stop.is_set():
+                        return
+            except WatchExpired as err:
+                expiries += 1
+                if expiries > MAX_EXPIRIES:
+                    put(_Failed(resource.key, err))
+                    return
+                listed, relist = False, True  # list again: what changed meanwhile is diffed by the caller
+            except (Forbidden, NotFoundError) as err:
+                if resource.optional and not relist and not listed:
+                    put(_Unavailable(resource.key, resource.warning))
+                else:
+                    put(_Failed(resource.key, err))
+                return
+            except DraError as err:
+                if not listed and not relist:
+                    put(_Failed(resource.key, err))  # the first list failed: report it at once
+                    return
+                failures += 1
+                if failures > len(self.retry_delays):
+                    put(_Failed(resource.key, err))
+                    return
+                self._stop.wait(self.retry_delays[failures - 1])
+            except Exception as err:  # a bug: end the command rather than a thread, silently
+                put(_Failed(resource.key, DraError(f"internal error in the watch of {resource.what}: {type(err).__name__}: {err}")))
+                return
+
+    def _list(self, resource: Resource) -> tuple[list[dict], str]:
+        """Every item (kind/apiVersion filled in) and the list's resourceVersion, page by page;
+        an expired continue token restarts the list as one request."""
+        from kubectl_dra.kube.live import Forbidden
+
+        live = self.base.client
+        items: list[dict] = []
+        token = ""
+        limit = PAGE
+        version = ""
+        while True:
+            query = [("limit", str(limit))] if limit else []
+            if resource.field_selector is not None:
+                query.append(("fieldSelector", resource.field_selector))
+            if token:
+                query.append(("continue", token))
+            try:
+                page = live.get(resource.path, query, what=resource.what)
+            except ClusterError as err:
+                if not token or isinstance(err, Forbidden):
+                    raise
+                items, token, limit, version = [], "", 0, ""  # 410 on a continue token: start over, unpaged
+                continue
+            meta = page.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")
+            kind = str(page.get("kind") or "")
+            item_kind = kind[:-4] if kind.endswith("List") else kind
+            for item in page.get("items") or []:
+                if isinstance(item, dict):
+                    item.setdefault("kind", item_kind)
+                    item.setdefault("apiVersion", page.get("apiVersion"))
+                    items.append(item)
+            token = str(meta.get("continue") or "")
+            if not token:
+                return items, version
+
+
+def resources_for(
+    cluster: Cluster,
+    *,
+    slices: bool = True,
+    claims_namespace: str | None = None,
+    all_claims: bool = True,
+    pods: bool = False,
+    nodes: Sequence[str] = (),
+    taint_rules: bool = True,
+) -> list[Resource]:
+    """The collections ``list -w`` / ``claims -w`` follow on the connected ``cluster``.
+
+    Claims of every namespace when ``all_claims`` (device state needs them all), else of
+    ``claims_namespace``; pods likewise (optional: RBAC may refuse them). With a few ``nodes``
+    the slices are watched per node (``spec.nodeName``) plus those without a node, as ``list``
+    reads them. DeviceTaintRules are followed where the server has them.
+    """
+    from kubectl_dra.kube.load import MAX_NODE_QUERIES, _taint_rule_version
+
+    version = cluster.served_version or "v1"
+    base = f"/apis/resource.k8s.io/{version}"
+    out: list[Resource] = []
+    if slices:
+        if nodes and len(nodes) <= MAX_NODE_QUERIES:
+            for node in [*nodes, ""]:
+                out.append(Resource(f"slices:{node}", f"{base}/resourceslices", "resourceslices", f"spec.nodeName={node}"))
+        else:
+            out.append(Resource("slices", f"{base}/resourceslices", "resourceslices"))
+    claims_path = f"{base}/resourceclaims" if all_claims else f"{base}/namespaces/{claims_namespace}/resourceclaims"
+    out.append(Resource("claims", claims_path, "resourceclaims"))
+    if pods:
+        pods_path = "/api/v1/pods" if all_claims else f"/api/v1/namespaces/{claims_namespace}/pods"
+        out.append(Resource("pods", pods_path, "pods", optional=True))
+    if slices and taint_rules:
+        rules_version = _taint_rule_version(cluster.client, version, list(cluster.served_versions))
+        if rules_version:
+            out.append(
+                Resource(
+                    "taintrules",
+                    f"/apis/resource.k8s.io/{rules_version}/devicetaintrules",
+                    "devicetaintrules",
+                    optional=True,
+                    warning="cannot read DeviceTaintRules: taints they add are not shown",
+                )
+            )
+    return out
