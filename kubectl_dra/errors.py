@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     CLUSTER = 4  # unreachable, unauthorised, forbidden, resource.k8s.io not served, server error
     INPUT = 5  # an input file (-f) that cannot be read or is not Kubernetes objects
     EXISTS = 6  # `claim --apply`: an object of that name exists already; nothing was changed
+    UNSATISFIABLE = 7  # `explain`: the pod / claim fits on no node (or the scheduler would stop with an error)
     DRIFT = 8  # `nvml --compare`: the node's published devices differ from what NVML reports
 
 

@@ -157,7 +157,7 @@ def test_bash_script_completes_through_the_program(tmp_path):
     probe = f'''
 source "{script}"
 t() {{ COMP_LINE="$1"; COMP_POINT=${{#1}}; read -ra COMP_WORDS <<< "$2"; COMP_CWORD=$3; COMPREPLY=(); _kubectl_dra; echo "${{COMPREPLY[*]}}"; }}
-t "kubectl-dra li" "kubectl-dra li" 1
+t "kubectl-dra lis" "kubectl-dra lis" 1
 t "kubectl-dra list --demo --node dgx" "kubectl-dra list --demo --node dgx" 4
 t "kubectl-dra list --demo arch=Hop" "kubectl-dra list --demo arch = Hop" 5
 '''

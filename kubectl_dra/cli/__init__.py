@@ -50,6 +50,7 @@ from kubectl_dra.cli import catalog as _catalog  # noqa: E402,F401  (registers `
 from kubectl_dra.cli import version as _version_cmd  # noqa: E402,F401  (registers `version`, `completion`)
 from kubectl_dra.cli import topology as _topology  # noqa: E402,F401  (registers `topology`)
 from kubectl_dra.cli import nvml as _nvml  # noqa: E402,F401  (registers `nvml`)
+from kubectl_dra.cli import explain as _explain  # noqa: E402,F401  (registers `explain`, `lint`)
 
 
 def main() -> None:

@@ -1,0 +1,98 @@
+"""`kubectl dra explain` and `kubectl dra lint` on the demo cluster, -f files and the fake API server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+DEMO = Path(__file__).resolve().parents[1] / "kubectl_dra" / "demo" / "cluster.yaml"
+PENDING = ["-n", "research", "pretrain-70b-gpus-fmb6b"]
+
+
+def test_pending_claim_is_explained(run, golden):
+    result = run("explain", "--demo", *PENDING)
+    assert result.exit_code == 7, result.stderr
+    golden("explain-pending.txt", result.stdout)
+    assert "5 allocated to ml-team/llm-train-0-gpus-l4pnk (4, pod llm-train-0), research/gpu-nic-pair (1, pod nccl-probe)" in result.stdout
+    assert "no-driver (2 nodes: mi300x-01, tpu-v4-01)" in result.stdout
+
+
+def test_json_shape(run):
+    result = run("explain", "--demo", *PENDING, "-o", "json")
+    assert result.exit_code == 7
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "unallocatable"
+    assert {n["node"] for n in data["nodes"]} == {"dgx-h100-01", "a100-mig-01", "h100-dmig-01", "l40s-01", "mi300x-01", "tpu-v4-01"}
+    for node in data["nodes"]:
+        assert set(node) >= {"node", "allocatable", "results", "reasons"}
+    dgx = next(n for n in data["nodes"] if n["node"] == "dgx-h100-01")
+    assert dgx["reasons"][0]["code"] == "in-use"
+    assert yaml.safe_load(run("explain", "--demo", *PENDING, "-o", "yaml").stdout) == data
+
+
+def test_node_restricts_the_simulation(run):
+    data = json.loads(run("explain", "--demo", *PENDING, "--node", "l40s-01", "-o", "json").stdout)
+    assert [n["node"] for n in data["nodes"]] == ["l40s-01"]
+    assert run("explain", "--demo", *PENDING, "--node", "nope").exit_code == 3
+
+
+def test_claim_file_that_fits(run, tmp_path):
+    manifest = run("claim", "--demo", "--profile", "1g.10gb").stdout
+    (tmp_path / "c.yaml").write_text(manifest)
+    result = run("explain", "--demo", "--claim-file", str(tmp_path / "c.yaml"), "-n", "ml-team", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "allocatable"
+    fits = {n["node"]: n["results"] for n in data["nodes"] if n["allocatable"]}
+    assert set(fits) == {"a100-mig-01", "h100-dmig-01"}
+    assert all("1g10gb" in r[0]["device"] for r in fits.values())
+
+
+def test_claim_file_that_cannot_fit(run, tmp_path):
+    manifest = run("claim", "--demo", "product~h100", "not mig", "--count", "9").stdout
+    (tmp_path / "c.yaml").write_text(manifest)
+    result = run("explain", "--demo", "--claim-file", str(tmp_path / "c.yaml"))
+    assert result.exit_code == 7
+    assert "fits on none" in result.stdout
+
+
+def test_pod_already_running(run):
+    result = run("explain", "--demo", "pod/llm-train-0", "-n", "ml-team")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("verdict: allocated")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        ([], 2, "name one pod/NAME or claim"),
+        (["-n", "research", "nope"], 3, 'resourceclaim "nope" not found in namespace research'),
+        (["pod/nope", "-n", "research"], 3, 'pod "nope" not found'),
+    ],
+)
+def test_errors(run, args, code, needle):
+    result = run("explain", "--demo", *args)
+    assert result.exit_code == code
+    assert needle in result.stderr
+
+
+def test_over_http_agrees_with_the_demo(run, fake_api):
+    fake_api.load_yaml(DEMO)
+    live = run("explain", *PENDING, "-o", "json")
+    assert live.exit_code == 7, live.stderr
+    assert json.loads(live.stdout) == json.loads(run("explain", "--demo", *PENDING, "-o", "json").stdout)
+
+
+def test_lint_demo_and_gpu_test6(run, tmp_path):
+    result = run("lint", "--demo", "-o", "json")
+    assert result.exit_code == 0
+    assert any(f["code"] == "class-matches-nothing" for f in json.loads(result.stdout)["items"])
+    fixture = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "upstream" / "dra-driver-nvidia-gpu" / "quickstart-v1-gpu-test6-a100-selector.yaml"
+    combined = tmp_path / "all.yaml"
+    combined.write_text(DEMO.read_text() + "\n---\n" + fixture.read_text())
+    result = run("lint", "-f", str(combined), "-o", "json")
+    codes = {f["code"] for f in json.loads(result.stdout)["items"]}
+    assert codes & {"unknown-attribute", "cel-runtime-error", "unguarded-attribute"}
