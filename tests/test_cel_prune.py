@@ -104,3 +104,11 @@ def test_bulk_agrees_with_one_by_one(devices, expression):
     assert bulk == [program.evaluate(d) for d in devices]
     # and with the unpruned bulk path
     assert bulk == program._evaluate_each(devices)
+
+
+def test_repeated_and_subset_evaluations_reuse_results(devices):
+    program = cel.compile('device.capacity[device.driver].?memory.orValue(quantity("0")).compareTo(quantity("40Gi")) >= 0')
+    first = program.evaluate_many(devices)
+    assert program.evaluate_many(devices) == first
+    subset = devices[::3]
+    assert program.evaluate_many(subset) == first[::3] == [program.evaluate(d) for d in subset]

@@ -371,7 +371,7 @@ def activation_data(device: Device) -> dict[str, Any]:
 class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
-    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "_keys", "_membership", "expression")
+    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "_keys", "_membership", "_seen", "expression")
 
     def __init__(
         self,
@@ -388,6 +388,10 @@ class Program:
         self._is_bool = is_bool
         self._keys = prunable_keys(expression)
         self._membership: Any = False  # the _membership_rewrite program, compiled on first need
+        # results per device object, for callers that evaluate one selector over the same devices
+        # again (explain's simulation and lint): id -> (device, result); the device is kept so
+        # its id cannot be reused while the entry lives
+        self._seen: dict[int, tuple[Any, Result]] = {}
 
     def __repr__(self) -> str:
         return f"Program({self.expression!r})"
@@ -473,6 +477,32 @@ class Program:
         the named ids with their kinds — and devices that look alike share one evaluation: a
         cluster of identical GPUs costs a handful of evaluations, not one per device.
         """
+        devices = devices if isinstance(devices, list) else list(devices)
+        seen = self._seen
+        if not seen:
+            results = self._evaluate_fresh(devices)
+        else:
+            get = seen.get
+            results = [None] * len(devices)
+            missing = []
+            for i, d in enumerate(devices):
+                hit = get(id(d))
+                if hit is not None and hit[0] is d:
+                    results[i] = hit[1]
+                else:
+                    missing.append(i)
+            if not missing:
+                return results  # type: ignore[return-value]
+            fresh = self._evaluate_fresh([devices[i] for i in missing])
+            for i, r in zip(missing, fresh):
+                results[i] = r
+        if len(seen) > 200_000:
+            seen.clear()
+        for d, r in zip(devices, results):
+            seen[id(d)] = (d, r)
+        return results  # type: ignore[return-value]
+
+    def _evaluate_fresh(self, devices: list[Device]) -> list[Result]:
         if self._keys is None:
             return self._evaluate_each(devices)
         keys = self._keys

@@ -115,8 +115,14 @@ def explain(
     nodes = [node] if node else None
     if node and not any(n.name == node for n in cluster.nodes) and not any(v.device.node_label == node for v in cluster.device_views()):
         raise NotFoundError(f'node "{node}" not found')
+    from kubectl_dra import timing
+
+    timing.mark("cluster loaded")
     result = simulate(cluster, subject, nodes=nodes)
-    findings = lint(cluster, objects=extra or None) if extra else []
+    timing.mark("simulated")
+    # lint the unapplied manifests when they do not fit: what will fail, and why (skipped when they fit)
+    findings = lint(cluster, objects=extra) if extra and result.verdict != "allocatable" else []
+    timing.mark("linted")
     data = result.to_dict()
     if findings:
         data["lint"] = [_finding(f) for f in findings]
