@@ -275,3 +275,20 @@ def test_shared_device_sums_consumed_capacity():
     assert item["state"] == "reserved"
     assert item["consumedCapacity"] == {"gpu.example.com/memory": "10752Mi"}
     assert [a["shareID"] for a in item["allocations"]] == ["share-a", "share-b"]
+
+
+def test_taint_rules_do_not_change_the_published_devices():
+    from kubectl_dra.model.claim import DeviceTaintRule
+    from kubectl_dra.model.cluster import Cluster
+    from kubectl_dra.model.decode import decode
+
+    cluster = Cluster()
+    cluster.add(decode({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "s"},
+                        "spec": {"driver": "d.example.com", "nodeName": "n", "pool": {"name": "p", "generation": 1, "resourceSliceCount": 1},
+                                 "devices": [{"name": "dev-0"}]}}))
+    cluster.add(decode({"apiVersion": "resource.k8s.io/v1alpha3", "kind": "DeviceTaintRule", "metadata": {"name": "r"},
+                        "spec": {"deviceSelector": {"driver": "d.example.com"}, "taint": {"key": "k", "effect": "NoSchedule"}}}))
+    assert isinstance(cluster.taint_rules[0], DeviceTaintRule)
+    (view,) = cluster.device_views()
+    assert [t.get("rule") for t in view.device.taints] == ["r"]
+    assert not cluster.slices[0].devices[0].taints  # the slice still shows what the driver published

@@ -283,9 +283,7 @@ class Topology:
     def _entry(self, dev: Device, sl: ResourceSlice, info: PoolInfo) -> Entry:
         entry = self._entry_of.get(id(dev))
         if entry is None:
-            taints: tuple[dict, ...] = ()
-            if dev.taints:
-                taints = tuple(t for t in dev.taints if not (isinstance(t, dict) and "rule" in t))
+            taints: tuple[dict, ...] = tuple(dev.taints)
             for rule in self.rules:
                 if rule.matches(dev.driver, dev.pool, dev.name):
                     taints += ({**rule.taint, "rule": rule.name},)

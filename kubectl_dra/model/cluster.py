@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 from kubectl_dra.model.claim import AllocationResult, Claim, ClaimTemplate, DeviceClass, DeviceTaintRule, Node, Pod
@@ -192,7 +192,8 @@ class Cluster:
             taint = {**rule.taint, "rule": rule.name}
             for key, view in views.items():
                 if rule.matches(*key) and not any(t.get("rule") == rule.name for t in view.device.taints):
-                    view.device.taints = [*view.device.taints, taint]
+                    # a copy for the view: the slice's device keeps what the driver published
+                    view.device = replace(view.device, taints=[*view.device.taints, taint])
 
     def _pods_by_claim(self) -> dict[tuple[str, str], list[str]]:
         index: dict[tuple[str, str], list[str]] = {}
