@@ -24,7 +24,7 @@ from kubectl_dra.cli._common import (
     load,
     write_data,
 )
-from kubectl_dra.cli.list import WatchOpt, WatchTable, check_watch, stream_changes
+from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, stream_changes
 
 if TYPE_CHECKING:
     from kubectl_dra.kube.watch import Change
