@@ -71,7 +71,7 @@ def _load_files(filenames: list[str], *, demo: bool, kubeconfig: str | None, con
     """-f input read once (stdin included), keeping the ComputeDomains the cluster model drops."""
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.files import load_objects
-    from kubectl_dra.kube.load import _add_all
+    from kubectl_dra.kube.load import add_all
     from kubectl_dra.model.cluster import Cluster
     from kubectl_dra.render.topology import compute_domain_entry
 
@@ -90,7 +90,7 @@ def _load_files(filenames: list[str], *, demo: bool, kubeconfig: str | None, con
                 yield origin, obj
 
     cluster = Cluster(source=", ".join(filenames))
-    _add_all(cluster, objects())
+    add_all(cluster, objects())
     return cluster, domains
 
 

@@ -31,7 +31,7 @@ class SourceOptions:
 MAX_NODE_QUERIES = 8
 
 
-def _add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
+def add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
     for origin, obj in objects:
         try:
             decoded = decode(obj)
@@ -54,7 +54,7 @@ def _read_list(cluster: Cluster, live, path: str, what: str, field_selector: str
         staged = Cluster()
         try:
             items = live.list(path, what=what, limit=limit, field_selector=field_selector)
-            _add_all(staged, (("cluster", o) for o in items))
+            add_all(staged, (("cluster", o) for o in items))
         except ContinueExpired:
             if limit == 0:
                 raise
@@ -92,7 +92,7 @@ def _read_pods(cluster: Cluster, live, options: SourceOptions, namespace: str, c
         pass  # optional: reservedFor already names the pods using each claim
 
 
-def _taint_rule_version(live, version: str, served: list[str]) -> str | None:
+def taint_rule_version(live, version: str, served: list[str]) -> str | None:
     """The served version that has DeviceTaintRules (v1 from 1.37, v1beta2 from 1.36, v1alpha3 from 1.33), if any."""
     for candidate in dict.fromkeys((version, "v1", "v1beta2", "v1alpha3")):
         if candidate not in served:
@@ -116,13 +116,13 @@ def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
 
         cluster = Cluster(source="the demo cluster")
         cluster.now = demo_now()
-        _add_all(cluster, (("demo", o) for o in demo_objects()))
+        add_all(cluster, (("demo", o) for o in demo_objects()))
         return cluster
     if options.filenames:
         from kubectl_dra.kube.files import load_objects
 
         cluster = Cluster(source=", ".join(options.filenames))
-        _add_all(cluster, load_objects(options.filenames))
+        add_all(cluster, load_objects(options.filenames))
         return cluster
     return _load_live(options, set(want))
 
@@ -196,7 +196,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                     _read_list(cluster, live, f"{base}/resourceslices", "resourceslices", f"spec.nodeName={node}")
             else:
                 _read_list(cluster, live, f"{base}/resourceslices", "resourceslices")
-            rules_version = _taint_rule_version(live, version, served_versions(group))
+            rules_version = taint_rule_version(live, version, served_versions(group))
             if rules_version:
                 try:
                     _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")

@@ -396,7 +396,7 @@ def resources_for(
     the slices are watched per node (``spec.nodeName``) plus those without a node, as ``list``
     reads them. DeviceTaintRules are followed where the server has them.
     """
-    from kubectl_dra.kube.load import MAX_NODE_QUERIES, _taint_rule_version
+    from kubectl_dra.kube.load import MAX_NODE_QUERIES, taint_rule_version
 
     version = cluster.served_version or "v1"
     base = f"/apis/resource.k8s.io/{version}"
@@ -413,7 +413,7 @@ def resources_for(
         pods_path = "/api/v1/pods" if all_claims else f"/api/v1/namespaces/{claims_namespace}/pods"
         out.append(Resource("pods", pods_path, "pods", optional=True))
     if slices and taint_rules:
-        rules_version = _taint_rule_version(cluster.client, version, list(cluster.served_versions))
+        rules_version = taint_rule_version(cluster.client, version, list(cluster.served_versions))
         if rules_version:
             out.append(
                 Resource(

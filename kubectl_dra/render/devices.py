@@ -36,8 +36,8 @@ STATE_STYLE = {
 }
 
 _PRODUCT_KEYS = ("productName", "model", "accelerator", "family")
-_PCI_KEYS = (f"{STANDARD_DOMAIN}/pciBusID", "pcieBusID", "pciAddr", "pciAddress", "dra.net/pciAddress")
-_NUMA_KEYS = (f"{STANDARD_DOMAIN}/numaNode", "numaNode", "numa", "numaNodeID", "dra.net/numaNode")
+PCI_KEYS = (f"{STANDARD_DOMAIN}/pciBusID", "pcieBusID", "pciAddr", "pciAddress", "dra.net/pciAddress")
+NUMA_KEYS = (f"{STANDARD_DOMAIN}/numaNode", "numaNode", "numa", "numaNodeID", "dra.net/numaNode")
 
 
 def short_driver(driver: str) -> str:
@@ -49,7 +49,7 @@ def driver_matches(driver: str, names: set[str]) -> bool:
     return driver in names or short_driver(driver) in names
 
 
-def _first(dev: Device, keys: Sequence[str]) -> Any:
+def first_attr(dev: Device, keys: Sequence[str]) -> Any:
     for key in keys:
         value = dev.attr(key)
         if value is not None:
@@ -93,7 +93,7 @@ def device_type(dev: Device) -> str:
 
 
 def product(dev: Device) -> str:
-    value = f"TPU {dev.attr('tpuGen')}" if dev.attr("tpuGen") is not None else _first(dev, _PRODUCT_KEYS)
+    value = f"TPU {dev.attr('tpuGen')}" if dev.attr("tpuGen") is not None else first_attr(dev, _PRODUCT_KEYS)
     if value is None and dev.driver == "dra.net":
         device = dev.attr("dra.net/pciDevice")
         value = device if device is not None else dev.attr("dra.net/ifName")
@@ -110,7 +110,7 @@ def profile(dev: Device) -> str:
 
 
 def pci_bus_id(dev: Device) -> str:
-    return _text(_first(dev, _PCI_KEYS))
+    return _text(first_attr(dev, PCI_KEYS))
 
 
 def holders_text(view: DeviceView) -> tuple[str, str]:
@@ -142,7 +142,7 @@ def device_row(view: DeviceView, wide: bool = False) -> list[str]:
             _text(dev.attr("uuid")),
             pci_bus_id(dev),
             _text(dev.attr(f"{STANDARD_DOMAIN}/pcieRoot")),
-            _text(_first(dev, _NUMA_KEYS)),
+            _text(first_attr(dev, NUMA_KEYS)),
             _text(dev.attr("architecture")),
             _text(dev.attr("cudaComputeCapability")),
             _text(dev.attr("driverVersion")),

@@ -95,11 +95,11 @@ from kubectl_dra.model.device import STANDARD_DOMAIN, Device
 from kubectl_dra.model.quantity import Quantity, QuantityError
 from kubectl_dra.render.columns import strip_controls
 from kubectl_dra.render.devices import (
-    _NUMA_KEYS,
-    _PCI_KEYS,
+    NUMA_KEYS,
+    PCI_KEYS,
     STATE_STYLE,
-    _first,
     device_type,
+    first_attr,
     human_quantity,
     product,
     profile,
@@ -144,7 +144,7 @@ def _text_or_none(text: str) -> str | None:
 
 
 def _numa(dev: Device) -> int | None:
-    value = _first(dev, _NUMA_KEYS)
+    value = first_attr(dev, NUMA_KEYS)
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, bool) or value is None:
@@ -283,7 +283,7 @@ def _device_entry(view: DeviceView, *, partition: bool = False) -> dict:
         "product": _text_or_none(product(dev)),
         "memory": dev.cap("memory"),
         "uuid": None if uuid is None else str(uuid),
-        "pciBusID": _first(dev, _PCI_KEYS),
+        "pciBusID": first_attr(dev, PCI_KEYS),
         "state": view.state,
         "allocations": _allocations(view),
     }
@@ -333,7 +333,7 @@ def _group_entry(group: _Group, cluster: Cluster, cache: dict) -> dict:
         entry = _device_entry(group.parent)
     else:
         first = group.children[0].device
-        buses = {_first(v.device, _PCI_KEYS) for v in group.children}
+        buses = {first_attr(v.device, PCI_KEYS) for v in group.children}
         is_uuid = bool(group.key_attribute and group.key_attribute.endswith("/uuid"))
         entry = {
             "name": None,
