@@ -58,12 +58,32 @@ class ClusterError(RuntimeError):
 # --------------------------------------------------------------------------------------------- build
 
 
+def _real_home() -> Path:
+    """The user's home from the password database: tests point $HOME at a temp dir, the caches stay put."""
+    try:
+        import pwd
+
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError):
+        return Path.home()
+
+
 def cache_root() -> Path:
     base = os.environ.get("KUBECTL_DRA_E2E_CACHE")
     if base:
         return Path(base)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "kubectl-dra-e2e"
+    return (Path(xdg) if xdg else _real_home() / ".cache") / "kubectl-dra-e2e"
+
+
+def go_env() -> dict[str, str]:
+    """Environment for `go build`: Go's caches under the real home even when $HOME is a test's temp dir."""
+    home = _real_home()
+    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-mod=readonly -buildvcs=false")
+    env.setdefault("GOPATH", str(home / "go"))
+    env.setdefault("GOMODCACHE", str(Path(env["GOPATH"].split(os.pathsep)[0]) / "pkg" / "mod"))
+    env.setdefault("GOCACHE", str(home / ".cache" / "go-build"))
+    return env
 
 
 def go_tool() -> str | None:
@@ -78,7 +98,7 @@ def source_hash() -> str:
             h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     go = go_tool()
     if go:
-        out = subprocess.run([go, "version"], capture_output=True, text=True, check=False).stdout
+        out = subprocess.run([go, "version"], capture_output=True, text=True, check=False, env=go_env()).stdout
         h.update(out.encode())
     return h.hexdigest()[:16]
 
@@ -115,7 +135,7 @@ def binary(log=None) -> Path:
         return target
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f"k8sbox.tmp.{os.getpid()}"
-    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-mod=readonly")
+    env = go_env()
     cmd = [go, "build", "-trimpath", "-p", str(max(1, os.cpu_count() or 1)), "-ldflags", ldflags(), "-o", str(tmp), "."]
     started = time.monotonic()
     if log:

@@ -16,8 +16,6 @@ import pytest
 from tests.e2e import cluster
 
 MODE = os.environ.get("KUBECTL_DRA_E2E", "").strip().lower()
-# resolved now, while HOME is the real one (the suite's autouse fixture points HOME at a temp dir per test)
-os.environ.setdefault("KUBECTL_DRA_E2E_CACHE", str(cluster.cache_root()))
 
 
 def _unavailable() -> str | None:
