@@ -245,7 +245,7 @@ def _spawn(cp: ControlPlane, exe: Path, name: str, args: list[str], die_with_par
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=preexec,
+        preexec_fn=preexec,  # noqa: PLW1509 - only prctl(PR_SET_PDEATHSIG)
         cwd=cp.dir,
     )
     log.close()
@@ -265,7 +265,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 def _get(url: str, ctx: ssl.SSLContext | None, timeout: float = 2.0) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, context=ctx, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, context=ctx, timeout=timeout) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
@@ -329,7 +329,7 @@ def up(
         raise ClusterError(f"{cp.dir} already has a running control plane; run `down --dir {cp.dir}` first")
     started = time.monotonic()
     users = [f"{u}={','.join(g)}" if g else u for u, g in USERS.items()]
-    pki = subprocess.run([str(exe), "pki", "--dir", str(cp.pki), *sum((["--user", u] for u in users), [])],
+    pki = subprocess.run([str(exe), "pki", "--dir", str(cp.pki), *[arg for u in users for arg in ("--user", u)]],
                          capture_output=True, text=True, check=False)
     if pki.returncode != 0:
         raise ClusterError(f"k8sbox pki failed: {pki.stderr.strip()}")
@@ -388,7 +388,7 @@ def _start(cp, exe, runtime_config, feature_gates, die_with_parent, timeout) -> 
     _spawn(cp, exe, "kube-controller-manager",
            [*common, f"--secure-port={cp.ports['kube-controller-manager']}", f"--controllers={CONTROLLERS}",
             "--use-service-account-credentials=false"], die_with_parent)
-    insecure = ssl._create_unverified_context()  # noqa: S323 - self-signed component certs on loopback
+    insecure = ssl._create_unverified_context()
     for name in ("kube-scheduler", "kube-controller-manager"):
         url = f"https://127.0.0.1:{cp.ports[name]}/healthz"
         _wait("/healthz", lambda url=url: _ok(_get(url, insecure)), cp, name, timeout)

@@ -20,7 +20,7 @@ MODE = os.environ.get("KUBECTL_DRA_E2E", "").strip().lower()
 
 def _unavailable() -> str | None:
     if MODE in ("0", "off", "no", "false"):
-        return "e2e tier switched off (KUBECTL_DRA_E2E=%s)" % MODE
+        return f"e2e tier switched off (KUBECTL_DRA_E2E={MODE})"
     if not os.environ.get("K8SBOX_BIN") and not shutil.which("go"):
         return "e2e tier needs Go (the control plane is built from the Kubernetes Go modules); none on PATH"
     return None

@@ -83,7 +83,7 @@ class Api:
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as e:
             raw = e.read()

@@ -37,7 +37,7 @@ def test_up_and_down_from_the_command_line(tmp_path):
     if not cluster.go_tool() and not __import__("os").environ.get("K8SBOX_BIN"):
         pytest.skip("needs Go")
     script = str(cluster.HERE / "cluster.py")
-    up = subprocess.run([sys.executable, script, "up", "--dir", str(tmp_path)], capture_output=True, text=True,
+    up = subprocess.run([sys.executable, script, "up", "--dir", str(tmp_path)], capture_output=True, text=True, check=False,
                         timeout=600)
     try:
         assert up.returncode == 0, up.stderr
@@ -47,7 +47,7 @@ def test_up_and_down_from_the_command_line(tmp_path):
         assert set(pids) == set(cluster.COMPONENTS)
         assert Api(cp).get_raw("/version")["gitVersion"] == cluster.KUBE_VERSION
     finally:
-        down = subprocess.run([sys.executable, script, "down", "--dir", str(tmp_path)], capture_output=True,
+        down = subprocess.run([sys.executable, script, "down", "--dir", str(tmp_path)], capture_output=True, check=False,
                               text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert not [name for name, pid in pids.items() if cluster._alive(pid)]
