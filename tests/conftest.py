@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +59,15 @@ def golden(request):
 
     def check(name: str, text: str) -> None:
         path = GOLDEN / name
-        if update or not path.exists():
-            if not update and os.environ.get("CI"):
-                raise AssertionError(f"golden file {name} is missing")
+        if update:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             return
+        if not path.exists():
+            raise AssertionError(
+                f"golden file tests/golden/{name} is missing: create it with `pytest --update-golden` "
+                "and review it before committing"
+            )
         expected = path.read_text(encoding="utf-8")
         assert text == expected, f"output differs from golden {name} (run pytest --update-golden and review the diff)"
 

@@ -402,6 +402,11 @@ class FakeApiServer:
         self.page_size_cap = page_size_cap
         self.port = port
         self.requests: list[Request] = []
+        #: why each watch stream ended ("timeoutSeconds", "stopped", "expired"), in order: tests wait
+        #: on this instead of measuring time
+        self.watch_endings: list[str] = []
+        #: BOOKMARK events written to watch streams so far
+        self.bookmarks_sent = 0
         self._lock = threading.RLock()
         self._versions: tuple[str, ...] = ()
         self.serve_versions(resource_versions)
@@ -984,6 +989,7 @@ class FakeApiServer:
         cursor = plan.cursor
         if plan.expired:
             write(self._expired_line(plan, cursor))
+            self.watch_endings.append("expired")
             return True
         if plan.initial:
             write(b"".join(self._event_line(plan, "ADDED", e.raw) for e in plan.initial))
@@ -992,6 +998,7 @@ class FakeApiServer:
             with self._cond:
                 while True:
                     if self._stopping:
+                        self.watch_endings.append("stopped")
                         return False
                     if self._watch_epoch != plan.epoch or cursor < self._log_floor:
                         lines.append(self._expired_line(plan, cursor))
@@ -1013,17 +1020,20 @@ class FakeApiServer:
                     cursor = max(cursor, self._rv) if cursor >= self._log_floor else cursor
                     now = time.monotonic()
                     if deadline is not None and now >= deadline:
+                        self.watch_endings.append("timeoutSeconds")
                         return True
                     if next_bookmark is not None and now >= next_bookmark:
                         bookmark = {"kind": plan.kind, "apiVersion": plan.api_version,
                                     "metadata": {"resourceVersion": str(cursor)}}
                         lines.append(b'{"type":"BOOKMARK","object":' + _dumps(bookmark) + b"}\n")
+                        self.bookmarks_sent += 1
                         next_bookmark = now + interval
                         break
                     wait = min(t for t in (deadline, next_bookmark, now + 1.0) if t is not None) - now
                     self._cond.wait(max(0.001, wait))
             write(b"".join(lines))
             if lines[-1].startswith(b'{"type":"ERROR"'):
+                self.watch_endings.append("expired")
                 return True
 
     @staticmethod

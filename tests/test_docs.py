@@ -62,3 +62,26 @@ def test_writer_role_allows_apply(run, fake_api):
     assert all(_allowed(rules, *gr, "create") for gr in created)
     assert run("claim", "--mig", "--apply", "--template", "--name", "t", "-n", "ml-team").exit_code == 0
     assert _allowed(rules, "resource.k8s.io", "resourceclaimtemplates", "create")
+
+
+
+def test_missing_golden_file_fails_without_update_flag(tmp_path):
+    """A deleted golden file never re-creates itself: only `--update-golden` writes (CI set or not)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import GOLDEN, ROOT
+
+    probe = tmp_path / "test_golden_probe.py"
+    probe.write_text('def test_probe(golden):\n    golden("does-not-exist-probe.txt", "text")\n', encoding="utf-8")
+    base = {k: v for k, v in os.environ.items() if k != "CI"}
+    for ci in (None, "", "false", "1"):
+        env = base if ci is None else dict(base, CI=ci)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
+                            "--rootdir", str(tmp_path), str(probe)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        assert r.returncode == 1, (ci, r.stdout[-2000:])
+        assert "golden file tests/golden/does-not-exist-probe.txt is missing" in r.stdout
+        assert "--update-golden" in r.stdout
+        assert not (GOLDEN / "does-not-exist-probe.txt").exists()

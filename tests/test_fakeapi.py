@@ -17,7 +17,7 @@ import pytest
 
 from tests.fakeapi import EXPIRED_CONTINUE_MESSAGE, RESOURCE_VERSIONS, FakeApiServer
 
-FIXTURES = pathlib.Path("/work/shared/fixtures/upstream")
+from tests.conftest import FIXTURES  # noqa: E402  (../shared relative to the repo)
 README_SLICES = FIXTURES / "dra-example-driver" / "resourceslice-list-v1-readme.yaml"
 KUBECTL = pathlib.Path(sys.executable).parent / "kubectl"
 TOKEN = "test-token"
@@ -579,17 +579,16 @@ def _check_cli(proc, kubeconfig):
 
 
 def test_cli_lifetime_ends():
-    t0 = time.monotonic()
+    # the subprocess timeout is only a hang guard: --lifetime must end the server by itself
     r = subprocess.run([sys.executable, str(FAKEAPI), "--lifetime", "0.5"], capture_output=True, text=True,
-                       timeout=30)
+                       timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("http://127.0.0.1:")
-    assert time.monotonic() - t0 < 20
 
 
 # ---------------------------------------------------------------- performance
 def test_serves_40000_devices_in_pages_of_500(api):
+    """Correctness at bench size (timings live in bench/, not here)."""
     api.add(*[slice_obj(i, devices=8) for i in range(5000)])
-    t0 = time.perf_counter()
     devices, pages, nbytes, cont = 0, 0, 0, None
     while True:
         q = f"?limit=500&continue={cont}" if cont else "?limit=500"
@@ -604,10 +603,7 @@ def test_serves_40000_devices_in_pages_of_500(api):
         cont = body["metadata"].get("continue")
         if not cont:
             break
-    elapsed = time.perf_counter() - t0
-    print(f"\n40,000 devices, {pages} pages of 500, {nbytes / 1e6:.1f} MB: {elapsed:.2f} s (incl. json.loads)")
-    assert pages == 10 and devices == 40000
-    assert elapsed < 15  # generous: typically well under 1 s
+    assert pages == 10 and devices == 40000 and nbytes > 0
 
 
 def post(api, path: str, obj, **query):
@@ -706,6 +702,16 @@ class Watch:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def wait_for(condition, what: str, guard: float = 10.0):
+    """Poll until ``condition()`` is truthy; ``guard`` seconds is a hang guard, not a measurement."""
+    deadline = time.monotonic() + guard
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
+    return value
 
 
 def list_rv(api: FakeApiServer, path: str) -> str:
@@ -835,14 +841,13 @@ def test_change_made_atomically_with_expiry_is_never_streamed(api):
 def test_bookmarks_and_timeout_seconds():
     with FakeApiServer(bookmark_interval=0.05) as api:
         rv = list_rv(api, CLAIMS_PATH)
-        start = time.monotonic()
         with Watch(api, CLAIMS_PATH, resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds="1") as w:
             events = []
             while (event := w.next()) is not None:
                 events.append(event)
                 if len(events) == 2:
                     api.add(claim("c1", "ns"))
-        assert 0.9 < time.monotonic() - start < 3
+        assert api.watch_endings == ["timeoutSeconds"]  # the server ended it, not a reset or an error
         types = [e["type"] for e in events]
         assert types[:2] == ["BOOKMARK", "BOOKMARK"] and "ADDED" in types and types.count("BOOKMARK") >= 5
         bookmark = events[-1] if events[-1]["type"] == "BOOKMARK" else events[0]
@@ -868,14 +873,17 @@ def test_watch_errors_and_injected_failures(api):
 def test_stop_ends_open_watches_promptly():
     api = FakeApiServer().start()
     w = Watch(api, CLAIMS_PATH, resourceVersion=str(api.resource_version))
-    start = time.monotonic()
     api.stop()
     with w:
         try:
-            assert w.next(timeout=3) is None
-        except (ConnectionError, OSError, ValueError):
-            pass  # the connection was closed under the reader: just as good
-    assert time.monotonic() - start < 2
+            ended = w.next(timeout=10) is None  # 10 s: a hang guard only
+        except TimeoutError:
+            pytest.fail("the watch stream stayed open after stop()")
+        except (ConnectionError, ValueError):
+            ended = True  # the connection was closed under the reader: just as good
+    assert ended
+    wait_for(lambda: api.watch_endings, "the server to record why the stream ended")
+    assert api.watch_endings == ["stopped"]
 
 
 def test_kubernetes_client_streams_a_watch(api, tmp_path):

@@ -70,12 +70,15 @@ def test_spinner_only_on_a_terminal_and_only_when_slow(monkeypatch):
     monkeypatch.delenv("KUBECTL_DRA_NO_SPINNER", raising=False)
     monkeypatch.setenv("TERM", "xterm")
     fast, slow, piped = _Tty(True), _Tty(True), _Tty(False)
-    with Spinner("reading", delay=0.5, stream=fast):
-        pass
-    with Spinner("reading", delay=0.05, interval=0.01, stream=slow):
-        time.sleep(0.2)
-    with Spinner("reading", delay=0.0, stream=piped):
-        time.sleep(0.05)
+    with Spinner("reading", delay=3600, stream=fast):
+        pass  # done long before the delay: nothing shown
+    with Spinner("reading", delay=0.0, interval=0.01, stream=slow):
+        guard = time.monotonic() + 10  # a hang guard, not a measurement
+        while "reading" not in slow.text:
+            assert time.monotonic() < guard, "the spinner never drew on a terminal"
+            time.sleep(0.01)
+    with Spinner("reading", delay=0.0, stream=piped) as spinner:
+        assert spinner._thread is None  # not a terminal: no spinner thread at all
     assert fast.text == ""
     assert "reading" in slow.text and slow.text.endswith("\r\x1b[2K")  # the line is cleared at the end
     assert piped.text == ""

@@ -97,13 +97,15 @@ class Cli:
     def take(self, n: int) -> list[str]:
         return [self.next() for _ in range(n)]
 
-    def quiet(self, seconds: float) -> None:
-        """Nothing more is printed for ``seconds`` (e.g. while bookmarks arrive)."""
-        try:
-            line = self.lines.get(timeout=seconds)
-        except queue.Empty:
-            return
-        raise AssertionError(f"unexpected output {line!r}")
+    def printed_nothing_before(self, api, sentinel, expect) -> None:
+        """Nothing is printed for what happened so far, bookmarks included: once the server has sent
+        more bookmarks, ``sentinel()`` makes a visible change and the next line must be ``expect(line)``
+        (an event, not a quiet time window)."""
+        seen = api.bookmarks_sent
+        wait_for(lambda: api.bookmarks_sent >= seen + 3)
+        sentinel()
+        line = self.next()
+        assert expect(line), f"unexpected output {line!r}"
 
     def interrupt(self) -> tuple[int, str]:
         """Ctrl-C: returns (exit code, stderr)."""
@@ -162,11 +164,12 @@ def watch_requests(api, path: str) -> list:
     return [r for r in api.requests if r.path == path and r.query.get("watch") in ("1", "true")]
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+def wait_for(condition, guard: float = 10.0) -> None:
+    """Poll ``condition``; ``guard`` seconds is a hang guard with a clear failure, not a measurement."""
+    deadline = time.monotonic() + guard
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met within the {guard:.0f} s hang guard")
         time.sleep(0.01)
 
 
@@ -199,7 +202,9 @@ def test_list_watch_shows_the_device_lifecycle(cli, api):
     api.remove("ResourceClaim", "train", "team-a")
     api.remove("ResourceSlice", f"node-a-{DRIVER}")
     assert [device_row(x)[1:3] for x in c.take(2)] == [("gpu-0", "deleted"), ("gpu-1", "deleted")]
-    c.quiet(0.3)  # bookmarks keep arriving: nothing is printed for them
+    # bookmarks keep arriving: nothing is printed for them
+    c.printed_nothing_before(api, lambda: api.add(slice_for("node-z", devices=1)),
+                             lambda line: device_row(line)[:3] == ("node-z", "gpu-0", "free"))
     rc, stderr = c.interrupt()
     assert rc == 0 and stderr == ""
 
@@ -226,7 +231,8 @@ def test_claims_watch_shows_each_step(cli, api):
     assert claim_row(c.next()) == ("train", "pending")
     api.remove("ResourceClaim", "train", "team-a")
     assert claim_row(c.next()) == ("train", "deleted")
-    c.quiet(0.2)
+    c.printed_nothing_before(api, lambda: api.add(claim("sentinel")),
+                             lambda line: claim_row(line) == ("sentinel", "pending"))
     rc, stderr = c.interrupt()
     assert rc == 0
     assert stderr == "no ResourceClaims found in namespace team-a (watching)\n"
@@ -309,7 +315,9 @@ def test_filters_apply_to_watch_output(cli, api):
     assert device_row(c.next()) == ("node-a", "gpu-1", "allocated", "team-a/a1", "-")
     api.update(claim("a1"))
     assert device_row(c.next()) == ("node-a", "gpu-1", "free", "-", "-")
-    c.quiet(0.2)
+    # the claims on node-b and on gpu-0 printed nothing
+    c.printed_nothing_before(api, lambda: api.update(claim("a1", device="gpu-1")),
+                             lambda line: device_row(line) == ("node-a", "gpu-1", "allocated", "team-a/a1", "-"))
     rc, _ = c.interrupt()
     assert rc == 0
     slice_watches = [r for r in api.requests if r.path.endswith("/resourceslices") and r.query.get("watch")]
