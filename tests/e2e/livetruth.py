@@ -282,24 +282,28 @@ class World:
         return self.api.update_status(claim)
 
     def teardown(self) -> None:
-        """Remove everything, pods first; the namespace (and what is in it) last, waited for."""
+        """Remove everything, pods first. What lived in the namespace is deleted (and waited for) one by
+        one; the namespace itself is left to the namespace controller (that takes seconds; nothing
+        is left in it for other tests to see)."""
         api = self.api
         for p in api.list("Pod", self.ns):
             api.delete("Pod", p["metadata"]["name"], self.ns)
+        for c in api.list("ResourceClaim", self.ns):
+            if c["metadata"].get("finalizers"):
+                api.patch("ResourceClaim", c["metadata"]["name"], {"metadata": {"finalizers": None}}, self.ns)
+        for kind in ("ResourceClaim", "ResourceClaimTemplate"):
+            api.delete_collection(kind, self.ns)
         for obj in reversed(self.created):
-            md = obj["metadata"]
-            if obj["kind"] in ("ResourceClaim",):
-                try:
-                    api.patch(obj["kind"], md["name"], {"metadata": {"finalizers": None}}, md.get("namespace"))
-                except ApiError:
-                    pass
+            if obj["metadata"].get("namespace"):
+                continue
             try:
                 api.request("DELETE", _path(obj), params={"gracePeriodSeconds": "0"})
             except ApiError as e:
                 if e.status != 404:
                     raise
         api.delete("Namespace", self.ns)
-        api.wait(f"namespace {self.ns} to go", lambda: not api.exists("Namespace", self.ns), timeout=60)
+        api.wait(f"the objects in {self.ns} to go",
+                 lambda: not any(api.list(kind, self.ns) for kind in ("Pod", "ResourceClaim", "ResourceClaimTemplate")), timeout=30)
         api.wait(f"node {self.node} to go", lambda: not api.exists("Node", self.node), timeout=30)
 
 
