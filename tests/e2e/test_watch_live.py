@@ -171,6 +171,11 @@ def test_watch_follows_a_claim_from_pending_to_released(api, control_plane, worl
         held_states = [cells(line)[1] for tag, line in watches["claims"].seen if tag == "out" and cells(line)[0] == "held"]
         assert held_states in (["pending", "allocated", "deleted"], ["allocated", "deleted"]), held_states
 
+        # the driver withdraws generation 2 of pool `gen`: new-0 is gone, generation 1 (old-0) is the newest again
+        api.request("DELETE", f"/apis/resource.k8s.io/v1/resourceslices/{TAG}-gen2")
+        rows = [cells(watches["list"].expect("new-0 or old-0", lambda l: cells(l)[2] in ("new-0", "old-0"))) for _ in range(2)]
+        assert {r[2]: r[7] for r in rows} == {"new-0": "deleted", "old-0": "free"}, rows
+
         # Ctrl-C: docs/commands.md says a watch ends with exit code 0 (docs/exit-codes.md lists 130 for Ctrl-C)
         for name, watch in watches.items():
             assert watch.interrupt() == 0, name
