@@ -159,6 +159,25 @@ def test_list_node_reads_only_that_nodes_slices(run, live, truth, world, monkeyp
     assert {s["spec"]["nodeName"] for s in on_node} == {world.node}
 
 
+def test_paged_reads_equal_whole_ones(run, live, monkeypatch):
+    """Pages of 2 (the real server's limit/continue) give what one page of 500 gives."""
+    from kubectl_dra.kube import live as live_module
+
+    whole = (_json(run("list", "-o", "json")), _json(run("claims", "-A", "-o", "json")))
+    tokens = []
+    real = live_module.LiveCluster._request
+
+    def spy(self, path, query=None, **kw):
+        tokens.extend(v for k, v in query or [] if k == "continue")
+        return real(self, path, query, **kw)
+
+    monkeypatch.setenv("KUBECTL_DRA_NO_FORK", "1")
+    monkeypatch.setattr(live_module, "DEFAULT_PAGE", 2)
+    monkeypatch.setattr(live_module.LiveCluster, "_request", spy)
+    assert (_json(run("list", "-o", "json")), _json(run("claims", "-A", "-o", "json"))) == whole
+    assert len(tokens) > 20  # it did read page by page
+
+
 def test_list_state_each_value(run, live, truth):
     from kubectl_dra.cli.list import STATE_CHOICES
 
