@@ -176,6 +176,14 @@ def test_watch_follows_a_claim_from_pending_to_released(api, control_plane, worl
         rows = [cells(watches["list"].expect("new-0 or old-0", lambda l: cells(l)[2] in ("new-0", "old-0"))) for _ in range(2)]
         assert {r[2]: r[7] for r in rows} == {"new-0": "deleted", "old-0": "free"}, rows
 
+        # a DeviceTaintRule (resource.k8s.io/v1beta2) taints dev-2: the watch follows those too
+        world.add({"apiVersion": "resource.k8s.io/v1beta2", "kind": "DeviceTaintRule",
+                   "metadata": {"name": f"{TAG}-dev-2", "labels": {objects.OWNER_LABEL: TAG}},
+                   "spec": {"deviceSelector": {"driver": world.driver, "pool": node, "device": "dev-2"},
+                            "taint": {"key": "e2e.example.com/broken", "effect": "NoSchedule"}}})
+        row = cells(watches["list"].expect("dev-2 tainted", lambda l: cells(l)[2] == "dev-2"))
+        assert row[7] == "tainted"
+
         # Ctrl-C: docs/commands.md says a watch ends with exit code 0 (docs/exit-codes.md lists 130 for Ctrl-C)
         for name, watch in watches.items():
             assert watch.interrupt() == 0, name
