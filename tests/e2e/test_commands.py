@@ -476,6 +476,30 @@ def test_version_reports_the_server_and_its_resource_versions(run, live, api):
     assert "resource.k8s.io served: v1, v1beta2, v1beta1" in result.stdout
 
 
+# ------------------------------------------------------------------------------------------ completion
+
+
+def test_completion_offers_what_the_command_accepts(live, api, world):
+    """Shell completion reads the live cluster: explain -n NS offers that namespace's claims and pods
+    only; topology offers nodes, not the `<all nodes>` label that `list --node` matches."""
+    import subprocess
+    import sys
+
+    def complete(*words: str) -> list[str]:
+        out = subprocess.run([str(Path(sys.executable).parent / "kubectl-dra"), "__complete", *words], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return [line for line in out.stdout.splitlines() if not line.startswith(":")]
+
+    offered = complete("explain", "-n", "research", "")
+    claims = {c["metadata"]["name"] for c in api.list("ResourceClaim", "research")}
+    pods = {f"pod/{p['metadata']['name']}" for p in api.list("Pod", "research")}
+    assert claims <= set(offered) <= claims | pods and set(offered) & pods
+    nodes = {n["metadata"]["name"] for n in api.list("Node")}
+    assert set(complete("topology", "")) == nodes
+    assert set(complete("list", "--node", "")) == nodes | {"<all nodes>"}  # list --node '<all nodes>' selects those devices
+
+
 # ------------------------------------------------------------------------------------------ claim --apply
 
 
