@@ -159,7 +159,7 @@ def test_list_node_reads_only_that_nodes_slices(run, live, truth, world, monkeyp
     assert {s["spec"]["nodeName"] for s in on_node} == {world.node}
 
 
-def test_paged_reads_equal_whole_ones(run, live, monkeypatch):
+def test_paged_reads_equal_whole_ones(run, live, demo_cluster, monkeypatch):
     """Pages of 2 (the real server's limit/continue) give what one page of 500 gives."""
     from kubectl_dra.kube import live as live_module
 
@@ -431,7 +431,7 @@ def test_topology_node_and_cluster(run, live, api, truth, world):
 # ------------------------------------------------------------------------------------------ explain, lint
 
 
-def test_explain_smoke(run, live, tmp_path):
+def test_explain_smoke(run, live, demo_cluster, tmp_path):
     result = run("explain", "pod/pretrain-70b", "-n", "research", "-o", "json")
     assert result.exit_code == 7, result.stderr
     data = json.loads(result.stdout)
@@ -452,7 +452,7 @@ def test_explain_smoke(run, live, tmp_path):
     assert result.exit_code == 3 and 'pod "no-such-pod" not found' in result.stderr
 
 
-def test_lint_smoke(run, live):
+def test_lint_smoke(run, live, demo_cluster):
     result = run("lint", "-o", "json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -474,6 +474,23 @@ def test_version_reports_the_server_and_its_resource_versions(run, live, api):
     result = run("version")
     assert result.exit_code == 0 and "Server Version: v1.36.3" in result.stdout
     assert "resource.k8s.io served: v1, v1beta2, v1beta1" in result.stdout
+
+
+# ------------------------------------------------------------------------------------------ nvml
+
+
+def test_nvml_compare_against_the_live_slices(run, live, demo_cluster):
+    """The demo's NVML snapshots against what the live server publishes for those nodes: in sync
+    (exit 0); the DGX's snapshot against the L40S node: drift (exit 8), the report on stdout."""
+    snapshots = Path(__file__).parents[2] / "kubectl_dra" / "demo" / "nvml"
+    for node in ("dgx-h100-01", "a100-mig-01", "h100-dmig-01", "l40s-01"):
+        result = run("nvml", "--snapshot", str(snapshots / f"{node}.json"), "--compare", "-o", "json")
+        assert result.exit_code == 0, (node, result.stderr)
+        assert json.loads(result.stdout)["inSync"] is True and json.loads(result.stdout)["node"] == node
+    result = run("nvml", "--snapshot", str(snapshots / "dgx-h100-01.json"), "--node", "l40s-01", "--compare", "-o", "json")
+    assert result.exit_code == 8, result.stderr
+    report = json.loads(result.stdout)
+    assert report["inSync"] is False and {m if isinstance(m, str) else m.get("device") for m in report["missing"]} >= {"gpu-4", "gpu-7"}
 
 
 # ------------------------------------------------------------------------------------------ completion
