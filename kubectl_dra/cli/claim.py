@@ -244,6 +244,8 @@ def claim(
 
             warn("no device matches the claim now: it will stay pending until one does")
         data = _apply(cluster, data, namespace)
+        # as kubectl prints objects (--show-managed-fields=false): without the field-manager bookkeeping
+        data = {**data, "metadata": {k: v for k, v in data["metadata"].items() if k != "managedFields"}}
         if output is None:
             out(f"{data['kind'].lower()}.resource.k8s.io/{data['metadata']['name']} created\n")
             return

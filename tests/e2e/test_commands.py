@@ -565,6 +565,7 @@ def test_claim_apply_dry_run_then_create_never_overwrite(run, live, api, world, 
     assert {k: shown["metadata"][k] for k in ("uid", "resourceVersion", "namespace")} == {
         k: stored["metadata"][k] for k in ("uid", "resourceVersion", "namespace")}
     assert shown["spec"] == stored["spec"]
+    assert "managedFields" in stored["metadata"] and "managedFields" not in shown["metadata"]  # as kubectl prints
 
     # a namespace that does not exist
     result = run("claim", "model=widget", "-n", f"{TAG}-missing", "--name", "x", "--apply")
