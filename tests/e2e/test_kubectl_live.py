@@ -95,6 +95,9 @@ def test_exit_codes_pass_through_kubectl(kubectl, api, control_plane, demo_clust
     assert out.returncode == 7 and out.stdout.startswith("verdict: unallocatable"), out.stderr
     out = kubectl("dra", "list", "--state", "busy", "--kubeconfig", kc)
     assert out.returncode == 2 and "--state must be one of" in out.stderr
+    # click's own usage errors look like every other error (docs/exit-codes.md: `error: …`, `hint: …`)
+    out = kubectl("dra", "list", "--bogus", "--kubeconfig", kc)
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", "error: no such option: --bogus\nhint: see 'kubectl dra list --help'\n")
     out = kubectl("dra", "list", "--kubeconfig", str(control_plane.kubeconfig_for("nobody")))
     assert out.returncode == 4 and out.stderr.startswith("error: forbidden: cannot read resourceslices")
 
