@@ -205,7 +205,8 @@ class World:
     * slice ``<tag>-net``: pool ``net``, allNodes, device net-0 (a network-attached device);
     * slices ``<tag>-counters`` / ``<tag>-parts``: pool ``parts``, a shared counter set of 8Gi and the
       devices whole (8Gi of it), half-0 and half-1 (4Gi each);
-    * a ResourceClaimTemplate ``one`` (one device of the class).
+    * a ResourceClaimTemplate ``one``: one device of the class, the widget (dev-0), so the scheduler's
+      choice is known.
     """
 
     api: Api
@@ -254,7 +255,8 @@ class World:
             ], nodeName=self.node),
             {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
              "metadata": {"name": "one", "namespace": self.ns},
-             "spec": {"spec": {"devices": {"requests": [{"name": "dev", "exactly": {"deviceClassName": drv}}]}}}},
+             "spec": {"spec": {"devices": {"requests": [{"name": "dev", "exactly": {"deviceClassName": drv, "selectors": [
+                 {"cel": {"expression": f'"model" in device.attributes["{drv}"] && device.attributes["{drv}"].model == "widget"'}}]}}]}}}},
         ]:
             self.add(obj)
         return self

@@ -94,6 +94,12 @@ def cells(line: str) -> list[str]:
     return re.split(r" {3,}", line.strip())
 
 
+def event(line: str, ns: str, name: str) -> tuple[str, str] | None:
+    """(type, state) of a `-o json` watch line about claim ns/name."""
+    e = json.loads(line)
+    return (e["type"], e["object"]["state"]) if (e["object"].get("namespace"), e["object"].get("name")) == (ns, name) else None
+
+
 @pytest.fixture(scope="module")
 def world(api: Api):
     w = World(api, TAG)
@@ -128,21 +134,24 @@ def test_watch_follows_a_claim_from_pending_to_released(api, control_plane, worl
         claim = objects.pod_claim_names(api, ns, "w")["dev"]
         row = cells(watches["claims"].expect(f"claim {claim} pending", lambda l: cells(l)[0] == claim))
         assert row[1:3] == ["pending", f"dev: {world.driver}×1"] and row[6] == "w"
+        # each watch acts on its own: wait for every one before the next step, so no two steps share a batch
+        watches["json"].expect(f"claim {claim} pending", lambda l: event(l, ns, claim) == ("ADDED", "pending"))
 
         objects.release(api, pod)
         assert objects.outcome(api, ns, "w").bound
         (_, driver, pool, device), = objects.allocation(api, ns, claim)
-        assert (driver, pool) == (world.driver, node)
+        assert (driver, pool, device) == (world.driver, node, "dev-0")  # the template asks for the widget
         row = cells(watches["claims"].expect(f"claim {claim} reserved", lambda l: cells(l)[0] == claim and "reserved" in cells(l)))
         assert row[1] == "reserved" and row[3:5] == [node, device] and row[6] == "w"
         row = cells(watches["list"].expect(f"{device} reserved", lambda l: cells(l)[2] == device and cells(l)[7] != "free"))
         assert row[7:10] == ["reserved", f"{ns}/{claim}", "w"]
+        watches["json"].expect(f"claim {claim} reserved", lambda l: event(l, ns, claim) == ("MODIFIED", "reserved"))
 
         api.delete("Pod", "w", ns)
         api.wait(f"claim {claim} to be deleted", lambda: not api.exists("ResourceClaim", claim, ns))
         watches["claims"].expect(f"claim {claim} deleted", lambda l: cells(l)[0] == claim and cells(l)[1] == "deleted")
         watches["list"].expect(f"{device} free again", lambda l: cells(l)[2] == device and cells(l)[7] == "free")
-        watches["json"].expect(f"claim {claim} DELETED", lambda l: json.loads(l)["type"] == "DELETED" and json.loads(l)["object"]["name"] == claim)
+        watches["json"].expect(f"claim {claim} DELETED", lambda l: event(l, ns, claim) == ("DELETED", "deleted"))
 
         # every line each watch printed about the claim / the device, in order
         states = [cells(line)[1] for tag, line in watches["claims"].seen if tag == "out" and cells(line)[0] == claim]
@@ -164,6 +173,7 @@ def test_watch_follows_a_claim_from_pending_to_released(api, control_plane, worl
         world.allocate(held, "dev-1")
         row = cells(watches["list"].expect("dev-1 allocated", lambda l: cells(l)[2] == "dev-1"))
         assert row[7:10] == ["allocated", f"{ns}/held", "-"]
+        watches["claims"].expect("held allocated", lambda l: cells(l)[0] == "held" and cells(l)[1] == "allocated")
         api.delete("ResourceClaim", "held", ns)
         row = cells(watches["list"].expect("dev-1 free", lambda l: cells(l)[2] == "dev-1"))
         assert row[7:10] == ["free", "-", "-"]
