@@ -11,11 +11,42 @@ from kubectl_dra import timing  # noqa: E402,F401  (starts the clock)
 os.environ.setdefault("TYPER_USE_RICH", "0")
 
 import typer  # noqa: E402
+import typer.core  # noqa: E402
 
 from kubectl_dra import __version__  # noqa: E402
 from kubectl_dra.cli import _common  # noqa: E402
 
+class _Group(typer.core.TyperGroup):
+    """The command group, with click's usage errors ("Error: No such option: --x" after the usage
+    text) printed as every other error is, kubectl-style: ``error: …`` and a ``hint: …`` (exit 2)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        # click's exception classes, wherever this typer keeps click (it may vendor it)
+        classes = {c.__name__: c for c in typer.BadParameter.__mro__}
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except classes["UsageError"] as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # `kubectl dra` alone: the help, as before
+                error.show()
+                sys.exit(error.exit_code)
+            message = error.format_message().rstrip(".")
+            message = message[:1].lower() + message[1:] if message[1:2].islower() else message
+            command = error.ctx.command_path if error.ctx is not None else "kubectl dra"
+            sys.stderr.write(f"error: {message}\nhint: see '{command} --help'\n")
+            sys.exit(error.exit_code)
+        except classes["ClickException"] as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="kubectl dra",
     help="See every Kubernetes DRA device, who holds it, and what your claims got.",
     no_args_is_help=True,

@@ -186,7 +186,9 @@ def claim(
     views = cluster.device_views()
     flush_warnings(cluster)
     devices = [v.device for v in views]
-    schema = Schema.from_devices(devices)
+    # no devices at all (a driver not installed yet, -f with classes only): the literals decide the
+    # kinds, as documented, instead of every name being "published by no device"
+    schema = Schema.from_devices(devices) if devices else None
     admitted = {c.name: _admitted(c, devices) for c in cluster.classes}
     if device_class is not None and not cluster.classes:
         # e.g. -f with ResourceSlices only: trust --class; --check then applies the request selectors only
@@ -242,6 +244,8 @@ def claim(
 
             warn("no device matches the claim now: it will stay pending until one does")
         data = _apply(cluster, data, namespace)
+        # as kubectl prints objects (--show-managed-fields=false): without the field-manager bookkeeping
+        data = {**data, "metadata": {k: v for k, v in data["metadata"].items() if k != "managedFields"}}
         if output is None:
             out(f"{data['kind'].lower()}.resource.k8s.io/{data['metadata']['name']} created\n")
             return

@@ -189,7 +189,9 @@ def select(views, all_devices, cluster, filter_text: str, cel_expression: str | 
     if filter_text.strip():
         from kubectl_dra.filter import Schema, compile as compile_filter
 
-        flt = compile_filter(filter_text, Schema.from_devices(all_devices))
+        # no devices at all: the literals decide the kinds (a name cannot be "published by no device"
+        # before any driver publishes; `list -w` then waits for the devices instead of failing)
+        flt = compile_filter(filter_text, Schema.from_devices(all_devices) if all_devices else None)
         views = [v for v in views if flt.matches(v.device)]
     selectors: list[tuple[str, str]] = []
     if class_name:

@@ -157,15 +157,23 @@ def values(kind: str, incomplete: str, state: Parsed) -> tuple[Items, int]:
     if kind == "attribute":
         names = sorted({n.rpartition("/")[2] for n in catalog.get("attributes", {})} | set(catalog.get("attributes", {})))
         return [(n, "") for n in names if n.startswith(incomplete)], DIRECTIVE_NO_FILE
-    if kind == "target":  # explain: pod/NAME or a claim name
-        claims = [c.rpartition("/")[2] for c in catalog.get("claims", [])]
-        pods = [f"pod/{p}" for p in catalog.get("pods", [])]
-        return [(v, "") for v in sorted(set(claims)) + pods if v.startswith(incomplete)], DIRECTIVE_NO_FILE
+    if kind == "target":  # explain: pod/NAME or a claim name, of the namespace given with -n
+        namespace = state.source.get("namespace")
+
+        def names(entries: list[str]) -> list[str]:
+            # entries are namespace/name ("pods" were bare names in caches written before)
+            return sorted({e.rpartition("/")[2] for e in entries if namespace is None or e.startswith(namespace + "/")})
+
+        pods = [f"pod/{p}" for p in names(catalog.get("pods", []))]
+        return [(v, "") for v in names(catalog.get("claims", [])) + pods if v.startswith(incomplete)], DIRECTIVE_NO_FILE
     key = {"node": "nodes", "device": "devices", "driver": "drivers", "class": "classes", "claim": "claims",
            "namespace": "namespaces"}.get(kind)
     if key is None:
         return [], DIRECTIVE_NO_FILE
     entries = catalog.get(key, [])
+    if kind == "node" and state.command != "list":
+        # `<all nodes>` / `<node selector>` label devices in `list --node`; elsewhere they name no node
+        entries = [n for n in entries if not n.startswith("<")]
     if kind == "claim":
         namespace = state.source.get("namespace")
         entries = [c.rpartition("/")[2] for c in entries if namespace is None or c.startswith(namespace + "/")]

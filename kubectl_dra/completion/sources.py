@@ -86,7 +86,7 @@ def _build(cluster) -> dict:
         "classes": sorted(c.name for c in cluster.classes),
         "claims": sorted(f"{c.namespace}/{c.name}" for c in cluster.claims),
         "namespaces": sorted({c.namespace for c in cluster.claims} | {p.namespace for p in cluster.pods}),
-        "pods": sorted({p.name for p in cluster.pods}),
+        "pods": sorted({f"{p.namespace}/{p.name}" for p in cluster.pods}),
         "attributes": attributes,
         "capacity": capacity,
     }

@@ -4,7 +4,7 @@ All name aliases live in ``ALIASES`` below; this module is the only place that k
 
 Every attribute access in the generated CEL is guarded (``"id" in device.attributes[…] && …``, plus
 ``device.driver == "D" &&`` when the name was resolved to one driver's domain, plus a
-``type(…) == …`` check where the value's type is only guessed), so the expression never raises a CEL
+``type(…) in […]`` check where the value's type is only guessed), so the expression never raises a CEL
 runtime error in the scheduler: a device that lacks the attribute simply does not match.
 So ``arch!=Hopper`` needs an ``arch`` attribute, while ``not arch=Hopper`` also matches devices without one.
 
@@ -20,7 +20,7 @@ FilterNameError with difflib suggestions.  Without a schema, literal rules, firs
    ``v``) -> semver;
 3. ``true``/``false`` (any case) -> bool;  4. an integer -> int;  5. anything else, and every quoted
    value -> string.  (``in`` lists whose values type differently are compared as strings.)
-Unchecked kinds get a ``type(x) == …`` guard before orderings, ``~`` and semver comparisons.
+Unchecked kinds get a ``type(x) in [T]`` guard before orderings, ``~`` and semver comparisons.
 
 ``mig``: ``mig``/``mig=true`` selects MIG/partition devices: ``gpu.nvidia.com`` with ``type == "mig"``,
 ``gpu.amd.com`` with ``type == "amdgpu-partition"``, any other driver's devices that publish a
@@ -268,7 +268,8 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
                 targets.append(("capacity", driver, driver, "quantity"))
     if not targets:
         candidates = schema.names() | set(ALIASES)
-        close = difflib.get_close_matches(label, sorted(candidates), n=3, cutoff=0.6)
+        # the name itself is no suggestion (an alias such as cc is a candidate even when nothing publishes it)
+        close = difflib.get_close_matches(label, sorted(candidates - {label}), n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join(close)}?" if close else "run 'kubectl dra list -o wide' to see the published names"
         raise FilterNameError(f"no device publishes an attribute or capacity named {label!r}", text, name.start,
                               hint=hint)
@@ -367,7 +368,9 @@ def _test_cel(t: Test) -> tuple[str, int]:
         guards.append(f"{quote(t.ident)} in {base}[{domain}]")
         risky = t.op in _ORDER or t.op == "~" or t.kind == "version"
         if not t.checked and risky:
-            guards.append(f"type({x}) == {_TYPE_NAMES[t.kind]}")
+            # `type(x) in [T]`, not `type(x) == T`: the API server's cost estimate puts any
+            # equality of type values over the selector cost limit ("too complex") and rejects the claim
+            guards.append(f"type({x}) in [{_TYPE_NAMES[t.kind]}]")
     if t.kind in ("quantity", "version"):
         parts = [f"{x}.compareTo({_literal(t.kind, v)}) {_CMP.get(t.op, '==')} 0" for v in t.values]
         cmp, prec = (parts[0], _ATOM) if len(parts) == 1 else ("(" + " || ".join(parts) + ")", _ATOM)

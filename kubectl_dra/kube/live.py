@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -72,6 +73,10 @@ class WatchExpired(ClusterError):
             hint="list again and watch from the new resourceVersion",
         )
 
+
+#: how the authorizer words a denial ("User \"x\" cannot create resource \"resourceclaims\" ..."); admission
+#: plugins and policies answer 403 too, in their own words
+_RBAC_DENIAL = re.compile(r'\bcannot \w+ resource "')
 
 #: the event types a watch stream carries
 WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
@@ -226,9 +231,17 @@ class LiveCluster:
             raise Rejected(f"the API server rejected {what}: {message or reason or status}",
                            hint="nothing was created; check the flags, or print the manifest without --apply")
         if status == 403:
-            raise Forbidden(
-                f"forbidden: cannot create {what}: {message or reason}",
-                hint="creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates; see docs/rbac.md",
+            if _RBAC_DENIAL.search(message):
+                hint = "creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates; see docs/rbac.md"
+            else:
+                # admission refused it (a terminating namespace, a policy, a quota): not a permission
+                hint = "nothing was created; the API server's admission control refused the object (see its message)"
+            raise Forbidden(f"forbidden: cannot create {what}: {message or reason}", hint=hint)
+        if status == 404:
+            # the collection is missing: the namespace (or the API version) is not there
+            raise NotFoundError(
+                f"cannot create {what}: {message or reason or 'HTTP 404'}",
+                hint="create the namespace first, or choose another with -n",
             )
         self._raise(status, data, path, what)
         raise AssertionError("unreachable")  # pragma: no cover

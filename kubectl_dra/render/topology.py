@@ -681,11 +681,13 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
         domain(clique_of[name])["nodes"].append(name)
     for view in views:
         dev = view.device
+        # a device without a node of its own (allNodes, a node selector) is listed under
+        # `<all nodes>` / `<node selector>`, which are not nodes: they are not counted as such
         node = dev.node_name or dev.node_label
-        if node not in clique_of:
+        if dev.node_name and node not in clique_of:
             clique_of[node] = None
             domain(None)["nodes"].append(node)
-        d = domain(clique_of[node])
+        d = domain(clique_of.get(node))
         free = view.state == "free"
         d["devices"] += 1
         d["free"] += free
