@@ -359,7 +359,7 @@ class ClusterWatch:
             if token:
                 query.append(("continue", token))
             try:
-                page = live.get(resource.path, query, what=resource.what)
+                page = live.get(resource.path, query, what=resource.what, verb="list")
             except ClusterError as err:
                 if not token or isinstance(err, Forbidden):
                     raise
@@ -411,7 +411,8 @@ def resources_for(
     out.append(Resource("claims", claims_path, "resourceclaims"))
     if pods:
         pods_path = "/api/v1/pods" if all_claims else f"/api/v1/namespaces/{claims_namespace}/pods"
-        out.append(Resource("pods", pods_path, "pods", optional=True))
+        out.append(Resource("pods", pods_path, "pods", optional=True,
+                            warning="cannot list pods: pods waiting for a claim that no pod has reserved are not shown"))
     if slices and taint_rules:
         rules_version = taint_rule_version(cluster.client, version, list(cluster.served_versions))
         if rules_version:
