@@ -33,6 +33,10 @@ class SourceOptions:
     pods: list[str] = field(default_factory=list)
 
 
+#: what a warning adds when an optional read is refused (the refused request comes first)
+TAINT_RULES_MISSING = "taints added by DeviceTaintRules are not shown"
+PODS_MISSING = "pods waiting for a claim that no pod has reserved are not shown"
+
 #: up to this many --node values are read with one field-selected list each
 MAX_NODE_QUERIES = 8
 
@@ -99,7 +103,7 @@ def _read_pods(cluster: Cluster, live, options: SourceOptions, namespace: str, c
         if PODS in options.required:
             raise
         # reservedFor already names the pods using each claim: only the waiting ones are missing
-        cluster.warnings.append(f"{err.message}; pods waiting for a claim that no pod has reserved are not shown")
+        cluster.warnings.append(f"{err.message}; {PODS_MISSING}")
     _read_named_pods(cluster, live, options, namespace)
 
 
@@ -232,8 +236,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             if rules_version:
                 try:
                     _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")
-                except (Forbidden, NotFoundError):
-                    cluster.warnings.append("cannot read DeviceTaintRules: taints they add are not shown")
+                except (Forbidden, NotFoundError) as err:
+                    cluster.warnings.append(f"{err.message}; {TAINT_RULES_MISSING}")
         timing.mark("resourceslices read")
         if claims_waiter is not None:
             merge_claims(claims_waiter())
