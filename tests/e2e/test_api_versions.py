@@ -7,12 +7,18 @@
   alone): the demo cluster, as the shared control plane scheduled it, is copied there through that
   version's endpoints, and the tool, which then reads v1beta2 (v1beta1), must give the same answer
   as it gives from v1 on the shared control plane for list, claims, show, topology and explain.
+* The DRA feature gates the apiserver and the scheduler report (/metrics, kubernetes_feature_enabled)
+  are the ones the allocator simulator assumes (kubectl_dra.alloc.features.DEFAULT_FEATURES).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import re
+import ssl
+import urllib.request
 
 import pytest
 
@@ -243,3 +249,50 @@ def test_show_topology_and_explain_from_a_beta_server_equal_the_v1_answer(run, c
         beta, v1 = _explain(run, cp, *args), _explain(run, control_plane, *args)
         assert beta == v1, args
     assert _explain(run, cp, "-n", "research", "pod/pretrain-70b")["verdict"] == "unallocatable"
+
+
+# ----------------------------------------------------------------------------------------- feature gates
+
+#: kubectl_dra.alloc.features.Features field -> the Kubernetes feature gate it stands for
+GATES = {
+    "admin_access": "DRAAdminAccess",
+    "prioritized_list": "DRAPrioritizedList",
+    "partitionable_devices": "DRAPartitionableDevices",
+    "device_taints": "DRADeviceTaints",
+    "binding_conditions": "DRADeviceBindingConditions",
+    "consumable_capacity": "DRAConsumableCapacity",
+    "list_type_attributes": "DRAListTypeAttributes",
+}
+
+_GATE_LINE = re.compile(r'^kubernetes_feature_enabled\{name="(?P<name>[A-Za-z0-9]+)",stage="(?P<stage>[A-Z]*)"\} (?P<on>[01])$')
+
+
+def _gates(metrics: str) -> dict[str, tuple[bool, str]]:
+    """gate -> (enabled, stage) from a component's /metrics."""
+    return {m["name"]: (m["on"] == "1", m["stage"] or "GA")
+            for m in map(_GATE_LINE.match, metrics.splitlines()) if m}
+
+
+def _scheduler_metrics(cp) -> str:
+    ctx = ssl._create_unverified_context()  # noqa: S323 - the scheduler's self-signed serving cert on loopback
+    ctx.load_cert_chain(str(cp.pki / "admin.crt"), str(cp.pki / "admin.key"))
+    url = f"https://127.0.0.1:{cp.ports['kube-scheduler']}/metrics"
+    with urllib.request.urlopen(url, context=ctx, timeout=30) as response:  # noqa: S310 - loopback
+        return response.read().decode()
+
+
+def test_the_simulators_feature_gates_are_what_the_server_and_scheduler_report(api: Api, control_plane):
+    """Features() is Kubernetes 1.36 with default gates: the v1.36.3 apiserver and scheduler say the same."""
+    from kubectl_dra.alloc.features import DEFAULT_FEATURES, Features
+
+    assert set(GATES) == {f.name for f in dataclasses.fields(Features)}, "a Features field without its gate here"
+    apiserver = _gates(api.request("GET", "/metrics"))
+    scheduler = _gates(_scheduler_metrics(control_plane))
+    dra = {name: state for name, state in apiserver.items() if name.startswith("DRA")}
+    assert {name: state for name, state in scheduler.items() if name.startswith("DRA")} == dra
+    assert apiserver["DynamicResourceAllocation"] == (True, "GA")
+    assert {field: dra[gate][0] for field, gate in GATES.items()} == dataclasses.asdict(DEFAULT_FEATURES)
+    # DeviceTaintRules: beta and off by default in 1.36, and served only with resource.k8s.io/v1beta2
+    # switched on (the e2e control plane does). The scheduler then ignores them; the tool applies every
+    # rule it can read (docs/troubleshooting.md).
+    assert dra["DRADeviceTaintRules"] == (False, "BETA")
