@@ -149,8 +149,8 @@ def test_403_on_slices(run, demo_api):
     result = run("list")
     assert result.exit_code == 4
     assert result.stderr.splitlines() == [
-        'error: forbidden: cannot read resourceslices: resourceslices.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceslices"',
-        "hint: the tool needs get/list on resource.k8s.io objects; see docs/rbac.md",
+        'error: forbidden: cannot list resourceslices: resourceslices.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceslices"',
+        "hint: the ClusterRole kubectl-dra-reader in docs/rbac.yaml grants get, list and watch on everything the tool reads; see docs/rbac.md",
     ]
 
 
@@ -158,9 +158,69 @@ def test_403_on_claims_still_lists_devices(run, demo_api):
     demo_api.fail("/apis/resource.k8s.io/v1/resourceclaims", 403, times=None)
     result = run("list", "-o", "json")
     assert result.exit_code == 0
-    assert "warning: forbidden: cannot read resourceclaims" in result.stderr
+    assert "warning: forbidden: cannot list resourceclaims" in result.stderr
     assert "allocation state is unknown" in result.stderr
     assert {i["state"] for i in json.loads(result.stdout)["items"]} <= {"free", "tainted"}
+
+
+def test_403_on_claims_fails_the_commands_that_report_on_claims(run, demo_api):
+    """`claims`, `explain` and `lint` answer about claims: a 403 is exit 4, not "no claims found"."""
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceclaims", 403, times=None, message='resourceclaims.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceclaims"')
+    demo_api.fail("/apis/resource.k8s.io/v1/namespaces/ml-team/resourceclaims", 403, times=None, message='resourceclaims.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceclaims"')
+    for args in (["claims", "-A"], ["claims", "-n", "ml-team"], ["explain", "-n", "research", "pretrain-70b-gpus-fmb6b"], ["lint"]):
+        result = run(*args)
+        assert result.exit_code == 4, (args, result.stderr)
+        assert result.stderr.splitlines()[0].startswith("error: forbidden: cannot list resourceclaims: "), args
+        assert "docs/rbac.yaml" in result.stderr.splitlines()[1]
+
+
+def test_403_on_pods_warns_and_names_them(run, demo_api):
+    demo_api.fail("/api/v1/", 403, times=None, message='pods is forbidden: User "dev" cannot list resource "pods"')
+    result = run("claims", "-A")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        'warning: forbidden: cannot list pods: pods is forbidden: User "dev" cannot list resource "pods"; '
+        "pods waiting for a claim that no pod has reserved are not shown"
+    ]
+    # the pod `explain` is about is its subject: a 403 on it fails
+    result = run("explain", "-n", "research", "pod/pretrain-70b")
+    assert result.exit_code == 4
+    assert result.stderr.splitlines()[0].startswith('error: forbidden: cannot get pod "pretrain-70b" in namespace research: ')
+
+
+def test_explain_reads_the_named_pod_whatever_its_claims(run, demo_api):
+    """Every claim in ml-team is reserved, so no pod list is needed there; the named pod is read anyway."""
+    result = run("explain", "-n", "ml-team", "pod/llm-train-0")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("verdict: allocated: ml-team/llm-train-0 ")
+    assert ("GET", "/api/v1/namespaces/ml-team/pods/llm-train-0") in {(r.method, r.path) for r in demo_api.requests}
+    missing = run("explain", "-n", "ml-team", "pod/no-such-pod")
+    assert missing.exit_code == 3
+    assert missing.stderr.splitlines()[0] == 'error: pod "no-such-pod" not found in namespace ml-team'
+
+
+def test_403_names_the_refused_verb(run, demo_api):
+    from kubectl_dra.kube.live import Forbidden, LiveCluster
+
+    demo_api.fail("/apis/resource.k8s.io/v1/resourceslices", 403, times=None, message="no")
+    live = LiveCluster()
+    with pytest.raises(Forbidden, match=r"^forbidden: cannot watch resourceslices: no$") as info:
+        list(live.watch("/apis/resource.k8s.io/v1/resourceslices", what="resourceslices", resource_version="1"))
+    assert (info.value.verb, info.value.resource) == ("watch", "resourceslices")
+    with pytest.raises(Forbidden, match=r"^forbidden: cannot get resourceslices: no$"):
+        live.get("/apis/resource.k8s.io/v1/resourceslices", what="resourceslices")
+    with pytest.raises(Forbidden, match=r"^forbidden: cannot list resourceslices: no$"):
+        list(live.list("/apis/resource.k8s.io/v1/resourceslices", what="resourceslices"))
+
+
+def test_forbidden_keeps_verb_and_hint_across_processes():
+    import pickle
+
+    from kubectl_dra.kube.live import READER_HINT, Forbidden
+
+    error = pickle.loads(pickle.dumps(Forbidden("forbidden: x", hint=READER_HINT, verb="list", resource="pods")))
+    assert (type(error), error.message, error.hint, error.verb, error.resource) == (
+        Forbidden, "forbidden: x", READER_HINT, "list", "pods")
 
 
 def test_group_not_served(run, fake_api):

@@ -64,6 +64,17 @@ def test_writer_role_allows_apply(run, fake_api):
     assert _allowed(rules, "resource.k8s.io", "resourceclaimtemplates", "create")
 
 
+def test_rbac_md_shows_the_objects_of_rbac_yaml():
+    """Each YAML object quoted in docs/rbac.md is the object of that kind and name in docs/rbac.yaml."""
+    import re
+
+    shipped = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all((ROOT / "docs" / "rbac.yaml").read_text()) if d}
+    quoted = [d for block in re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "rbac.md").read_text(), re.S)
+              for d in yaml.safe_load_all(block) if d]
+    assert {(d["kind"], d["metadata"]["name"]) for d in quoted} == set(shipped)
+    for doc in quoted:
+        assert doc == shipped[(doc["kind"], doc["metadata"]["name"])]
+
 
 def test_missing_golden_file_fails_without_update_flag(tmp_path):
     """A deleted golden file never re-creates itself: only `--update-golden` writes (CI set or not)."""

@@ -91,6 +91,8 @@ def load(
     request_timeout: str,
     want: Iterable[str],
     nodes: Iterable[str] = (),
+    required: Iterable[str] = (),
+    pods: Iterable[str] = (),
 ) -> "Cluster":
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.discovery import parse_duration
@@ -111,6 +113,8 @@ def load(
         all_namespaces=all_namespaces,
         request_timeout=timeout,
         nodes=list(nodes),
+        required=frozenset(required),
+        pods=list(pods),
     )
     if demo or filenames:
         cluster = load_cluster(options, want)

@@ -84,6 +84,7 @@ def list_claims(
         all_namespaces=all_namespaces,
         request_timeout=request_timeout,
         want=want,
+        required=(CLAIMS,),  # the claims are the answer: a 403 fails rather than "no claims found"
     )
     from kubectl_dra.model.decode import DecodeError
 

@@ -90,9 +90,13 @@ def explain(
 
     if (target is None) == (not claim_file):
         raise UsageError("name one pod/NAME or claim, or give --claim-file", hint="kubectl dra explain -n NS CLAIM")
+    pod = target.split("/", 1)[1] if target and target.startswith(("pod/", "pods/", "po/")) else None
+    # the claims decide what is free (a 403 fails rather than simulating on a cluster that looks empty);
+    # the named pod is read by name, whichever claims it has
     cluster = load(filenames=filename, demo=demo, kubeconfig=kubeconfig, context=context, namespace=namespace,
                    all_namespaces=True, request_timeout=request_timeout,
-                   want=(SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES))
+                   want=(SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES), required=(CLAIMS,),
+                   pods=[pod] if pod else [])
     keep_alive(cluster)
     flush_warnings(cluster)
     ns = namespace or cluster.namespace
@@ -232,7 +236,8 @@ def lint_command(
     from kubectl_dra.render.columns import strip_controls as sanitize
 
     cluster = load(filenames=filename, demo=demo, kubeconfig=kubeconfig, context=context, namespace=None,
-                   all_namespaces=True, request_timeout=request_timeout, want=(SLICES, CLAIMS, CLASSES, TEMPLATES, NODES))
+                   all_namespaces=True, request_timeout=request_timeout, want=(SLICES, CLAIMS, CLASSES, TEMPLATES, NODES),
+                   required=(CLAIMS,))
     flush_warnings(cluster)
     findings = [_finding(f) for f in lint(cluster)]
     if output is ExplainOutput.table:

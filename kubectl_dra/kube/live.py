@@ -60,7 +60,27 @@ class ContinueExpired(ClusterError):
 
 
 class Forbidden(ClusterError):
-    """403: RBAC does not allow this read."""
+    """403: RBAC does not allow this request. ``verb`` and ``resource`` say what was refused."""
+
+    def __init__(self, message: str, *, hint: str | None = None, verb: str = "", resource: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.verb = verb
+        self.resource = resource
+
+    def __reduce__(self):
+        # keep verb and resource when the error crosses a process boundary (kube.parallel)
+        return (_rebuild_forbidden, (self.message, self.hint, self.verb, self.resource))
+
+
+def _rebuild_forbidden(message: str, hint: str | None, verb: str, resource: str) -> Forbidden:
+    return Forbidden(message, hint=hint, verb=verb, resource=resource)
+
+
+#: the hint of every 403 on a read: the one file that grants what the tool reads
+READER_HINT = (
+    "the ClusterRole kubectl-dra-reader in docs/rbac.yaml grants get, list and watch on everything "
+    "the tool reads; see docs/rbac.md"
+)
 
 
 class WatchExpired(ClusterError):
@@ -204,10 +224,13 @@ class LiveCluster:
             return response.status, data, response
         return response.status, data, response  # pragma: no cover - loop always returns
 
-    def get(self, path: str, query: list[tuple[str, str]] | None = None, *, what: str | None = None) -> dict:
+    def get(
+        self, path: str, query: list[tuple[str, str]] | None = None, *, what: str | None = None, verb: str = "get"
+    ) -> dict:
+        """GET ``path``; ``verb`` is the RBAC verb this is (``list`` for a collection), named in a 403."""
         status, data, _ = self._request(path, query)
         if status != 200:
-            self._raise(status, data, path, what)
+            self._raise(status, data, path, what, verb)
         return _loads(data)
 
     def create(self, path: str, obj: dict, *, what: str, dry_run: bool = False) -> dict:
@@ -232,18 +255,24 @@ class LiveCluster:
                            hint="nothing was created; check the flags, or print the manifest without --apply")
         if status == 403:
             if _RBAC_DENIAL.search(message):
-                hint = "creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates; see docs/rbac.md"
+                hint = ("creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates in that "
+                        "namespace (the ClusterRole kubectl-dra-claim-writer in docs/rbac.yaml); see docs/rbac.md")
             else:
                 # admission refused it (a terminating namespace, a policy, a quota): not a permission
                 hint = "nothing was created; the API server's admission control refused the object (see its message)"
-            raise Forbidden(f"forbidden: cannot create {what}: {message or reason}", hint=hint)
+            raise Forbidden(
+                f"forbidden: cannot create {what}: {message or reason}",
+                hint=hint,
+                verb="create",
+                resource=path.rstrip("/").rsplit("/", 1)[-1],
+            )
         if status == 404:
             # the collection is missing: the namespace (or the API version) is not there
             raise NotFoundError(
                 f"cannot create {what}: {message or reason or 'HTTP 404'}",
                 hint="create the namespace first, or choose another with -n",
             )
-        self._raise(status, data, path, what)
+        self._raise(status, data, path, what, "create")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def list(self, path: str, *, what: str, limit: int = DEFAULT_PAGE, field_selector: str | None = None) -> Iterator[dict]:
@@ -271,7 +300,7 @@ class LiveCluster:
                 if status == 410 and token:
                     raise ContinueExpired(what)
                 if status != 200:
-                    self._raise(status, data, path, what)
+                    self._raise(status, data, path, what, "list")
                 page = _loads(data)
                 del data
                 token = str((page.get("metadata") or {}).get("continue") or "")
@@ -346,7 +375,7 @@ class LiveCluster:
                 data = raw.read()
                 if response.status == 410:
                     raise WatchExpired(what, _status_message(data)[1])
-                self._raise(response.status, data, path, what)
+                self._raise(response.status, data, path, what, "watch")
             buffer = b""
             try:
                 for chunk in raw.stream(65536):
@@ -385,7 +414,7 @@ class LiveCluster:
             raise ClusterError(f"the watch of {what} failed ({code} {obj.get('reason') or 'error'}): {message}")
         return kind, obj
 
-    def _raise(self, status: int, data: bytes, path: str, what: str | None) -> None:
+    def _raise(self, status: int, data: bytes, path: str, what: str | None, verb: str = "get") -> None:
         reason, message = _status_message(data)
         detail = message or reason or f"HTTP {status}"
         subject = what or path
@@ -395,10 +424,7 @@ class LiveCluster:
                 hint="your token or certificate may have expired; check with `kubectl get --raw /version` for the same context",
             )
         if status == 403:
-            raise Forbidden(
-                f"forbidden: cannot read {subject}: {detail}",
-                hint="the tool needs get/list on resource.k8s.io objects; see docs/rbac.md",
-            )
+            raise Forbidden(f"forbidden: cannot {verb} {subject}: {detail}", hint=READER_HINT, verb=verb, resource=subject)
         if status == 404:
             raise NotFoundError(f"{subject} not found: {detail}")
         if status == 429:

@@ -25,7 +25,17 @@ class SourceOptions:
     request_timeout: float | None = None
     #: only these nodes' devices are wanted: a live read asks the server for their slices only
     nodes: list[str] = field(default_factory=list)
+    #: what the command reports on (CLAIMS, PODS): a 403 on these fails the command (exit 4) instead
+    #: of a warning and a degraded answer (docs/rbac.md, "What happens with less")
+    required: frozenset[str] = frozenset()
+    #: pods the command names (in ``namespace``, else the context's): each is read by name, whatever
+    #: the claims say; one that does not exist is left out (the command reports it), a 403 fails
+    pods: list[str] = field(default_factory=list)
 
+
+#: what a warning adds when an optional read is refused (the refused request comes first)
+TAINT_RULES_MISSING = "taints added by DeviceTaintRules are not shown"
+PODS_MISSING = "pods waiting for a claim that no pod has reserved are not shown"
 
 #: up to this many --node values are read with one field-selected list each
 MAX_NODE_QUERIES = 8
@@ -71,25 +81,49 @@ def _read_pods(cluster: Cluster, live, options: SourceOptions, namespace: str, c
     """Pods, when they add something: who waits on a claim that no pod has reserved yet.
 
     ``status.reservedFor`` already names the pods of reserved claims, so with claims read only
-    the namespaces of the others are listed (pods can be most of a cluster's objects).
+    the namespaces of the others are listed (pods can be most of a cluster's objects). The pods
+    in ``options.pods`` are read by name in any case.
     """
     from kubectl_dra.kube.live import Forbidden
 
     if claims_read:
         namespaces = sorted({c.namespace for c in cluster.claims if not c.reserved_for})
-        if not namespaces:
-            return
     else:
         namespaces = [] if options.all_namespaces else [namespace]
-    if options.all_namespaces and (not namespaces or len(namespaces) > MAX_POD_NAMESPACES):
+    if not namespaces and claims_read:
+        paths = []
+    elif options.all_namespaces and (not namespaces or len(namespaces) > MAX_POD_NAMESPACES):
         paths = ["/api/v1/pods"]
     else:
         paths = [f"/api/v1/namespaces/{ns}/pods" for ns in namespaces]
     try:
         for path in paths:
             _read_list(cluster, live, path, "pods")
-    except Forbidden:
-        pass  # optional: reservedFor already names the pods using each claim
+    except Forbidden as err:
+        if PODS in options.required:
+            raise
+        # reservedFor already names the pods using each claim: only the waiting ones are missing
+        cluster.warnings.append(f"{err.message}; {PODS_MISSING}")
+    _read_named_pods(cluster, live, options, namespace)
+
+
+def _read_named_pods(cluster: Cluster, live, options: SourceOptions, namespace: str) -> None:
+    """The pods a command names, one GET each (``get`` on pods is enough): a 403 is the command's failure."""
+    from urllib.parse import quote
+
+    for name in dict.fromkeys(options.pods):
+        if any(p.namespace == namespace and p.name == name for p in cluster.pods):
+            continue
+        try:
+            obj = live.get(f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}",
+                           what=f'pod "{name}" in namespace {namespace}')
+        except NotFoundError:
+            continue  # the command says it does not exist
+        obj.setdefault("kind", "Pod")
+        obj.setdefault("apiVersion", "v1")
+        staged = Cluster()
+        add_all(staged, [("cluster", obj)])
+        cluster.merge(staged)
 
 
 def taint_rule_version(live, version: str, served: list[str]) -> str | None:
@@ -167,6 +201,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
         try:
             _read_list(staged, live, claims_path, "resourceclaims")
         except Forbidden as err:
+            if CLAIMS in options.required:
+                raise
             staged.claims_known = False
             staged.warnings.append(f"{err.message}; allocation state is unknown")
         return [c.to_row() for c in staged.claims], staged.warnings, staged.claims_known
@@ -200,8 +236,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             if rules_version:
                 try:
                     _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")
-                except (Forbidden, NotFoundError):
-                    cluster.warnings.append("cannot read DeviceTaintRules: taints they add are not shown")
+                except (Forbidden, NotFoundError) as err:
+                    cluster.warnings.append(f"{err.message}; {TAINT_RULES_MISSING}")
         timing.mark("resourceslices read")
         if claims_waiter is not None:
             merge_claims(claims_waiter())
@@ -216,6 +252,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             _read_list(cluster, live, path, "resourceclaimtemplates")
         if PODS in want:
             _read_pods(cluster, live, options, namespace, CLAIMS in want)
+        elif options.pods:
+            _read_named_pods(cluster, live, options, namespace)
         if NODES in want:
             _read_list(cluster, live, "/api/v1/nodes", "nodes")
     finally:

@@ -55,7 +55,8 @@ class Resource:
     path: str
     what: str
     field_selector: str | None = None
-    #: refused (403) or not served (404): followed as empty, with ``warning`` (if set) reported once
+    #: refused (403) or not served (404): followed as empty; when ``warning`` (what is missing) is set,
+    #: it is reported once after the server's error
     optional: bool = False
     warning: str | None = None
 
@@ -325,7 +326,7 @@ class ClusterWatch:
                 listed, relist = False, True  # list again: what changed meanwhile is diffed by the caller
             except (Forbidden, NotFoundError) as err:
                 if resource.optional and not relist and not listed:
-                    put(_Unavailable(resource.key, resource.warning))
+                    put(_Unavailable(resource.key, f"{err.message}; {resource.warning}" if resource.warning else None))
                 else:
                     put(_Failed(resource.key, err))
                 return
@@ -359,7 +360,7 @@ class ClusterWatch:
             if token:
                 query.append(("continue", token))
             try:
-                page = live.get(resource.path, query, what=resource.what)
+                page = live.get(resource.path, query, what=resource.what, verb="list")
             except ClusterError as err:
                 if not token or isinstance(err, Forbidden):
                     raise
@@ -396,7 +397,7 @@ def resources_for(
     the slices are watched per node (``spec.nodeName``) plus those without a node, as ``list``
     reads them. DeviceTaintRules are followed where the server has them.
     """
-    from kubectl_dra.kube.load import MAX_NODE_QUERIES, taint_rule_version
+    from kubectl_dra.kube.load import MAX_NODE_QUERIES, PODS_MISSING, TAINT_RULES_MISSING, taint_rule_version
 
     version = cluster.served_version or "v1"
     base = f"/apis/resource.k8s.io/{version}"
@@ -411,7 +412,7 @@ def resources_for(
     out.append(Resource("claims", claims_path, "resourceclaims"))
     if pods:
         pods_path = "/api/v1/pods" if all_claims else f"/api/v1/namespaces/{claims_namespace}/pods"
-        out.append(Resource("pods", pods_path, "pods", optional=True))
+        out.append(Resource("pods", pods_path, "pods", optional=True, warning=PODS_MISSING))
     if slices and taint_rules:
         rules_version = taint_rule_version(cluster.client, version, list(cluster.served_versions))
         if rules_version:
@@ -421,7 +422,7 @@ def resources_for(
                     f"/apis/resource.k8s.io/{rules_version}/devicetaintrules",
                     "devicetaintrules",
                     optional=True,
-                    warning="cannot read DeviceTaintRules: taints they add are not shown",
+                    warning=TAINT_RULES_MISSING,
                 )
             )
     return out

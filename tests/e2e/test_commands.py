@@ -670,5 +670,6 @@ def test_claim_apply_without_create_rights(run, api, world, nobody_can_read):
     assert result.exit_code == 4
     assert result.stderr.startswith(f'error: forbidden: cannot create resourceclaim.resource.k8s.io "by-nobody" in namespace "{world.ns}": ')
     assert 'User "nobody" cannot create resource "resourceclaims"' in result.stderr
-    assert "hint: creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates; see docs/rbac.md" in result.stderr
+    assert ("hint: creating claims needs the `create` verb on resourceclaims/resourceclaimtemplates in that namespace "
+            "(the ClusterRole kubectl-dra-claim-writer in docs/rbac.yaml); see docs/rbac.md") in result.stderr
     assert not api.exists("ResourceClaim", "by-nobody", world.ns)
