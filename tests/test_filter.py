@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -108,14 +109,13 @@ def test_length_limit():
 
 # -- injection ---------------------------------------------------------------------------
 
-INJECTIONS = [
-    'product="a\\" || true"',
-    "product='\" || true || \"'",
-    'product="x\\\\" || true || \\"y"',
-    "product='a\nb\r\tc\x00\x1b\x7f\u2028'",
-    "product~'\") || true || (\"'",
-    "driver=\"gpu.nvidia.com\\\" || true\"",
-    "profile in ('a\", true, \"b', c)",
+INJECTIONS = [  # (filter, the values it compares with, exactly as typed inside the quotes)
+    ('product="a\\" || true"', ('a" || true',)),
+    ("product='\" || true || \"'", ('" || true || "',)),
+    ("product='a\nb\r\tc\x00\x1b\x7f\u2028'", ("a\nb\r\tc\x00\x1b\x7f\u2028",)),
+    ("product~'\") || true || (\"'", ('") || true || ("',)),
+    ("driver=\"gpu.nvidia.com\\\" || true\"", ('gpu.nvidia.com" || true',)),
+    ("profile in ('a\", true, \"b', c)", ('a", true, "b', "c")),
 ]
 
 
@@ -124,17 +124,23 @@ def _string_literals_stripped(cel: str) -> str:
     return re.sub(r'"(?:[^"\\]|\\.)*"', '""', cel)
 
 
-@pytest.mark.parametrize("text", INJECTIONS)
-def test_values_cannot_change_the_structure(text):
-    try:
-        f = compile(text)
-    except UsageError:  # rejected outright: nothing reaches CEL
-        return
+@pytest.mark.parametrize("text, values", INJECTIONS)
+def test_values_cannot_change_the_structure(text, values):
+    f = compile(text)
+    assert tuple(v.text for v in f.ast.values) == values
     cel = f.to_cel()
+    literals = [json.loads(lit) for lit in re.findall(r'"(?:[^"\\]|\\.)*"', cel)]
+    assert literals[-len(values):] == list(values)  # each value is one CEL string, intact
     skeleton = _string_literals_stripped(cel)
     assert "true ||" not in skeleton and "|| true" not in skeleton
     assert not any(c in skeleton for c in "\n\r\t\x00\x1b\x7f\u2028")
     assert skeleton.count("(") == skeleton.count(")")
+
+
+def test_an_unquoted_injection_is_rejected_by_the_lexer():
+    with pytest.raises(FilterSyntaxError, match=r"^unexpected '\|' in filter$") as info:
+        compile('product="x\\\\" || true || \\"y"')
+    assert (info.value.column, info.value.hint) == (14, "use 'or'")
 
 
 def test_injection_value_stays_one_string():
