@@ -37,6 +37,11 @@ def key(path: Path) -> str:
     return path.relative_to(FIXTURES).as_posix()
 
 
+def pinned_device_ids(name: str) -> list[str]:
+    """The pinned device ids (driver/pool/name) of one fixture, e.g. "dra-example-driver/x.yaml"."""
+    return json.loads(TABLE.read_text(encoding="utf-8"))[name]["list"]["device_ids"]
+
+
 def observe(invoke: Callable, path: Path, command: str) -> dict:
     """The outcome of one command on one fixture, in the table's form."""
     result = invoke(*COMMANDS[command], "-f", str(path))
