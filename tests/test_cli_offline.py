@@ -360,7 +360,7 @@ def test_an_unexpected_exception_is_one_line_unless_debugging(run, monkeypatch):
         "hint: this is a bug in kubectl-dra; KUBECTL_DRA_DEBUG=1 shows the traceback for a report",
     ]
     monkeypatch.setenv("KUBECTL_DRA_DEBUG", "1")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^boom\nsecond line$"):
         run("list", "--demo")
 
 

@@ -134,7 +134,7 @@ def test_attribute_keys_per_driver_release():
     assert keys["v25.3"] - keys["v25.8"] == {"index", "minor"}
     assert "pcieBusID" in keys["v25.8"] and "resource.kubernetes.io/pciBusID" in keys["v25.12"]
     assert keys["v25.12"] == keys["v0.4"] and keys["main"] - keys["v0.4"] == {"resource.kubernetes.io/numaNode"}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^unknown driver version style 'v1.0'; one of v25.3, v25.8, v25.12, v0.4, main$"):
         as_resourceslice(s, "v1.0")
 
 
