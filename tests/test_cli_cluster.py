@@ -7,7 +7,9 @@ import re
 
 import pytest
 
+from tests import demo_facts
 from tests.conftest import FIXTURES, ROOT
+from tests.fixture_outcomes import pinned_device_ids
 
 DEMO = ROOT / "kubectl_dra" / "demo" / "cluster.yaml"
 
@@ -53,10 +55,11 @@ def test_namespace_from_context_flag_and_all(run, demo_api, tmp_path, monkeypatc
 @pytest.mark.parametrize("served, expected", [(("v1", "v1beta2", "v1beta1"), "v1"), (("v1beta2", "v1beta1"), "v1beta2"), (("v1beta1",), "v1beta1")])
 def test_discovery_picks_the_newest_served_version(run, fake_api, served, expected):
     fake_api.serve_versions(list(served))
-    fake_api.load_yaml(FIXTURES / "dra-example-driver" / f"resourceslice-list-{'v1' if expected != 'v1beta1' else 'v1beta1-basic'}-readme.yaml")
+    name = f"dra-example-driver/resourceslice-list-{'v1' if expected != 'v1beta1' else 'v1beta1-basic'}-readme.yaml"
+    fake_api.load_yaml(FIXTURES / name)
     result = run("list", "-o", "name")
     assert result.exit_code == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 8
+    assert sorted(result.stdout.splitlines()) == pinned_device_ids(name)
     slice_requests = [r.path for r in fake_api.requests if r.path.endswith("/resourceslices")]
     assert slice_requests == [f"/apis/resource.k8s.io/{expected}/resourceslices"]
 
@@ -66,7 +69,7 @@ def test_v1alpha3_only_cluster_warns(run, fake_api):
     fake_api.load_yaml(FIXTURES / "dra-example-driver" / "resourceslice-list-v1alpha3-basic-readme.yaml")
     result = run("list", "-o", "name")
     assert result.exit_code == 0
-    assert len(result.stdout.splitlines()) == 8
+    assert sorted(result.stdout.splitlines()) == pinned_device_ids("dra-example-driver/resourceslice-list-v1alpha3-basic-readme.yaml")
     assert "warning: the server serves only resource.k8s.io/v1alpha3" in result.stderr
 
 
@@ -79,7 +82,7 @@ def test_paged_lists_are_read_completely(run, tmp_path, monkeypatch):
         result = run("list", "-o", "name")
         assert result.exit_code == 0, result.stderr
         names = result.stdout.splitlines()
-        assert len(names) == len(set(names)) == 71
+        assert len(names) == len(set(names)) and sorted(names) == demo_facts.device_ids()
         pages = [r for r in server.requests if r.path.endswith("/resourceslices")]
         assert len(pages) == 5  # 9 slices, 2 per page
         assert all(r.query.get("limit") == "500" for r in pages)
@@ -96,7 +99,7 @@ def test_expired_continue_token_relists(run, tmp_path, monkeypatch):
         result = run("list", "-o", "name")
         assert result.exit_code == 0, result.stderr
         names = result.stdout.splitlines()
-        assert len(names) == len(set(names)) == 71
+        assert len(names) == len(set(names)) and sorted(names) == demo_facts.device_ids()
 
 
 def test_expired_continue_token_twice_is_a_clean_error(run, tmp_path, monkeypatch):
@@ -116,7 +119,7 @@ def test_429_is_retried_after_retry_after(run, demo_api):
     demo_api.fail("/apis/resource.k8s.io/v1/resourceslices", 429, times=1, retry_after=0)
     result = run("list", "-o", "name")
     assert result.exit_code == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 71
+    assert sorted(result.stdout.splitlines()) == demo_facts.device_ids()
     assert len([r for r in demo_api.requests if r.path.endswith("/resourceslices")]) == 2
 
 
@@ -419,7 +422,7 @@ def test_node_filter_reads_only_those_nodes_slices(run, demo_api):
 def test_class_filter_over_http_reads_device_classes(run, demo_api):
     result = run("list", "--class", "gpu.nvidia.com", "-o", "name")
     assert result.exit_code == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 15
+    assert sorted(result.stdout.splitlines()) == demo_facts.device_ids(demo_facts.nvidia("gpu"))
     assert demo_api.requests_to("/apis/resource.k8s.io/v1/deviceclasses")
 
 

@@ -6,7 +6,9 @@ import json
 
 import yaml
 
+from tests import demo_facts
 from tests.conftest import FIXTURES
+from tests.fixture_outcomes import pinned_device_ids
 
 EXAMPLE_V1 = str(FIXTURES / "dra-example-driver" / "resourceslice-list-v1-readme.yaml")
 
@@ -92,7 +94,7 @@ def test_list_filters(run):
     busy = json.loads(run("list", "--demo", "-o", "json", "--state", "allocated").stdout)["items"]
     assert busy and {i["state"] for i in busy} == {"allocated", "reserved"}
     amd = json.loads(run("list", "--demo", "-o", "json", "--driver", "amd").stdout)["items"]
-    assert len(amd) == 8 and {i["driver"] for i in amd} == {"gpu.amd.com"}
+    assert sorted(f"{i['driver']}/{i['pool']}/{i['name']}" for i in amd) == demo_facts.device_ids(lambda d: d["driver"] == "gpu.amd.com")
     both = json.loads(run("list", "--demo", "-o", "json", "--node", "l40s-01,mi300x-01").stdout)["items"]
     assert {i["node"] for i in both} == {"l40s-01", "mi300x-01"}
 
@@ -245,7 +247,7 @@ def test_filename_directory_stdin_and_repeats(run, tmp_path):
     from_stdin = run("list", "-f", "-", "-o", "name", input=text)
     assert from_dir.exit_code == from_stdin.exit_code == 0
     assert from_dir.stdout == from_stdin.stdout
-    assert len(from_dir.stdout.splitlines()) == 8
+    assert sorted(from_dir.stdout.splitlines()) == pinned_device_ids("dra-example-driver/resourceslice-list-v1-readme.yaml")
 
 
 def test_json_input_and_list_kinds(run, tmp_path):
@@ -253,7 +255,8 @@ def test_json_input_and_list_kinds(run, tmp_path):
     path = tmp_path / "dump.json"
     path.write_text(json.dumps(docs[0]))
     result = run("list", "-f", str(path), "-o", "name")
-    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 8
+    assert result.exit_code == 0
+    assert sorted(result.stdout.splitlines()) == pinned_device_ids("dra-example-driver/resourceslice-list-v1-readme.yaml")
 
 
 def test_api_versions_decode_to_the_same_devices(run):
@@ -301,7 +304,7 @@ def test_unknown_version_warns_and_continues(run, tmp_path):
     path.write_text(text)
     result = run("list", "-f", str(path), "-o", "name")
     assert result.exit_code == 0
-    assert len(result.stdout.splitlines()) == 8
+    assert sorted(result.stdout.splitlines()) == pinned_device_ids("dra-example-driver/resourceslice-list-v1-readme.yaml")
     assert result.stderr.startswith(f"warning: {path}: skipping ResourceClaim default/old: resource.k8s.io/v1alpha2 is not supported")
 
 
@@ -357,7 +360,7 @@ def test_an_unexpected_exception_is_one_line_unless_debugging(run, monkeypatch):
         "hint: this is a bug in kubectl-dra; KUBECTL_DRA_DEBUG=1 shows the traceback for a report",
     ]
     monkeypatch.setenv("KUBECTL_DRA_DEBUG", "1")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^boom\nsecond line$"):
         run("list", "--demo")
 
 
@@ -405,7 +408,7 @@ def test_list_filter_terms_and_where_are_anded(run):
     both = _names(run("list", "--demo", "-o", "name", "memory>=40Gi", "--where", "mig=true"))
     assert both == ["gpu.nvidia.com/h100-dmig-01/gpu-0-mig-7g80gb-0-0", "gpu.nvidia.com/h100-dmig-01/gpu-1-mig-7g80gb-0-0"]
     hopper = _names(run("list", "--demo", "-o", "name", "--where", "arch=Hopper", "not", "mig"))
-    assert len(hopper) == 10 and all("-mig-" not in n.rsplit("/", 1)[1] for n in hopper)
+    assert hopper == demo_facts.device_ids(lambda d: d["attributes"].get("gpu.nvidia.com/architecture") == "Hopper" and not demo_facts.nvidia("mig")(d))
 
 
 def test_list_filter_syntax_error_shows_a_caret(run):
@@ -416,7 +419,7 @@ def test_list_filter_syntax_error_shows_a_caret(run):
 
 def test_list_cel(run):
     hopper = _names(run("list", "--demo", "-o", "name", "--cel", 'device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].architecture == "Hopper"'))
-    assert len(hopper) == 46
+    assert sorted(hopper) == demo_facts.device_ids(lambda d: d["attributes"].get("gpu.nvidia.com/architecture") == "Hopper")
     bad = run("list", "--demo", "--cel", "device.driver ==")
     assert bad.exit_code == 2
     assert bad.stderr.startswith("error: compilation failed: ERROR: <input>:1:17: Syntax error")
@@ -433,9 +436,14 @@ def test_list_cel_runtime_errors_are_counted_not_fatal(run):
 
 def test_list_class(run):
     gpus = _names(run("list", "--demo", "-o", "name", "--class", "gpu.nvidia.com"))
-    assert len(gpus) == 15 and not any("-mig-" in n.rsplit("/", 1)[1] for n in gpus)
+    assert sorted(gpus) == demo_facts.device_ids(demo_facts.nvidia("gpu"))
     free_mig = _names(run("list", "--demo", "-o", "name", "--class", "mig.nvidia.com", "--state", "free"))
-    assert len(free_mig) == 31
+    # h100-dmig-01 GPU 0 holds a 3g.40gb instance at memory slice 4: the partitions that overlap
+    # slices 4-7 cannot be created while it lives, so they are not free either
+    overlapping = {f"gpu.nvidia.com/h100-dmig-01/gpu-0-mig-{p}" for p in
+                   ("1g10gb-19-4", "1g10gb-19-5", "1g10gb-19-6", "1g20gb-15-4", "1g20gb-15-6", "2g20gb-14-4", "7g80gb-0-0")}
+    expected = set(demo_facts.device_ids(demo_facts.nvidia("mig"))) - demo_facts.allocated_ids() - overlapping
+    assert sorted(free_mig) == sorted(expected) and len(expected) == 31
     missing = run("list", "--demo", "--class", "nope")
     assert missing.exit_code == 3
     assert missing.stderr.splitlines()[0] == 'error: deviceclass "nope" not found'

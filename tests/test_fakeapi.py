@@ -151,7 +151,7 @@ def test_serve_versions_switches_at_runtime(api):
     assert get(api, "/apis/resource.k8s.io/v1")[0] == 404
     api.serve_versions([])
     assert get(api, "/apis")[1]["groups"] == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"unknown resource\.k8s\.io version\(s\) \['v2'\]"):
         api.serve_versions(["v2"])
 
 
@@ -447,7 +447,7 @@ def test_no_auth_when_token_is_none():
 def test_updates_over_http_not_supported(api):
     req = urllib.request.Request(api.url + "/api/v1/nodes/n1", data=b"{}", method="PUT",
                                  headers={"Authorization": f"Bearer {TOKEN}"})
-    with pytest.raises(urllib.error.HTTPError) as e:
+    with pytest.raises(urllib.error.HTTPError, match="HTTP Error 405") as e:
         urllib.request.urlopen(req, timeout=10)
     with e.value:
         assert e.value.code == 405
@@ -470,7 +470,7 @@ def test_stop_closes_the_port():
     url = api.url
     assert get(api, "/version")[0] == 200
     api.stop()
-    with pytest.raises(urllib.error.URLError):
+    with pytest.raises(urllib.error.URLError, match="Connection refused"):
         urllib.request.urlopen(url + "/version", timeout=5)
 
 
@@ -761,7 +761,7 @@ def test_add_of_existing_key_is_modified_and_update_needs_the_object(api):
     with Watch(api, CLAIMS_PATH, resourceVersion=rv) as w:
         api.add(claim("c1", "team-a"))
         assert w.next()["type"] == "MODIFIED"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="ResourceClaim team-a/nope is not stored"):
         api.update(claim("nope", "team-a"))
 
 

@@ -167,7 +167,7 @@ def test_malformed_and_unsupported_objects_raise_clear_errors():
     bad["spec"]["devices"] = {"not": "a list"}
     with pytest.raises(DecodeError, match=r"ResourceSlice s \(resource.k8s.io/v1\) is malformed: spec.devices: expected a list, got dict"):
         decode(bad)
-    with pytest.raises(UnsupportedVersion):
+    with pytest.raises(UnsupportedVersion, match=r"^ResourceClaim x: resource\.k8s\.io/v1alpha2 is not supported$"):
         decode({"apiVersion": "resource.k8s.io/v1alpha2", "kind": "ResourceClaim", "metadata": {"name": "x"}})
     assert decode({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}) is None
 

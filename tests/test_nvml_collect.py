@@ -87,7 +87,7 @@ def test_bad_mig_layouts_are_refused():
         m.set_mig_layout(0, [("3g.20gb", 4), ("4g.20gb", 0), ("1g.5gb", 4)])
     with pytest.raises(ValueError, match="cannot be placed"):
         m.set_mig_layout(0, [("3g.20gb", 2)])
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="no MIG profile '9g.99gb' on this GPU model"):
         m.set_mig_layout(0, [("9g.99gb", 0)])
     with pytest.raises(ValueError, match="no MIG profile table"):
         machine("l40s").set_mig_layout(0, [("1g.5gb", 0)])
@@ -164,7 +164,7 @@ def test_system_call_failures_are_node_level_errors():
 
 @pytest.mark.parametrize("code", ["LIBRARY_NOT_FOUND", "DRIVER_NOT_LOADED", "NO_PERMISSION", "LIB_RM_VERSION_MISMATCH"])
 def test_nvml_that_cannot_start_is_unavailable_with_a_hint(code):
-    with pytest.raises(NvmlUnavailable) as err:
+    with pytest.raises(NvmlUnavailable, match=f"^NVML is not usable here: nvmlInitWithFlags returned {code}$") as err:
         collect(FakeBackend(machine("t4"), init_error=code), "n")
     assert err.value.code == code and err.value.hint and code in str(err.value)
     assert err.value.exit_code == ExitCode.ERROR
@@ -172,7 +172,7 @@ def test_nvml_that_cannot_start_is_unavailable_with_a_hint(code):
 
 def test_no_device_count_is_unavailable_and_nvml_is_shut_down():
     b = FakeBackend(machine("t4")).fail("nvmlDeviceGetCount_v2", "UNKNOWN")
-    with pytest.raises(NvmlUnavailable):
+    with pytest.raises(NvmlUnavailable, match="^NVML is not usable here: nvmlDeviceGetCount_v2 returned UNKNOWN$"):
         collect(b, "n")
     assert b.calls[-1] == "nvmlShutdown" and not b.initialised
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
+import pytest
+
 from kubectl_dra.nvml import demo_snapshot
 from tests.conftest import ROOT
-from tests.test_nvml_support import demo_devices, demo_node_labels
+from tests.test_nvml_support import demo_allocated, demo_node_labels, demo_published
 
 
 def test_demo_snapshots_are_up_to_date_with_their_generator():
@@ -43,14 +46,65 @@ def test_mig_nodes():
     assert dmig.gpus[0].mig_devices[0].profile == "3g.40gb"
 
 
-def test_identities_match_the_demo_cluster():
-    for node in ("dgx-h100-01", "a100-mig-01", "h100-dmig-01", "l40s-01"):
-        s = demo_snapshot(node)
-        published = demo_devices(node)
-        uuids = {d.attr("uuid") for d in published if d.attr("type") == "gpu"} | {
-            d.attr("parentUUID") for d in published if d.attr("type") == "mig"}
-        assert {g.uuid for g in s.gpus} == uuids
-        for d in published:
-            gpu = s.gpu_by_bus_id(d.attr("resource.kubernetes.io/pciBusID"))
-            assert gpu is not None and d.name.startswith(f"gpu-{gpu.minor}")
-            assert gpu.pcie_root == d.attr("resource.kubernetes.io/pcieRoot")
+# Facts of the demo's NVIDIA nodes, spelled out; the test below also reads them off cluster.yaml
+# with plain YAML (node labels, published devices, claims) and the snapshot files with plain JSON,
+# so neither the generator nor the snapshot loader is trusted to agree with itself.
+GPU_COUNT = {"dgx-h100-01": 8, "a100-mig-01": 2, "h100-dmig-01": 2, "l40s-01": 4}
+MIB_PER_GPU = {"dgx-h100-01": 81559, "a100-mig-01": 81920, "h100-dmig-01": 81559, "l40s-01": 46068}
+
+
+def _snapshot_json(node: str) -> dict:
+    return json.loads((ROOT / "kubectl_dra" / "demo" / "nvml" / f"{node}.json").read_text(encoding="utf-8"))
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    """580.95.05 and 580.95.5 are one version; 13.0 and 13.0.0 too."""
+    parts = [int(p) for p in version.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def _bus_id(nvml: str) -> str:
+    """NVML's 00000001:00:00.0 as sysfs and the driver write it: 0001:00:00.0."""
+    domain, rest = nvml.split(":", 1)
+    return f"{int(domain, 16):04x}:{rest.lower()}"
+
+
+@pytest.mark.parametrize("node", sorted(GPU_COUNT))
+def test_snapshot_facts_agree_with_cluster_yaml(node):
+    snapshot = _snapshot_json(node)
+    labels = demo_node_labels(node)
+    published, _ = demo_published(node)
+    attr = {name: {k: next(iter(v.values())) for k, v in d["attributes"].items()} for name, d in published.items()}
+    gpus = snapshot["gpus"]
+
+    assert snapshot["node"] == node and snapshot["partial"] is False and snapshot["errors"] == []
+    assert len(gpus) == GPU_COUNT[node] == int(labels["nvidia.com/gpu.count"])
+    assert {g["memoryBytes"] for g in gpus} == {MIB_PER_GPU[node] << 20} == {int(labels["nvidia.com/gpu.memory"]) << 20}
+    assert {g["name"].replace(" ", "-") for g in gpus} == {labels["nvidia.com/gpu.product"]}
+    assert {g["uuid"] for g in gpus} == {a["uuid"] for a in attr.values() if a["type"] == "gpu"} | {
+        a["parentUUID"] for a in attr.values() if a["type"] == "mig"}
+    assert {_numbers(a["driverVersion"]) for a in attr.values()} == {_numbers(snapshot["driverVersion"])}
+    assert {_numbers(a["cudaDriverVersion"]) for a in attr.values()} == {_numbers(snapshot["cudaDriverVersion"])}
+    if "nvidia.com/gpu.clique" in labels:
+        assert {f"{g['fabric']['clusterUuid']}.{g['fabric']['cliqueId']}" for g in gpus} == {labels["nvidia.com/gpu.clique"]}
+    held = demo_allocated(node)
+    for g in gpus:
+        mine = {name: a for name, a in attr.items() if name == f"gpu-{g['minor']}" or name.startswith(f"gpu-{g['minor']}-mig-")}
+        assert mine, f"no published device of GPU minor {g['minor']}"
+        for name, a in mine.items():
+            assert a["resource.kubernetes.io/pciBusID"] == _bus_id(g["pciBusId"]), name
+            assert a["resource.kubernetes.io/pcieRoot"] == g["pcieRoot"], name
+            assert a.get("resource.kubernetes.io/numaNode") == g["numaNode"], name
+            assert (a["productName"], a["architecture"], a["brand"]) == (g["name"], g["architecture"], g["brand"]), name
+            assert _numbers(a["cudaComputeCapability"]) == _numbers(g["cudaComputeCapability"]), name
+        # MIG devices on the GPU: static ones are all published; DynamicMIG ones exist while a claim holds them
+        static = f"gpu-{g['minor']}" not in mine
+        names = sorted(n for n in mine if "-mig-" in n) if static else [n for n in held if n.startswith(f"gpu-{g['minor']}-mig-")]
+        want = sorted((n.split("-")[3], int(n.split("-")[4]), int(n.split("-")[5])) for n in names)  # gpu-M-mig-P-ID-START
+        got = sorted((m["profile"].replace(".", ""), m["giProfileId"], m["placement"]["start"]) for m in g["migDevices"])
+        assert got == want, g["minor"]
+        for m in g["migDevices"] if static else []:
+            name = f"gpu-{g['minor']}-mig-{m['profile'].replace('.', '')}-{m['giProfileId']}-{m['placement']['start']}"
+            assert attr[name]["uuid"] == m["uuid"] and attr[name]["profile"] == m["profile"]
+            assert published[name]["capacity"]["memory"]["value"] == f"{m['memoryBytes'] >> 20}Mi"
+            assert published[name]["capacity"]["multiprocessors"]["value"] == str(m["multiprocessorCount"])

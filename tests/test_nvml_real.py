@@ -296,7 +296,7 @@ def test_nvml_errors_become_call_errors(fake_lib, sysfs):
 def test_no_library_is_unavailable_with_a_hint(fake_lib, monkeypatch):
     fake_lib(None)
     monkeypatch.setattr(pynvml, "CDLL", lambda name: ctypes.CDLL("/nonexistent/" + name))
-    with pytest.raises(NvmlUnavailable) as err:
+    with pytest.raises(NvmlUnavailable, match="nvmlInitWithFlags returned LIBRARY_NOT_FOUND") as err:
         collect(RealBackend(), "n")
     assert err.value.code == "LIBRARY_NOT_FOUND" and "libnvidia-ml.so.1" in err.value.hint
     assert err.value.exit_code == ExitCode.ERROR and "nvmlInitWithFlags" in str(err.value)
@@ -304,14 +304,14 @@ def test_no_library_is_unavailable_with_a_hint(fake_lib, monkeypatch):
 
 def test_no_kernel_driver_is_unavailable(fake_lib):
     fake_lib(FakeNvmlLib(init_rc=9))
-    with pytest.raises(NvmlUnavailable) as err:
+    with pytest.raises(NvmlUnavailable, match="nvmlInitWithFlags returned DRIVER_NOT_LOADED") as err:
         collect(RealBackend(), "n")
     assert err.value.code == "DRIVER_NOT_LOADED" and "kernel driver" in err.value.hint
 
 
 def test_no_pynvml_is_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)
-    with pytest.raises(NvmlUnavailable) as err:
+    with pytest.raises(NvmlUnavailable, match=r"^the pynvml module \(package nvidia-ml-py\) is not installed$") as err:
         collect(RealBackend(), "n")
     assert "nvidia-ml-py" in err.value.hint
 

@@ -75,6 +75,29 @@ def demo_devices(node: str | None = None) -> list[Device]:
     return out
 
 
+def demo_published(node: str) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The node's gpu.nvidia.com devices and counter sets as cluster.yaml spells them (plain YAML,
+    nothing decoded): ({device name: device}, {counter set name: counter set})."""
+    devices: dict[str, dict] = {}
+    counters: dict[str, dict] = {}
+    for o in _demo_docs():
+        if o["kind"] == "ResourceSlice" and o["spec"]["driver"] == "gpu.nvidia.com" and o["spec"]["nodeName"] == node:
+            devices.update((d["name"], d) for d in o["spec"].get("devices", []))
+            counters.update((c["name"], c) for c in o["spec"].get("sharedCounters", []))
+    return devices, counters
+
+
+def demo_allocated(node: str) -> list[str]:
+    """Names of the node's gpu.nvidia.com devices that the demo's claims hold (plain YAML)."""
+    return sorted(
+        r["device"]
+        for o in _demo_docs()
+        if o["kind"] == "ResourceClaim"
+        for r in (o.get("status") or {}).get("allocation", {}).get("devices", {}).get("results", [])
+        if r["driver"] == "gpu.nvidia.com" and r["pool"] == node
+    )
+
+
 def test_every_mock_profile_is_present():
     for name in PROFILES:
         assert profile_path(name).is_file()

@@ -273,7 +273,7 @@ def test_live_cluster_watch_raises_watch_expired_on_http_and_event_410(fake_api)
     with pytest.raises(WatchExpired, match="too old resource version"):
         list(live.watch(CLAIMS, what="resourceclaims", resource_version=rv))
     fake_api.expire_watches(times=1)
-    with pytest.raises(WatchExpired):
+    with pytest.raises(WatchExpired, match="too old resource version"):
         list(live.watch(CLAIMS, what="resourceclaims", resource_version=rv))
     events = live.watch(CLAIMS, what="resourceclaims", resource_version=None, timeout_seconds=1, bookmarks=False)
     assert [(t, o["metadata"]["name"]) for t, o in events] == [("ADDED", "train")]  # then the server's timeout ends it
