@@ -47,8 +47,38 @@ def _same_pool_counters(objects: list[dict], features: dict[str, bool]) -> bool:
     return any(len(d) > 1 for d in drivers.values())
 
 
-def _gate_off(name: str):
-    return lambda objects, features: features.get(name, True) is False
+def _duplicate_names(objects: list[dict], features: dict[str, bool]) -> bool:
+    """A pool publishes the same device name in two of its slices."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for o in objects:
+        spec = o.get("spec") or {}
+        if o.get("kind") != "ResourceSlice":
+            continue
+        names = seen.setdefault((spec["driver"], spec["pool"]["name"]), set())
+        for d in spec.get("devices") or []:
+            if d["name"] in names:
+                return True
+            names.add(d["name"])
+    return False
+
+
+def _qualified_capacity_request(objects: list[dict], features: dict[str, bool]) -> bool:
+    """A request asks for capacity by a domain-qualified name."""
+    for o in objects:
+        if o.get("kind") != "ResourceClaim":
+            continue
+        for req in o["spec"]["devices"]["requests"]:
+            for r in [req.get("exactly") or {}, *req.get("firstAvailable", [])]:
+                if any("/" in k for k in ((r.get("capacity") or {}).get("requests") or {})):
+                    return True
+    return False
+
+
+def _partitionable_off_with_skipped_slices(objects: list[dict], features: dict[str, bool]) -> bool:
+    """DRAPartitionableDevices off, and some slice uses sharedCounters or perDeviceNodeSelection."""
+    return features.get("partitionable_devices", True) is False and any(
+        o.get("kind") == "ResourceSlice" and ((o["spec"].get("sharedCounters")) or o["spec"].get("perDeviceNodeSelection"))
+        for o in objects)
 
 
 #: known classes of difference (open, for kubectl_dra/alloc): name -> (pattern over the difference
@@ -75,13 +105,23 @@ KNOWN: dict[str, tuple[str, object, str]] = {
         "upstream's allocator keys shared counter sets by pool name alone (availableCounters / "
         "consumedCounters map[pool name]), so two drivers' pools of the same name share one budget; the "
         "simulator keeps them apart"),
+    "duplicate-names-across-nodes": (
+        r".", _duplicate_names,
+        "upstream checks a pool for duplicate device names only among the slices relevant to the node "
+        "(buildPool over slicesForNode), so a name repeated in a slice for another node leaves the pool "
+        "valid here; the simulator declares the whole pool invalid on every node"),
+    "capacity-request-qualified-name": (
+        r".", _qualified_capacity_request,
+        "upstream compares capacity request names with the device's capacity names exactly "
+        "(\"driver-a/memory\" does not find the capacity published as \"memory\"), so the request cannot "
+        "be met; the simulator qualifies both names with the driver domain"),
     "partitionable-off-pool-count": (
-        r"simulator[^\n]*(is incomplete|currently being updated)", _gate_off("partitionable_devices"),
+        r".", _partitionable_off_with_skipped_slices,
         "with DRAPartitionableDevices off, GatherPools skips slices with sharedCounters or "
         "perDeviceNodeSelection but checkSlicesInPool still counts them towards resourceSliceCount, so the "
         "pool is complete upstream; the simulator drops them first and calls the pool incomplete"),
     "all-mode-counter-slice-pool": (
-        r"upstream Error \([^\n]*asks for all devices, but resource pool [^\n]* is currently being updated", None,
+        r"upstream[^\n]*Error[^\n]*asks for all devices, but resource pool [^\n]* is currently being updated", None,
         "a slice with sharedCounters is relevant to every node upstream (GatherPools), so an incomplete "
         "pool whose counter slice targets another node still makes allocationMode All fail with an Error "
         "on this node; the simulator does not see that pool from this node"),
@@ -144,7 +184,12 @@ class Gen:
             dev["capacity"] = {"memory": {"value": _q(rng)}}
         if multi:
             dev["allowMultipleAllocations"] = True
-            dev["capacity"] = {"memory": {"value": "4Gi", "requestPolicy": self.policy()}}
+            if self.chance(0.7):
+                dev["capacity"] = {"memory": {"value": "4Gi", "requestPolicy": self.policy()}}
+            elif self.chance(0.5):
+                dev["capacity"] = {"memory": {"value": "4Gi"}}
+            else:
+                dev.pop("capacity", None)
         if counters:
             dev["consumesCounters"] = [{"counterSet": cs, "counters": {"mem": {"value": rng.choice(("1Gi", "2Gi"))}}}
                                        for cs in counters]
@@ -179,10 +224,13 @@ class Gen:
         declared = total + (1 if self.chance(0.06) else 0)  # incomplete pool
         generation = 2 if self.chance(0.1) else 1
         k = 0
+        duplicate = n_slices > 1 and self.chance(0.1)  # the same device name in two slices of the pool
         for s in range(n_slices):
             spec: dict = {"driver": driver, "pool": {"name": pool, "generation": generation, "resourceSliceCount": declared}}
+            if duplicate and s > 0:
+                k = 0
             if kind == "node":
-                spec["nodeName"] = node
+                spec["nodeName"] = nodes[s % len(nodes)] if duplicate else node
             elif kind == "all":
                 spec["allNodes"] = True
             elif kind == "selector":
@@ -265,7 +313,7 @@ class Gen:
                                               {"key": "example.com/t", "operator": "Equal", "value": "x", "effect": "NoSchedule"},
                                               {"operator": "Exists", "effect": "NoExecute"}))]
         if self.chance(0.15):
-            req["capacity"] = {"requests": {"memory": rng.choice(("512Mi", "1Gi", "2Gi"))}}
+            req["capacity"] = {"requests": {rng.choice(("memory", "memory", f"{driver}/memory")): rng.choice(("512Mi", "1Gi", "2Gi"))}}
         return req
 
     def claim_spec(self) -> dict:
