@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubectl_dra.errors import DraError, UsageError
 
-from . import library
+from . import checker, library
 
 if TYPE_CHECKING:
     from kubectl_dra.model.device import Device
@@ -106,14 +106,16 @@ def _engine() -> tuple[Any, Any]:
             from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
             T = cel.Type
+            # the runtime environment: programs run unchecked here (kubectl_dra.cel.checker has checked
+            # them against Kubernetes' typed declarations), on plain maps
             env = cel.NewEnv(
                 variables={"device": T.Map(T.STRING, T.DYN)},
                 extensions=[
-                    ext_strings.ExtStrings(),
+                    ext_strings.ExtStrings(version=2),
                     ext_bindings.ExtBindings(),
                     ext_optional.ExtOptional(),
                 ],
-                functions=library.function_decls(cel),
+                functions=library.function_decls(cel) + library.runtime_decls(cel),
             )
             _env_cache[:] = [cel, env]
     return _env_cache[0], _env_cache[1]
@@ -417,7 +419,7 @@ class Program:
         if self._membership is False:
             text = _membership_rewrite(self.expression)
             try:
-                self._membership = env.compile(text) if text is not None else None
+                self._membership = env.compile(_runtime_text(text), disable_check=True) if text is not None else None
             except RuntimeError:  # pragma: no cover - the rewrite only renames a field
                 self._membership = None
         return self._membership
@@ -628,6 +630,13 @@ def compile(expression: str) -> Program:
     return program
 
 
+def _runtime_text(expression: str, renames: list[tuple[int, int, str]] = ()) -> str:
+    out = expression
+    for start, length, name in sorted(renames, reverse=True):
+        out = out[:start] + name + out[start + length:]
+    return out
+
+
 def _compile(expression: str) -> Program:
     if not isinstance(expression, str):
         raise CelCompileError(
@@ -639,19 +648,26 @@ def _compile(expression: str) -> Program:
             f"CEL expression too long: {size} bytes, may not be more than {MAX_EXPRESSION_LENGTH} bytes"
         )
     literals, blanked = _string_literals(expression)
-    for m in _DEVICE_FIELD_RE.finditer(blanked):
-        if m.group(1) not in DEVICE_FIELDS:
-            raise CelCompileError(f"compilation failed: undefined field '{m.group(1)}'")
     cel, env = _engine()
     try:
-        expr = env.compile(expression)
-    except RuntimeError as e:
+        verdict = checker.check(expression, _blank_same_width(expression))
+    except checker.CheckError as e:
+        raise CelCompileError(e.message if e.full else f"compilation failed: {e.message}") from None
+    output = verdict.output
+    # cel.CompileCELExpression: bool or the unknown type (google.protobuf.Any: an attribute's value)
+    if output not in (("prim", "bool"), ("wk", "any")):
+        raise CelCompileError(
+            f"must evaluate to bool or the unknown type, not {checker.format_type(output)}"
+        )
+    try:
+        expr = env.compile(_runtime_text(expression, verdict.renames), disable_check=True)
+    except RuntimeError as e:  # pragma: no cover - the checker accepted it
         msg = _STATUS_RE.sub("", str(e), count=1)
         msg = re.sub(r"\s*\[INVALID_ARGUMENT\]\s*$", "", msg)
         raise CelCompileError(f"compilation failed: {msg}") from None
-    rt = expr.return_type()
-    if not (rt == cel.Type.BOOL or rt == cel.Type.DYN):
-        raise CelCompileError(
-            f"must evaluate to bool or the unknown type, not {_cel_type_name(rt.name())}"
-        )
-    return Program(expression, expr, env, frozenset(literals), rt == cel.Type.BOOL)
+    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"))
+
+
+def _blank_same_width(expression: str) -> str:
+    """The expression with every string literal's content replaced by spaces (same offsets)."""
+    return _STRING_RE.sub(lambda m: m.group(0)[0] + " " * (len(m.group(0)) - 2) + m.group(0)[-1], expression)
