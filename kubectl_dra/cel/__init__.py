@@ -189,6 +189,7 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
 
 
 _DOMAIN_LISTS = {"attributes": "draAttributeDomains", "capacity": "draCapacityDomains"}
+_OPTIONAL_DOMAIN_RE = re.compile(r"device\s*\.\s*(attributes|capacity)\s*(\[\s*\?|\.\s*\?)")
 
 
 def _membership_rewrite(expression: str) -> str | None:
@@ -218,6 +219,77 @@ def _membership_rewrite(expression: str) -> str | None:
     for start, end, text in reversed(edits):
         out = out[:start] + text + out[end:]
     return out
+
+
+def whole_map_use(expression: str) -> bool:
+    """Whether the expression uses ``device.attributes``/``device.capacity`` as a whole (iterates, sizes or
+    binds it) rather than looking up a domain or testing membership: then domains must not be filled in."""
+    toks = _tokens(expression)
+    n = len(toks)
+    for i, (kind, text) in enumerate(toks):
+        if kind != "ident" or text != "device" or (i and toks[i - 1] in (("op", "."), ("op", ".?"))):
+            continue
+        if i + 2 >= n or toks[i + 1] != ("op", ".") or toks[i + 2][1] not in ("attributes", "capacity"):
+            continue
+        if i and toks[i - 1] == ("ident", "in") and (i + 3 >= n or toks[i + 3][1] not in (".", ".?", "[", "[?")):
+            continue  # membership
+        nxt = toks[i + 3] if i + 3 < n else ("", "")
+        if nxt[1] in ("[", "[?"):
+            continue
+        if nxt[1] in (".", ".?") and i + 4 < n and toks[i + 4][0] == "ident" and (i + 5 >= n or toks[i + 5] != ("op", "(")):
+            continue
+        return True
+    return False
+
+
+def domain_call_rewrite(expression: str) -> str:
+    """The expression with every domain lookup in ``device.attributes``/``device.capacity`` going through
+    ``_draDomain(map, domain)`` (an empty map for an absent domain, as Kubernetes' map with a default).
+
+    Used when the maps are also used as a whole (``whole_map_use``), where filling absent domains into
+    the activation would change what iteration and size() see.
+    """
+    spans = [(m.lastgroup, m.group(0), m.start(), m.end()) for m in _TOKEN_RE.finditer(expression)
+             if m.lastgroup not in ("space", "comment")]
+    out: list[str] = []
+    pos = 0
+    i = 0
+    n = len(spans)
+    while i < n:
+        kind, text, start, end = spans[i]
+        if (kind == "ident" and text == "device" and i + 3 < n and spans[i + 1][1] == "."
+                and spans[i + 2][1] in ("attributes", "capacity")
+                and not (i and spans[i - 1][1] in (".", ".?"))):
+            field_ = spans[i + 2][1]
+            nxt = spans[i + 3]
+            base = f"device.{field_}"
+            if nxt[1] in ("[", "[?"):
+                depth, j = 0, i + 3
+                while j < n:
+                    if spans[j][1] in ("[", "[?"):
+                        depth += 1
+                    elif spans[j][1] == "]":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                if j < n:
+                    inner = domain_call_rewrite(expression[nxt[3]:spans[j][2]])
+                    call = f"_draDomain({base}, {inner})"
+                    out.append(expression[pos:start] + (f"optional.of({call})" if nxt[1] == "[?" else call))
+                    pos = spans[j][3]
+                    i = j + 1
+                    continue
+            elif nxt[1] in (".", ".?") and i + 4 < n and spans[i + 4][0] == "ident" \
+                    and (i + 5 >= n or spans[i + 5][1] != "("):
+                call = f'_draDomain({base}, "{spans[i + 4][1]}")'
+                out.append(expression[pos:start] + (f"optional.of({call})" if nxt[1] == ".?" else call))
+                pos = spans[i + 4][3]
+                i += 5
+                continue
+        i += 1
+    out.append(expression[pos:])
+    return "".join(out)
 
 
 def prunable_keys(expression: str) -> frozenset[str] | None:
@@ -373,7 +445,8 @@ def activation_data(device: Device) -> dict[str, Any]:
 class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
-    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "_keys", "_membership", "_seen", "expression")
+    __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_runtime",
+                 "_seen", "expression")
 
     def __init__(
         self,
@@ -382,13 +455,20 @@ class Program:
         env: Any,
         domains: frozenset[str],
         is_bool: bool,
+        runtime: str | None = None,
     ) -> None:
         self.expression = expression
+        self._runtime = runtime if runtime is not None else expression  # the text that runs (renamed calls)
         self._expr = expr
         self._env = env
         self._domains = domains
         self._is_bool = is_bool
         self._keys = prunable_keys(expression)
+        # `device.attributes[?"d"]` is a present (empty) map upstream for any domain: evaluate with the
+        # expression's domains always filled in
+        # filling in absent domains is exact only while the maps are never used as a whole
+        self._fill = not whole_map_use(expression)
+        self._optional = self._fill and bool(_OPTIONAL_DOMAIN_RE.search(expression))
         self._membership: Any = False  # the _membership_rewrite program, compiled on first need
         # results per device object, for callers that evaluate one selector over the same devices
         # again (explain's simulation and lint): id -> (device, result); the device is kept so
@@ -403,7 +483,7 @@ class Program:
     def _prefilled(self, data: dict[str, Any], key: str) -> dict[str, Any] | None:
         """``data`` with empty maps for absent domains, or None when that changes nothing."""
         domains = self._domains | {data["driver"]}
-        if key not in domains:
+        if key is not None and key not in domains:
             return None
         attrs, caps = data["attributes"], data["capacity"]
         extra_a = [d for d in domains if d not in attrs]
@@ -417,9 +497,9 @@ class Program:
 
     def _membership_program(self, env: Any) -> Any:
         if self._membership is False:
-            text = _membership_rewrite(self.expression)
+            text = _membership_rewrite(self._runtime)
             try:
-                self._membership = env.compile(_runtime_text(text), disable_check=True) if text is not None else None
+                self._membership = env.compile(text, disable_check=True) if text is not None else None
             except RuntimeError:  # pragma: no cover - the rewrite only renames a field
                 self._membership = None
         return self._membership
@@ -439,13 +519,25 @@ class Program:
 
     def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
         cel, env = _engine()
+        if self._optional:
+            filled = self._prefilled(data, None)
+            if filled is not None:
+                expr = self._expr
+                membership = self._membership_program(env)
+                if membership is not None:
+                    expr = membership
+                    filled["draAttributeDomains"] = list(data["attributes"])
+                    filled["draCapacityDomains"] = list(data["capacity"])
+                return self._result(expr.eval(env.Activation({"device": filled})), cel)[0]
         if activation is None:
             activation = env.Activation({"device": data})
         result, missing = self._result(self._expr.eval(activation), cel)
-        if missing is not None:
+        if result.error is not None and self._fill:
             # Kubernetes reads an unknown domain as an empty map; the engine cannot
             # default a map lookup, so rerun with the expression's domains present.
-            filled = self._prefilled(data, missing)
+            # any error (a missing key, or one in the other operand of && / ||) may come from a domain
+            # the device lacks: rerun with the expression's domains present
+            filled = self._prefilled(data, None)
             if filled is not None:
                 expr = self._expr
                 membership = self._membership_program(env)
@@ -595,6 +687,9 @@ class Program:
             except _BadDevice as e:
                 append(Result(None, str(e)))
                 continue
+            if self._optional:
+                append(self._run(data))
+                continue
             value = evaluate(new_activation({"device": data}))
             t = value.type()
             if t == bool_t:
@@ -659,13 +754,16 @@ def _compile(expression: str) -> Program:
         raise CelCompileError(
             f"must evaluate to bool or the unknown type, not {checker.format_type(output)}"
         )
+    runtime = _runtime_text(expression, verdict.renames)
+    if whole_map_use(runtime):
+        runtime = domain_call_rewrite(runtime)
     try:
-        expr = env.compile(_runtime_text(expression, verdict.renames), disable_check=True)
+        expr = env.compile(runtime, disable_check=True)
     except RuntimeError as e:  # pragma: no cover - the checker accepted it
         msg = _STATUS_RE.sub("", str(e), count=1)
         msg = re.sub(r"\s*\[INVALID_ARGUMENT\]\s*$", "", msg)
         raise CelCompileError(f"compilation failed: {msg}") from None
-    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"))
+    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"), runtime)
 
 
 def _blank_same_width(expression: str) -> str:

@@ -496,6 +496,8 @@ def _member_call_types(expression: str, ln: int, col: int, line: str) -> str:
     name = re.search(r"([A-Za-z_]\w*)$", before)
     if not name or not before[: name.start()].rstrip().endswith("."):
         return line
+    if re.search(r"(?<![\w.])(sets|lists|strings|optional)\s*\.\s*$", before[: name.start()]):
+        return line  # a namespaced global function (sets.contains)
     m = re.search(r"applied to '\((.*)\)'$", line)
     if not m:
         return line
@@ -529,13 +531,21 @@ def check(expression: str, blanked: str) -> Verdict:
 
 
 def _list_index_renames(expression: str, checked: Checked) -> list[tuple[int, int, str]]:
-    from .library import LIST_INDEX_OF, LIST_LAST_INDEX_OF
+    """Member calls the runtime must reach under another name: the lists library's indexOf/lastIndexOf
+    (the strings extension owns those names at run time) and substring (cel-cpp's rejects an end index
+    equal to the length)."""
+    from .library import LIST_INDEX_OF, LIST_LAST_INDEX_OF, SUBSTRING
 
     out = []
     for node in walk(checked.root):
-        if node.kind != "call" or node.value not in ("indexOf", "lastIndexOf") or node.target is None:
+        if node.kind != "call" or node.target is None:
             continue
-        if checked.types.get(node.target.id, ("dyn",))[0] != "list":
+        target = checked.types.get(node.target.id, ("dyn",))[0]
+        if node.value in ("indexOf", "lastIndexOf") and target == "list":
+            new = LIST_INDEX_OF if node.value == "indexOf" else LIST_LAST_INDEX_OF
+        elif node.value == "substring" and target in ("prim", "dyn"):
+            new = SUBSTRING
+        else:
             continue
         paren = checked.positions.get(node.id, -1)
         end = paren
@@ -543,17 +553,36 @@ def _list_index_renames(expression: str, checked: Checked) -> list[tuple[int, in
             end -= 1
         start = end - len(node.value)
         if start >= 0 and expression[start:end] == node.value:
-            out.append((start, len(node.value), LIST_INDEX_OF if node.value == "indexOf" else LIST_LAST_INDEX_OF))
+            out.append((start, len(node.value), new))
     return out
 
 
 def _attribute_lookup(checked: Checked, node: Node) -> bool:
-    """Whether a dyn-typed root is an attribute value (google.protobuf.Any upstream, accepted as a result)."""
-    while node.kind == "comprehension" and node.args and node.args[0].kind == "list" and not node.args[0].args:
-        node = node.args[4]  # cel.bind(x, v, result)
-    if node.kind == "select" and node.target is not None:
+    """Whether a dyn-typed root is an attribute value (google.protobuf.Any upstream, accepted as a result):
+    a lookup in a map(string, dyn) (``device.attributes[d].x``, ``[?"x"].orValue(..)``), also through
+    ``cel.bind`` and conditionals."""
+    for _ in range(64):
+        if node.kind == "comprehension" and node.args and node.args[0].kind == "list" and not node.args[0].args:
+            body = node.args[4]  # cel.bind(x, v, body)
+            if body.kind == "ident" and body.value == node.value[1]:
+                node = node.args[1]
+            else:
+                node = body
+            continue
+        break
+    if node.kind == "call" and node.value == "_?_:_" and len(node.args) == 3:
+        return _attribute_lookup(checked, node.args[1]) or _attribute_lookup(checked, node.args[2])
+    if node.kind == "call" and node.value == "orValue" and node.target is not None:
+        if node.args and _attribute_lookup(checked, node.args[0]):
+            return True
+        node = node.target
+        if node.kind == "call" and node.value in ("_[?_]", "_?._") and len(node.args) == 2:
+            operand = node.args[0]
+        else:
+            return False
+    elif node.kind == "select" and node.target is not None:
         operand = node.target
-    elif node.kind == "call" and node.value in ("_[_]",) and len(node.args) == 2:
+    elif node.kind == "call" and node.value == "_[_]" and len(node.args) == 2:
         operand = node.args[0]
     else:
         return False

@@ -240,7 +240,7 @@ def function_decls(cel: Any) -> list[Any]:
             "asApproximateFloat",
             ("quantity_as_float", T.DOUBLE, [MAP], fn_as_approximate_float),
         ),
-        member("sign", ("quantity_sign", T.INT, [MAP], fn_sign)),
+        glob("sign", ("quantity_sign", T.INT, [MAP], fn_sign)),
         member(
             "add",
             ("quantity_add", MAP, [MAP, MAP], fn_add),
@@ -281,12 +281,17 @@ def check_decls(cel: Any) -> list[Any]:
     extension and the lists extension at version 3 (its functions; ``sortBy`` is a macro)."""
     T = cel.Type
     Q, V = QUANTITY_TYPE(cel), SEMVER_TYPE(cel)
-    # cel-expr-python cannot declare type parameters: list(A) is list(dyn) here (so a mixed call such as
-    # sets.contains([1], ["a"]) type-checks, where Kubernetes finds no overload)
-    A = T.DYN
-    LA = T.List(A)
     S, I, B, D, U = T.STRING, T.INT, T.BOOL, T.DOUBLE, T.UINT
     LS = T.List(S)
+    # cel-expr-python cannot declare type parameters (list(A)): a generic function gets one overload per
+    # element type instead, so that mixed calls such as sets.contains([1], ["a"]) find no overload
+    elems = (("int", I), ("uint", U), ("double", D), ("bool", B), ("string", S), ("bytes", T.BYTES),
+             ("duration", T.DURATION), ("timestamp", T.TIMESTAMP), ("null", T.NULL), ("quantity", Q),
+             ("semver", V), ("list", T.List(T.DYN)), ("map", T.Map(T.DYN, T.DYN)))
+
+    def per_elem(oid: str, ret, params, member: bool):
+        """Overloads of a generic signature; ret/params are callables of the element type."""
+        return tuple((f"{oid}_{n}", ret(t), [p(t) for p in params], member) for n, t in elems)
 
     def fn(name: str, *overloads: tuple[str, Any, list, bool]) -> Any:
         return cel.FunctionDecl(name, [cel.Overload(oid, ret, params, is_member=member) for oid, ret, params, member in overloads])
@@ -298,9 +303,10 @@ def check_decls(cel: Any) -> list[Any]:
         # strings extension, version 2
         fn("charAt", ("string_char_at_int", S, [S, I], True)),
         fn("indexOf", ("string_index_of_string", I, [S, S], True), ("string_index_of_string_int", I, [S, S, I], True),
-           ("list_a_index_of_a", I, [LA, A], True)),
+           *per_elem("list_index_of", lambda t: I, [T.List, lambda t: t], True)),
         fn("lastIndexOf", ("string_last_index_of_string", I, [S, S], True),
-           ("string_last_index_of_string_int", I, [S, S, I], True), ("list_a_last_index_of_a", I, [LA, A], True)),
+           ("string_last_index_of_string_int", I, [S, S, I], True),
+           *per_elem("list_last_index_of", lambda t: I, [T.List, lambda t: t], True)),
         fn("lowerAscii", ("string_lower_ascii", S, [S], True)),
         fn("upperAscii", ("string_upper_ascii", S, [S], True)),
         fn("replace", ("string_replace_string_string", S, [S, S, S], True),
@@ -317,7 +323,7 @@ def check_decls(cel: Any) -> list[Any]:
         fn("isInteger", ("quantity_is_integer", B, [Q], True)),
         fn("asInteger", ("quantity_as_integer", I, [Q], True)),
         fn("asApproximateFloat", ("quantity_as_float", D, [Q], True)),
-        fn("sign", ("quantity_sign", I, [Q], True)),
+        fn("sign", ("quantity_sign", I, [Q], False)),  # a global function: sign(q), not q.sign()
         fn("add", ("quantity_add", Q, [Q, Q], True), ("quantity_add_int", Q, [Q, I], True)),
         fn("sub", ("quantity_sub", Q, [Q, Q], True), ("quantity_sub_int", Q, [Q, I], True)),
         # semver (version 1)
@@ -338,15 +344,16 @@ def check_decls(cel: Any) -> list[Any]:
         fn("find", ("string_find_string", S, [S, S], True)),
         fn("findAll", ("string_find_all_string", LS, [S, S], True), ("string_find_all_string_int", LS, [S, S, I], True)),
         # sets extension
-        fn("sets.contains", ("list_sets_contains_list", B, [LA, LA], False)),
-        fn("sets.equivalent", ("list_sets_equivalent_list", B, [LA, LA], False)),
-        fn("sets.intersects", ("list_sets_intersects_list", B, [LA, LA], False)),
+        fn("sets.contains", *per_elem("list_sets_contains_list", lambda t: B, [T.List, T.List], False)),
+        fn("sets.equivalent", *per_elem("list_sets_equivalent_list", lambda t: B, [T.List, T.List], False)),
+        fn("sets.intersects", *per_elem("list_sets_intersects_list", lambda t: B, [T.List, T.List], False)),
         # lists extension, version 3
         fn("lists.range", ("lists_range", T.List(I), [I], False)),
-        fn("slice", ("list_slice", LA, [LA, I, I], True)),
-        fn("flatten", ("list_flatten", LA, [T.List(LA)], True), ("list_flatten_int", T.List(T.DYN), [T.List(T.DYN), I], True)),
-        fn("distinct", ("list_distinct", LA, [LA], True)),
-        fn("reverse", ("list_reverse", LA, [LA], True)),
+        fn("slice", *per_elem("list_slice", T.List, [T.List, lambda t: I, lambda t: I], True)),
+        fn("flatten", *per_elem("list_flatten", T.List, [lambda t: T.List(T.List(t))], True),
+           ("list_flatten_depth", T.List(T.DYN), [T.List(T.DYN), I], True)),
+        fn("distinct", *per_elem("list_distinct", T.List, [T.List], True)),
+        fn("reverse", *per_elem("list_reverse", T.List, [T.List], True)),
         fn("sort", *((f"list_{n}_sort", T.List(t), [T.List(t)], True) for n, t in comparable)),
         # first() and last() come with cel-cpp's optional extension
     ]
@@ -388,8 +395,8 @@ def fn_sets_intersects(a: list, b: list) -> bool:
 
 
 def _ordered(items: list) -> list:
-    if items and type(items[0]) is dict:
-        raise CelLibraryError(NO_SUCH_OVERLOAD)
+    if any(x is None or type(x) in (dict, list) for x in items):
+        raise CelLibraryError("list elements must be comparable")
     return items
 
 
@@ -496,6 +503,23 @@ def fn_sort(items: list) -> list:
 #: names there); kubectl_dra.cel renames list calls in the text it runs, at the checked positions
 LIST_INDEX_OF = "_lidxOf"
 LIST_LAST_INDEX_OF = "_lLastIdxOf"
+SUBSTRING = "_substrng"
+
+
+def fn_substring(s: str, start: int, end: int | None = None) -> str:
+    """cel-go's strings extension substring (code points; end exclusive, may equal the length)."""
+    n = len(s)
+    if end is None:
+        if start < 0 or start > n:
+            raise CelLibraryError(f"index out of range: {start}")
+        return s[start:]
+    if start < 0 or start > n:
+        raise CelLibraryError(f"index out of range: {start}")
+    if end < 0 or end > n:
+        raise CelLibraryError(f"index out of range: {end}")
+    if start > end:
+        raise CelLibraryError(f"invalid substring range. start: {start}, end: {end}")
+    return s[start:end]
 
 
 def runtime_decls(cel: Any) -> list[Any]:
@@ -521,6 +545,9 @@ def runtime_decls(cel: Any) -> list[Any]:
         member("max", ("list_max", T.DYN, [L], fn_max)),
         member(LIST_INDEX_OF, *((f"list_index_of_{i}", I, [L, t], fn_list_index_of) for i, t in enumerate(elems))),
         member(LIST_LAST_INDEX_OF, *((f"list_last_index_of_{i}", I, [L, t], fn_list_last_index_of) for i, t in enumerate(elems))),
+        glob("_draDomain", ("dra_domain", T.MAP, [T.MAP, S], lambda m, k: m.get(k, {}))),
+        member(SUBSTRING, ("string_substring_int", S, [S, I], fn_substring),
+               ("string_substring_int_int", S, [S, I, I], fn_substring)),
         member("find", ("string_find", S, [S, S], fn_find)),
         member("findAll", ("string_find_all", L, [S, S], fn_find_all), ("string_find_all_n", L, [S, S, I], fn_find_all)),
         glob("lists.range", ("lists_range", L, [I], fn_lists_range)),
