@@ -557,23 +557,24 @@ def _list_index_renames(expression: str, checked: Checked) -> list[tuple[int, in
     return out
 
 
-def _attribute_lookup(checked: Checked, node: Node) -> bool:
+def _attribute_lookup(checked: Checked, node: Node, scope: dict[str, Node] | None = None) -> bool:
     """Whether a dyn-typed root is an attribute value (google.protobuf.Any upstream, accepted as a result):
     a lookup in a map(string, dyn) (``device.attributes[d].x``, ``[?"x"].orValue(..)``), also through
-    ``cel.bind`` and conditionals."""
+    ``cel.bind`` variables and conditionals."""
+    scope = dict(scope or {})
     for _ in range(64):
         if node.kind == "comprehension" and node.args and node.args[0].kind == "list" and not node.args[0].args:
-            body = node.args[4]  # cel.bind(x, v, body)
-            if body.kind == "ident" and body.value == node.value[1]:
-                node = node.args[1]
-            else:
-                node = body
+            scope[node.value[1]] = node.args[1]  # cel.bind(x, v, body)
+            node = node.args[4]
+            continue
+        if node.kind == "ident" and node.value in scope:
+            node = scope.pop(node.value)
             continue
         break
     if node.kind == "call" and node.value == "_?_:_" and len(node.args) == 3:
-        return _attribute_lookup(checked, node.args[1]) or _attribute_lookup(checked, node.args[2])
+        return _attribute_lookup(checked, node.args[1], scope) or _attribute_lookup(checked, node.args[2], scope)
     if node.kind == "call" and node.value == "orValue" and node.target is not None:
-        if node.args and _attribute_lookup(checked, node.args[0]):
+        if node.args and _attribute_lookup(checked, node.args[0], scope):
             return True
         node = node.target
         if node.kind == "call" and node.value in ("_[?_]", "_?._") and len(node.args) == 2:
