@@ -577,6 +577,8 @@ def _attribute_lookup(checked: Checked, node: Node, scope: dict[str, Node] | Non
         if node.args and _attribute_lookup(checked, node.args[0], scope):
             return True
         node = node.target
+        while node.kind == "call" and node.value == "or" and node.target is not None:
+            node = node.target  # a.or(b).orValue(c)
         if node.kind == "call" and node.value in ("_[?_]", "_?._") and len(node.args) == 2:
             operand = node.args[0]
         else:
