@@ -7,28 +7,32 @@ Public API::
     prog.matches(device)         -> bool, raises CelRuntimeError on a runtime error
     prog.evaluate_many(devices)  -> list[Result]   (compile once, evaluate many)
 
-Environment (Kubernetes DRA ``cel/compile.go`` on the base environment):
+Environment (Kubernetes 1.36 DRA ``cel/compile.go`` on the StoredExpressions base environment):
 
-* variable ``device`` with ``driver``, ``attributes[domain][id]``, ``capacity[domain][id]``
-  and ``allowMultipleAllocations``; an unknown domain reads as an empty map, a missing
-  id inside a domain is the runtime error ``no such key: <id>``;
-* version attributes are semver values, capacities are quantity values
-  (see :mod:`kubectl_dra.cel.library` for how they are represented);
-* the Kubernetes ``quantity`` and ``semver`` libraries, the strings extension,
-  ``cel.bind`` (bindings extension), optional types (``.?x``, ``[?k]``, ``orValue``,
-  ``optional.of`` …: cel-expr-python 0.1.3 ships ``ext_optional``, so they work),
-  regex ``matches``, ``in``, ``has()`` and the standard macros;
-* the result must be bool: a static non-bool type is a compile error, a runtime
-  non-bool is ``CEL result of type X could not be converted to bool``;
+* compile time (kubectl_dra.cel.checker): the selector is type-checked by cel-cpp against typed
+  declarations of upstream's environment — ``device`` (driver string, attributes
+  map(string, map(string, any)), capacity map(string, map(string, kubernetes.Quantity)),
+  allowMultipleAllocations bool), the quantity/semver libraries with their opaque types, cross-type
+  numeric comparison, the strings extension at version 2, the Kubernetes lists and regex libraries,
+  the sets extension, the lists extension's functions — and cel-go's AST validators run on the
+  checked AST (mixed list/map literals, constant duration()/timestamp()/matches() arguments, constant
+  regex patterns at program planning). Errors carry upstream's message and caret; the result must be
+  bool or an attribute value (the unknown type);
+* run time: the program runs unchecked on plain maps; ``device.attributes[domain]`` of an absent
+  domain reads as an empty map; version attributes are semver values, capacities quantity values
+  (tagged maps, see :mod:`kubectl_dra.cel.library`);
 * expressions longer than 10 Ki (10240 bytes UTF-8) are a compile error.
 
-Not provided (the engine or this adapter lacks them): the runtime cost limit
-(``actual cost limit exceeded``) and the compile-time cost estimate; the Kubernetes
-``url``/``ip``/``cidr``/``format``/``sets``/``lists`` libraries and ``includes()``/
-``asList()`` of list-type attributes (1.36+); list attributes are plain CEL lists.
-Quantity/semver values are maps inside CEL, so ``type(q)`` is ``map`` and
-``quantity("1").isInteger()`` on a plain map is ``no such overload`` as expected,
-but ``{"__q": "1e0"}`` written by hand would pass as a quantity.
+Known differences from upstream (each pinned by tests/e2e/test_oracle_cel.py against the real
+package): two-variable comprehensions and ``sortBy`` (parser macros cel-expr-python cannot enable);
+the url/ip/cidr/format libraries; compile-time format-string validation; type parameters (generic
+list functions are declared per element type); quantity/semver values are maps (``type()`` is map,
+``==`` with another type is false, ``isInteger()``/``asInteger()`` answer from the value, not Go's
+parsed form); NaN ordering and double formatting follow cel-cpp; constant folding of conversions at
+program planning. The runtime cost limit (``actual cost limit exceeded``, 1e6) and the compile-time
+cost estimate are not computed: cel-expr-python 0.1.3 exposes neither cost tracking nor the
+estimator, and the scheduler compiles selectors without the estimate
+(``cel.Cache.GetOrCompile``: ``DisableCostEstimation``).
 """
 
 from __future__ import annotations
