@@ -307,7 +307,8 @@ device.capacity["{D}"].quantity.isGreaterThan(quantity("1Ki"))
         FULL,
         True,
     ),
-    ("optional-index", 'device.attributes[?"x.example.com"].hasValue()', FULL, False),
+    # upstream's attribute map answers every domain (an empty map when absent), so the optional is present
+    ("optional-index", 'device.attributes[?"x.example.com"].hasValue()', FULL, True),
     # error absorption: && and || are commutative with respect to errors
     ("or-error-true", f'device.attributes["{D}"].nope || true', FULL, True),
     ("or-true-error", f'true || device.attributes["{D}"].nope', FULL, True),
@@ -344,28 +345,10 @@ device.capacity["{D}"].quantity.isGreaterThan(quantity("1Ki"))
         FULL,
         "error:CEL result of type int could not be converted to bool",
     ),
-    (
-        "non-bool-quantity",
-        f'device.capacity["{D}"].quantity',
-        FULL,
-        "error:could not be converted to bool",
-    ),
     # library semantics / errors
-    (
-        "mixed-types",
-        'quantity("1").compareTo(semver("1.0.0")) == 0',
-        {},
-        "error:no such overload",
-    ),
     (
         "mixed-types-attr",
         f'device.capacity["{D}"].memory.isGreaterThan(device.attributes["{D}"].version)',
-        FULL,
-        "error:no such overload",
-    ),
-    (
-        "plain-map-receiver",
-        f'device.attributes["{D}"].isGreaterThan(quantity("1"))',
         FULL,
         "error:no such overload",
     ),
@@ -411,14 +394,14 @@ LIBRARY = [
     ('quantity("50k").asInteger() == 50000', True),
     ('quantity("50k").asApproximateFloat() == 50000.0', True),
     ('quantity("0.5").asApproximateFloat() == 0.5', True),
-    ('quantity("50k").sign() == 1', True),
-    ('quantity("-50k").sign() == -1', True),
-    ('quantity("0").sign() == 0', True),
+    ('sign(quantity("50k")) == 1', True),
+    ('sign(quantity("-50k")) == -1', True),
+    ('sign(quantity("0")) == 0', True),
     ('quantity("50k").add(quantity("20")) == quantity("50.02k")', True),
     ('quantity("50k").add(20) == quantity("50020")', True),
     ('quantity("50k").sub(quantity("20")) == quantity("49.98k")', True),
     ('quantity("50k").sub(20) == quantity("49980")', True),
-    ('quantity("1Gi").sub(quantity("1024Mi")).sign() == 0', True),
+    ('sign(quantity("1Gi").sub(quantity("1024Mi"))) == 0', True),
     # semver (apiserver pkg/cel/library/semver_test.go semantics)
     ('isSemver("1.0.0")', True),
     ('isSemver("v1.0.0")', False),
@@ -484,13 +467,32 @@ COMPILE_ERRORS = [
     ('"x"', "must evaluate to bool or the unknown type, not string"),
     (
         'quantity("1")',
-        "must evaluate to bool or the unknown type, not map(string, dyn)",
+        "must evaluate to bool or the unknown type, not kubernetes.Quantity",
     ),
+    # upstream types capacity values as kubernetes.Quantity at compile time (checked with the oracle)
+    (f'device.capacity["{D}"].quantity', "must evaluate to bool or the unknown type, not kubernetes.Quantity"),
     ("device.driver.size()", "not int"),
     ("foo == 1", "undeclared reference to 'foo'"),
     ("device.noSuchField == 1", "undefined field 'noSuchField'"),
     ('device.attributes["a"].x.includes(1)', "undeclared reference to 'includes'"),
     ("1 + 'a' == 2", "found no matching overload for '_+_'"),
+    # typed library overloads (upstream answers, checked with the oracle)
+    ('quantity("1").compareTo(semver("1.0.0")) == 0',
+     "found no matching overload for 'compareTo' applied to 'kubernetes.Quantity.(kubernetes.Semver)'"),
+    (f'device.attributes["{D}"].isGreaterThan(quantity("1"))', "found no matching overload for 'isGreaterThan'"),
+    # the issue's examples
+    ("device.driver == 1", "<input>:1:15: found no matching overload for '_==_' applied to '(string, int)'\n"
+     " | device.driver == 1\n | ..............^"),
+    ('device.driver in ["a", 1]', "<input>:1:24: expected type 'string' but found 'int'"),
+    (f'device.capacity["{D}"].memory == "1Gi"', "applied to '(kubernetes.Quantity, string)'"),
+    ('"x".matches("[")', "<input>:1:13: invalid matches argument"),
+    ('matches("x", "[")', "program instantiation failed: error parsing regexp: missing closing ]: `[`"),
+    ('duration("bogus") > duration("1s")', "<input>:1:10: invalid duration argument"),
+    ('timestamp("bogus") > timestamp(0)', "<input>:1:11: invalid timestamp argument"),
+    ("dyn(true)", "must evaluate to bool or the unknown type, not dyn"),
+    # sign is a global function of the quantity library (sign(q)), not a member; upstream words it
+    # "found no matching overload for 'sign' applied to 'kubernetes.Quantity.()'", cel-cpp "undeclared reference"
+    ('quantity("1").sign() == 1', "<input>:1:19: "),
 ]
 
 

@@ -7,28 +7,32 @@ Public API::
     prog.matches(device)         -> bool, raises CelRuntimeError on a runtime error
     prog.evaluate_many(devices)  -> list[Result]   (compile once, evaluate many)
 
-Environment (Kubernetes DRA ``cel/compile.go`` on the base environment):
+Environment (Kubernetes 1.36 DRA ``cel/compile.go`` on the StoredExpressions base environment):
 
-* variable ``device`` with ``driver``, ``attributes[domain][id]``, ``capacity[domain][id]``
-  and ``allowMultipleAllocations``; an unknown domain reads as an empty map, a missing
-  id inside a domain is the runtime error ``no such key: <id>``;
-* version attributes are semver values, capacities are quantity values
-  (see :mod:`kubectl_dra.cel.library` for how they are represented);
-* the Kubernetes ``quantity`` and ``semver`` libraries, the strings extension,
-  ``cel.bind`` (bindings extension), optional types (``.?x``, ``[?k]``, ``orValue``,
-  ``optional.of`` …: cel-expr-python 0.1.3 ships ``ext_optional``, so they work),
-  regex ``matches``, ``in``, ``has()`` and the standard macros;
-* the result must be bool: a static non-bool type is a compile error, a runtime
-  non-bool is ``CEL result of type X could not be converted to bool``;
+* compile time (kubectl_dra.cel.checker): the selector is type-checked by cel-cpp against typed
+  declarations of upstream's environment — ``device`` (driver string, attributes
+  map(string, map(string, any)), capacity map(string, map(string, kubernetes.Quantity)),
+  allowMultipleAllocations bool), the quantity/semver libraries with their opaque types, cross-type
+  numeric comparison, the strings extension at version 2, the Kubernetes lists and regex libraries,
+  the sets extension, the lists extension's functions — and cel-go's AST validators run on the
+  checked AST (mixed list/map literals, constant duration()/timestamp()/matches() arguments, constant
+  regex patterns at program planning). Errors carry upstream's message and caret; the result must be
+  bool or an attribute value (the unknown type);
+* run time: the program runs unchecked on plain maps; ``device.attributes[domain]`` of an absent
+  domain reads as an empty map; version attributes are semver values, capacities quantity values
+  (tagged maps, see :mod:`kubectl_dra.cel.library`);
 * expressions longer than 10 Ki (10240 bytes UTF-8) are a compile error.
 
-Not provided (the engine or this adapter lacks them): the runtime cost limit
-(``actual cost limit exceeded``) and the compile-time cost estimate; the Kubernetes
-``url``/``ip``/``cidr``/``format``/``sets``/``lists`` libraries and ``includes()``/
-``asList()`` of list-type attributes (1.36+); list attributes are plain CEL lists.
-Quantity/semver values are maps inside CEL, so ``type(q)`` is ``map`` and
-``quantity("1").isInteger()`` on a plain map is ``no such overload`` as expected,
-but ``{"__q": "1e0"}`` written by hand would pass as a quantity.
+Known differences from upstream (each pinned by tests/e2e/test_oracle_cel.py against the real
+package): two-variable comprehensions and ``sortBy`` (parser macros cel-expr-python cannot enable);
+the url/ip/cidr/format libraries; compile-time format-string validation; type parameters (generic
+list functions are declared per element type); quantity/semver values are maps (``type()`` is map,
+``==`` with another type is false, ``isInteger()``/``asInteger()`` answer from the value, not Go's
+parsed form); NaN ordering and double formatting follow cel-cpp; constant folding of conversions at
+program planning. The runtime cost limit (``actual cost limit exceeded``, 1e6) and the compile-time
+cost estimate are not computed: cel-expr-python 0.1.3 exposes neither cost tracking nor the
+estimator, and the scheduler compiles selectors without the estimate
+(``cel.Cache.GetOrCompile``: ``DisableCostEstimation``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubectl_dra.errors import DraError, UsageError
 
-from . import library
+from . import checker, library
 
 if TYPE_CHECKING:
     from kubectl_dra.model.device import Device
@@ -106,14 +110,16 @@ def _engine() -> tuple[Any, Any]:
             from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
             T = cel.Type
+            # the runtime environment: programs run unchecked here (kubectl_dra.cel.checker has checked
+            # them against Kubernetes' typed declarations), on plain maps
             env = cel.NewEnv(
                 variables={"device": T.Map(T.STRING, T.DYN)},
                 extensions=[
-                    ext_strings.ExtStrings(),
+                    ext_strings.ExtStrings(version=2),
                     ext_bindings.ExtBindings(),
                     ext_optional.ExtOptional(),
                 ],
-                functions=library.function_decls(cel),
+                functions=library.function_decls(cel) + library.runtime_decls(cel),
             )
             _env_cache[:] = [cel, env]
     return _env_cache[0], _env_cache[1]
@@ -187,6 +193,7 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
 
 
 _DOMAIN_LISTS = {"attributes": "draAttributeDomains", "capacity": "draCapacityDomains"}
+_OPTIONAL_DOMAIN_RE = re.compile(r"device\s*\.\s*(attributes|capacity)\s*(\[\s*\?|\.\s*\?)")
 
 
 def _membership_rewrite(expression: str) -> str | None:
@@ -216,6 +223,77 @@ def _membership_rewrite(expression: str) -> str | None:
     for start, end, text in reversed(edits):
         out = out[:start] + text + out[end:]
     return out
+
+
+def whole_map_use(expression: str) -> bool:
+    """Whether the expression uses ``device.attributes``/``device.capacity`` as a whole (iterates, sizes or
+    binds it) rather than looking up a domain or testing membership: then domains must not be filled in."""
+    toks = _tokens(expression)
+    n = len(toks)
+    for i, (kind, text) in enumerate(toks):
+        if kind != "ident" or text != "device" or (i and toks[i - 1] in (("op", "."), ("op", ".?"))):
+            continue
+        if i + 2 >= n or toks[i + 1] != ("op", ".") or toks[i + 2][1] not in ("attributes", "capacity"):
+            continue
+        if i and toks[i - 1] == ("ident", "in") and (i + 3 >= n or toks[i + 3][1] not in (".", ".?", "[", "[?")):
+            continue  # membership
+        nxt = toks[i + 3] if i + 3 < n else ("", "")
+        if nxt[1] in ("[", "[?"):
+            continue
+        if nxt[1] in (".", ".?") and i + 4 < n and toks[i + 4][0] == "ident" and (i + 5 >= n or toks[i + 5] != ("op", "(")):
+            continue
+        return True
+    return False
+
+
+def domain_call_rewrite(expression: str) -> str:
+    """The expression with every domain lookup in ``device.attributes``/``device.capacity`` going through
+    ``_draDomain(map, domain)`` (an empty map for an absent domain, as Kubernetes' map with a default).
+
+    Used when the maps are also used as a whole (``whole_map_use``), where filling absent domains into
+    the activation would change what iteration and size() see.
+    """
+    spans = [(m.lastgroup, m.group(0), m.start(), m.end()) for m in _TOKEN_RE.finditer(expression)
+             if m.lastgroup not in ("space", "comment")]
+    out: list[str] = []
+    pos = 0
+    i = 0
+    n = len(spans)
+    while i < n:
+        kind, text, start, end = spans[i]
+        if (kind == "ident" and text == "device" and i + 3 < n and spans[i + 1][1] == "."
+                and spans[i + 2][1] in ("attributes", "capacity")
+                and not (i and spans[i - 1][1] in (".", ".?"))):
+            field_ = spans[i + 2][1]
+            nxt = spans[i + 3]
+            base = f"device.{field_}"
+            if nxt[1] in ("[", "[?"):
+                depth, j = 0, i + 3
+                while j < n:
+                    if spans[j][1] in ("[", "[?"):
+                        depth += 1
+                    elif spans[j][1] == "]":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                if j < n:
+                    inner = domain_call_rewrite(expression[nxt[3]:spans[j][2]])
+                    call = f"_draDomain({base}, {inner})"
+                    out.append(expression[pos:start] + (f"optional.of({call})" if nxt[1] == "[?" else call))
+                    pos = spans[j][3]
+                    i = j + 1
+                    continue
+            elif nxt[1] in (".", ".?") and i + 4 < n and spans[i + 4][0] == "ident" \
+                    and (i + 5 >= n or spans[i + 5][1] != "("):
+                call = f'_draDomain({base}, "{spans[i + 4][1]}")'
+                out.append(expression[pos:start] + (f"optional.of({call})" if nxt[1] == ".?" else call))
+                pos = spans[i + 4][3]
+                i += 5
+                continue
+        i += 1
+    out.append(expression[pos:])
+    return "".join(out)
 
 
 def prunable_keys(expression: str) -> frozenset[str] | None:
@@ -371,7 +449,8 @@ def activation_data(device: Device) -> dict[str, Any]:
 class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
-    __slots__ = ("_domains", "_env", "_expr", "_is_bool", "_keys", "_membership", "_seen", "expression")
+    __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_runtime",
+                 "_seen", "expression")
 
     def __init__(
         self,
@@ -380,13 +459,20 @@ class Program:
         env: Any,
         domains: frozenset[str],
         is_bool: bool,
+        runtime: str | None = None,
     ) -> None:
         self.expression = expression
+        self._runtime = runtime if runtime is not None else expression  # the text that runs (renamed calls)
         self._expr = expr
         self._env = env
         self._domains = domains
         self._is_bool = is_bool
         self._keys = prunable_keys(expression)
+        # `device.attributes[?"d"]` is a present (empty) map upstream for any domain: evaluate with the
+        # expression's domains always filled in
+        # filling in absent domains is exact only while the maps are never used as a whole
+        self._fill = not whole_map_use(expression)
+        self._optional = self._fill and bool(_OPTIONAL_DOMAIN_RE.search(expression))
         self._membership: Any = False  # the _membership_rewrite program, compiled on first need
         # results per device object, for callers that evaluate one selector over the same devices
         # again (explain's simulation and lint): id -> (device, result); the device is kept so
@@ -401,7 +487,7 @@ class Program:
     def _prefilled(self, data: dict[str, Any], key: str) -> dict[str, Any] | None:
         """``data`` with empty maps for absent domains, or None when that changes nothing."""
         domains = self._domains | {data["driver"]}
-        if key not in domains:
+        if key is not None and key not in domains:
             return None
         attrs, caps = data["attributes"], data["capacity"]
         extra_a = [d for d in domains if d not in attrs]
@@ -415,9 +501,9 @@ class Program:
 
     def _membership_program(self, env: Any) -> Any:
         if self._membership is False:
-            text = _membership_rewrite(self.expression)
+            text = _membership_rewrite(self._runtime)
             try:
-                self._membership = env.compile(text) if text is not None else None
+                self._membership = env.compile(text, disable_check=True) if text is not None else None
             except RuntimeError:  # pragma: no cover - the rewrite only renames a field
                 self._membership = None
         return self._membership
@@ -437,13 +523,25 @@ class Program:
 
     def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
         cel, env = _engine()
+        if self._optional:
+            filled = self._prefilled(data, None)
+            if filled is not None:
+                expr = self._expr
+                membership = self._membership_program(env)
+                if membership is not None:
+                    expr = membership
+                    filled["draAttributeDomains"] = list(data["attributes"])
+                    filled["draCapacityDomains"] = list(data["capacity"])
+                return self._result(expr.eval(env.Activation({"device": filled})), cel)[0]
         if activation is None:
             activation = env.Activation({"device": data})
         result, missing = self._result(self._expr.eval(activation), cel)
-        if missing is not None:
+        if result.error is not None and self._fill:
             # Kubernetes reads an unknown domain as an empty map; the engine cannot
             # default a map lookup, so rerun with the expression's domains present.
-            filled = self._prefilled(data, missing)
+            # any error (a missing key, or one in the other operand of && / ||) may come from a domain
+            # the device lacks: rerun with the expression's domains present
+            filled = self._prefilled(data, None)
             if filled is not None:
                 expr = self._expr
                 membership = self._membership_program(env)
@@ -593,6 +691,9 @@ class Program:
             except _BadDevice as e:
                 append(Result(None, str(e)))
                 continue
+            if self._optional:
+                append(self._run(data))
+                continue
             value = evaluate(new_activation({"device": data}))
             t = value.type()
             if t == bool_t:
@@ -628,6 +729,13 @@ def compile(expression: str) -> Program:
     return program
 
 
+def _runtime_text(expression: str, renames: list[tuple[int, int, str]] = ()) -> str:
+    out = expression
+    for start, length, name in sorted(renames, reverse=True):
+        out = out[:start] + name + out[start + length:]
+    return out
+
+
 def _compile(expression: str) -> Program:
     if not isinstance(expression, str):
         raise CelCompileError(
@@ -639,19 +747,29 @@ def _compile(expression: str) -> Program:
             f"CEL expression too long: {size} bytes, may not be more than {MAX_EXPRESSION_LENGTH} bytes"
         )
     literals, blanked = _string_literals(expression)
-    for m in _DEVICE_FIELD_RE.finditer(blanked):
-        if m.group(1) not in DEVICE_FIELDS:
-            raise CelCompileError(f"compilation failed: undefined field '{m.group(1)}'")
     cel, env = _engine()
     try:
-        expr = env.compile(expression)
-    except RuntimeError as e:
+        verdict = checker.check(expression, _blank_same_width(expression))
+    except checker.CheckError as e:
+        raise CelCompileError(e.message if e.full else f"compilation failed: {e.message}") from None
+    output = verdict.output
+    # cel.CompileCELExpression: bool or the unknown type (google.protobuf.Any: an attribute's value)
+    if output not in (("prim", "bool"), ("wk", "any")):
+        raise CelCompileError(
+            f"must evaluate to bool or the unknown type, not {checker.format_type(output)}"
+        )
+    runtime = _runtime_text(expression, verdict.renames)
+    if whole_map_use(runtime):
+        runtime = domain_call_rewrite(runtime)
+    try:
+        expr = env.compile(runtime, disable_check=True)
+    except RuntimeError as e:  # pragma: no cover - the checker accepted it
         msg = _STATUS_RE.sub("", str(e), count=1)
         msg = re.sub(r"\s*\[INVALID_ARGUMENT\]\s*$", "", msg)
         raise CelCompileError(f"compilation failed: {msg}") from None
-    rt = expr.return_type()
-    if not (rt == cel.Type.BOOL or rt == cel.Type.DYN):
-        raise CelCompileError(
-            f"must evaluate to bool or the unknown type, not {_cel_type_name(rt.name())}"
-        )
-    return Program(expression, expr, env, frozenset(literals), rt == cel.Type.BOOL)
+    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"), runtime)
+
+
+def _blank_same_width(expression: str) -> str:
+    """The expression with every string literal's content replaced by spaces (same offsets)."""
+    return _STRING_RE.sub(lambda m: m.group(0)[0] + " " * (len(m.group(0)) - 2) + m.group(0)[-1], expression)

@@ -10,6 +10,7 @@
 //	k8sbox kube-controller-manager FLAGS...
 //	k8sbox pki --dir DIR [--user NAME[=GROUP,...]]...
 //	k8sbox version
+//	k8sbox oracle alloc|cel < cases.jsonl   (upstream's answers for the differential tests)
 //
 // Each component runs as its own process; tests/e2e/cluster.py starts them.
 package main
@@ -30,7 +31,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: k8sbox etcd|kube-apiserver|kube-scheduler|kube-controller-manager|pki|version [FLAGS...]")
+	fmt.Fprintln(os.Stderr, "usage: k8sbox etcd|kube-apiserver|kube-scheduler|kube-controller-manager|pki|oracle|version [FLAGS...]")
 	os.Exit(2)
 }
 
@@ -55,6 +56,8 @@ func main() {
 		runCobra(controllermanager.NewControllerManagerCommand(), args)
 	case "pki":
 		os.Exit(runPKI(args))
+	case "oracle":
+		os.Exit(runOracle(args))
 	case "version":
 		fmt.Println(version.Get().GitVersion)
 	default:
