@@ -39,6 +39,12 @@ INVALID_REQUEST = "invalid-request"  # the spec is something the API/allocator r
 FEATURE_DISABLED = "feature-disabled"  # uses a DRA feature switched off in the simulation
 CEL_COMPILE_ERROR = "cel-compile-error"  # a class or request selector does not compile
 TOO_MANY_DEVICES = "too-many-devices"  # more than 32 results in one claim (§5.3)
+ADMIN_ACCESS_FORBIDDEN = "admin-access-forbidden"  # adminAccess in a namespace without the admin-access label
+
+# ------------------------------------------------------------------ node level, before DRA (podfit)
+NODE_UNSCHEDULABLE = "node-unschedulable"  # the node is cordoned (NodeUnschedulable)
+NODE_TAINTED = "node-tainted"  # a node taint the pod does not tolerate (TaintToleration)
+NODE_AFFINITY = "node-affinity"  # the pod's nodeSelector / required node affinity (NodeAffinity)
 
 # ------------------------------------------------------------------ node level (Filter)
 NO_DRIVER = "no-driver"  # no driver publishes devices of the class for this node
@@ -69,6 +75,10 @@ CODES = (
     FEATURE_DISABLED,
     CEL_COMPILE_ERROR,
     TOO_MANY_DEVICES,
+    ADMIN_ACCESS_FORBIDDEN,
+    NODE_UNSCHEDULABLE,
+    NODE_TAINTED,
+    NODE_AFFINITY,
     NO_DRIVER,
     NO_MATCH,
     IN_USE,

@@ -14,7 +14,7 @@ import gc
 from collections.abc import Iterable
 from typing import Any
 
-from kubectl_dra.alloc import diagnose
+from kubectl_dra.alloc import diagnose, podfit
 from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.features import DEFAULT_FEATURES, Features
 from kubectl_dra.alloc.inputs import ClaimInput, claim_level_reasons, resolve
@@ -90,6 +90,17 @@ def _simulate(
     state = build_state(cluster.claims, features)
     topology = Topology(cluster.slices, cluster.taint_rules, state, features)
     candidates, others = _candidate_nodes(cluster, topology, inputs, nodes, pod, found)
+    # nodes the pod cannot go to whatever its devices (cordoned, tainted, nodeSelector / affinity):
+    # the scheduler's earlier filters reject them before DynamicResources sees them
+    known = {id(n) for n in cluster.nodes}
+    excluded: dict[str, Reason] = {}
+    if pod is not None and not pod.node_name:
+        for node in candidates:
+            why = podfit.rejection(node, pod) if id(node) in known else None
+            if why is not None:
+                excluded[node.name] = why
+    order = [node.name for node in candidates]
+    candidates = [node for node in candidates if node.name not in excluded]
     views = [topology.view(node) for node in candidates]
     cache = ExpressionCache()
     for selection in preparer.selections:
@@ -104,6 +115,10 @@ def _simulate(
     allocated = [ci for ci in inputs if not ci.pending]
     for view in views:
         result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of))
+    if excluded:
+        result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
+        rank = {name: i for i, name in enumerate(order)}
+        result.nodes.sort(key=lambda n: rank.get(n.node, len(rank)))
     for name in others:
         result.nodes.append(
             NodeResult(
@@ -210,6 +225,9 @@ def _node(
                 R.BUDGET_EXHAUSTED,
                 f"gave up after {outcome.steps - 1} steps on node {node} (budget {budget}); "
                 "kube-scheduler would time out (timed out trying to allocate devices)",
+                # the scheduler's Filter turns its allocation timeout into an Error status for the pod
+                # (DynamicResources.Filter: errors.Is(err, context.DeadlineExceeded) -> statusError)
+                status=R.ERROR,
                 data={"steps": outcome.steps - 1, "budget": budget},
                 hint="raise the budget, or make requests more specific (selectors, fewer alternatives)",
             )

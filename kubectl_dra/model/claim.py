@@ -181,6 +181,11 @@ class Pod:
     #: pod claim name -> generated ResourceClaim name (status.resourceClaimStatuses)
     claim_statuses: dict[str, str | None] = field(default_factory=dict)
     conditions: list[dict] = field(default_factory=list)
+    #: spec.nodeSelector, spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+    #: spec.tolerations: where the scheduler may place the pod (explain honours them)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    required_affinity: dict | None = None
+    tolerations: list[dict] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -203,6 +208,9 @@ class Node:
     uid: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     created: str | None = None
+    #: spec.taints and spec.unschedulable (the scheduler's TaintToleration / NodeUnschedulable filters)
+    taints: list[dict] = field(default_factory=list)
+    unschedulable: bool = False
 
 
 @dataclass(slots=True)
