@@ -8,7 +8,7 @@ kube-scheduler's DRA plugin makes in PreEnqueue/PreFilter (dra-api.md §5.1, §5
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,4 +234,51 @@ def claim_level_reasons(inputs: Sequence[ClaimInput], pod: Pod | None) -> list[R
                     data={"reservedFor": others},
                 )
             )
+    return found
+
+
+#: the namespace label that allows adminAccess requests (pkg/registry/resource AuthorizedForAdmin)
+ADMIN_NAMESPACE_LABEL = "resource.kubernetes.io/admin-access"
+
+
+def admin_access_reasons(
+    inputs: Sequence[ClaimInput],
+    namespace_labels: Callable[[str], dict | None] | None,
+    unapplied: bool = False,
+) -> list[Reason]:
+    """adminAccess in a namespace without ``resource.kubernetes.io/admin-access: "true"``.
+
+    The API server checks the label when a claim or template with an adminAccess request is
+    created (``AuthorizedForAdmin``) and when an allocation with adminAccess results is written
+    to a claim's status (``AuthorizedForAdminStatus``). So a manifest is rejected, a template's
+    claim cannot be created by the resourceclaim controller, and for a claim created while the
+    label was there, kube-scheduler's PreBind cannot store the allocation (an Error for the pod).
+    ``namespace_labels(ns)`` returns the labels, or None when they cannot be read (no check).
+    """
+    if namespace_labels is None:
+        return []
+    found: list[Reason] = []
+    for ci in inputs:
+        if not ci.pending or not any(r.exactly is not None and r.exactly.admin_access for r in ci.spec.requests):
+            continue
+        labels = namespace_labels(ci.namespace)
+        if labels is None or labels.get(ADMIN_NAMESPACE_LABEL) == "true":
+            continue
+        needs = f"admin access to devices requires the `{ADMIN_NAMESPACE_LABEL}: true` label on namespace {ci.namespace}"
+        hint = f"kubectl label namespace {ci.namespace} {ADMIN_NAMESPACE_LABEL}=true, or drop adminAccess from the request"
+        if unapplied:
+            what = "ResourceClaim" if ci.claim is not None else "ResourceClaimTemplate"
+            name = ci.claim.name if ci.claim is not None else (ci.template.name if ci.template is not None else ci.ref)
+            found.append(Reason(R.ADMIN_ACCESS_FORBIDDEN, f"the API server rejects {what} {ci.namespace}/{name}: {needs}",
+                                claim=ci.ref, hint=hint, data={"namespace": ci.namespace, "when": "create"}))
+        elif ci.claim is None:
+            found.append(Reason(R.ADMIN_ACCESS_FORBIDDEN,
+                                f"the resourceclaim controller cannot create {ci.ref} from template "
+                                f"{ci.template.ref if ci.template is not None else '?'}: {needs}",
+                                claim=ci.ref, hint=hint, data={"namespace": ci.namespace, "when": "create"}))
+        else:
+            found.append(Reason(R.ADMIN_ACCESS_FORBIDDEN,
+                                f"kube-scheduler cannot store the allocation of claim {ci.ref} (PreBind): {needs}",
+                                status=R.ERROR, claim=ci.ref, hint=hint,
+                                data={"namespace": ci.namespace, "when": "allocation"}))
     return found

@@ -33,6 +33,7 @@ CLAIM_DELETING = "claim-deleting"  # the claim has a deletionTimestamp
 CLAIM_ALLOCATED = "claim-allocated"  # already allocated; only its nodeSelector is checked (§5.1)
 CLAIM_ALLOCATED_ELSEWHERE = "claim-allocated-elsewhere"  # allocated for devices not usable from this node
 CLAIM_RESERVED = "claim-reserved"  # reserved for (shared with) other pods
+CLAIM_DEALLOCATED = "claim-deallocated"  # PostFilter deallocates an unreserved claim that keeps the pod off every node
 NODE_CHOSEN = "node-chosen"  # the pod is already bound to a node (spec.nodeName)
 CLASS_MISSING = "class-missing"  # DeviceClass does not exist
 INVALID_REQUEST = "invalid-request"  # the spec is something the API/allocator rejects
@@ -69,6 +70,7 @@ CODES = (
     CLAIM_ALLOCATED,
     CLAIM_ALLOCATED_ELSEWHERE,
     CLAIM_RESERVED,
+    CLAIM_DEALLOCATED,
     NODE_CHOSEN,
     CLASS_MISSING,
     INVALID_REQUEST,

@@ -15,7 +15,8 @@ Every scenario runs on the one shared control plane, isolated by names:
   other pod lands on these nodes;
 * slices that select nodes by label or ``allNodes`` get ``kubectl-dra.e2e/scenario In [k]``
   added to each term (``allNodes`` becomes that selector): devices of one scenario are never
-  visible on the nodes of another;
+  visible on the nodes of another (except slices with shared counters and no nodeName, which
+  upstream treats as relevant for every node: scenarios with those run alone);
 * claims keep their names in their own namespaces; pre-allocated ones get ``status.allocation``
   (and ``reservedFor``) written through the /status subresource; a pod named in ``reservedFor``
   that the scenario does not create exists as a gated placeholder (the resourceclaim controller
@@ -308,6 +309,13 @@ def _kind(obj: dict) -> str:
     return str(obj.get("kind") or "")
 
 
+def _cluster_wide(sc: Scenario) -> bool:
+    """A slice with shared counters and no nodeName is relevant for every node of the cluster (upstream
+    GatherPools), whatever its node selector: such a scenario runs alone, or it would reach into others."""
+    return any(_kind(o) == "ResourceSlice" and (o.get("spec") or {}).get("sharedCounters")
+               and not (o.get("spec") or {}).get("nodeName") for o in sc.objects)
+
+
 def _target(text: str) -> tuple[str, str, str]:
     kind, rest = text.split("/", 1) if text.split("/", 1)[0] in ("pod", "claim", "template") else ("claim", text)
     ns, _, name = rest.rpartition("/")
@@ -339,7 +347,11 @@ class Harness:
                 records.append(Record(sc.name, sc.source, "skipped", reason, notes=list(sc.notes)))
                 continue
             self.counter += 1
-            pending.append(Live(sc, Rewriter(f"s{self.token}-{self.counter:03d}")))
+            lv = Live(sc, Rewriter(f"s{self.token}-{self.counter:03d}"))
+            if _cluster_wide(sc):
+                records.extend(self._run_batch([lv]))
+                continue
+            pending.append(lv)
             if len(pending) >= self.batch:
                 records.extend(self._run_batch(pending))
                 pending = []
@@ -625,31 +637,65 @@ class Harness:
             return Explained("?", problem=f"explain printed no JSON: {out[:200]!r} {err[-200:]!r}")
         return self._digest(lv, data, pod=pod)
 
-    def _digest(self, lv: Live, data: dict, *, pod: bool) -> Explained:
+    def _digest(self, lv: Live | None, data: dict, *, pod: bool) -> Explained:
+        """The verdict as far as the scenario's nodes go: without a pod (--claim-file) explain evaluates every
+        node of the shared server, and what happens on other scenarios' nodes is not this scenario's business."""
         verdict = data.get("verdict", "")
-        mine = set(lv.nodes)
+        mine = set(lv.nodes) if lv is not None else {n["node"] for n in data.get("nodes") or []}
         fits: dict[str, list[tuple[str, str, str, str, str]]] = {}
         leaks = []
+        error = False
         for n in data.get("nodes") or []:
-            if not n.get("allocatable"):
-                continue
             if n["node"] not in mine:
-                leaks.append(n["node"])
+                if n.get("allocatable") and pod:
+                    leaks.append(n["node"])
                 continue
-            fits[n["node"]] = [(r["claim"], r["request"], r["driver"], r["pool"], r["device"]) for r in n.get("results") or []]
-        codes = {r.get("code") for r in data.get("reasons") or []}
-        if "admin-access-forbidden" in codes:
+            if n.get("status") == "Error":
+                error = True
+            if n.get("allocatable"):
+                fits[n["node"]] = [(r["claim"], r["request"], r["driver"], r["pool"], r["device"])
+                                   for r in n.get("results") or []]
+        blocking = [r for r in data.get("reasons") or [] if r.get("status") in ("Error", "Unschedulable")]
+        if not pod and any(r.get("code") == "admin-access-forbidden" for r in blocking):
             category = REJECTED
-        elif verdict == "error":
+        elif any(r.get("status") == "Error" for r in blocking) or error:
             category = ERROR
+        elif blocking:
+            category = UNSCHEDULABLE
         elif fits:
             category = FITS
         else:
             category = UNSCHEDULABLE
-        return Explained(category, fits, verdict, leaks if pod else [], data)
+        if pod and (category == FITS) != (verdict in ("allocatable", "allocated")):
+            return Explained("?", problem=f"verdict {verdict} but {category} on the scenario's nodes", raw=data)
+        return Explained(category, fits, verdict, leaks, data)
 
     def _explain_pod(self, lv: Live) -> None:
         lv.explained = self._explain(lv, [f"pod/{lv.pod_name}", "-n", lv.pod_ns], pod=True)
+
+    def explain_existing(self, ns: str, name: str, outcome: O.Outcome) -> Record:
+        """A pod the scheduler has already decided about (the demo cluster): explain after the fact."""
+        started = time.monotonic()
+        code, out, err = self.invoke("explain", f"pod/{name}", "-n", ns, "-o", "json", "--kubeconfig", str(self.kubeconfig))
+        ex: Explained
+        if code not in (0, 7):
+            ex = Explained("?", problem=f"explain exited {code}: {err.strip()[-400:]}")
+        else:
+            try:
+                ex = self._digest(None, json.loads(out), pod=True)
+            except ValueError:
+                ex = Explained("?", problem=f"explain printed no JSON: {out[:200]!r}")
+        d = Decision(FITS if outcome.bound else UNSCHEDULABLE, outcome.node, outcome.message)
+        if outcome.bound:
+            for claim in O.pod_claim_names(self.api, ns, name).values():
+                if claim:
+                    d.allocations[f"{ns}/{claim}"] = O.allocation(self.api, ns, claim)
+        problems = self._differences(ex, d, pod=True)
+        if outcome.bound and not problems and ex.verdict != "allocated":
+            problems.append(f"the pod is bound, explain says {ex.verdict}")
+        summary = d.category + (f" on {d.node}" if d.node else f" ({d.message[:160]})")
+        status, detail = ("disagree", "; ".join(problems) + f" | scheduler: {summary}") if problems else ("agree", summary)
+        return Record(f"demo/{ns}/{name}", "demo", status, detail, ex, None, d, time.monotonic() - started)
 
     # -------------------------------------------------------------------------------- scheduling
 
