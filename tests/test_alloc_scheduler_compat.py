@@ -114,7 +114,8 @@ def test_nodes_only_named_by_slices_are_not_filtered():
 
 def _allocated(reserved: list[dict] | None) -> dict:
     c = _claim("ready", admin=False)
-    c["status"] = {"allocation": {"devices": {"results": [{"request": "gpu", "driver": GPU, "pool": "p", "device": "gpu-0"}]},
+    c["status"] = {"allocation": {"allocationTimestamp": "2026-01-01T00:00:00Z",
+                                  "devices": {"results": [{"request": "gpu", "driver": GPU, "pool": "p", "device": "gpu-0"}]},
                                   "nodeSelector": {"nodeSelectorTerms": [{"matchFields": [
                                       {"key": "metadata.name", "operator": "In", "values": ["node-1"]}]}]}}}
     if reserved is not None:
@@ -169,3 +170,27 @@ def test_claim_file_with_admin_access_checks_the_namespace(run, fake_api, tmp_pa
     assert result.exit_code == code, result.stderr
     codes = [r["code"] for r in json.loads(result.stdout)["reasons"]]
     assert (R.ADMIN_ACCESS_FORBIDDEN in codes) is (code == 7)
+
+
+@pytest.mark.parametrize(("consumers", "mine", "blocked"), [(256, False, True), (255, False, False), (256, True, False)])
+def test_claim_reserved_for_the_most_consumers_is_in_use(consumers, mine, blocked):
+    reserved = [{"resource": "pods", "name": f"pod-{i}", "uid": f"u-{i}"} for i in range(consumers)]
+    if mine:
+        reserved[-1] = {"resource": "pods", "name": "p", "uid": "u1"}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team", "uid": "u1"},
+           "spec": {"containers": [{"name": "c", "image": "x"}], "resourceClaims": [{"name": "a", "resourceClaimName": "ready"}]}}
+    result = simulate(_cluster(NODE, CLASS, SLICE, _allocated(reserved), pod), "pod/team/p")
+    assert (R.CLAIM_IN_USE in [r.code for r in result.reasons]) is blocked
+    assert result.verdict == ("error" if blocked else "allocated")
+
+
+@pytest.mark.parametrize(("stamped", "reserved_for_pod", "error"), [(False, False, True), (True, False, False), (False, True, False)])
+def test_allocation_without_timestamp_cannot_be_reserved(stamped, reserved_for_pod, error):
+    claim = _allocated([{"resource": "pods", "name": "p", "uid": "u1"}] if reserved_for_pod else None)
+    if not stamped:
+        del claim["status"]["allocation"]["allocationTimestamp"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team", "uid": "u1"},
+           "spec": {"containers": [{"name": "c", "image": "x"}], "resourceClaims": [{"name": "a", "resourceClaimName": "ready"}]}}
+    result = simulate(_cluster(NODE, CLASS, SLICE, claim, pod), "pod/team/p")
+    assert (R.ALLOCATION_IMMUTABLE in [r.code for r in result.reasons]) is error
+    assert result.verdict == ("error" if error else "allocated")

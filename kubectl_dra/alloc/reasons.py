@@ -33,6 +33,8 @@ CLAIM_DELETING = "claim-deleting"  # the claim has a deletionTimestamp
 CLAIM_ALLOCATED = "claim-allocated"  # already allocated; only its nodeSelector is checked (§5.1)
 CLAIM_ALLOCATED_ELSEWHERE = "claim-allocated-elsewhere"  # allocated for devices not usable from this node
 CLAIM_RESERVED = "claim-reserved"  # reserved for (shared with) other pods
+CLAIM_IN_USE = "claim-in-use"  # allocated, reservedFor full (256): PreBind cannot add the pod
+ALLOCATION_IMMUTABLE = "allocation-immutable"  # allocated without allocationTimestamp: PreBind cannot reserve it
 CLAIM_DEALLOCATED = "claim-deallocated"  # PostFilter deallocates an unreserved claim that keeps the pod off every node
 NODE_CHOSEN = "node-chosen"  # the pod is already bound to a node (spec.nodeName)
 CLASS_MISSING = "class-missing"  # DeviceClass does not exist
@@ -70,7 +72,9 @@ CODES = (
     CLAIM_ALLOCATED,
     CLAIM_ALLOCATED_ELSEWHERE,
     CLAIM_RESERVED,
+    CLAIM_IN_USE,
     CLAIM_DEALLOCATED,
+    ALLOCATION_IMMUTABLE,
     NODE_CHOSEN,
     CLASS_MISSING,
     INVALID_REQUEST,

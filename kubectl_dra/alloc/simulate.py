@@ -18,7 +18,13 @@ from typing import Any
 from kubectl_dra.alloc import diagnose, podfit
 from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.features import DEFAULT_FEATURES, Features
-from kubectl_dra.alloc.inputs import ClaimInput, admin_access_reasons, claim_level_reasons, resolve
+from kubectl_dra.alloc.inputs import (
+    ClaimInput,
+    admin_access_reasons,
+    claim_level_reasons,
+    reservation_reasons,
+    resolve,
+)
 from kubectl_dra.alloc.nodesel import names_in_selector, selector_matches
 from kubectl_dra.alloc.pools import NodeView, Topology
 from kubectl_dra.alloc.prepare import PreparedClaim, Preparer
@@ -84,6 +90,8 @@ def _simulate(
     inputs, found, pod = resolve(cluster, claims)
     found.extend(claim_level_reasons(inputs, pod))
     found.extend(admin_access_reasons(inputs, namespace_labels, unapplied))
+    if features.binding_conditions:
+        found.extend(reservation_reasons(inputs, pod))
     result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set())
     # kube-scheduler's PostFilter (DynamicResources.PostFilter): when the pod fits nowhere and one of
     # its claims is allocated, reserved by no other pod and not usable on some node that was tried,
@@ -115,9 +123,10 @@ def _simulate(
 
 
 def _postfilter_victim(result: SimulationResult, inputs: list[ClaimInput], pod: Pod | None) -> ClaimInput | None:
-    """An allocated claim PostFilter may deallocate: unavailable on a node the DRA Filter ran for, and
-    reserved for nobody (or only for this pod)."""
-    unavailable = {r.claim for n in result.nodes for r in n.reasons if r.code == R.CLAIM_ALLOCATED_ELSEWHERE}
+    """An allocated claim PostFilter may deallocate: reserved for nobody (or only for this pod), and
+    recorded as unavailable by the DRA Filter of some node, which it does only where the pending claims
+    could be allocated (Filter returns "cannot allocate all claims" before it records unavailable claims)."""
+    unavailable = {r.claim for n in result.nodes if n.pending_fit for r in n.reasons if r.code == R.CLAIM_ALLOCATED_ELSEWHERE}
     for ci in inputs:
         if ci.pending or ci.ref not in unavailable:
             continue
@@ -291,7 +300,7 @@ def _node(
     reasons = _allocated_reasons(view.node, allocated)
     allocated_ok = not any(r.blocking for r in reasons)
     if not prepared:
-        return NodeResult(node, allocated_ok, reasons=reasons)
+        return NodeResult(node, allocated_ok, reasons=reasons, pending_fit=True)
     outcome = NodeSearch(view, prepared, checker, budget).run()
     funnels = diagnose.funnels(view, prepared, checker, outcome)
     if outcome.fatal is not None:
@@ -320,6 +329,7 @@ def _node(
         reasons=reasons,
         funnels=funnels,
         steps=outcome.steps,
+        pending_fit=outcome.success and outcome.fatal is None,
     )
     if outcome.success:
         for pc, entries in zip(prepared, outcome.entries):

@@ -88,6 +88,8 @@ class Claim:
     allocation_node_selector: dict | None = None
     reserved_for: list[dict] = field(default_factory=list)
     device_status: list[dict] = field(default_factory=list)
+    #: status.allocation.allocationTimestamp (set by kube-scheduler 1.34+ when it allocates)
+    allocation_timestamp: str | None = None
     _spec: ClaimSpec | None = None
 
     @property

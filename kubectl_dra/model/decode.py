@@ -358,6 +358,8 @@ def decode_claim(obj: dict, version: str) -> Claim:
                 )
             )
         claim.allocation_node_selector = allocation.get("nodeSelector")
+        stamp = allocation.get("allocationTimestamp")
+        claim.allocation_timestamp = str(stamp) if stamp else None
     claim.reserved_for = [_map(r, "status.reservedFor[]") for r in _list(status.get("reservedFor"), "status.reservedFor")]
     claim.device_status = [_map(d, "status.devices[]") for d in _list(status.get("devices"), "status.devices")]
     return claim

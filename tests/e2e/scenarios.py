@@ -89,6 +89,8 @@ class Scenario:
     relabel: dict[str, dict[str, str | None]] = field(default_factory=dict)
     skip: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: give pre-allocated claims an allocationTimestamp, as the scheduler does (False: keep them as written)
+    stamp: bool = True
 
 
 def _load_yaml(path: Path) -> dict:
@@ -134,6 +136,7 @@ def from_file(path: Path, source: str) -> Scenario:
         pod=dict(live.get("pod") or {}),
         relabel={str(k): dict(v or {}) for k, v in (live.get("relabel") or {}).items()},
         skip=skip or live.get("skip"),
+        stamp=bool(live.get("allocation_timestamp", True)),
     )
     if data.get("features"):
         sc.notes.append(f"features {data['features']} not applied: the live control plane runs the 1.36 defaults")
@@ -537,7 +540,8 @@ class Harness:
                 allocation = rw.allocation(status["allocation"])
                 # the scheduler sets one on every allocation it makes; without it, its PreBind adds one
                 # to the (immutable) allocation when it reserves the claim, and the server refuses
-                allocation.setdefault("allocationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                if sc.stamp:
+                    allocation.setdefault("allocationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
                 created["status"] = {"allocation": allocation}
                 reserved = []
                 for r in status.get("reservedFor") or []:

@@ -12,7 +12,8 @@ object valid for the v1.36 API server with its default gates:
 * sometimes a NIC pool per node, a network-attached pool (``nodeSelector`` on a zone or
   ``allNodes``), a pool with per-device node selection;
 * sometimes claims that already hold devices (``status.allocation`` written through /status,
-  exclusive or shared with a ``shareID`` and ``consumedCapacity``);
+  exclusive or shared with a ``shareID`` and ``consumedCapacity``, sometimes reserved for a pod),
+  which the pod may use too;
 * a pod with 1-2 claims (direct or from a template), 1-2 requests each: ``exactly`` with a count,
   ``All``, or ``firstAvailable``; selectors over attributes and capacities, tolerations,
   ``adminAccess`` (in a namespace labelled for it), capacity requests, ``matchAttribute`` /
@@ -62,6 +63,7 @@ class _Case:
         self.devices: list[dict[str, Any]] = []  # {driver, pool, name, node, shared, capacity, consumes}
         self.ns = "default"
         self.features: list[str] = []
+        self.held_claims: list[str] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -106,7 +108,8 @@ class _Case:
                 dev["capacity"]["memory"]["requestPolicy"] = {"default": "10Gi",
                                                                "validRange": {"min": "5Gi", "step": "5Gi"}}
             else:
-                dev["capacity"]["memory"]["requestPolicy"] = {"default": "10Gi", "validValues": ["10Gi", "20Gi", "30Gi"]}
+                dev["capacity"]["memory"]["requestPolicy"] = {  # the API allows no option above the capacity
+                    "default": "10Gi", "validValues": [_q(v) for v in (10, 20, 30) if v <= mem]}
             self.features.append("shared")
         if self.chance(0.02):
             dev["bindingConditions"] = ["attached"]
@@ -261,10 +264,14 @@ class _Case:
             if d["node"]:
                 alloc["nodeSelector"] = {"nodeSelectorTerms": [{"matchFields": [
                     {"key": "metadata.name", "operator": "In", "values": [d["node"]]}]}]}
+            status: dict[str, Any] = {"allocation": alloc}
+            if self.chance(0.3):
+                status["reservedFor"] = [{"resource": "pods", "name": f"user-{k}", "uid": f"uid-user-{k}"}]
             self.add({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
                       "metadata": {"name": f"held-{k}", "namespace": self.ns},
                       "spec": {"devices": {"requests": [{"name": "r", "exactly": spec_req}]}},
-                      "status": {"allocation": alloc}})
+                      "status": status})
+            self.held_claims.append(f"held-{k}")
 
     def request(self, name: str, classes: list[str]) -> dict:
         rng = self.rng
@@ -334,6 +341,10 @@ class _Case:
                 self.add({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
                           "metadata": {"name": f"claim-{i}", "namespace": self.ns}, "spec": spec})
                 refs.append({"name": f"c{i}", "resourceClaimName": f"claim-{i}"})
+        if self.held_claims and self.chance(0.25):
+            # the pod also uses a claim that is already allocated (PostFilter may deallocate it)
+            self.features.append("uses-allocated-claim")
+            refs.append({"name": "held", "resourceClaimName": rng.choice(self.held_claims)})
         pod_spec: dict[str, Any] = {
             "containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10",
                             "resources": {"claims": [{"name": r["name"]} for r in refs]}}],
