@@ -766,9 +766,12 @@ class Harness:
                     lv.decision = d
                     del waiting[key]
                     continue
+                # a retry after an informer caught up can take a backoff or two: when explain expects the pod
+                # to fit, give the scheduler longer before calling it a disagreement
+                wait = settle if lv.explained is None or lv.explained.category != FITS else settle + 5.0
                 if lv.unsched_since is None:
                     lv.unsched_since = now
-                elif now - lv.unsched_since >= settle:
+                elif now - lv.unsched_since >= wait:
                     lv.decision = d
                     del waiting[key]
             if not waiting:
