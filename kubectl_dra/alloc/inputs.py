@@ -8,7 +8,7 @@ kube-scheduler's DRA plugin makes in PreEnqueue/PreFilter (dra-api.md §5.1, §5
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +224,22 @@ def claim_level_reasons(inputs: Sequence[ClaimInput], pod: Pod | None) -> list[R
             for r in ci.reserved_for
             if isinstance(r, dict) and not (pod is not None and r.get("name") == pod.name and r.get("resource", "pods") == "pods")
         ]
-        if others:
+        mine = len(others) < len([r for r in ci.reserved_for if isinstance(r, dict)])
+        if ci.allocated and not mine and len(ci.reserved_for) >= MAX_RESERVED_FOR:
+            # resourceclaim.CanBeReserved is always true in 1.36, so PreFilter lets the pod through and
+            # PreBind's status update with a 257th consumer is refused by the API server: an Error
+            found.append(
+                Reason(
+                    R.CLAIM_IN_USE,
+                    f"claim {ci.ref} is already reserved for {len(ci.reserved_for)} consumers, the most a claim "
+                    f"can have ({MAX_RESERVED_FOR}): kube-scheduler's PreBind cannot add this pod",
+                    status=R.ERROR,
+                    claim=ci.ref,
+                    data={"reservedFor": len(ci.reserved_for), "limit": MAX_RESERVED_FOR},
+                    hint="wait until some of its pods finish, or give this pod a claim of its own",
+                )
+            )
+        elif others:
             found.append(
                 Reason(
                     R.CLAIM_RESERVED,
@@ -234,4 +249,87 @@ def claim_level_reasons(inputs: Sequence[ClaimInput], pod: Pod | None) -> list[R
                     data={"reservedFor": others},
                 )
             )
+    return found
+
+
+#: resourceapi.ResourceClaimReservedForMaxSize
+MAX_RESERVED_FOR = 256
+
+#: the namespace label that allows adminAccess requests (pkg/registry/resource AuthorizedForAdmin)
+ADMIN_NAMESPACE_LABEL = "resource.kubernetes.io/admin-access"
+
+
+def admin_access_reasons(
+    inputs: Sequence[ClaimInput],
+    namespace_labels: Callable[[str], dict | None] | None,
+    unapplied: bool = False,
+) -> list[Reason]:
+    """adminAccess in a namespace without ``resource.kubernetes.io/admin-access: "true"``.
+
+    The API server checks the label when a claim or template with an adminAccess request is
+    created (``AuthorizedForAdmin``) and when an allocation with adminAccess results is written
+    to a claim's status (``AuthorizedForAdminStatus``). So a manifest is rejected, a template's
+    claim cannot be created by the resourceclaim controller, and for a claim created while the
+    label was there, kube-scheduler's PreBind cannot store the allocation (an Error for the pod).
+    ``namespace_labels(ns)`` returns the labels, or None when they cannot be read (no check).
+    """
+    if namespace_labels is None:
+        return []
+    found: list[Reason] = []
+    for ci in inputs:
+        if not ci.pending or not any(r.exactly is not None and r.exactly.admin_access for r in ci.spec.requests):
+            continue
+        labels = namespace_labels(ci.namespace)
+        if labels is None or labels.get(ADMIN_NAMESPACE_LABEL) == "true":
+            continue
+        needs = f"admin access to devices requires the `{ADMIN_NAMESPACE_LABEL}: true` label on namespace {ci.namespace}"
+        hint = f"kubectl label namespace {ci.namespace} {ADMIN_NAMESPACE_LABEL}=true, or drop adminAccess from the request"
+        if unapplied:
+            what = "ResourceClaim" if ci.claim is not None else "ResourceClaimTemplate"
+            name = ci.claim.name if ci.claim is not None else (ci.template.name if ci.template is not None else ci.ref)
+            found.append(Reason(R.ADMIN_ACCESS_FORBIDDEN, f"the API server rejects {what} {ci.namespace}/{name}: {needs}",
+                                claim=ci.ref, hint=hint, data={"namespace": ci.namespace, "when": "create"}))
+        elif ci.claim is None:
+            found.append(Reason(R.ADMIN_ACCESS_FORBIDDEN,
+                                f"the resourceclaim controller cannot create {ci.ref} from template "
+                                f"{ci.template.ref if ci.template is not None else '?'}: {needs}",
+                                claim=ci.ref, hint=hint, data={"namespace": ci.namespace, "when": "create"}))
+        else:
+            found.append(Reason(R.ADMIN_ACCESS_FORBIDDEN,
+                                f"kube-scheduler cannot store the allocation of claim {ci.ref} (PreBind): {needs}",
+                                status=R.ERROR, claim=ci.ref, hint=hint,
+                                data={"namespace": ci.namespace, "when": "allocation"}))
+    return found
+
+
+def reservation_reasons(inputs: Sequence[ClaimInput], pod: Pod | None) -> list[Reason]:
+    """Allocated claims kube-scheduler 1.36 cannot reserve for the pod.
+
+    With DRADeviceBindingConditions (on by default) its PreBind gives an allocation without an
+    ``allocationTimestamp`` one when it adds the pod to ``reservedFor``; ``status.allocation`` is
+    immutable, so the API server refuses the update and the pod fails in PreBind, an Error
+    (``DynamicResources.bindClaim``). Allocations made by 1.33 and older schedulers, or written by
+    other tools, lack the timestamp.
+    """
+    if pod is None or pod.node_name:
+        return []
+    found: list[Reason] = []
+    for ci in inputs:
+        if ci.claim is None or not ci.allocated or ci.claim.allocation_timestamp:
+            continue
+        if any(isinstance(r, dict) and r.get("name") == pod.name and r.get("resource", "pods") == "pods"
+               for r in ci.reserved_for):
+            continue  # already reserved: PreBind has nothing to write
+        found.append(
+            Reason(
+                R.ALLOCATION_IMMUTABLE,
+                f"claim {ci.ref} is allocated without status.allocation.allocationTimestamp: kube-scheduler's "
+                "PreBind adds one when it reserves the claim for the pod, and the API server refuses to change "
+                "the allocation",
+                status=R.ERROR,
+                claim=ci.ref,
+                hint="allocations made by Kubernetes 1.33 or older, or by another tool, lack it; "
+                "deallocate the claim (when no pod uses it) so the scheduler allocates it anew",
+            )
+        )
     return found

@@ -10,14 +10,14 @@ pool obsolete (dropped), else the count over all slices of the generation decide
 pools are kept, flagged, without devices for ExactCount). Pools are sorted by driver then name,
 slices by name, and pools with binding conditions go last — so names decide first-fit order.
 
-Deliberate differences from upstream, all in corners:
+As upstream, slices with shared counters are seen from every node and always relevant; a pool's
+validity (unique device names, counter sets and the counters devices consume) is judged per node
+over the slices for that node (``buildPool``). A 1.34-style slice with both ``devices`` and
+``sharedCounters`` (rejected by 1.35+ API servers) counts as a counter-set slice only.
 
-* duplicate device names are checked over all slices of the pool generation, not only the
-  slices that target the node;
-* a 1.34-style slice with both ``devices`` and ``sharedCounters`` contributes both (1.35+ treats
-  a slice with counters as a counter-set slice only, and forbids mixing);
-* counters consumed in the attempt are tracked per ``(driver, pool)``; upstream keys them by pool
-  name alone, so two drivers with equally named pools (pool = node name) share a budget there.
+Counters are bug-compatible with upstream: counters left and counters consumed in an attempt are
+keyed by pool *name* alone (search.Checker.available), so two drivers with equally named pools
+(pool = node name) share one budget, the counter sets of whichever pool got there first.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class PoolInfo:
     generation: int
     slices: list[ResourceSlice]
     counter_sets: dict[str, dict[str, Quantity]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
     _available: dict[CounterKey, Quantity] | None = None
 
     @property
@@ -166,9 +165,10 @@ class Topology:
         for sl in slices:
             if not features.partitionable_devices and (sl.per_device_node_selection or sl.shared_counters):
                 continue
-            if sl.node_name:
+            if sl.node_name and not (sl.shared_counters and features.partitionable_devices):
                 self.by_node.setdefault(sl.node_name, []).append(sl)
             else:
+                # upstream NewAllocator: slices without a nodeName, and slices with counters, are seen by every node
                 self.shared.append(sl)
             self.by_pool.setdefault((sl.driver, sl.pool), []).append(sl)
         self.entries: list[Entry] = []
@@ -188,6 +188,9 @@ class Topology:
     # ---------------------------------------------------------------- per node
 
     def _relevant(self, sl: ResourceSlice, node: Node) -> bool:
+        # upstream GatherPools: a slice with shared counters is always relevant (the pool needs it)
+        if sl.shared_counters and self.features.partitionable_devices:
+            return True
         if sl.node_name or sl.all_nodes or sl.node_selector is not None:
             return node_matches(node, sl.node_name, sl.all_nodes, sl.node_selector)
         if sl.per_device_node_selection:
@@ -196,7 +199,9 @@ class Topology:
 
     def view(self, node: Node) -> NodeView:
         grouped: dict[tuple[str, str], list[ResourceSlice]] = {}
-        for sl in (*self.by_node.get(node.name, ()), *self.shared):
+        # upstream Allocate: the node's own slices, then those without a nodeName or with counters
+        for_node = [*(s for s in self.by_node.get(node.name, ()) if not s.shared_counters), *self.shared]
+        for sl in for_node:
             if not self._relevant(sl, node):
                 continue
             key = (sl.driver, sl.pool)
@@ -212,19 +217,23 @@ class Topology:
             wanted = relevant[0].slice_count
             present = len(relevant)
             incomplete = False
+            everything: list[ResourceSlice] = relevant
             if present != wanted:
-                everything = self.by_pool.get((driver, name), [])
-                if any(s.generation > gen for s in everything):
+                all_slices = self.by_pool.get((driver, name), [])
+                if any(s.generation > gen for s in all_slices):
                     obsolete.append(f"{driver}/{name}")
                     continue
-                present = sum(1 for s in everything if s.generation == gen)
+                everything = [s for s in all_slices if s.generation == gen]
+                present = len(everything)
                 incomplete = present != wanted
             info = self._info(driver, name, gen)
             pool = NodePool(driver, name, gen, info, incomplete=incomplete, present=present, wanted=wanted)
-            if not incomplete and info.problems:
-                pool.invalid = info.problems[0]
+            if not incomplete:
+                pool.invalid = self._invalid(relevant, everything)
             mismatch: set[int] = set()
             for sl in sorted(relevant, key=lambda s: s.name):
+                if sl.shared_counters and self.features.partitionable_devices:
+                    continue  # a counter-set slice (1.35+ forbids devices next to counters)
                 for dev in sl.devices:
                     entry = self._entry(dev, sl, info)
                     pool.entries.append(entry)
@@ -236,6 +245,41 @@ class Topology:
             pools.append(pool)
         pools.sort(key=lambda p: (p.binding, p.driver, p.name))
         return NodeView(node, pools, sorted(obsolete))
+
+    def _invalid(self, relevant: list[ResourceSlice], everything: list[ResourceSlice]) -> str | None:
+        """Upstream ``buildPool``: device names unique among the slices for the node; counter sets (from
+        the counter-set slices for the node) unique; every consumed counter set and counter defined, first
+        in the slices for the node, then in the other slices of the pool."""
+        partitionable = self.features.partitionable_devices
+        device_slices = [s for s in relevant if not (partitionable and s.shared_counters)]
+        seen: set[str] = set()
+        for sl in sorted(device_slices, key=lambda s: s.name):
+            for dev in sl.devices:
+                if dev.name in seen:
+                    return f"duplicate device name {dev.name}"
+                seen.add(dev.name)
+        if not partitionable:
+            return None
+        sets: dict[str, set[str]] = {}
+        for sl in sorted(relevant, key=lambda s: s.name):
+            for counter_set in sl.shared_counters:
+                set_name = str(counter_set.get("name", ""))
+                if set_name in sets:
+                    return f"duplicate counter set name {set_name}"
+                sets[set_name] = {str(c) for c in (counter_set.get("counters") or {})}
+        names = {s.name for s in relevant}
+        others = [s for s in everything if s.name not in names]
+        for group in (sorted(relevant, key=lambda s: s.name), others):
+            for sl in group:
+                for dev in sl.devices:
+                    for entry in dev.consumes_counters:
+                        set_name = str(entry.get("counterSet", ""))
+                        if set_name not in sets:
+                            return f"counter set {set_name} not found"
+                        for cname in entry.get("counters") or {}:
+                            if cname not in sets[set_name]:
+                                return f"counter {cname} not found in counter set {set_name}"
+        return None
 
     # ---------------------------------------------------------------- shared records
 
@@ -250,35 +294,18 @@ class Topology:
         return info
 
     def _validate(self, info: PoolInfo) -> None:
-        seen: set[str] = set()
-        for sl in info.slices:
-            for dev in sl.devices:
-                if dev.name in seen:
-                    info.problems.append(f"duplicate device name {dev.name}")
-                seen.add(dev.name)
+        """The pool's counter sets, for counters left (§5.6); validity is decided per node (``_invalid``)."""
         if not self.features.partitionable_devices:
             return
         for sl in info.slices:
             for counter_set in sl.shared_counters:
                 set_name = str(counter_set.get("name", ""))
                 if set_name in info.counter_sets:
-                    info.problems.append(f"duplicate counter set name {set_name}")
                     continue
                 counters = counter_set.get("counters") or {}
                 info.counter_sets[set_name] = {
                     str(c): quantity(v.get("value", "0") if isinstance(v, dict) else v) for c, v in counters.items()
                 }
-        for sl in info.slices:
-            for dev in sl.devices:
-                for entry in dev.consumes_counters:
-                    set_name = str(entry.get("counterSet", ""))
-                    counters = info.counter_sets.get(set_name)
-                    if counters is None:
-                        info.problems.append(f"counter set {set_name} not found")
-                        continue
-                    for cname in entry.get("counters") or {}:
-                        if cname not in counters:
-                            info.problems.append(f"counter {cname} not found in counter set {set_name}")
 
     def _entry(self, dev: Device, sl: ResourceSlice, info: PoolInfo) -> Entry:
         entry = self._entry_of.get(id(dev))

@@ -33,12 +33,21 @@ CLAIM_DELETING = "claim-deleting"  # the claim has a deletionTimestamp
 CLAIM_ALLOCATED = "claim-allocated"  # already allocated; only its nodeSelector is checked (§5.1)
 CLAIM_ALLOCATED_ELSEWHERE = "claim-allocated-elsewhere"  # allocated for devices not usable from this node
 CLAIM_RESERVED = "claim-reserved"  # reserved for (shared with) other pods
+CLAIM_IN_USE = "claim-in-use"  # allocated, reservedFor full (256): PreBind cannot add the pod
+ALLOCATION_IMMUTABLE = "allocation-immutable"  # allocated without allocationTimestamp: PreBind cannot reserve it
+CLAIM_DEALLOCATED = "claim-deallocated"  # PostFilter deallocates an unreserved claim that keeps the pod off every node
 NODE_CHOSEN = "node-chosen"  # the pod is already bound to a node (spec.nodeName)
 CLASS_MISSING = "class-missing"  # DeviceClass does not exist
 INVALID_REQUEST = "invalid-request"  # the spec is something the API/allocator rejects
 FEATURE_DISABLED = "feature-disabled"  # uses a DRA feature switched off in the simulation
 CEL_COMPILE_ERROR = "cel-compile-error"  # a class or request selector does not compile
 TOO_MANY_DEVICES = "too-many-devices"  # more than 32 results in one claim (§5.3)
+ADMIN_ACCESS_FORBIDDEN = "admin-access-forbidden"  # adminAccess in a namespace without the admin-access label
+
+# ------------------------------------------------------------------ node level, before DRA (podfit)
+NODE_UNSCHEDULABLE = "node-unschedulable"  # the node is cordoned (NodeUnschedulable)
+NODE_TAINTED = "node-tainted"  # a node taint the pod does not tolerate (TaintToleration)
+NODE_AFFINITY = "node-affinity"  # the pod's nodeSelector / required node affinity (NodeAffinity)
 
 # ------------------------------------------------------------------ node level (Filter)
 NO_DRIVER = "no-driver"  # no driver publishes devices of the class for this node
@@ -63,12 +72,19 @@ CODES = (
     CLAIM_ALLOCATED,
     CLAIM_ALLOCATED_ELSEWHERE,
     CLAIM_RESERVED,
+    CLAIM_IN_USE,
+    CLAIM_DEALLOCATED,
+    ALLOCATION_IMMUTABLE,
     NODE_CHOSEN,
     CLASS_MISSING,
     INVALID_REQUEST,
     FEATURE_DISABLED,
     CEL_COMPILE_ERROR,
     TOO_MANY_DEVICES,
+    ADMIN_ACCESS_FORBIDDEN,
+    NODE_UNSCHEDULABLE,
+    NODE_TAINTED,
+    NODE_AFFINITY,
     NO_DRIVER,
     NO_MATCH,
     IN_USE,

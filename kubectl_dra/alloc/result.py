@@ -172,6 +172,8 @@ class NodeResult:
     steps: int = 0
     #: status.allocation.nodeSelector per newly allocated claim (§5.9)
     node_selectors: dict[str, dict | None] = field(default_factory=dict)
+    #: the pending claims could be allocated here (whether or not the allocated ones are usable)
+    pending_fit: bool = False
 
     @property
     def scheduler_error(self) -> Reason | None:

@@ -20,8 +20,8 @@ Differences from upstream that do not change which solution is found: devices th
 be picked on this node (static checks: selectors, held by other claims, capacity/counters/taints
 on their own) are filtered out first, and a slot stops early when fewer candidates remain than
 devices still needed. Steps (``allocateOne`` calls) are therefore fewer than upstream's. Upstream
-leaks counter consumption when a device fails the taint or constraint check after the counter
-check; here everything is rolled back. A CEL runtime error leaves the device unselected (the
+(before 1.36) leaked counter consumption when a device failed the taint or constraint check after
+the counter check; 1.36 rolls back, as here. A CEL runtime error leaves the device unselected (the
 scheduler would abort); such devices the search passes over are recorded in ``reached``.
 """
 
@@ -70,13 +70,30 @@ class Fatal(Exception):
 class Checker:
     """Per (request, device) checks that do not depend on the attempt, cached across nodes."""
 
-    def __init__(self, state: AllocatedState, features: Features) -> None:
+    def __init__(self, state: AllocatedState, features: Features, shared_pool_names: frozenset[str] = frozenset()) -> None:
         self.state = state
         self.features = features
         self._cache: dict[int, dict[int, str | None]] = {}
+        #: pool names that several drivers use (see ``available``)
+        self.shared_pool_names = shared_pool_names
+        self._available: dict[str, dict[CounterKey, Quantity]] = {}
+
+    def available(self, entry: Entry) -> dict[CounterKey, Quantity]:
+        """Counters left in the device's pool, bug-compatible with upstream ``checkAvailableCounters``:
+        the allocator caches them by pool *name* (``Allocator.availableCounters``, shared by all nodes
+        of one scheduling attempt), filled from the first pool of that name whose device reaches the
+        counter check. When two drivers publish pools of the same name, the second pool's devices are
+        checked against the first pool's counter sets (and its consumption counts against them)."""
+        name = entry.pool.name
+        got = self._available.get(name)
+        if got is None:
+            got = self._available[name] = entry.pool.available(self.state)
+        return got
 
     def counters_fit_alone(self, entry: Entry) -> bool:
-        available = entry.pool.available(self.state)
+        if entry.pool.name in self.shared_pool_names:
+            return True  # decided in the search, in upstream's order (which pool fills the cache first matters)
+        available = self.available(entry)
         used: dict[CounterKey, Quantity] = {}
         for key, amount in consumption(entry.device):
             used[key] = used[key].add(amount) if key in used else amount
@@ -118,7 +135,8 @@ class Checker:
             if not shared_used and not self.counters_fit_alone(entry):
                 return "counters"
         if f.device_taints and entry.taints and untolerated(entry.taints, spec.tolerations):
-            return "tainted"
+            if entry.pool.name not in self.shared_pool_names:  # upstream checks taints after counters
+                return "tainted"
         return None
 
 
@@ -180,7 +198,7 @@ class NodeSearch:
         self.constraints = [C.build(pc.constraints, self.features.list_type_attributes) for pc in claims]
         self.allocating: dict[DevKey, list[int]] = {}
         self.alloc_cap: dict[DevKey, dict[str, Quantity]] = {}
-        self.counters: dict[tuple[str, str], dict[CounterKey, Quantity]] = {}
+        self.counters: dict[str, dict[CounterKey, Quantity]] = {}
         self.results: list[list[DeviceChoice]] = [[] for _ in claims]
         self.picked: list[list[Entry]] = [[] for _ in claims]
         self.selected: dict[tuple[int, int], int] = {}
@@ -393,9 +411,9 @@ class NodeSearch:
     # ------------------------------------------------------------------ one device
 
     def _take_counters(self, entry: Entry) -> bool:
-        pool = entry.pool
-        available = pool.available(self.state)
-        used = self.counters.setdefault((pool.driver, pool.name), {})
+        """Upstream ``checkAvailableCounters``; consumption in this attempt is keyed by pool name, as upstream."""
+        available = self.checker.available(entry)
+        used = self.counters.setdefault(entry.pool.name, {})
         mine = consumption(entry.device)
         for key, amount in mine:
             used[key] = used[key].add(amount) if key in used else amount
@@ -410,7 +428,7 @@ class NodeSearch:
         return True
 
     def _give_counters(self, entry: Entry) -> None:
-        used = self.counters[(entry.pool.driver, entry.pool.name)]
+        used = self.counters[entry.pool.name]
         for key, amount in consumption(entry.device):
             used[key] = used[key].sub(amount)
 

@@ -11,13 +11,20 @@ all devices the candidate nodes can see in one batch, and per-device static chec
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
-from kubectl_dra.alloc import diagnose
+from kubectl_dra.alloc import diagnose, podfit
 from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.features import DEFAULT_FEATURES, Features
-from kubectl_dra.alloc.inputs import ClaimInput, claim_level_reasons, resolve
+from kubectl_dra.alloc.inputs import (
+    ClaimInput,
+    admin_access_reasons,
+    claim_level_reasons,
+    reservation_reasons,
+    resolve,
+)
 from kubectl_dra.alloc.nodesel import names_in_selector, selector_matches
 from kubectl_dra.alloc.pools import NodeView, Topology
 from kubectl_dra.alloc.prepare import PreparedClaim, Preparer
@@ -48,6 +55,8 @@ def simulate(
     budget: int = DEFAULT_BUDGET,
     *,
     features: Features = DEFAULT_FEATURES,
+    namespace_labels: Callable[[str], dict | None] | None = None,
+    unapplied: bool = False,
 ) -> SimulationResult:
     """Simulate allocating ``claims`` on every candidate node.
 
@@ -56,21 +65,95 @@ def simulate(
     ``template/NS/NAME``, ``NS/NAME`` = claim). ``nodes``: names or Node objects; default every
     Node of the cluster (else every node named by a slice), or the pod's node if it is bound.
     ``budget``: search steps per node before giving up (``budget-exhausted``).
+    ``namespace_labels``: labels of a namespace (None if unknown), to check adminAccess against
+    the namespace label the API server requires; ``unapplied``: the claims are manifests not
+    created yet (the server would reject them rather than the scheduler fail).
     """
     enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small records: the cyclic GC would only cost time here
     try:
-        return _simulate(cluster, claims, nodes, budget, features)
+        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied)
     finally:
         if enabled:
             gc.enable()
 
 
 def _simulate(
-    cluster: Cluster, claims: Any, nodes: Iterable[str | Node] | None, budget: int, features: Features
+    cluster: Cluster,
+    claims: Any,
+    nodes: Iterable[str | Node] | None,
+    budget: int,
+    features: Features,
+    namespace_labels: Callable[[str], dict | None] | None = None,
+    unapplied: bool = False,
 ) -> SimulationResult:
     inputs, found, pod = resolve(cluster, claims)
     found.extend(claim_level_reasons(inputs, pod))
+    found.extend(admin_access_reasons(inputs, namespace_labels, unapplied))
+    if features.binding_conditions:
+        found.extend(reservation_reasons(inputs, pod))
+    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set())
+    # kube-scheduler's PostFilter (DynamicResources.PostFilter): when the pod fits nowhere and one of
+    # its claims is allocated, reserved by no other pod and not usable on some node that was tried,
+    # it deallocates that claim and schedules the pod again (it picks one such claim at random per
+    # attempt; here the first in the pod's order)
+    deallocated: list[ClaimInput] = []
+    while result.verdict == UNALLOCATABLE and not (pod is not None and pod.node_name):
+        victim = _postfilter_victim(result, inputs, pod)
+        if victim is None:
+            break
+        deallocated.append(victim)
+        inputs = [_deallocate(ci) if ci is victim else ci for ci in inputs]
+        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated})
+    for ci in deallocated:
+        where = sorted(names_in_selector(ci.node_selector))
+        result.reasons.append(
+            Reason(
+                R.CLAIM_DEALLOCATED,
+                f"claim {ci.ref} is allocated ({', '.join(f'{r.driver}/{r.pool}/{r.device}' for r in ci.results) or 'no devices'}"
+                + (f", for node {', '.join(where)}" if where else "")
+                + ") but reserved by no pod, and the pod fits nowhere with it: kube-scheduler's PostFilter "
+                "deallocates it and tries again; simulated as if it were pending",
+                status=R.INFO,
+                claim=ci.ref,
+                data={"devices": [f"{r.driver}/{r.pool}/{r.device}" for r in ci.results], "nodes": where},
+            )
+        )
+    return result
+
+
+def _postfilter_victim(result: SimulationResult, inputs: list[ClaimInput], pod: Pod | None) -> ClaimInput | None:
+    """An allocated claim PostFilter may deallocate: reserved for nobody (or only for this pod), and
+    recorded as unavailable by the DRA Filter of some node, which it does only where the pending claims
+    could be allocated (Filter returns "cannot allocate all claims" before it records unavailable claims)."""
+    unavailable = {r.claim for n in result.nodes if n.pending_fit for r in n.reasons if r.code == R.CLAIM_ALLOCATED_ELSEWHERE}
+    for ci in inputs:
+        if ci.pending or ci.ref not in unavailable:
+            continue
+        consumers = [r for r in ci.reserved_for if isinstance(r, dict)]
+        if not consumers or (
+            len(consumers) == 1 and pod is not None and consumers[0].get("name") == pod.name
+            and (not pod.uid or not consumers[0].get("uid") or consumers[0].get("uid") == pod.uid)
+        ):
+            return ci
+    return None
+
+
+def _deallocate(ci: ClaimInput) -> ClaimInput:
+    return replace(ci, allocated=False, results=[], node_selector=None, reserved_for=[])
+
+
+def _attempt(
+    cluster: Cluster,
+    inputs: list[ClaimInput],
+    found: list[Reason],
+    pod: Pod | None,
+    nodes: Iterable[str | Node] | None,
+    budget: int,
+    features: Features,
+    deallocated: set[str],
+) -> SimulationResult:
+    """One scheduling attempt: PreFilter checks, then every candidate node."""
     summaries = [
         ClaimSummary(ci.ref, ci.state, ci.source, [r.describe() for r in ci.spec.requests]) for ci in inputs
     ]
@@ -87,14 +170,28 @@ def _simulate(
         result.verdict = SCHEDULER_ERROR if any(r.status == R.ERROR for r in found) else UNALLOCATABLE
         return result
 
-    state = build_state(cluster.claims, features)
+    state = build_state([c for c in cluster.claims if c.ref not in deallocated] if deallocated else cluster.claims, features)
     topology = Topology(cluster.slices, cluster.taint_rules, state, features)
     candidates, others = _candidate_nodes(cluster, topology, inputs, nodes, pod, found)
+    # nodes the pod cannot go to whatever its devices (cordoned, tainted, nodeSelector / affinity):
+    # the scheduler's earlier filters reject them before DynamicResources sees them
+    known = {id(n) for n in cluster.nodes}
+    excluded: dict[str, Reason] = {}
+    if pod is not None and not pod.node_name:
+        for node in candidates:
+            why = podfit.rejection(node, pod) if id(node) in known else None
+            if why is not None:
+                excluded[node.name] = why
+    order = [node.name for node in candidates]
+    candidates = [node for node in candidates if node.name not in excluded]
     views = [topology.view(node) for node in candidates]
     cache = ExpressionCache()
     for selection in preparer.selections:
         selection.ensure(topology.entries, cache)
-    checker = Checker(state, features)
+    drivers_by_pool: dict[str, set[str]] = {}
+    for sl in cluster.slices:
+        drivers_by_pool.setdefault(sl.pool, set()).add(sl.driver)
+    checker = Checker(state, features, frozenset(n for n, d in drivers_by_pool.items() if len(d) > 1))
     known_drivers = {sl.driver for sl in cluster.slices}
     drivers_of = {
         id(spec.selection): diagnose.class_drivers(spec, topology.entries, known_drivers)
@@ -104,6 +201,10 @@ def _simulate(
     allocated = [ci for ci in inputs if not ci.pending]
     for view in views:
         result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of))
+    if excluded:
+        result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
+        rank = {name: i for i, name in enumerate(order)}
+        result.nodes.sort(key=lambda n: rank.get(n.node, len(rank)))
     for name in others:
         result.nodes.append(
             NodeResult(
@@ -199,7 +300,7 @@ def _node(
     reasons = _allocated_reasons(view.node, allocated)
     allocated_ok = not any(r.blocking for r in reasons)
     if not prepared:
-        return NodeResult(node, allocated_ok, reasons=reasons)
+        return NodeResult(node, allocated_ok, reasons=reasons, pending_fit=True)
     outcome = NodeSearch(view, prepared, checker, budget).run()
     funnels = diagnose.funnels(view, prepared, checker, outcome)
     if outcome.fatal is not None:
@@ -210,6 +311,9 @@ def _node(
                 R.BUDGET_EXHAUSTED,
                 f"gave up after {outcome.steps - 1} steps on node {node} (budget {budget}); "
                 "kube-scheduler would time out (timed out trying to allocate devices)",
+                # the scheduler's Filter turns its allocation timeout into an Error status for the pod
+                # (DynamicResources.Filter: errors.Is(err, context.DeadlineExceeded) -> statusError)
+                status=R.ERROR,
                 data={"steps": outcome.steps - 1, "budget": budget},
                 hint="raise the budget, or make requests more specific (selectors, fewer alternatives)",
             )
@@ -225,6 +329,7 @@ def _node(
         reasons=reasons,
         funnels=funnels,
         steps=outcome.steps,
+        pending_fit=outcome.success and outcome.fatal is None,
     )
     if outcome.success:
         for pc, entries in zip(prepared, outcome.entries):

@@ -107,6 +107,8 @@ def explain(
     elif target.startswith(("pod/", "pods/", "po/")):
         name = target.split("/", 1)[1]
         if not any(p.namespace == ns and p.name == name for p in cluster.pods):
+            _read_pod(cluster, ns, name)
+        if not any(p.namespace == ns and p.name == name for p in cluster.pods):
             raise NotFoundError(f'pod "{name}" not found in namespace {ns}', hint="check -n, or name the claim instead")
         subject = f"pod/{ns}/{name}"
     else:
@@ -122,7 +124,7 @@ def explain(
     from kubectl_dra import timing
 
     timing.mark("cluster loaded")
-    result = simulate(cluster, subject, nodes=nodes)
+    result = simulate(cluster, subject, nodes=nodes, namespace_labels=_namespace_labels(cluster), unapplied=bool(claim_file))
     timing.mark("simulated")
     # lint the unapplied manifests when they do not fit: what will fail, and why (skipped when they fit)
     findings = lint(cluster, objects=extra) if extra and result.verdict != "allocatable" else []
@@ -138,6 +140,49 @@ def explain(
         write_data(data, Output.json if output is ExplainOutput.json else Output.yaml)
     if result.verdict in ("unallocatable", "error"):
         raise typer.Exit(int(ExitCode.UNSATISFIABLE))
+
+
+def _namespace_labels(cluster):
+    """Labels of a namespace read from the server on first use (adminAccess needs a namespace label);
+    None when they cannot be read: from files, the demo, or without permission to get namespaces."""
+    client = getattr(cluster, "client", None)
+    if client is None:
+        return None
+    from kubectl_dra.errors import DraError
+
+    seen: dict[str, dict | None] = {}
+
+    def labels(namespace: str) -> dict | None:
+        if namespace not in seen:
+            try:
+                obj = client.get(f"/api/v1/namespaces/{namespace}", what=f"namespace {namespace}")
+                seen[namespace] = dict((obj.get("metadata") or {}).get("labels") or {})
+            except DraError:
+                seen[namespace] = None
+        return seen[namespace]
+
+    return labels
+
+
+def _read_pod(cluster, namespace: str, name: str) -> None:
+    """The named pod straight from the server: the loader lists pods only in namespaces with claims nobody
+    has reserved yet (reservedFor names the others), so a pod whose claims are all reserved is not read."""
+    client = getattr(cluster, "client", None)
+    if client is None:
+        return
+    from kubectl_dra.errors import NotFoundError
+    from kubectl_dra.kube.live import Forbidden
+    from kubectl_dra.model.decode import decode
+
+    try:
+        obj = client.get(f"/api/v1/namespaces/{namespace}/pods/{name}", what=f"pod {namespace}/{name}")
+    except (NotFoundError, Forbidden):
+        return
+    obj.setdefault("apiVersion", "v1")
+    obj.setdefault("kind", "Pod")
+    pod = decode(obj)
+    if pod is not None:
+        cluster.add(pod)
 
 
 def _finding(f) -> dict:

@@ -88,6 +88,8 @@ class Claim:
     allocation_node_selector: dict | None = None
     reserved_for: list[dict] = field(default_factory=list)
     device_status: list[dict] = field(default_factory=list)
+    #: status.allocation.allocationTimestamp (set by kube-scheduler 1.34+ when it allocates)
+    allocation_timestamp: str | None = None
     _spec: ClaimSpec | None = None
 
     @property
@@ -181,6 +183,11 @@ class Pod:
     #: pod claim name -> generated ResourceClaim name (status.resourceClaimStatuses)
     claim_statuses: dict[str, str | None] = field(default_factory=dict)
     conditions: list[dict] = field(default_factory=list)
+    #: spec.nodeSelector, spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+    #: spec.tolerations: where the scheduler may place the pod (explain honours them)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    required_affinity: dict | None = None
+    tolerations: list[dict] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -203,6 +210,9 @@ class Node:
     uid: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     created: str | None = None
+    #: spec.taints and spec.unschedulable (the scheduler's TaintToleration / NodeUnschedulable filters)
+    taints: list[dict] = field(default_factory=list)
+    unschedulable: bool = False
 
 
 @dataclass(slots=True)

@@ -358,6 +358,8 @@ def decode_claim(obj: dict, version: str) -> Claim:
                 )
             )
         claim.allocation_node_selector = allocation.get("nodeSelector")
+        stamp = allocation.get("allocationTimestamp")
+        claim.allocation_timestamp = str(stamp) if stamp else None
     claim.reserved_for = [_map(r, "status.reservedFor[]") for r in _list(status.get("reservedFor"), "status.reservedFor")]
     claim.device_status = [_map(d, "status.devices[]") for d in _list(status.get("devices"), "status.devices")]
     return claim
@@ -432,7 +434,13 @@ def decode_pod(obj: dict, version: str) -> Pod:
         phase=_str(status.get("phase"), "status.phase"),
         created=meta.get("creationTimestamp"),
         conditions=[c for c in _list(status.get("conditions"), "status.conditions") if isinstance(c, dict)],
+        node_selector={str(k): str(v) for k, v in _map(spec.get("nodeSelector"), "spec.nodeSelector").items()},
+        tolerations=[t for t in _list(spec.get("tolerations"), "spec.tolerations") if isinstance(t, dict)],
     )
+    affinity = _map(_map(spec.get("affinity"), "spec.affinity").get("nodeAffinity"), "spec.affinity.nodeAffinity")
+    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if isinstance(required, dict):
+        pod.required_affinity = required
     for i, raw in enumerate(_list(spec.get("resourceClaims"), "spec.resourceClaims")):
         raw = _map(raw, f"spec.resourceClaims[{i}]")
         source = raw.get("source") if isinstance(raw.get("source"), dict) else raw  # 1.27-1.30 nested "source"
@@ -456,6 +464,8 @@ def decode_node(obj: dict, version: str) -> Node:
         uid=_str(meta.get("uid"), "metadata.uid"),
         labels={str(k): str(v) for k, v in _map(meta.get("labels"), "metadata.labels").items()},
         created=meta.get("creationTimestamp"),
+        taints=[t for t in _list(_map(obj.get("spec"), "spec").get("taints"), "spec.taints") if isinstance(t, dict)],
+        unschedulable=bool(_map(obj.get("spec"), "spec").get("unschedulable")),
     )
 
 
