@@ -99,7 +99,7 @@ def test_exit_codes_pass_through_kubectl(kubectl, api, control_plane, demo_clust
     out = kubectl("dra", "list", "--bogus", "--kubeconfig", kc)
     assert (out.returncode, out.stdout, out.stderr) == (2, "", "error: no such option: --bogus\nhint: see 'kubectl dra list --help'\n")
     out = kubectl("dra", "list", "--kubeconfig", str(control_plane.kubeconfig_for("nobody")))
-    assert out.returncode == 4 and out.stderr.startswith("error: forbidden: cannot read resourceslices")
+    assert out.returncode == 4 and out.stderr.startswith("error: forbidden: cannot list resourceslices")
 
     objects.namespace(api, TAG, owner=TAG)
     try:

@@ -87,6 +87,7 @@ class Users:
     kubeconfig: dict[str, Path]
     pretrain_claim: str  # research/<the pending pod's generated claim>
     claim_file: Path
+    admin_claim_file: Path
 
 
 def _token_kubeconfig(cp, path: Path, user: str, token: str) -> Path:
@@ -148,8 +149,15 @@ def users(api: Api, control_plane, demo_cluster, tmp_path_factory):
                 "selectors": [{"cel": {"expression": 'device.attributes["gpu.nvidia.com"].productName.contains("H100")'}}],
             }}]}},
         }), encoding="utf-8")
+        # an adminAccess request: explain reads the namespace for the admin-access label (ml-team has none)
+        admin_claim_file = tmp / "admin-claim.yaml"
+        admin_claim_file.write_text(yaml.safe_dump({
+            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "gpu-monitor"},
+            "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {
+                "deviceClassName": "gpu.nvidia.com", "allocationMode": "All", "adminAccess": True}}]}},
+        }), encoding="utf-8")
         pretrain = objects.pod_claim_names(api, "research", "pretrain-70b")["gpus"]
-        yield Users(kubeconfigs, pretrain, claim_file)
+        yield Users(kubeconfigs, pretrain, claim_file, admin_claim_file)
     finally:
         for kind, name in reversed(made):
             api.delete(kind, name)
@@ -208,6 +216,7 @@ def _reads(users: Users) -> list[tuple[tuple[str, ...], int]]:
         (("explain", "-n", "ml-team", "pod/llm-train-0"), 0),
         (("explain", "-n", "research", users.pretrain_claim, "--node", "h100-dmig-01"), 7),
         (("explain", "--claim-file", str(users.claim_file), "-n", "ml-team"), 0),
+        (("explain", "--claim-file", str(users.admin_claim_file), "-n", "ml-team"), 7),
         (("lint",), 0), (("claim", "--mig", "--min-memory", "20Gi", "--check"), 0), (("version",), 0),
     ]
 
