@@ -524,33 +524,34 @@ class Program:
     def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
         cel, env = _engine()
         if self._optional:
-            filled = self._prefilled(data, None)
+            filled = self._run_filled(data, cel, env)
             if filled is not None:
-                expr = self._expr
-                membership = self._membership_program(env)
-                if membership is not None:
-                    expr = membership
-                    filled["draAttributeDomains"] = list(data["attributes"])
-                    filled["draCapacityDomains"] = list(data["capacity"])
-                return self._result(expr.eval(env.Activation({"device": filled})), cel)[0]
+                return filled
         if activation is None:
             activation = env.Activation({"device": data})
         result, missing = self._result(self._expr.eval(activation), cel)
         if result.error is not None and self._fill:
-            # Kubernetes reads an unknown domain as an empty map; the engine cannot
-            # default a map lookup, so rerun with the expression's domains present.
-            # any error (a missing key, or one in the other operand of && / ||) may come from a domain
-            # the device lacks: rerun with the expression's domains present
-            filled = self._prefilled(data, None)
+            # Kubernetes reads an unknown domain as an empty map; the engine cannot default a map
+            # lookup. Any error (a missing key, or one in the other operand of && / ||) may come from
+            # a domain the device lacks: rerun with the expression's domains present
+            filled = self._run_filled(data, cel, env)
             if filled is not None:
-                expr = self._expr
-                membership = self._membership_program(env)
-                if membership is not None:
-                    expr = membership
-                    filled["draAttributeDomains"] = list(data["attributes"])
-                    filled["draCapacityDomains"] = list(data["capacity"])
-                result, _ = self._result(expr.eval(env.Activation({"device": filled})), cel)
+                result = filled
         return result
+
+    def _run_filled(self, data: dict[str, Any], cel: Any, env: Any) -> Result | None:
+        """Evaluate with the expression's domains present (absent ones as empty maps); None when
+        nothing needs filling. Membership tests see the device's real domains."""
+        filled = self._prefilled(data, None)
+        if filled is None:
+            return None
+        expr = self._expr
+        membership = self._membership_program(env)
+        if membership is not None:
+            expr = membership
+            filled["draAttributeDomains"] = list(data["attributes"])
+            filled["draCapacityDomains"] = list(data["capacity"])
+        return self._result(expr.eval(env.Activation({"device": filled})), cel)[0]
 
     def evaluate(self, device: Device) -> Result:
         """Evaluate for one device; never raises for a runtime error (see ``Result.error``)."""

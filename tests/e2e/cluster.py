@@ -90,6 +90,21 @@ def go_tool() -> str | None:
     return shutil.which("go")
 
 
+def e2e_mode() -> str:
+    """KUBECTL_DRA_E2E: "" (run when Go is there), "require" (never skip) or "0"/"off" (skip)."""
+    return os.environ.get("KUBECTL_DRA_E2E", "").strip().lower()
+
+
+def unavailable(purpose: str = "the e2e tier") -> str | None:
+    """Why the Go-built test infrastructure cannot run here, or None."""
+    mode = e2e_mode()
+    if mode in ("0", "off", "no", "false"):
+        return f"e2e tier switched off (KUBECTL_DRA_E2E={mode})"
+    if not os.environ.get("K8SBOX_BIN") and not go_tool():
+        return f"{purpose} needs Go (it is built from the Kubernetes Go modules); none on PATH"
+    return None
+
+
 def source_hash() -> str:
     """What the binary depends on: the module's files and the Go version (so a new Go rebuilds)."""
     h = hashlib.sha256()

@@ -8,29 +8,16 @@ instead of skipping (.ci/run sets it); "0"/"off" -> skip.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from tests.e2e import cluster
 
-MODE = os.environ.get("KUBECTL_DRA_E2E", "").strip().lower()
-
-
-def _unavailable() -> str | None:
-    if MODE in ("0", "off", "no", "false"):
-        return f"e2e tier switched off (KUBECTL_DRA_E2E={MODE})"
-    if not os.environ.get("K8SBOX_BIN") and not shutil.which("go"):
-        return "e2e tier needs Go (the control plane is built from the Kubernetes Go modules); none on PATH"
-    return None
-
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
-    reason = _unavailable()
+    reason = cluster.unavailable("the control plane")
     if reason:
-        if MODE == "require":
+        if cluster.e2e_mode() == "require":
             pytest.fail(f"KUBECTL_DRA_E2E=require but {reason}", pytrace=False)
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("control-plane")

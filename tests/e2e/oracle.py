@@ -16,8 +16,6 @@ list of differences (empty when they agree).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -74,13 +72,8 @@ class Oracle:
 
 
 def unavailable() -> str | None:
-    """Why the oracle cannot run here (tests/e2e/conftest.py's rule), or None."""
-    mode = os.environ.get("KUBECTL_DRA_E2E", "").strip().lower()
-    if mode in ("0", "off", "no", "false"):
-        return f"e2e tier switched off (KUBECTL_DRA_E2E={mode})"
-    if not os.environ.get("K8SBOX_BIN") and not shutil.which("go"):
-        return "the oracle needs Go (it is built from the Kubernetes Go modules); none on PATH"
-    return None
+    """Why the oracle cannot run here (the rule of tests/e2e/conftest.py), or None."""
+    return cluster.unavailable("the oracle")
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +81,7 @@ def oracle() -> Oracle:
     """The oracle (built on first use); skips, or fails under KUBECTL_DRA_E2E=require, without Go."""
     reason = unavailable()
     if reason:
-        if os.environ.get("KUBECTL_DRA_E2E", "").strip().lower() == "require":
+        if cluster.e2e_mode() == "require":
             pytest.fail(f"KUBECTL_DRA_E2E=require but {reason}", pytrace=False)
         pytest.skip(reason)
     try:

@@ -34,8 +34,11 @@ def test_demo_pods_scheduled_by_the_real_scheduler(demo_cluster):
 
 def test_up_and_down_from_the_command_line(tmp_path):
     """The public interface other checks use: `up --dir` prints the kubeconfig, `down --dir` leaves nothing."""
-    if not cluster.go_tool() and not __import__("os").environ.get("K8SBOX_BIN"):
-        pytest.skip("needs Go")
+    reason = cluster.unavailable("the control plane")
+    if reason:
+        if cluster.e2e_mode() == "require":
+            pytest.fail(f"KUBECTL_DRA_E2E=require but {reason}", pytrace=False)
+        pytest.skip(reason)
     script = str(cluster.HERE / "cluster.py")
     up = subprocess.run([sys.executable, script, "up", "--dir", str(tmp_path)], capture_output=True, text=True, check=False,
                         timeout=600)
