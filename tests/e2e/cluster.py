@@ -170,7 +170,24 @@ def binary(log=None) -> Path:
 # --------------------------------------------------------------------------------------------- start
 
 
-def free_port() -> int:
+#: ports are picked below Linux's ephemeral range (32768-60999), where outgoing connections of every
+#: process on the machine take their local ports and could take ours between the pick and the bind
+PORT_RANGE = (20000, 32000)
+
+
+def free_port(taken: set[int] | frozenset[int] = frozenset()) -> int:
+    import random
+
+    for _ in range(200):
+        port = random.randrange(*PORT_RANGE)
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -348,14 +365,26 @@ def up(
                          capture_output=True, text=True, check=False)
     if pki.returncode != 0:
         raise ClusterError(f"k8sbox pki failed: {pki.stderr.strip()}")
-    cp.ports = {name: free_port() for name in COMPONENTS}
-    cp.ports["etcd-peer"] = free_port()
-    cp.save()
-    try:
-        _start(cp, exe, runtime_config, feature_gates, die_with_parent, timeout)
-    except BaseException:
-        down(cp.dir)
-        raise
+    for attempt in range(3):
+        taken: set[int] = set()
+        for name in (*COMPONENTS, "etcd-peer"):
+            cp.ports[name] = free_port(taken)
+            taken.add(cp.ports[name])
+        cp.save()
+        try:
+            _start(cp, exe, runtime_config, feature_gates, die_with_parent, timeout)
+            break
+        except ClusterError as e:
+            down(cp.dir)
+            # another process took a port between the pick and the bind: start again on new ports
+            if "address already in use" not in str(e) or attempt == 2:
+                raise
+            shutil.rmtree(cp.dir / "etcd", ignore_errors=True)
+            if log:
+                log(f"a port was taken meanwhile ({e}); starting again on other ports")
+        except BaseException:
+            down(cp.dir)
+            raise
     if log:
         log(f"control plane {KUBE_VERSION} ready in {time.monotonic() - started:.1f} s at {cp.server}")
     return cp
