@@ -37,18 +37,6 @@ pytestmark = pytest.mark.e2e
 N_CASES = int(os.environ.get("KUBECTL_DRA_ORACLE_ALLOC_CASES", "5000"))
 SEED = int(os.environ.get("KUBECTL_DRA_ORACLE_SEED", str(int(time.time()) % 100000)))
 
-def _qualified_capacity_request(objects: list[dict], features: dict[str, bool]) -> bool:
-    """A request asks for capacity by a domain-qualified name."""
-    for o in objects:
-        if o.get("kind") != "ResourceClaim":
-            continue
-        for req in o["spec"]["devices"]["requests"]:
-            for r in [req.get("exactly") or {}, *req.get("firstAvailable", [])]:
-                if any("/" in k for k in ((r.get("capacity") or {}).get("requests") or {})):
-                    return True
-    return False
-
-
 #: known classes of difference (open, for kubectl_dra/alloc): name -> (pattern over the difference
 #: text, predicate over (objects, features) or None, reason). Checked in order. Each has a shrunk
 #: reproducer in oracle_cases/alloc-<name>.json, run below as a strict xfail; a reproducer whose
@@ -60,11 +48,6 @@ KNOWN: dict[str, tuple[str, object, str]] = {
         "with DRAListTypeAttributes off (the 1.36 default) upstream's CEL getAttributeValue rejects a "
         "list-valued attribute ('unsupported attribute value'), so every selector evaluated on that device "
         "is a runtime error and the node's allocation aborts with an Error; the simulator evaluates it"),
-    "capacity-request-qualified-name": (
-        r".", _qualified_capacity_request,
-        "upstream compares capacity request names with the device's capacity names exactly "
-        "(\"driver-a/memory\" does not find the capacity published as \"memory\"), so the request cannot "
-        "be met; the simulator qualifies both names with the driver domain"),
 }
 
 # --------------------------------------------------------------------------------------------- generator
