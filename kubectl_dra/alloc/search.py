@@ -197,7 +197,10 @@ class NodeSearch:
         self.steps = 0
         self.order: list[tuple[NodePool, Entry]] = [(p, e) for p in view.pools if p.usable for e in p.entries]
         self.rdata: dict[tuple[int, int, int], ReqData] = {}
-        self.constraints = [C.build(pc.constraints, self.features.list_type_attributes) for pc in claims]
+        # bug-compatible with kube-scheduler v1.36.3: dynamicresources.AllocatorFeatures never sets
+        # structured.Features.ListTypeAttributes (only the CEL cache gets the gate), so the allocator
+        # compares constraint values as scalars whatever DRAListTypeAttributes says
+        self.constraints = [C.build(pc.constraints, False) for pc in claims]
         self.allocating: dict[DevKey, list[int]] = {}
         self.alloc_cap: dict[DevKey, dict[str, Quantity]] = {}
         self.counters: dict[str, dict[CounterKey, Quantity]] = {}

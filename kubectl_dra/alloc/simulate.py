@@ -185,7 +185,7 @@ def _attempt(
     order = [node.name for node in candidates]
     candidates = [node for node in candidates if node.name not in excluded]
     views = [topology.view(node) for node in candidates]
-    cache = ExpressionCache()
+    cache = ExpressionCache(features.list_type_attributes)
     for selection in preparer.selections:
         selection.ensure(topology.entries, cache)
     drivers_by_pool: dict[str, set[str]] = {}

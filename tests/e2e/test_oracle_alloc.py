@@ -43,11 +43,6 @@ SEED = int(os.environ.get("KUBECTL_DRA_ORACLE_SEED", str(int(time.time()) % 1000
 #: class is not (or no longer) listed here is a plain must-agree regression case (docs/fidelity.md
 #: lists the classes fixed so far).
 KNOWN: dict[str, tuple[str, object, str]] = {
-    "list-attribute-unsupported": (
-        r"upstream[^\n]*Error[^\n]*CEL runtime error: attribute [^:]+: unsupported attribute value", None,
-        "with DRAListTypeAttributes off (the 1.36 default) upstream's CEL getAttributeValue rejects a "
-        "list-valued attribute ('unsupported attribute value'), so every selector evaluated on that device "
-        "is a runtime error and the node's allocation aborts with an Error; the simulator evaluates it"),
 }
 
 # --------------------------------------------------------------------------------------------- generator

@@ -21,12 +21,6 @@ pytestmark = pytest.mark.e2e
 
 #: scenario stem -> why upstream answers differently (open: the allocator owner's to fix)
 KNOWN: dict[str, str] = {
-    "list-attributes-disabled": "list-valued attributes with DRAListTypeAttributes off: upstream's "
-    "getAttributeValue fails ('unsupported attribute value'), so every selector on that device is a CEL "
-    "runtime error (node Error); the simulator evaluates the selector",
-    "list-attributes-match": "v1.36.3's AllocatorFeatures never passes ListTypeAttributes to the allocator "
-    "(only the CEL cache gets it), so matchAttribute over list attributes is the incubating allocator's "
-    "scalar comparison and fails; the simulator intersects the value sets",
     "taint-rule": "DeviceTaintRules are applied by the scheduler's slice tracker only with the "
     "DRADeviceTaintRules gate, off by default in 1.36 (beta); the simulator always applies them",
     "taint-rule-blocks": "DeviceTaintRules are applied only with DRADeviceTaintRules (off by default in "
