@@ -158,7 +158,13 @@ class Topology:
     ) -> None:
         self.features = features
         self.state = state
-        self.rules = [r for r in taint_rules if r.driver or r.pool or r.device or not (r.selectors or r.device_class)]
+        # kube-scheduler applies DeviceTaintRules only with the DRADeviceTaintRules gate (its slice
+        # tracker, pkg/scheduler/framework/plugins/dynamicresources: enableDeviceTaintRules), off by default in 1.36
+        self.rules = (
+            [r for r in taint_rules if r.driver or r.pool or r.device or not (r.selectors or r.device_class)]
+            if features.device_taint_rules
+            else []
+        )
         self.by_node: dict[str, list[ResourceSlice]] = {}
         self.shared: list[ResourceSlice] = []
         self.by_pool: dict[tuple[str, str], list[ResourceSlice]] = {}

@@ -63,6 +63,7 @@ POOL_INCOMPLETE = "pool-incomplete"  # a pool is being updated (slices missing)
 POOL_INVALID = "pool-invalid"  # duplicate device names, bad counter references
 CEL_RUNTIME_ERROR = "cel-runtime-error"  # a selector fails on a device (expression + device)
 BUDGET_EXHAUSTED = "budget-exhausted"  # the search gave up after N steps
+TAINT_RULES_IGNORED = "taint-rules-ignored"  # DeviceTaintRules exist, the DRADeviceTaintRules gate is off
 
 CODES = (
     CLAIM_MISSING,
@@ -98,6 +99,7 @@ CODES = (
     POOL_INVALID,
     CEL_RUNTIME_ERROR,
     BUDGET_EXHAUSTED,
+    TAINT_RULES_IGNORED,
 )
 
 

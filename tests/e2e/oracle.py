@@ -39,6 +39,7 @@ GATES = {
     "binding_conditions": ("DRADeviceBindingConditions",),
     "consumable_capacity": ("DRAConsumableCapacity",),
     "list_type_attributes": ("DRAListTypeAttributes",),
+    "device_taint_rules": ("DRADeviceTaintRules",),
 }
 
 #: gates 1.36 locks to their default: a scenario that turns one off is set on the allocator directly

@@ -20,12 +20,7 @@ from tests.test_alloc_scenarios import FILES, build_cluster, load
 pytestmark = pytest.mark.e2e
 
 #: scenario stem -> why upstream answers differently (open: the allocator owner's to fix)
-KNOWN: dict[str, str] = {
-    "taint-rule": "DeviceTaintRules are applied by the scheduler's slice tracker only with the "
-    "DRADeviceTaintRules gate, off by default in 1.36 (beta); the simulator always applies them",
-    "taint-rule-blocks": "DeviceTaintRules are applied only with DRADeviceTaintRules (off by default in "
-    "1.36); the simulator always applies them",
-}
+KNOWN: dict[str, str] = {}
 
 
 def raw_objects(scenario: dict) -> list[dict]:
