@@ -96,3 +96,53 @@ def test_lint_demo_and_gpu_test6(run, tmp_path):
     result = run("lint", "-f", str(combined), "-o", "json")
     codes = {f["code"] for f in json.loads(result.stdout)["items"]}
     assert codes & {"unknown-attribute", "cel-runtime-error", "unguarded-attribute"}
+
+
+# ------------------------------------------------------------------ feature gates (--features, release)
+
+def _taint_rule_file(tmp_path: Path) -> Path:
+    scenario = yaml.safe_load((Path(__file__).parent / "alloc_scenarios" / "taint-rule-blocks.yaml").read_text())
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(scenario["objects"]))
+    return path
+
+
+def test_taint_rules_are_ignored_unless_the_gate_is_on(run, tmp_path):
+    path = _taint_rule_file(tmp_path)
+    off = run("explain", "claim-0", "-n", "default", "-f", str(path), "-o", "json")
+    assert off.exit_code == 0, off.stderr
+    data = json.loads(off.stdout)
+    assert data["verdict"] == "allocatable"
+    assert [r["code"] for r in data["reasons"]] == ["taint-rules-ignored"]
+    on = run("explain", "claim-0", "-n", "default", "-f", str(path), "-o", "json", "--features", "DRADeviceTaintRules=true")
+    assert on.exit_code == 7, on.stderr
+    data = json.loads(on.stdout)
+    assert data["verdict"] == "unallocatable"
+    gates = [r for r in data["reasons"] if r["code"] == "feature-gates"]
+    assert len(gates) == 1 and gates[0]["data"]["gates"]["DRADeviceTaintRules"] is True
+    assert "taint-rules-ignored" not in [r["code"] for r in data["reasons"]]
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ("DRABogus=true", "unknown feature gate 'DRABogus'"),
+    ("DRADeviceTaintRules=yes", "expected DRADeviceTaintRules=true or DRADeviceTaintRules=false"),
+    ("DRADeviceTaintRules", "expected DRADeviceTaintRules=true"),
+])
+def test_features_usage_errors(run, value, needle):
+    res = run("explain", "pod/pretrain-70b", "-n", "research", "--demo", "--features", value)
+    assert res.exit_code == 2
+    assert needle in res.stderr
+
+
+def test_release_defaults():
+    from kubectl_dra.alloc.features import DEFAULT_FEATURES, for_release, gates, release_of
+
+    assert for_release("1.36") == (DEFAULT_FEATURES, "1.36")
+    assert for_release(None) == (DEFAULT_FEATURES, "1.36")
+    assert for_release("1.40") == (DEFAULT_FEATURES, "1.36")
+    old, used = for_release("1.35")
+    assert used == "1.35"
+    assert {g for g, on in gates(old).items() if on} == {"DRAAdminAccess", "DRAPrioritizedList"}
+    assert for_release("1.31")[1] == "1.34"
+    assert release_of("1", "35+") == "1.35"
+    assert release_of("", "", "v1.34.2-gke.100") == "1.34"

@@ -10,8 +10,11 @@ request stays ≤ the value. A request naming a capacity the device does not pub
 Exclusive devices go through the same check (nothing consumed before), so their requests must
 simply be ≤ the value.
 
-Capacity request names are compared after qualifying them with the device's driver
-(``memory`` = ``<driver>/memory``), as the model stores device capacities.
+Capacity request names are compared with the names the device published, exactly, as upstream
+(``CmpRequestOverCapacity`` / ``calculateConsumedCapacity`` index ``device.Capacity`` by the request's
+QualifiedName): a request for ``driver-a/memory`` does not find a capacity published as ``memory``,
+nor ``memory`` one published as ``driver-a/memory``. (The model stores capacities qualified with the
+driver; ``Device.capacity_published_qualified`` says which were published with a domain.)
 """
 
 from __future__ import annotations
@@ -90,11 +93,19 @@ def qualified_requests(requests: Mapping[str, str], driver: str) -> dict[str, Qu
     return {qualify(name, driver): quantity(value) for name, value in requests.items()}
 
 
+def _published(name: str, device: Device) -> bool:
+    """Did the device publish the capacity a request names, under exactly that name?"""
+    stored = qualify(name, device.driver)
+    if stored not in device.capacity:
+        return False
+    return ("/" in name) == (stored in device.capacity_published_qualified)
+
+
 def consumed_by(requests: Mapping[str, str], device: Device) -> dict[str, Quantity] | None:
     """Per capacity of the device, what the request consumes; None when it names a capacity the device lacks."""
-    wanted = qualified_requests(requests, device.driver)
-    if any(name not in device.capacity for name in wanted):
+    if any(not _published(name, device) for name in requests):
         return None
+    wanted = qualified_requests(requests, device.driver)
     policies = device.request_policies or {}
     return {
         name: calculate(wanted.get(name), quantity(text), policies.get(name))
@@ -113,8 +124,8 @@ def fits(
         return None  # each capacity consumed in full, nothing consumed before: always fits
     consumed = consumed_by(requests, device)
     if consumed is None:
-        missing = sorted(set(qualified_requests(requests, device.driver)) - set(device.capacity))
-        return f"device has no capacity {', '.join(missing)}"
+        missing = sorted(name for name in requests if not _published(name, device))
+        return f"device has no capacity {', '.join(missing)} (request names are compared with the published names exactly)"
     policies = device.request_policies or {}
     for name, amount in consumed.items():
         if violates(amount, policies.get(name)):

@@ -14,7 +14,8 @@ those of other requests), and removing a device forgets its request's value alto
 
 With ``list_type_attributes`` (DRAListTypeAttributes, experimental allocator) values are sets
 (scalars one-element sets): ``matchAttribute`` needs a non-empty running intersection and
-``distinctAttribute`` pairwise-disjoint sets.
+``distinctAttribute`` pairwise-disjoint sets. The simulator does not use that mode: kube-scheduler
+v1.36.3 never passes the gate to its allocator (see ``search.NodeSearch``).
 """
 
 from __future__ import annotations

@@ -158,19 +158,27 @@ class Topology:
     ) -> None:
         self.features = features
         self.state = state
-        self.rules = [r for r in taint_rules if r.driver or r.pool or r.device or not (r.selectors or r.device_class)]
+        # kube-scheduler applies DeviceTaintRules only with the DRADeviceTaintRules gate (its slice
+        # tracker, pkg/scheduler/framework/plugins/dynamicresources: enableDeviceTaintRules), off by default in 1.36
+        self.rules = (
+            [r for r in taint_rules if r.driver or r.pool or r.device or not (r.selectors or r.device_class)]
+            if features.device_taint_rules
+            else []
+        )
         self.by_node: dict[str, list[ResourceSlice]] = {}
         self.shared: list[ResourceSlice] = []
         self.by_pool: dict[tuple[str, str], list[ResourceSlice]] = {}
         for sl in slices:
+            # upstream checkSlicesInPool counts every slice of the pool (allSlices), also those that
+            # GatherPools skips while DRAPartitionableDevices is off: they keep a pool complete
+            self.by_pool.setdefault((sl.driver, sl.pool), []).append(sl)
             if not features.partitionable_devices and (sl.per_device_node_selection or sl.shared_counters):
-                continue
+                continue  # upstream GatherPools
             if sl.node_name and not (sl.shared_counters and features.partitionable_devices):
                 self.by_node.setdefault(sl.node_name, []).append(sl)
             else:
                 # upstream NewAllocator: slices without a nodeName, and slices with counters, are seen by every node
                 self.shared.append(sl)
-            self.by_pool.setdefault((sl.driver, sl.pool), []).append(sl)
         self.entries: list[Entry] = []
         self._entry_of: dict[int, Entry] = {}
         self._infos: dict[tuple[str, str, int], PoolInfo] = {}

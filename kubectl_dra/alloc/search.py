@@ -21,8 +21,10 @@ be picked on this node (static checks: selectors, held by other claims, capacity
 on their own) are filtered out first, and a slot stops early when fewer candidates remain than
 devices still needed. Steps (``allocateOne`` calls) are therefore fewer than upstream's. Upstream
 (before 1.36) leaked counter consumption when a device failed the taint or constraint check after
-the counter check; 1.36 rolls back, as here. A CEL runtime error leaves the device unselected (the
-scheduler would abort); such devices the search passes over are recorded in ``reached``.
+the counter check; 1.36 rolls back, as here. The first device the search evaluates whose selector fails
+with a CEL runtime error aborts the node's allocation with an Error, as upstream (``isSelectable``
+returns the error, ``Allocate`` returns it, the scheduler's Filter reports an Error status); devices
+in use are skipped before their selectors run, as upstream.
 """
 
 from __future__ import annotations
@@ -195,7 +197,10 @@ class NodeSearch:
         self.steps = 0
         self.order: list[tuple[NodePool, Entry]] = [(p, e) for p in view.pools if p.usable for e in p.entries]
         self.rdata: dict[tuple[int, int, int], ReqData] = {}
-        self.constraints = [C.build(pc.constraints, self.features.list_type_attributes) for pc in claims]
+        # bug-compatible with kube-scheduler v1.36.3: dynamicresources.AllocatorFeatures never sets
+        # structured.Features.ListTypeAttributes (only the CEL cache gets the gate), so the allocator
+        # compares constraint values as scalars whatever DRAListTypeAttributes says
+        self.constraints = [C.build(pc.constraints, False) for pc in claims]
         self.allocating: dict[DevKey, list[int]] = {}
         self.alloc_cap: dict[DevKey, dict[str, Quantity]] = {}
         self.counters: dict[str, dict[CounterKey, Quantity]] = {}
@@ -262,6 +267,8 @@ class NodeSearch:
                     )
                 for entry in pool.entries:
                     pos += 1
+                    if entry.device.binding_conditions and not self.features.binding_conditions:
+                        continue  # upstream isSelectable checks this before the selectors
                     if entry.index in sel.errors:
                         self.reached.add((id(sel), entry.index))
                         raise Fatal(_cel_fatal(self.claims[spec.claim_index].ref, spec, entry))
@@ -284,7 +291,9 @@ class NodeSearch:
             if why is None:
                 if entry.index not in pool.mismatch:
                     rd.cands.append(Cand(pos, entry, pool))
-            elif why == "cel-error" and (spec.admin or entry.key not in holders):
+            elif why == "cel-error" and (spec.admin or entry.key not in holders) and not (
+                entry.device.binding_conditions and not self.features.binding_conditions
+            ):  # upstream isSelectable: binding conditions (feature off) before the selectors
                 rd.cands.append(Cand(pos, entry, pool, error=True))
         rd.positions = [c.pos for c in rd.cands]
         usable = [0] * (len(rd.cands) + 1)
@@ -372,11 +381,18 @@ class NodeSearch:
         need = rd.num - di
         allocating = self.allocating
         sel_id = id(spec.selection)
+        # the early stop skips devices upstream would still try; with equally named pools of several
+        # drivers one of those tries may fill the pool-name counter cache (checkAvailableCounters), so
+        # it decides which pool's counters count: no early stop then
+        prune = not self.checker.shared_pool_names
         while k < len(cands):
-            if rd.usable_from[k] < need:
+            if prune and rd.usable_from[k] < need:
+                # upstream would still walk the remaining devices: the first one not in use whose
+                # selector fails aborts the allocation (below)
                 for c in cands[k:]:
-                    if c.error:
+                    if c.error and (ci not in allocating.get(c.entry.key, ()) if spec.admin else not allocating.get(c.entry.key)):
                         self.reached.add((sel_id, c.entry.index))
+                        raise Fatal(_cel_fatal(pc.ref, spec, c.entry))
                 break
             cand = cands[k]
             k += 1
@@ -387,8 +403,10 @@ class NodeSearch:
             elif allocating.get(key):
                 continue
             if cand.error:
+                # upstream allocateOne: isSelectable's CEL error is returned at once, Allocate fails for
+                # the node and the scheduler's Filter reports an Error (not ErrFailedAllocationOnNode)
                 self.reached.add((sel_id, cand.entry.index))
-                continue
+                raise Fatal(_cel_fatal(pc.ref, spec, cand.entry))
             if (
                 self.features.consumable_capacity
                 and key in self.alloc_cap

@@ -18,20 +18,61 @@ from dataclasses import dataclass, field
 
 from kubectl_dra import cel
 from kubectl_dra.alloc.pools import Entry
+from kubectl_dra.model.device import Device
 
 #: outcome of a device that passes every selector
 MATCH = -1
 
 
-class ExpressionCache:
-    """Expression -> per-device results, filled lazily in batches."""
+_SCALAR_KINDS = frozenset(("string", "int", "bool", "version"))
+_LIST_KINDS = frozenset(("strings", "ints", "bools", "versions"))
 
-    def __init__(self) -> None:
+
+def unsupported_attribute(device: Device, list_type_attributes: bool) -> str | None:
+    """The runtime error every selector gets on this device, bug-compatible with upstream's
+    ``CompilationResult.DeviceMatches``: it converts *all* attributes before evaluating, and
+    ``getAttributeValue`` rejects a list value while DRAListTypeAttributes is off (and a kind it
+    does not know), so any selector on such a device fails with ``attribute NAME: unsupported
+    attribute value`` (NAME as published: bare in the driver's domain)."""
+    if not device.attribute_kinds:
+        return None
+    allowed = _SCALAR_KINDS | _LIST_KINDS if list_type_attributes else _SCALAR_KINDS
+    for qualified in device.attributes:
+        kind = device.attr_kind(qualified)
+        if kind is not None and kind not in allowed:
+            domain, _, name = qualified.rpartition("/")
+            return f"attribute {name if domain == device.driver else qualified}: unsupported attribute value"
+    return None
+
+
+class ExpressionCache:
+    """Expression -> per-device results, filled lazily in batches.
+
+    ``list_type_attributes``: DRAListTypeAttributes; off, devices with list-valued attributes fail
+    every selector (``unsupported_attribute``)."""
+
+    def __init__(self, list_type_attributes: bool = False) -> None:
         self._results: dict[str, dict[int, cel.Result]] = {}
+        self._list_type_attributes = list_type_attributes
+        self._unsupported: dict[int, str | None] = {}
+
+    def _unsupported_error(self, entry: Entry) -> str | None:
+        got = self._unsupported.get(entry.index, False)
+        if got is False:
+            got = self._unsupported[entry.index] = unsupported_attribute(entry.device, self._list_type_attributes)
+        return got
 
     def evaluate(self, expression: str, entries: Sequence[Entry]) -> dict[int, cel.Result]:
         done = self._results.setdefault(expression, {})
-        todo = [e for e in entries if e.index not in done]
+        todo = []
+        for e in entries:
+            if e.index in done:
+                continue
+            error = self._unsupported_error(e)
+            if error is not None:
+                done[e.index] = cel.Result(None, error)
+            else:
+                todo.append(e)
         if todo:
             program = cel.compile(expression)
             for entry, result in zip(todo, program.evaluate_many([e.device for e in todo])):

@@ -172,6 +172,18 @@ def _attempt(
 
     state = build_state([c for c in cluster.claims if c.ref not in deallocated] if deallocated else cluster.claims, features)
     topology = Topology(cluster.slices, cluster.taint_rules, state, features)
+    if cluster.taint_rules and not features.device_taint_rules:
+        names = sorted(r.name for r in cluster.taint_rules)
+        found.append(
+            Reason(
+                R.TAINT_RULES_IGNORED,
+                f"{len(names)} DeviceTaintRule(s) ({', '.join(names[:5])}{', …' if len(names) > 5 else ''}) not applied: "
+                "kube-scheduler ignores them unless the DRADeviceTaintRules feature gate is on (off by default in 1.36)",
+                status=R.INFO,
+                data={"rules": names},
+                hint="if your scheduler runs with the gate on: --features DRADeviceTaintRules=true",
+            )
+        )
     candidates, others = _candidate_nodes(cluster, topology, inputs, nodes, pod, found)
     # nodes the pod cannot go to whatever its devices (cordoned, tainted, nodeSelector / affinity):
     # the scheduler's earlier filters reject them before DynamicResources sees them
@@ -185,7 +197,7 @@ def _attempt(
     order = [node.name for node in candidates]
     candidates = [node for node in candidates if node.name not in excluded]
     views = [topology.view(node) for node in candidates]
-    cache = ExpressionCache()
+    cache = ExpressionCache(features.list_type_attributes)
     for selection in preparer.selections:
         selection.ensure(topology.entries, cache)
     drivers_by_pool: dict[str, set[str]] = {}

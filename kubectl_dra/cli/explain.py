@@ -64,6 +64,12 @@ def explain(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     request_timeout: RequestTimeout = "0",
+    features: Annotated[
+        Optional[str],
+        typer.Option("--features", help="Feature gates to simulate, as Kubernetes names them: "
+                     "NAME=true|false,... (e.g. DRADeviceTaintRules=true). Default: the cluster release's "
+                     "defaults (1.34-1.36; offline: 1.36).", show_default=False),
+    ] = None,
 ) -> None:
     """Explain whether the scheduler can allocate devices for a pod or claim, and if not, why.
 
@@ -90,6 +96,9 @@ def explain(
 
     if (target is None) == (not claim_file):
         raise UsageError("name one pod/NAME or claim, or give --claim-file", hint="kubectl dra explain -n NS CLAIM")
+    from kubectl_dra.alloc.features import DEFAULT_FEATURES, with_overrides
+
+    with_overrides(DEFAULT_FEATURES, features or "")  # a usage error before the cluster is read
     pod = target.split("/", 1)[1] if target and target.startswith(("pod/", "pods/", "po/")) else None
     # the claims decide what is free (a 403 fails rather than simulating on a cluster that looks empty);
     # the named pod is read by name, whichever claims it has
@@ -124,7 +133,11 @@ def explain(
     from kubectl_dra import timing
 
     timing.mark("cluster loaded")
-    result = simulate(cluster, subject, nodes=nodes, namespace_labels=_namespace_labels(cluster), unapplied=bool(claim_file))
+    gates, gates_reason = _features(cluster, features)
+    result = simulate(cluster, subject, nodes=nodes, namespace_labels=_namespace_labels(cluster), unapplied=bool(claim_file),
+                      features=gates)
+    if gates_reason is not None:
+        result.reasons.append(gates_reason)
     timing.mark("simulated")
     # lint the unapplied manifests when they do not fit: what will fail, and why (skipped when they fit)
     findings = lint(cluster, objects=extra) if extra and result.verdict != "allocatable" else []
@@ -140,6 +153,39 @@ def explain(
         write_data(data, Output.json if output is ExplainOutput.json else Output.yaml)
     if result.verdict in ("unallocatable", "error"):
         raise typer.Exit(int(ExitCode.UNSATISFIABLE))
+
+
+def _features(cluster, overrides: str | None):
+    """(Features to simulate, an Info reason when they are not the 1.36 defaults): the cluster release's
+    default gates (live: the server's /version; from files or the demo: 1.36), then --features."""
+    from kubectl_dra.alloc import reasons as R
+    from kubectl_dra.alloc.features import DEFAULT_FEATURES, LATEST, for_release, gates, release_of, with_overrides
+    from kubectl_dra.errors import DraError
+
+    release, server = None, None
+    client = getattr(cluster, "client", None)
+    if client is not None:
+        try:
+            info = client.get("/version", what="the server version")
+            server = info.get("gitVersion")
+            release = release_of(info.get("major"), info.get("minor"), server or "")
+        except DraError:
+            release = None
+    base, used = for_release(release)
+    chosen = with_overrides(base, overrides or "")
+    if chosen == DEFAULT_FEATURES and used == LATEST and not overrides:
+        return chosen, None
+    on = gates(chosen)
+    changed = {g: v for g, v in on.items() if v != gates(base)[g]}
+    where = f"Kubernetes {used} defaults" + (f" (server {server})" if server else "")
+    if changed:
+        where += ", with " + ",".join(f"{g}={'true' if v else 'false'}" for g, v in sorted(changed.items()))
+    return chosen, R.Reason(
+        R.FEATURE_GATES,
+        f"simulating the feature gates of {where}: " + ", ".join(g for g, v in sorted(on.items()) if v) + " on",
+        status=R.INFO,
+        data={"release": used, "server": server, "gates": on},
+    )
 
 
 def _namespace_labels(cluster):

@@ -225,6 +225,8 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         dev = Device(
             driver, pool_name, device_name, name_of_slice, attrs, kinds, caps, policies, (), (), node_name, node_selector, all_nodes
         )
+        if any("/" in key for key in capacity):
+            dev.capacity_published_qualified = frozenset(key for key in capacity if "/" in key)
         if per_device or not body.keys() <= _PLAIN_DEVICE_KEYS:  # counters, taints, node fields, ...
             _device_extras(dev, body, f"spec.devices[{i}]", per_device)
         devices.append(dev)

@@ -68,6 +68,9 @@ class Device:
     binds_to_node: bool = False
     binding_conditions: Sequence[str] = ()
     binding_failure_conditions: Sequence[str] = ()
+    #: capacity names the slice published with a domain ("example.com/memory"), as stored in ``capacity``
+    #: (the allocator compares request names with the published names exactly)
+    capacity_published_qualified: frozenset[str] = frozenset()
 
     @property
     def key(self) -> tuple[str, str, str]:

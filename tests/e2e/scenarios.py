@@ -58,11 +58,6 @@ SCENARIO_LABEL = "kubectl-dra.e2e/scenario"
 OWNER = "sched-agreement"
 ADMIN_LABEL = "resource.kubernetes.io/admin-access"
 
-#: why scenarios with DeviceTaintRules are not replayed (docs/scheduler-agreement.md, exceptions)
-TAINT_RULES_SKIP = ("DeviceTaintRules: the shared control plane serves the API (resource.k8s.io/v1beta2 is enabled) "
-                    "but runs the 1.36 default gates, where DRADeviceTaintRules is off and the scheduler ignores "
-                    "the rules; explain applies every rule the server returns")
-
 #: verdict categories compared between explain and the scheduler
 FITS, UNSCHEDULABLE, ERROR, REJECTED = "fits", "unschedulable", "error", "rejected"
 
@@ -365,8 +360,6 @@ class Harness:
     def _skip_reason(self, sc: Scenario) -> str | None:
         if sc.skip:
             return sc.skip
-        if any(_kind(o) == "DeviceTaintRule" for o in sc.objects):
-            return TAINT_RULES_SKIP
         kinds = {_target(t)[0] for t in sc.targets}
         if "pod" in kinds and len(sc.targets) > 1:
             return "several targets including a pod"

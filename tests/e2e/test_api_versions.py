@@ -263,6 +263,7 @@ GATES = {
     "binding_conditions": "DRADeviceBindingConditions",
     "consumable_capacity": "DRAConsumableCapacity",
     "list_type_attributes": "DRAListTypeAttributes",
+    "device_taint_rules": "DRADeviceTaintRules",
 }
 
 _GATE_LINE = re.compile(r'^kubernetes_feature_enabled\{name="(?P<name>[A-Za-z0-9]+)",stage="(?P<stage>[A-Z]*)"\} (?P<on>[01])$')
@@ -294,6 +295,9 @@ def test_the_simulators_feature_gates_are_what_the_server_and_scheduler_report(a
     assert apiserver["DynamicResourceAllocation"] == (True, "GA")
     assert {field: dra[gate][0] for field, gate in GATES.items()} == dataclasses.asdict(DEFAULT_FEATURES)
     # DeviceTaintRules: beta and off by default in 1.36, and served only with resource.k8s.io/v1beta2
-    # switched on (the e2e control plane does). The scheduler then ignores them; the tool applies every
-    # rule it can read (docs/troubleshooting.md).
+    # switched on (the e2e control plane does). The scheduler then ignores them, and so does explain
+    # unless --features DRADeviceTaintRules=true (docs/troubleshooting.md).
     assert dra["DRADeviceTaintRules"] == (False, "BETA")
+    from kubectl_dra.alloc.features import GATE_OF
+
+    assert GATE_OF == GATES

@@ -37,94 +37,12 @@ pytestmark = pytest.mark.e2e
 N_CASES = int(os.environ.get("KUBECTL_DRA_ORACLE_ALLOC_CASES", "5000"))
 SEED = int(os.environ.get("KUBECTL_DRA_ORACLE_SEED", str(int(time.time()) % 100000)))
 
-def _same_pool_counters(objects: list[dict], features: dict[str, bool]) -> bool:
-    """Two drivers publish sharedCounters in pools of the same name."""
-    drivers: dict[str, set[str]] = {}
-    for o in objects:
-        spec = o.get("spec") or {}
-        if o.get("kind") == "ResourceSlice" and spec.get("sharedCounters"):
-            drivers.setdefault(spec["pool"]["name"], set()).add(spec["driver"])
-    return any(len(d) > 1 for d in drivers.values())
-
-
-def _duplicate_names(objects: list[dict], features: dict[str, bool]) -> bool:
-    """A pool publishes the same device name in two of its slices."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for o in objects:
-        spec = o.get("spec") or {}
-        if o.get("kind") != "ResourceSlice":
-            continue
-        names = seen.setdefault((spec["driver"], spec["pool"]["name"]), set())
-        for d in spec.get("devices") or []:
-            if d["name"] in names:
-                return True
-            names.add(d["name"])
-    return False
-
-
-def _qualified_capacity_request(objects: list[dict], features: dict[str, bool]) -> bool:
-    """A request asks for capacity by a domain-qualified name."""
-    for o in objects:
-        if o.get("kind") != "ResourceClaim":
-            continue
-        for req in o["spec"]["devices"]["requests"]:
-            for r in [req.get("exactly") or {}, *req.get("firstAvailable", [])]:
-                if any("/" in k for k in ((r.get("capacity") or {}).get("requests") or {})):
-                    return True
-    return False
-
-
-def _partitionable_off_with_skipped_slices(objects: list[dict], features: dict[str, bool]) -> bool:
-    """DRAPartitionableDevices off, and some slice uses sharedCounters or perDeviceNodeSelection."""
-    return features.get("partitionable_devices", True) is False and any(
-        o.get("kind") == "ResourceSlice" and ((o["spec"].get("sharedCounters")) or o["spec"].get("perDeviceNodeSelection"))
-        for o in objects)
-
-
 #: known classes of difference (open, for kubectl_dra/alloc): name -> (pattern over the difference
 #: text, predicate over (objects, features) or None, reason). Checked in order. Each has a shrunk
-#: reproducer in oracle_cases/alloc-<name>.json, run below as a strict xfail.
+#: reproducer in oracle_cases/alloc-<name>.json, run below as a strict xfail; a reproducer whose
+#: class is not (or no longer) listed here is a plain must-agree regression case (docs/fidelity.md
+#: lists the classes fixed so far).
 KNOWN: dict[str, tuple[str, object, str]] = {
-    "list-attribute-unsupported": (
-        r"upstream[^\n]*Error[^\n]*CEL runtime error: attribute [^:]+: unsupported attribute value", None,
-        "with DRAListTypeAttributes off (the 1.36 default) upstream's CEL getAttributeValue rejects a "
-        "list-valued attribute ('unsupported attribute value'), so every selector evaluated on that device "
-        "is a runtime error and the node's allocation aborts with an Error; the simulator evaluates it"),
-    "cel-error-aborts-node": (
-        r"upstream[^\n]*Error[ :(]+(class|claim) [^\n]*CEL runtime error", None,
-        "a CEL runtime error on any device the search evaluates aborts Allocate for the node "
-        "(selectorsMatch returns the error; the plugin reports Error for that node); the simulator treats "
-        "the device as not matching and goes on"),
-    "cel-error-not-reached": (
-        r"simulator Error \([^\n]*CEL runtime error[^\n]*upstream (allocatable=\w+ \()?(Unschedulable|Success)", None,
-        "the simulator evaluates selectors on every visible device and reports a CEL runtime error as Error "
-        "even where upstream's search stops before it evaluates that device (another request already "
-        "failed): upstream is Unschedulable there"),
-    "counters-shared-across-drivers": (
-        r".", _same_pool_counters,
-        "upstream's allocator keys shared counter sets by pool name alone (availableCounters / "
-        "consumedCounters map[pool name]), so two drivers' pools of the same name share one budget; the "
-        "simulator keeps them apart"),
-    "duplicate-names-across-nodes": (
-        r".", _duplicate_names,
-        "upstream checks a pool for duplicate device names only among the slices relevant to the node "
-        "(buildPool over slicesForNode), so a name repeated in a slice for another node leaves the pool "
-        "valid here; the simulator declares the whole pool invalid on every node"),
-    "capacity-request-qualified-name": (
-        r".", _qualified_capacity_request,
-        "upstream compares capacity request names with the device's capacity names exactly "
-        "(\"driver-a/memory\" does not find the capacity published as \"memory\"), so the request cannot "
-        "be met; the simulator qualifies both names with the driver domain"),
-    "partitionable-off-pool-count": (
-        r".", _partitionable_off_with_skipped_slices,
-        "with DRAPartitionableDevices off, GatherPools skips slices with sharedCounters or "
-        "perDeviceNodeSelection but checkSlicesInPool still counts them towards resourceSliceCount, so the "
-        "pool is complete upstream; the simulator drops them first and calls the pool incomplete"),
-    "all-mode-counter-slice-pool": (
-        r"upstream[^\n]*Error[^\n]*asks for all devices, but resource pool [^\n]* is currently being updated", None,
-        "a slice with sharedCounters is relevant to every node upstream (GatherPools), so an incomplete "
-        "pool whose counter slice targets another node still makes allocationMode All fail with an Error "
-        "on this node; the simulator does not see that pool from this node"),
 }
 
 # --------------------------------------------------------------------------------------------- generator

@@ -14,28 +14,13 @@ import pytest
 import yaml
 
 from kubectl_dra.alloc import Features, simulate
-from tests.e2e.oracle import alloc_case, compare_alloc, oracle  # noqa: F401 - fixture
+from tests.e2e.oracle import alloc_case, beyond_filter, compare_alloc, oracle  # noqa: F401 - fixture
 from tests.test_alloc_scenarios import FILES, build_cluster, load
 
 pytestmark = pytest.mark.e2e
 
 #: scenario stem -> why upstream answers differently (open: the allocator owner's to fix)
-KNOWN: dict[str, str] = {
-    "budget-exhausted": "search limit: upstream's filter timeout is an Error status (the pod backs off and "
-    "retries); the simulator reports budget exhaustion as Unschedulable",
-    "cel-runtime-error-class": "a CEL runtime error on any device the search reaches aborts the node "
-    "(Allocate returns a non-ErrFailedAllocationOnNode error -> Error); the simulator skips the device",
-    "list-attributes-disabled": "list-valued attributes with DRAListTypeAttributes off: upstream's "
-    "getAttributeValue fails ('unsupported attribute value'), so every selector on that device is a CEL "
-    "runtime error (node Error); the simulator evaluates the selector",
-    "list-attributes-match": "v1.36.3's AllocatorFeatures never passes ListTypeAttributes to the allocator "
-    "(only the CEL cache gets it), so matchAttribute over list attributes is the incubating allocator's "
-    "scalar comparison and fails; the simulator intersects the value sets",
-    "taint-rule": "DeviceTaintRules are applied by the scheduler's slice tracker only with the "
-    "DRADeviceTaintRules gate, off by default in 1.36 (beta); the simulator always applies them",
-    "taint-rule-blocks": "DeviceTaintRules are applied only with DRADeviceTaintRules (off by default in "
-    "1.36); the simulator always applies them",
-}
+KNOWN: dict[str, str] = {}
 
 
 def raw_objects(scenario: dict) -> list[dict]:
@@ -97,5 +82,9 @@ def test_scenario_agrees_with_upstream(path: Path, answers):
     if answer.get("invalid") and any(n["status"] == "Panic" for n in answer["nodes"]):
         pytest.skip(f"not comparable: API validation rejects {answer['invalid']} and upstream's allocator "
                     f"panics on it ({answer['nodes'][0]['message']})")
+    beyond = beyond_filter(result)
+    if beyond:
+        pytest.skip(f"about the scheduler's PreBind/PostFilter ({', '.join(beyond)}), which the oracle does not run; "
+                    "tests/e2e/test_explain_scheduler.py checks it against kube-scheduler")
     diffs = compare_alloc(result, answer)
     assert not diffs, "\n".join(diffs)
