@@ -47,8 +47,8 @@ def load(path: Path) -> dict:
         return yaml.safe_load(f)
 
 
-def build_cluster(scenario: dict) -> Cluster:
-    cluster = Cluster(source="scenario")
+def scenario_objects(scenario: dict) -> list[dict]:
+    """The objects a scenario file describes: its `include:`s (the demo, upstream fixtures), then `objects:`."""
     objects: list[dict] = []
     for inc in scenario.get("include") or []:
         if inc == "demo":
@@ -65,7 +65,12 @@ def build_cluster(scenario: dict) -> Cluster:
         else:
             raise AssertionError(f"unknown include {inc!r}")
     objects.extend(scenario.get("objects") or [])
-    for obj in objects:
+    return objects
+
+
+def build_cluster(scenario: dict) -> Cluster:
+    cluster = Cluster(source="scenario")
+    for obj in scenario_objects(scenario):
         decoded = decode(obj)
         if decoded is not None:
             cluster.add(decoded)

@@ -11,15 +11,12 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e import cluster
+from tests.e2e.gate import need_go
 
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
-    reason = cluster.unavailable("the control plane")
-    if reason:
-        if cluster.e2e_mode() == "require":
-            pytest.fail(f"KUBECTL_DRA_E2E=require but {reason}", pytrace=False)
-        pytest.skip(reason)
+    need_go("the control plane")
     base = tmp_path_factory.mktemp("control-plane")
     try:
         cp = cluster.up(base, die_with_parent=True, log=lambda m: print(f"[e2e] {m}", flush=True))

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import cluster
+from tests.e2e.gate import need_go
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "oracle_cases"
@@ -72,19 +73,10 @@ class Oracle:
         return self._run("cel", cases)
 
 
-def unavailable() -> str | None:
-    """Why the oracle cannot run here (the rule of tests/e2e/conftest.py), or None."""
-    return cluster.unavailable("the oracle")
-
-
 @pytest.fixture(scope="session")
 def oracle() -> Oracle:
     """The oracle (built on first use); skips, or fails under KUBECTL_DRA_E2E=require, without Go."""
-    reason = unavailable()
-    if reason:
-        if cluster.e2e_mode() == "require":
-            pytest.fail(f"KUBECTL_DRA_E2E=require but {reason}", pytrace=False)
-        pytest.skip(reason)
+    need_go("the oracle")
     try:
         exe = cluster.binary(log=lambda m: print(f"[oracle] {m}", flush=True))
     except cluster.ClusterError as e:

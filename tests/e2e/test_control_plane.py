@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tests.e2e import cluster
+from tests.e2e.gate import need_go
 from tests.e2e.kapi import Api
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +35,7 @@ def test_demo_pods_scheduled_by_the_real_scheduler(demo_cluster):
 
 def test_up_and_down_from_the_command_line(tmp_path):
     """The public interface other checks use: `up --dir` prints the kubeconfig, `down --dir` leaves nothing."""
-    reason = cluster.unavailable("the control plane")
-    if reason:
-        if cluster.e2e_mode() == "require":
-            pytest.fail(f"KUBECTL_DRA_E2E=require but {reason}", pytrace=False)
-        pytest.skip(reason)
+    need_go("the control plane")
     script = str(cluster.HERE / "cluster.py")
     up = subprocess.run([sys.executable, script, "up", "--dir", str(tmp_path)], capture_output=True, text=True, check=False,
                         timeout=600)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubectl_dra.alloc import Features, simulate
 from tests.e2e.oracle import alloc_case, beyond_filter, compare_alloc, oracle  # noqa: F401 - fixture
@@ -24,23 +23,9 @@ KNOWN: dict[str, str] = {}
 
 
 def raw_objects(scenario: dict) -> list[dict]:
-    from tests.conftest import FIXTURES
+    from tests.test_alloc_scenarios import scenario_objects
 
-    objects: list[dict] = []
-    for inc in scenario.get("include") or []:
-        if inc == "demo":
-            from kubectl_dra.kube.demo import demo_objects
-
-            objects.extend(demo_objects())
-        elif inc.startswith("fixture:"):
-            from kubectl_dra.kube.files import iter_objects, parse_documents
-
-            path = FIXTURES / inc.split(":", 1)[1]
-            if not path.is_file():
-                pytest.skip(f"{path} is not present")
-            objects.extend(o for o in iter_objects(parse_documents(path.read_text(), str(path))) if o is not None)
-    objects.extend(scenario.get("objects") or [])
-    return objects
+    return scenario_objects(scenario)
 
 
 @pytest.fixture(scope="module")
