@@ -116,8 +116,6 @@ def explain(
     elif target.startswith(("pod/", "pods/", "po/")):
         name = target.split("/", 1)[1]
         if not any(p.namespace == ns and p.name == name for p in cluster.pods):
-            _read_pod(cluster, ns, name)
-        if not any(p.namespace == ns and p.name == name for p in cluster.pods):
             raise NotFoundError(f'pod "{name}" not found in namespace {ns}', hint="check -n, or name the claim instead")
         subject = f"pod/{ns}/{name}"
     else:
@@ -208,27 +206,6 @@ def _namespace_labels(cluster):
         return seen[namespace]
 
     return labels
-
-
-def _read_pod(cluster, namespace: str, name: str) -> None:
-    """The named pod straight from the server: the loader lists pods only in namespaces with claims nobody
-    has reserved yet (reservedFor names the others), so a pod whose claims are all reserved is not read."""
-    client = getattr(cluster, "client", None)
-    if client is None:
-        return
-    from kubectl_dra.errors import NotFoundError
-    from kubectl_dra.kube.live import Forbidden
-    from kubectl_dra.model.decode import decode
-
-    try:
-        obj = client.get(f"/api/v1/namespaces/{namespace}/pods/{name}", what=f"pod {namespace}/{name}")
-    except (NotFoundError, Forbidden):
-        return
-    obj.setdefault("apiVersion", "v1")
-    obj.setdefault("kind", "Pod")
-    pod = decode(obj)
-    if pod is not None:
-        cluster.add(pod)
 
 
 def _finding(f) -> dict:
