@@ -54,44 +54,6 @@ class DriverRelease(str, Enum):
     main = "main"
 
 
-def read_snapshot(path: str) -> Snapshot:
-    """A snapshot from a file or ``-`` (stdin): the JSON ``-o json`` writes, or the YAML ``-o yaml`` writes."""
-    import json
-    import sys
-
-    from kubectl_dra.nvml.snapshot import Snapshot, SnapshotError
-
-    source = "stdin" if path == "-" else path
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-    except OSError as error:
-        raise SnapshotError(f"--snapshot {source}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise SnapshotError(f"--snapshot {source}: not text (expected the JSON of an NVML snapshot)") from None
-    hint = "write one with `kubectl dra nvml -o json > snapshot.json` on the node"
-    if not text.strip():
-        raise SnapshotError(f"--snapshot {source}: empty", hint=hint)
-    if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SnapshotError(f"--snapshot {source}: not JSON ({error.msg} at line {error.lineno})", hint=hint) from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise SnapshotError(f"--snapshot {source}: not JSON or YAML{where}", hint=hint) from None
-    return Snapshot.from_dict(data, source)
-
-
 def _demo_snapshot(node: str | None) -> Snapshot:
     from kubectl_dra.errors import NotFoundError, UsageError
     from kubectl_dra.nvml import demo_nodes, demo_snapshot
@@ -224,7 +186,9 @@ def nvml(
     # ------------------------------------------------------------------ the NVML facts
     node_origin = "option" if node else "snapshot"
     if snapshot:
-        snap = read_snapshot(snapshot)
+        from kubectl_dra.nvml.snapshot import read_snapshot
+
+        snap = read_snapshot(snapshot, "--snapshot")
         if node and node != snap.node:
             if snap.node:
                 warn(f"the snapshot is of node {snap.node}: using --node {node}")

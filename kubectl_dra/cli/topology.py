@@ -1,7 +1,7 @@
 """`kubectl dra topology [NODE]`: a node's NUMA → PCIe root → device → partition tree, or the cluster by NVLink clique.
 
 The data shapes (``-o json|yaml``) and how partitions, placement and NVML facts are worked out are
-documented in kubectl_dra/render/topology.py.
+documented in kubectl_dra/render/topology/__init__.py.
 """
 
 from __future__ import annotations
@@ -29,24 +29,7 @@ from kubectl_dra.cli._common import (
 )
 
 
-def _read_nvml(path: str) -> dict:
-    import json
-
-    from kubectl_dra.errors import InputError
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as err:
-        raise InputError(f"--nvml {path}: cannot read: {err.strerror or err}") from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"--nvml {path}: not JSON: {err}", hint="pass the JSON of an NVML snapshot") from None
-    if not isinstance(data, dict) or not isinstance(data.get("gpus", []), list):
-        raise InputError(f"--nvml {path}: not an NVML snapshot (expected an object with a \"gpus\" list)")
-    return data
-
-
-def _local_nvml(node: str | None, demo: bool) -> dict:
+def _local_nvml(node: str | None, demo: bool):
     """The NVML snapshot of this machine (of NODE with --demo), through kubectl_dra.nvml."""
     from kubectl_dra.errors import UsageError
 
@@ -64,7 +47,7 @@ def _local_nvml(node: str | None, demo: bool) -> dict:
             raise UsageError(f"the demo cluster has no NVML snapshot of node {node}")
     else:
         snapshot = collect(RealBackend(), node)  # NvmlUnavailable (exit 1) without NVML
-    return snapshot.to_dict()
+    return snapshot
 
 
 def _load_files(filenames: list[str], *, demo: bool, kubeconfig: str | None, context: str | None):
@@ -73,7 +56,7 @@ def _load_files(filenames: list[str], *, demo: bool, kubeconfig: str | None, con
     from kubectl_dra.kube.files import load_objects
     from kubectl_dra.kube.load import add_all
     from kubectl_dra.model.cluster import Cluster
-    from kubectl_dra.render.topology import compute_domain_entry
+    from kubectl_dra.model.computedomain import decode_compute_domain
 
     if demo:
         raise UsageError("--demo and -f/--filename cannot be used together")
@@ -83,7 +66,7 @@ def _load_files(filenames: list[str], *, demo: bool, kubeconfig: str | None, con
 
     def objects():
         for origin, obj in load_objects(filenames):
-            domain = compute_domain_entry(obj)
+            domain = decode_compute_domain(obj)
             if domain is not None:
                 domains.append(domain)
             else:
@@ -140,15 +123,19 @@ def topology(
         raise UsageError("topology does not print names: use -o table, wide, json or yaml")
     if local and nvml_file:
         raise UsageError("--local and --nvml cannot be used together")
-    nvml = _read_nvml(nvml_file) if nvml_file else _local_nvml(node, demo) if local else None
+    if nvml_file:
+        from kubectl_dra.nvml.snapshot import read_snapshot
+
+        nvml = read_snapshot(nvml_file, "--nvml")
+    else:
+        nvml = _local_nvml(node, demo) if local else None
     if nvml is None and demo and node and not filename:
         # the demo cluster ships NVML snapshots of its NVIDIA nodes: show NVLink without asking
         from kubectl_dra.nvml import demo_snapshot
 
-        snapshot = demo_snapshot(node)
-        nvml = snapshot.to_dict() if snapshot is not None else None
+        nvml = demo_snapshot(node)
     if nvml is not None:
-        snapshot_node = str(nvml.get("node") or nvml.get("hostname") or "") or None
+        snapshot_node = nvml.node or None
         if not node:
             node = snapshot_node
             if not node:
