@@ -25,7 +25,7 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
 
     A handler with a keyword parameter ``source`` gets the source flags it declares (any of
     ``cli._common.SOURCE_FLAGS``: filename, demo, kubeconfig, context, namespace, all_namespaces,
-    request_timeout) as one :class:`~kubectl_dra.kube.load.SourceOptions` built by
+    request_timeout) as one :class:`~kubectl_dra.kube.source.SourceOptions` built by
     ``cli._common.source_options``; typer still sees the flags (help, order and completion as
     declared), the handler sees only ``source``.
     """

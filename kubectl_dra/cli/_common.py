@@ -9,7 +9,7 @@ A command handler is a thin adapter (docs/architecture.md)::
         emit(output, data=lambda: ..., table=lambda wide: ..., names=lambda: ..., empty=...)
 
 - the source flags (:data:`SOURCE_FLAGS`) arrive folded into one ``source``
-  (:class:`kubectl_dra.kube.load.SourceOptions`, built by :func:`source_options`);
+  (:class:`kubectl_dra.kube.source.SourceOptions`, built by :func:`source_options`);
 - :func:`read_cluster` reads what the command needs from it;
 - :func:`emit` is the one place the -o choice (json/yaml/name/table/wide) is written out.
 """
@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Optional
 
 import typer
 
+from kubectl_dra.kube.source import SourceOptions
+
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
     from kubectl_dra.model.cluster import Cluster
 
 SOURCE = "Input (default: the current kubeconfig context)"
@@ -109,8 +110,8 @@ def source_options(
     namespace: str | None = None,
     all_namespaces: bool = False,
     request_timeout: str = "0",
-) -> "SourceOptions":
-    """The one :class:`~kubectl_dra.kube.load.SourceOptions` of a command, from its source flags.
+) -> SourceOptions:
+    """The one :class:`~kubectl_dra.kube.source.SourceOptions` of a command, from its source flags.
 
     Every command gets it without calling this: declare the flags it offers (``filename: Filenames
     = None``, ``demo: Demo = False``, … the names in :data:`SOURCE_FLAGS`) and a keyword parameter
@@ -123,7 +124,6 @@ def source_options(
     """
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.discovery import parse_duration
-    from kubectl_dra.kube.load import SourceOptions
 
     try:
         timeout = parse_duration(request_timeout)
@@ -141,7 +141,7 @@ def source_options(
 
 
 def read_cluster(
-    source: "SourceOptions",
+    source: SourceOptions,
     want: Iterable[str],
     *,
     nodes: Iterable[str] = (),

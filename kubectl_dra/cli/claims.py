@@ -1,7 +1,7 @@
 """`kubectl dra claims`: every ResourceClaim with the physical devices it got and the pods using it.
 
 The example of a thin command (docs/architecture.md): flags -> ``source`` (folded by ``command``)
--> one read and one domain call (``model.listing.listed_claims``) -> the printer chooser (``emit``).
+-> one read and one domain call (``model.queries.listed_claims``) -> the printer chooser (``emit``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watch, stream_changes
 from kubectl_dra.console import err, use_color
-from kubectl_dra.kube.kinds import CLAIMS, PODS, SLICES
+from kubectl_dra.kube.source import CLAIMS, PODS, SLICES, SourceOptions
 
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
     from kubectl_dra.kube.watch import Change
     from kubectl_dra.model.claim import Claim
     from kubectl_dra.model.cluster import Cluster
@@ -65,7 +64,7 @@ def list_claims(
 
       kubectl dra claims -A -w   (then a line each time a claim is allocated, reserved, released or deleted)
     """
-    from kubectl_dra.model.listing import listed_claims
+    from kubectl_dra.model.queries import listed_claims
     from kubectl_dra.render import claims as render
 
     check_watch(watch, source)
@@ -92,7 +91,7 @@ def watch_claims(source: SourceOptions, *, output: Output, no_headers: bool, col
     """`claims -w`: the claim table, then the rows of every claim whose state, devices or pods
     change — pending → allocated → reserved → back, and `deleted` when it is gone."""
     from kubectl_dra.kube.watch import DELETED
-    from kubectl_dra.model.listing import listed_claims
+    from kubectl_dra.model.queries import listed_claims
     from kubectl_dra.render import claims as render
 
     try:
