@@ -95,7 +95,7 @@ def test_read_cluster_refuses_files_with_a_kubeconfig():
 
 def test_read_cluster_keeps_the_named_namespace_offline():
     from kubectl_dra.cli._common import read_cluster, source_options
-    from kubectl_dra.kube.source import SLICES
+    from kubectl_dra.kube.kinds import SLICES
 
     assert read_cluster(source_options(demo=True, namespace="research"), (SLICES,)).namespace == "research"
 
@@ -154,7 +154,7 @@ def test_emit_refuses_a_format_the_command_does_not_print():
 
 
 def test_listed_claims_skips_malformed_claims_and_keeps_the_namespace():
-    from kubectl_dra.kube.source import CLAIMS
+    from kubectl_dra.kube.kinds import CLAIMS
     from kubectl_dra.cli._common import read_cluster, source_options
     from kubectl_dra.model.queries import listed_claims
 

@@ -24,7 +24,8 @@ from kubectl_dra.cli._common import (
     split_values,
 )
 from kubectl_dra.console import warn
-from kubectl_dra.kube.source import CLAIMS, CLASSES, SLICES, SourceOptions
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
+from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "classes")

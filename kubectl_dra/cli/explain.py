@@ -23,7 +23,8 @@ from kubectl_dra.cli._common import (
     read_cluster,
 )
 from kubectl_dra.errors import ExitCode
-from kubectl_dra.kube.source import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES, SourceOptions
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES
+from kubectl_dra.kube.source import SourceOptions
 
 
 class ExplainOutput(str, Enum):

@@ -21,7 +21,8 @@ from kubectl_dra.cli._common import (
     keep_alive,
     read_cluster,
 )
-from kubectl_dra.kube.source import CLAIMS, SLICES, SourceOptions
+from kubectl_dra.kube.kinds import CLAIMS, SLICES
+from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "show")

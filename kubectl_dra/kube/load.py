@@ -9,8 +9,9 @@ from kubectl_dra.errors import ClusterError, NotFoundError
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
-#: where a command reads from, and what it needs (cheap to import: defined in kube.source)
-from kubectl_dra.kube.source import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES, SourceOptions  # noqa: F401
+#: what a command needs, and where it reads from (cheap to import: defined in kube.kinds, kube.source)
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES  # noqa: F401
+from kubectl_dra.kube.source import SourceOptions  # noqa: F401
 
 
 #: what a warning adds when an optional read is refused (the refused request comes first)

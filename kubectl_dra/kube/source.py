@@ -1,12 +1,9 @@
-"""Where a command reads its objects from, and what it needs: cheap to import (no model, no
-client), so command modules name these at the top. ``kube.load`` does the reading."""
+"""Where a command reads its objects from: cheap to import (no model, no client), so command
+modules name it at the top. ``kube.load`` does the reading; ``kube.kinds`` names what to read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-
-#: what a command needs from its source (``want``)
-SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES = "slices", "claims", "classes", "templates", "pods", "nodes"
 
 
 @dataclass
