@@ -78,6 +78,9 @@ device ``"nvml": {"index", "nvlinkGroup", "nvlinks", "fabricClique"}``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from kubectl_dra.render.topology.cluster import cluster_topology
 from kubectl_dra.render.topology.text import Row, cluster_tree, node_tree, nvml_text, plain_text, rich_tree
 from kubectl_dra.render.topology.tree import (
@@ -90,6 +93,10 @@ from kubectl_dra.render.topology.tree import (
     node_names,
     node_topology,
 )
+
+if TYPE_CHECKING:
+    from kubectl_dra.model.cluster import Cluster
+    from kubectl_dra.nvml.snapshot import Snapshot
 
 __all__ = [
     "API_VERSION",
@@ -107,4 +114,53 @@ __all__ = [
     "nvml_text",
     "plain_text",
     "rich_tree",
+    "topology_data",
+    "topology_text",
 ]
+
+
+def topology_data(
+    cluster: Cluster, node: str | None, *, nvml: Snapshot | None = None, compute_domains: Sequence[dict] = ()
+) -> dict:
+    """The node view of ``node`` (NotFoundError, with the near names, for a node the input does not
+    know), or the cluster view without one."""
+    if not node:
+        return cluster_topology(cluster, compute_domains)
+    known = node_names(cluster)
+    if node not in known:
+        import difflib
+
+        from kubectl_dra.errors import NotFoundError
+
+        close = difflib.get_close_matches(node, known, n=3, cutoff=0.5)
+        if close:
+            hint = "did you mean " + " or ".join(close) + "?"
+        elif known:
+            hint = "nodes: " + ", ".join(known[:8]) + (" …" if len(known) > 8 else "")
+        else:
+            hint = f"no nodes with DRA devices in {cluster.source or 'the input'}"
+        raise NotFoundError(f'node "{node}" not found', hint=hint)
+    return node_topology(cluster, node, nvml=nvml, compute_domains=compute_domains)
+
+
+def topology_text(data: dict, *, wide: bool = False, color: bool = False) -> str:
+    """The tree (and, for a node with NVML facts, the NVLink groups and matrix below it) as text:
+    plain, or with ``color`` rich's rendering (wrapped under its branch on a terminal, else not wrapped)."""
+    node = data["kind"] == "NodeTopology"
+    tree = node_tree(data, wide=wide) if node else cluster_tree(data)
+    extra = nvml_text(data) if node else ""
+    plain = plain_text(tree)
+    if not color:
+        return plain + extra
+    import io
+    import sys
+
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else max(len(line) for line in plain.splitlines()) + 1
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, no_color=False, highlight=False, markup=False, emoji=False, width=width)
+    console.print(rich_tree(tree))
+    if extra:
+        console.print(extra, end="", highlight=False, markup=False, soft_wrap=True)
+    return buffer.getvalue()
