@@ -8,7 +8,8 @@ import json
 import pytest
 
 from kubectl_dra.errors import ExitCode
-from kubectl_dra.model.computedomain import decode_compute_domain, node_clique, node_domains
+from kubectl_dra.model.claim import Node
+from kubectl_dra.model.computedomain import CLIQUE_LABEL, cliques, decode_compute_domain, node_domains
 from kubectl_dra.nvml.join import fabric_clique, join_nvml
 from kubectl_dra.nvml.snapshot import (
     Snapshot,
@@ -181,7 +182,8 @@ def test_compute_domains():
     assert cd == {"namespace": "default", "name": "cd", "status": "Ready", "nodes": [{"name": "n1", "cliqueID": "u.1"}, {"name": "n2", "cliqueID": None}]}
     assert decode_compute_domain({**obj, "apiVersion": "example.com/v1"}) is None
     assert decode_compute_domain({"kind": "Pod"}) is None
-    assert node_clique([cd], "n1") == "u.1" and node_clique([cd], "n2") is None
+    labelled = Node("n2", labels={CLIQUE_LABEL: "v.7"})
+    assert cliques([Node("n0"), labelled], [cd]) == {"n0": None, "n2": "v.7", "n1": "u.1"}  # the label wins
     assert node_domains([cd], "n2") == ["default/cd"] and node_domains([cd], "n3") == []
 
 

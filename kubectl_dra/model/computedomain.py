@@ -1,4 +1,5 @@
-"""NVIDIA ComputeDomains (``resource.nvidia.com``): the nodes a multi-node NVLink domain spans.
+"""NVIDIA ComputeDomains (``resource.nvidia.com``): the nodes a multi-node NVLink domain spans; and
+the node label that names a node's NVLink clique.
 
 The cluster model does not keep ComputeDomains (they are not DRA objects); ``topology`` reads them
 from its input and decodes each into the plain dict it prints::
@@ -9,7 +10,13 @@ from its input and decodes each into the plain dict it prints::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from kubectl_dra.model.claim import Node
+
+#: the node label GPU Feature Discovery sets to a node's NVLink clique, ``<clusterUUID>.<cliqueID>``
+CLIQUE_LABEL = "nvidia.com/gpu.clique"
 KIND = "ComputeDomain"
 GROUP = "resource.nvidia.com"
 
@@ -34,13 +41,15 @@ def decode_compute_domain(obj: dict) -> dict | None:
     }
 
 
-def node_clique(compute_domains: Iterable[dict], node: str) -> str | None:
-    """The first ``cliqueID`` a ComputeDomain's status gives for the node."""
+def cliques(nodes: Iterable[Node], compute_domains: Iterable[dict]) -> dict[str, str | None]:
+    """Each node's NVLink clique: its ``CLIQUE_LABEL``, else the first ``cliqueID`` a ComputeDomain's
+    status gives for it (nodes only a ComputeDomain names are included)."""
+    clique_of: dict[str, str | None] = {n.name: n.labels.get(CLIQUE_LABEL) or None for n in nodes}
     for cd in compute_domains:
         for n in cd["nodes"]:
-            if n["name"] == node and n.get("cliqueID"):
-                return str(n["cliqueID"])
-    return None
+            if not clique_of.get(n["name"]) and n.get("cliqueID"):
+                clique_of[n["name"]] = str(n["cliqueID"])
+    return clique_of
 
 
 def node_domains(compute_domains: Iterable[dict], node: str) -> list[str]:

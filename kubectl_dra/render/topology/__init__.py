@@ -81,11 +81,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from kubectl_dra.model.computedomain import CLIQUE_LABEL
 from kubectl_dra.render.topology.cluster import cluster_topology
 from kubectl_dra.render.topology.text import Row, cluster_tree, node_tree, nvml_text, plain_text, rich_tree
 from kubectl_dra.render.topology.tree import (
     API_VERSION,
-    CLIQUE_LABEL,
     PARENT_LINKS,
     PCIE_ROOT,
     iter_devices,

@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubectl_dra.model.cluster import Cluster, natural_key
+from kubectl_dra.model.computedomain import cliques
 from kubectl_dra.render.devices import device_type, product
-from kubectl_dra.render.topology.tree import API_VERSION, CLIQUE_LABEL, TRAILING_TYPES, text_or_none
+from kubectl_dra.render.topology.tree import API_VERSION, TRAILING_TYPES, text_or_none
 
 
 def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> dict:
     views = cluster.device_views()
-    clique_of: dict[str, str | None] = {n.name: n.labels.get(CLIQUE_LABEL) or None for n in cluster.nodes}
-    for cd in compute_domains:
-        for n in cd["nodes"]:
-            if not clique_of.get(n["name"]) and n.get("cliqueID"):
-                clique_of[n["name"]] = str(n["cliqueID"])
+    clique_of = cliques(cluster.nodes, compute_domains)
     domains: dict[str | None, dict] = {}
 
     def domain(clique: str | None) -> dict:
@@ -59,8 +56,8 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
         counts[1] += free
     for cd in compute_domains:
         ref = f"{cd['namespace']}/{cd['name']}"
-        cliques = {clique_of.get(n["name"]) for n in cd["nodes"]} or {None}
-        for clique in sorted(cliques, key=lambda c: (c is None, c or "")):
+        spanned = {clique_of.get(n["name"]) for n in cd["nodes"]} or {None}
+        for clique in sorted(spanned, key=lambda c: (c is None, c or "")):
             domain(clique)["computeDomains"].append(ref)
     out = []
     for clique in sorted(domains, key=lambda c: (c is None, c or "")):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubectl_dra.model.cluster import Cluster, DeviceView, counters_left, natural_key
-from kubectl_dra.model.computedomain import node_clique, node_domains
+from kubectl_dra.model.computedomain import cliques, node_domains
 from kubectl_dra.model.device import STANDARD_DOMAIN, Device
 from kubectl_dra.model.quantity import Quantity, QuantityError
 from kubectl_dra.render.devices import NUMA_KEYS, PCI_KEYS, device_type, first_attr, product, profile
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from kubectl_dra.nvml.snapshot import Snapshot
 
 API_VERSION = "kubectl-dra/v1"
-CLIQUE_LABEL = "nvidia.com/gpu.clique"
 PCIE_ROOT = f"{STANDARD_DOMAIN}/pcieRoot"
 
 #: (attribute a partition publishes, attribute of the parent it names), per vendor (drivers.md §4.1 rule 5)
@@ -326,12 +325,11 @@ def node_topology(
                 ],
             }
         )
-    labels = next((n.labels for n in cluster.nodes if n.name == node), {})
     data: dict[str, Any] = {
         "kind": "NodeTopology",
         "apiVersion": API_VERSION,
         "node": node,
-        "clique": labels.get(CLIQUE_LABEL) or node_clique(compute_domains, node),
+        "clique": cliques([n for n in cluster.nodes if n.name == node], compute_domains).get(node),
         "computeDomains": node_domains(compute_domains, node),
         "numa": numa_list,
     }
