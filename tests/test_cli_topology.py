@@ -387,14 +387,15 @@ def test_nvml_matrix_alone_makes_groups():
     assert [d["nvml"]["nvlinks"] for d in data["numa"][0]["pcieRoots"][0]["devices"]] == [1, 0]
 
 
-def test_normalize_bus_id():
-    # one normaliser (nvml.snapshot.normalize_bus_id, NVML's form); the DRA form is for display
-    from kubectl_dra.nvml.snapshot import dra_bus_id as normalize_bus_id
+def test_bus_id_in_the_dra_form():
+    # the one normaliser is nvml.snapshot.normalize_bus_id (NVML's form, tests/test_nvml_join.py);
+    # the 4-digit lower-case form this view used to match on is the display form, dra_bus_id
+    from kubectl_dra.nvml.snapshot import dra_bus_id
 
-    assert normalize_bus_id("00000000:1A:00.0") == "0000:1a:00.0"
-    assert normalize_bus_id("0000:1a:00.0") == "0000:1a:00.0"
-    assert normalize_bus_id("1a:00.0") == "0000:1a:00.0"
-    assert normalize_bus_id(None) is None
+    assert dra_bus_id("00000000:1A:00.0") == "0000:1a:00.0"
+    assert dra_bus_id("0000:1a:00.0") == "0000:1a:00.0"
+    assert dra_bus_id("1a:00.0") == "0000:1a:00.0"
+    assert dra_bus_id(None) is None
 
 
 def test_nvml_without_node_uses_the_snapshots_node(run):
