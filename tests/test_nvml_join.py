@@ -207,3 +207,10 @@ def test_topology_and_nvml_read_snapshots_alike(run, tmp_path):
         bad = run(*command, str(tmp_path / "bad.json"))
         assert bad.exit_code == ExitCode.INPUT
         assert "GPU 2: pciBusId: 'slot-2' is not a PCI bus id" in bad.stderr and "hint: expected NVML's form" in bad.stderr
+
+
+def test_snapshot_and_cluster_cannot_both_read_stdin(run):
+    topology = run("topology", "--nvml", "-", "-f", "-")
+    assert topology.exit_code == ExitCode.USAGE and "--nvml - and -f - cannot both read stdin" in topology.stderr
+    nvml = run("nvml", "--snapshot", "-", "--compare", "-f", "-")
+    assert nvml.exit_code == ExitCode.USAGE and "--snapshot - and -f - cannot both read stdin" in nvml.stderr

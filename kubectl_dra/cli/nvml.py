@@ -211,6 +211,8 @@ def _check(output: Output, source: SourceOptions, *, as_resourceslice: bool, com
             raise UsageError("--demo and --snapshot cannot be used together",
                              hint="--demo --node NODE renders the demo snapshot; with --compare, --snapshot FILE --demo "
                              "compares FILE with the demo cluster")  # fmt: skip
+    if snapshot == "-" and "-" in source.filenames:
+        raise UsageError("--snapshot - and -f - cannot both read stdin", hint="save one of them to a file")
     if as_resourceslice and cluster_flags:
         raise UsageError("--as-resourceslice reads no cluster: drop -f/--kubeconfig/--context")
     if as_resourceslice and output is Output.wide:

@@ -81,6 +81,8 @@ def topology(
 
     if output is Output.name:
         raise UsageError("topology does not print names: use -o table, wide, json or yaml")
+    if nvml_file == "-" and "-" in source.filenames:
+        raise UsageError("--nvml - and -f - cannot both read stdin", hint="save one of them to a file")
     nvml, node = _nvml_facts(node, nvml_file=nvml_file, local=local, demo=source.demo, files=bool(source.filenames))
     cluster, domains = _read(source, node)
     keep_alive(cluster, cluster.device_views())
