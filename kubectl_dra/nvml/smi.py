@@ -1,0 +1,1022 @@
+"""nvidia-smi as an NVML source: the collector script, and parsers of what nvidia-smi prints.
+
+Where our package (and pynvml) is not installed - the NVIDIA DRA driver's pod, a debug pod, a
+pasted bug report - nvidia-smi is. This module turns its outputs into the same
+:class:`~kubectl_dra.nvml.snapshot.Snapshot` that ``collect()`` builds from NVML (stdlib only:
+ElementTree and regular expressions; pynvml is never imported).
+
+Public interface (stable; other modules and helpers build on these names):
+
+* :func:`collector_script` - the POSIX shell collector (``collector.sh``, shipped as package
+  data) as text; :func:`collector_argv` - an argv that runs it (``sh -c SCRIPT ...``).
+* :func:`parse_collected` ``(text, node=None) -> Snapshot`` - the collector's delimited output.
+* :func:`parse_outputs` ``([(source, text), ...], node=None) -> Snapshot`` - saved outputs of
+  single commands (``-q -x`` XML, ``-L``, ``mig -lgi`` / ``-lci``, ``topo -m``, ``nvlink -s``),
+  or a collector output; the kind of each is detected from its content (:func:`detect_kind`).
+* :class:`SmiParseError` - bad input (an ``InputError``: exit code 5, ``error:`` + ``hint:``).
+
+What each source gives (joined by GPU index, UUID and PCI bus id):
+
+=============  ==========================================================================
+``-q -x``      driver and CUDA version; per GPU: name, brand, architecture, UUID, minor,
+               bus id, memory, MIG mode, MIG devices (GPU/compute instance ids, engine
+               counts, memory - but no UUID and no profile name), addressing mode, fabric
+               (DTD v13), ECC, retired pages, remapped rows, reset/recovery state
+``-L``         GPU index, name, UUID; MIG device index, profile name and UUID
+``mig -lgi``   GPU instance id -> profile id and placement (start:size)
+``mig -lci``   compute instance id -> compute profile (for ``1c.3g.40gb``-style names)
+``topo -m``    the link matrix (``X``, ``NV#``, ``PIX``, ``PXB``, ``PHB``, ``NODE``, ``SYS``),
+               NIC columns, CPU and NUMA affinity
+``nvlink -s``  which NVLinks are up (no version, no remote end)
+``pci``        (collector only) the PCIe root and numa_node from sysfs, as the driver reads them
+``xid``        (collector only) ``NVRM: Xid`` lines of the kernel log, when readable
+=============  ==========================================================================
+
+The snapshot says ``source: nvidia-smi``. Facts nvidia-smi does not print stay ``null``
+(``cudaComputeCapability`` without the ``query-gpu`` section, NVLink versions and remote ends,
+MIG profile tables and placements, the fabric health mask). ``health`` (ECC, retired pages,
+remapped rows, XIDs, reset state, fabric health) is filled from nvidia-smi only.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from kubectl_dra.nvml.migprofiles import MIB, memory_gb, table_for
+from kubectl_dra.nvml.snapshot import (
+    UNKNOWN_CELL,
+    CallError,
+    Fabric,
+    Gpu,
+    MigDevice,
+    NvLink,
+    Placement,
+    Snapshot,
+    SnapshotError,
+    Topology,
+    normalize_bus_id,
+)
+
+SOURCE = "nvidia-smi"
+COLLECTOR_VERSION = 1
+MARK = "@@kubectl-dra"
+#: section names of the collector, in the order it prints them
+SECTIONS = (
+    "version", "query", "list", "query-gpu", "mig-lgi", "mig-lci", "mig-lgip", "mig-lgipp",
+    "topo", "nvlink", "pci", "xid",
+)  # fmt: skip
+#: kinds ``detect_kind`` reports for a single saved output (a collector output is ``collected``)
+KINDS = ("collected", "query", "list", "mig-lgi", "mig-lci", "mig-lgip", "topo", "nvlink", "version", "query-gpu")
+
+HINT = (
+    "give the output of `nvidia-smi -q -x`, `nvidia-smi -L`, `nvidia-smi mig -lgi` / `-lci`, "
+    "`nvidia-smi topo -m` or `nvidia-smi nvlink -s`, or what the kubectl-dra collector printed"
+)
+
+
+class SmiParseError(SnapshotError):
+    """nvidia-smi output this module cannot read (exit code 5)."""
+
+
+# ---------------------------------------------------------------------------- the collector
+
+
+def collector_script() -> str:
+    """The collector (``kubectl_dra/nvml/collector.sh``), a POSIX sh script; see its header."""
+    return resources.files("kubectl_dra.nvml").joinpath("collector.sh").read_text(encoding="utf-8")
+
+
+def collector_args(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True) -> list[str]:
+    """The collector's options: ``--nvidia-smi CMD`` (word-split by the shell, e.g.
+    ``chroot /driver-root nvidia-smi``), ``--timeout SECS`` per command, ``--sysfs DIR``, ``--no-xid``."""
+    args = ["--nvidia-smi", nvidia_smi, "--timeout", str(int(timeout))]
+    if sysfs:
+        args += ["--sysfs", sysfs]
+    if not xid:
+        args.append("--no-xid")
+    return args
+
+
+def collector_argv(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True) -> list[str]:
+    """``["sh", "-c", SCRIPT, "kubectl-dra-collect", OPTIONS...]``: run it with exec or in a pod."""
+    return ["sh", "-c", collector_script(), "kubectl-dra-collect", *collector_args(nvidia_smi, timeout, sysfs, xid)]
+
+
+# ---------------------------------------------------------------------------- splitting the collector output
+
+
+@dataclass
+class Section:
+    """One command's output in the collector's output. ``rc``: the exit code as text, or
+    ``timeout``, ``skipped`` (an earlier nvidia-smi command hung), ``notfound``; None when cut off."""
+
+    name: str
+    cmd: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    rc: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == "0"
+
+
+@dataclass
+class Collected:
+    header: dict[str, str] = field(default_factory=dict)
+    sections: dict[str, Section] = field(default_factory=dict)
+    done: bool = False
+
+
+_MARK_LINE = re.compile(r"^@@kubectl-dra (collector|begin|stderr|end|done)\b ?(.*)$")
+
+
+def split_collected(text: str) -> Collected:
+    """The collector's output cut into sections (see collector.sh for the format)."""
+    result = Collected()
+    current: Section | None = None
+    target: list[str] | None = None
+    buf: list[str] = []
+
+    def flush() -> None:
+        if current is not None and target is not None:
+            joined = "".join(buf)
+            if target is out_lines:
+                current.stdout = joined
+            else:
+                current.stderr = joined
+
+    out_lines: list[str] = []
+    err_lines: list[str] = []
+    for line in text.splitlines(keepends=True):
+        m = _MARK_LINE.match(line.rstrip("\r\n"))
+        if not m:
+            if current is not None and target is not None:
+                buf.append(line)
+            continue
+        what, rest = m.groups()
+        if what == "collector":
+            result.header = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+        elif what == "begin":
+            flush()
+            name, _, cmd = rest.partition(" ")
+            current = Section(name=name, cmd=cmd.removeprefix("cmd="))
+            result.sections[name] = current
+            buf, out_lines, err_lines = [], [], []
+            target = out_lines
+        elif what == "stderr" and current is not None:
+            flush()
+            buf = []
+            target = err_lines
+        elif what == "end" and current is not None:
+            flush()
+            rc = re.search(r"rc=(\S+)", rest)
+            current.rc = rc.group(1) if rc else "?"
+            current, target, buf = None, None, []
+        elif what == "done":
+            result.done = True
+    flush()
+    return result
+
+
+# ---------------------------------------------------------------------------- small value parsers
+
+
+def _na(text: str | None) -> str | None:
+    """Strip; None for nvidia-smi's "no value" spellings."""
+    if text is None:
+        return None
+    t = " ".join(text.split())
+    if not t or t in ("N/A", "None", "Unknown Error", "[N/A]", "Not Supported", "[Not Supported]") or t.startswith(
+        "Requested functionality has been deprecated"
+    ):
+        return None
+    return t
+
+
+def _int(text: str | None) -> int | None:
+    t = _na(text)
+    if t is None:
+        return None
+    m = re.match(r"^(-?\d+)", t)
+    return int(m.group(1)) if m else None
+
+
+_UNITS = {"B": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+def _bytes(text: str | None) -> int | None:
+    """``81920 MiB`` -> bytes (nvidia-smi prints MiB); a bare number is MiB."""
+    t = _na(text)
+    if t is None:
+        return None
+    m = re.match(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$", t)
+    if not m:
+        return None
+    unit = m.group(2).upper() or "MIB"
+    if unit not in _UNITS:
+        return None
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+def _yes(text: str | None) -> bool | None:
+    t = _na(text)
+    if t is None:
+        return None
+    low = t.lower()
+    if low in ("yes", "enabled", "true", "active"):
+        return True
+    if low in ("no", "disabled", "false", "not active", "inactive"):
+        return False
+    return None
+
+
+def _camel(tag: str) -> str:
+    head, *rest = tag.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _bus(text: str | None) -> str | None:
+    t = _na(text)
+    if t is None:
+        return None
+    try:
+        return normalize_bus_id(t)
+    except ValueError:
+        return None
+
+
+#: nvidia-smi's product_brand -> go-nvlib ``GetBrandAsString`` (what NVML collection reports)
+BRANDS = {
+    "unknown": "Unknown", "quadro": "Quadro", "tesla": "Tesla", "nvs": "NVS", "grid": "Grid",
+    "geforce": "GeForce", "titan": "Titan", "nvidia virtual applications": "NvidiaVApps",
+    "nvidia virtual pc": "NvidiaVPC", "nvidia virtual compute server": "NvidiaVCS",
+    "nvidia rtx virtual workstation": "NvidiaVWS", "nvidia cloud gaming": "NvidiaCloudGaming",
+    "quadro rtx": "QuadroRTX", "nvidia rtx": "NvidiaRTX", "nvidia": "Nvidia",
+    "geforce rtx": "GeForceRTX", "titan rtx": "TitanRTX",
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- nvidia-smi -q -x
+
+
+@dataclass
+class XmlMig:
+    index: int | None
+    gi_id: int | None
+    ci_id: int | None
+    memory_bytes: int | None
+    engines: dict[str, int | None]
+
+
+@dataclass
+class XmlGpu:
+    position: int
+    bus_id: str | None
+    name: str | None = None
+    brand: str | None = None
+    architecture: str | None = None
+    uuid: str | None = None
+    minor: int | None = None
+    memory_bytes: int | None = None
+    mig_enabled: bool | None = None
+    migs: list[XmlMig] = field(default_factory=list)
+    addressing_mode: str | None = None
+    fabric: Fabric | None = None
+    health: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class XmlLog:
+    dtd: int | None
+    timestamp: str | None
+    driver_version: str | None
+    cuda_version: str | None
+    gpus: list[XmlGpu]
+
+
+_ENGINES = (
+    ("multiprocessor_count", "multiprocessor_count"),
+    ("copy_engine_count", "copy_engine_count"),
+    ("decoder_count", "decoder_count"),
+    ("encoder_count", "encoder_count"),
+    ("jpg_count", "jpeg_count"),
+    ("ofa_count", "ofa_count"),
+)
+
+
+def _text(el: ET.Element | None, path: str) -> str | None:
+    if el is None:
+        return None
+    found = el.find(path)
+    return found.text if found is not None else None
+
+
+def parse_query_xml(text: str, source: str = "nvidia-smi -q -x") -> XmlLog:
+    """``nvidia-smi -q -x`` (DTD v10 to v13; unknown elements are ignored)."""
+    dtd_match = re.search(r"nvsmi_device_v(\d+)\.dtd", text[:500])
+    # the DOCTYPE names an external DTD: drop it so that nothing tries to resolve it
+    body = re.sub(r"<!DOCTYPE[^>]*>", "", text, count=1)
+    try:
+        root = ET.fromstring(body.strip())
+    except ET.ParseError as e:
+        raise SmiParseError(f"{source}: not valid nvidia-smi XML ({e})", hint=HINT) from None
+    if root.tag != "nvidia_smi_log":
+        raise SmiParseError(f"{source}: the XML root is <{root.tag}>, not <nvidia_smi_log>", hint=HINT)
+    gpus = [_xml_gpu(i, g) for i, g in enumerate(root.findall("gpu"))]
+    return XmlLog(
+        dtd=int(dtd_match.group(1)) if dtd_match else None,
+        timestamp=_na(_text(root, "timestamp")),
+        driver_version=_na(_text(root, "driver_version")),
+        cuda_version=_na(_text(root, "cuda_version")),
+        gpus=gpus,
+    )
+
+
+def _xml_gpu(position: int, g: ET.Element) -> XmlGpu:
+    bus = _bus(_text(g, "pci/pci_bus_id")) or _bus(g.get("id"))
+    brand = _na(_text(g, "product_brand"))
+    gpu = XmlGpu(
+        position=position,
+        bus_id=bus,
+        name=_na(_text(g, "product_name")),
+        brand=BRANDS.get(brand.lower(), brand) if brand else None,
+        architecture=_na(_text(g, "product_architecture")),
+        uuid=_na(_text(g, "uuid")),
+        minor=_int(_text(g, "minor_number")),
+        memory_bytes=_bytes(_text(g, "fb_memory_usage/total")),
+        mig_enabled=_yes(_text(g, "mig_mode/current_mig")),
+        # NVML's "None" addressing mode is a value (HMM and ATS off), unlike N/A
+        addressing_mode=_na(_text(g, "addressing_mode")) or _addressing_none(_text(g, "addressing_mode")),
+    )
+    mig_devices = g.find("mig_devices")
+    if mig_devices is not None:  # <mig_devices>None</mig_devices> has no children
+        for m in mig_devices.findall("mig_device"):
+            shared = m.find("device_attributes/shared")
+            gpu.migs.append(
+                XmlMig(
+                    index=_int(_text(m, "index")),
+                    gi_id=_int(_text(m, "gpu_instance_id")),
+                    ci_id=_int(_text(m, "compute_instance_id")),
+                    memory_bytes=_bytes(_text(m, "fb_memory_usage/total")),
+                    engines={attr: _int(_text(shared, tag)) for tag, attr in _ENGINES},
+                )
+            )
+    gpu.fabric, fabric_health = _xml_fabric(g.find("fabric"))
+    gpu.health = _xml_health(g)
+    if fabric_health:
+        gpu.health["fabric"] = fabric_health
+    return gpu
+
+
+def _addressing_none(text: str | None) -> str | None:
+    return "None" if text is not None and text.strip() == "None" else None
+
+
+def _xml_fabric(el: ET.Element | None) -> tuple[Fabric | None, dict[str, Any]]:
+    """DTD v12/v13 ``<fabric>``: state, status, cliqueId, clusterUuid, health; all N/A off NVLink fabrics."""
+    if el is None:
+        return None, {}
+    state = _na(_text(el, "state"))
+    health = {}
+    h = el.find("health")
+    if h is not None:
+        for child in h:
+            value = _na(child.text)
+            if value is not None:
+                health[_camel(child.tag)] = value
+    if state is None:
+        return None, health
+    status = _na(_text(el, "status")) or ""
+    return (
+        Fabric(
+            cluster_uuid=_na(_text(el, "clusterUuid")) or "",
+            clique_id=_int(_text(el, "cliqueId")) or 0,
+            state=state.lower().replace(" ", "_"),
+            status=status.lower().replace(" ", "_"),
+        ),
+        health,
+    )
+
+
+def _counts(el: ET.Element | None) -> dict[str, int | None] | None:
+    if el is None:
+        return None
+    out = {}
+    for child in el:
+        if len(child):  # v10/v11 nest per memory kind: <single_bit><device_memory>…; flatten
+            for sub in child:
+                out[_camel(f"{child.tag}_{sub.tag}")] = _int(sub.text)
+        else:
+            out[_camel(child.tag)] = _int(child.text)
+    return out if any(v is not None for v in out.values()) else None
+
+
+def _xml_health(g: ET.Element) -> dict[str, Any]:
+    """ECC mode and counters, retired pages, remapped rows, reset and recovery state."""
+    health: dict[str, Any] = {}
+    ecc_mode = _na(_text(g, "ecc_mode/current_ecc"))
+    if ecc_mode:
+        health["eccMode"] = ecc_mode
+    errors = {}
+    for kind in ("volatile", "aggregate"):
+        counts = _counts(g.find(f"ecc_errors/{kind}"))
+        if counts:
+            errors[kind] = counts
+    if errors:
+        health["eccErrors"] = errors
+    retired = g.find("retired_pages")
+    if retired is not None:
+        pages = {
+            "singleBit": _int(_text(retired, "multiple_single_bit_retirement/retired_count")),
+            "doubleBit": _int(_text(retired, "double_bit_retirement/retired_count")),
+            "pending": _yes(_text(retired, "pending_retirement")),
+        }
+        if any(v is not None for v in pages.values()):
+            health["retiredPages"] = pages
+    rows = g.find("remapped_rows")
+    if rows is not None and len(rows):  # a scalar "N/A" where the GPU has no row remapper
+        remapped = {
+            "correctable": _int(_text(rows, "remapped_row_corr")),
+            "uncorrectable": _int(_text(rows, "remapped_row_unc")),
+            "pending": _yes(_text(rows, "remapped_row_pending")),
+            "failure": _yes(_text(rows, "remapped_row_failure")),
+        }
+        if any(v is not None for v in remapped.values()):
+            health["remappedRows"] = remapped
+    reset = _yes(_text(g, "gpu_reset_status/reset_required"))
+    if reset is not None:
+        health["resetRequired"] = reset
+    drain = _yes(_text(g, "gpu_reset_status/drain_and_reset_recommended"))
+    if drain is not None:
+        health["drainAndResetRecommended"] = drain
+    recovery = _text(g, "gpu_recovery_action")
+    if recovery is not None and recovery.strip():
+        health["recoveryAction"] = " ".join(recovery.split())
+    return health
+
+
+# ---------------------------------------------------------------------------- nvidia-smi -L
+
+
+@dataclass
+class ListMig:
+    device: int
+    profile: str
+    uuid: str | None
+
+
+@dataclass
+class ListGpu:
+    index: int
+    name: str
+    uuid: str | None
+    migs: list[ListMig] = field(default_factory=list)
+
+
+_L_GPU = re.compile(r"^GPU (\d+): (.*?)(?: \(UUID: ([^)]+)\))?\s*$")
+_L_MIG = re.compile(r"^\s+MIG\s+(\S+)\s+Device\s+(\d+):\s*(?:\(UUID: ([^)]+)\))?")
+
+
+def parse_list(text: str) -> list[ListGpu]:
+    """``nvidia-smi -L``: ``GPU 0: NAME (UUID: GPU-…)`` and ``  MIG 1g.10gb Device 0: (UUID: MIG-…)``."""
+    gpus: list[ListGpu] = []
+    for line in text.splitlines():
+        m = _L_GPU.match(line)
+        if m:
+            gpus.append(ListGpu(index=int(m.group(1)), name=m.group(2).strip(), uuid=m.group(3)))
+            continue
+        m = _L_MIG.match(line)
+        if m and gpus:
+            gpus[-1].migs.append(ListMig(device=int(m.group(2)), profile=m.group(1), uuid=m.group(3)))
+    return gpus
+
+
+# ---------------------------------------------------------------------------- nvidia-smi mig -lgi / -lci
+
+
+@dataclass
+class Instance:
+    """A row of ``mig -lgi`` (``ci_id`` None) or ``mig -lci``."""
+
+    gpu: int
+    gi_id: int
+    profile: str
+    profile_id: int
+    ci_id: int | None
+    placement: Placement | None
+
+
+_LGI_ROW = re.compile(r"^\|\s*(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+):(\d+)\s*\|")
+_LCI_ROW = re.compile(r"^\|\s*(\d+)\s+(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+):(\d+)\s*\|")
+
+
+def parse_mig_instances(text: str) -> list[Instance]:
+    """``nvidia-smi mig -lgi`` (GPU, name, profile id, instance id, placement) or ``mig -lci``
+    (GPU, GPU instance id, name, profile id, instance id, placement); the table kind is read
+    from its title."""
+    compute = "Compute instances" in text
+    rows = []
+    for line in text.splitlines():
+        if compute:
+            m = _LCI_ROW.match(line)
+            if m:
+                gpu, gi, name, pid, ci, start, size = m.groups()
+                rows.append(Instance(int(gpu), int(gi), name, int(pid), int(ci), Placement(int(start), int(size))))
+        else:
+            m = _LGI_ROW.match(line)
+            if m:
+                gpu, name, pid, gi, start, size = m.groups()
+                rows.append(Instance(int(gpu), int(gi), name, int(pid), None, Placement(int(start), int(size))))
+    return rows
+
+
+# ---------------------------------------------------------------------------- nvidia-smi topo -m
+
+
+@dataclass
+class TopoMatrix:
+    """``nvidia-smi topo -m``: ``columns`` are the device columns (``GPU0``…, ``NIC0`` or ``mlx5_0``…);
+    ``cells[row][column]``; per GPU row the CPU affinity, NUMA affinity and GPU NUMA id, as printed."""
+
+    columns: list[str]
+    cells: dict[str, dict[str, str]]
+    cpu_affinity: dict[str, str]
+    numa_affinity: dict[str, str]
+    gpu_numa_id: dict[str, str]
+    nic_names: dict[str, str]  # NIC0 -> mlx5_0, from the "NIC Legend"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_AFFINITY_HEADERS = ("CPU Affinity", "NUMA Affinity", "GPU NUMA ID")
+_DEVICE = re.compile(r"^(GPU\d+|NIC\d+|mlx\d+_\d+|[a-z][a-z0-9_]*\d)$")
+
+
+def parse_topo(text: str) -> TopoMatrix:
+    """The matrix of ``nvidia-smi topo -m`` (tab-separated as printed; space-aligned copies
+    from web pages are read too)."""
+    lines = [_ANSI.sub("", line.rstrip("\r\n")) for line in text.splitlines()]
+    header_at = next((i for i, line in enumerate(lines) if re.search(r"(^|\s)GPU0(\s|$)", line) and not line.lstrip().startswith("GPU0\t") and not re.match(r"^\s*GPU0\s+(X|NV|PIX|PXB|PHB|NODE|SYS)", line)), None)
+    if header_at is None:
+        raise SmiParseError("nvidia-smi topo -m: no header line with GPU0", hint=HINT)
+    header = lines[header_at]
+    tabbed = "\t" in header
+    if tabbed:
+        names = [h.strip() for h in header.split("\t")]
+        if names and names[0] == "":
+            names = names[1:]
+    else:
+        flat = header.strip()
+        for h in _AFFINITY_HEADERS:
+            flat = flat.replace(h, h.replace(" ", "\x00"))
+        names = [n.replace("\x00", " ") for n in flat.split()]
+    columns = [n for n in names if n and n not in _AFFINITY_HEADERS]
+    extras = [n for n in names if n in _AFFINITY_HEADERS]
+    result = TopoMatrix(columns=columns, cells={}, cpu_affinity={}, numa_affinity={}, gpu_numa_id={}, nic_names={})
+    for line in lines[header_at + 1 :]:
+        if not line.strip():
+            if result.cells:
+                break
+            continue
+        parts = line.split("\t") if tabbed else line.split()
+        row = parts[0].strip()
+        if not _DEVICE.match(row):
+            break
+        values = [p.strip() for p in parts[1:]]
+        cells = values[: len(columns)]
+        result.cells[row] = {c: ("SYS" if v == "SOC" else v) for c, v in zip(columns, cells)}
+        rest = values[len(columns) :]
+        if row.startswith("GPU") and extras:
+            # nvidia-smi prints an extra tab before "GPU NUMA ID": take the last value for it
+            filled = list(rest)
+            if "GPU NUMA ID" in extras and filled:
+                result.gpu_numa_id[row] = filled.pop() or ""
+                while filled and filled[-1] == "" and len(filled) > len(extras) - 1:
+                    filled.pop()
+            for name, value in zip([e for e in extras if e != "GPU NUMA ID"], filled):
+                if value:
+                    (result.cpu_affinity if name == "CPU Affinity" else result.numa_affinity)[row] = value
+    for line in lines:
+        m = re.match(r"^\s*(NIC\d+):\s*(\S+)\s*$", line)
+        if m:
+            result.nic_names[m.group(1)] = m.group(2)
+    if not result.cells:
+        raise SmiParseError("nvidia-smi topo -m: no matrix rows under the header", hint=HINT)
+    return result
+
+
+# ---------------------------------------------------------------------------- nvidia-smi nvlink -s
+
+
+@dataclass
+class NvlinkGpu:
+    index: int
+    uuid: str | None
+    links: list[tuple[int, bool, str | None]] = field(default_factory=list)  # (link, active, speed)
+
+
+_NVL_LINK = re.compile(r"^\s+Link (\d+):\s*(.*?)\s*$")
+
+
+def parse_nvlink_status(text: str) -> list[NvlinkGpu]:
+    """``nvidia-smi nvlink -s``: ``GPU 0: NAME (UUID: …)`` then ``Link 0: 25 GB/s`` or ``Link 0: <inactive>``."""
+    gpus: list[NvlinkGpu] = []
+    for line in text.splitlines():
+        m = _L_GPU.match(line)
+        if m:
+            gpus.append(NvlinkGpu(index=int(m.group(1)), uuid=m.group(3)))
+            continue
+        m = _NVL_LINK.match(line)
+        if m and gpus:
+            state = m.group(2)
+            active = not ("inactive" in state.lower() or "disabled" in state.lower() or _na(state) is None)
+            gpus[-1].links.append((int(m.group(1)), active, state if active else None))
+    return gpus
+
+
+# ---------------------------------------------------------------------------- collector-only sections
+
+
+_ROOT = re.compile(r"^pci[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}$")
+
+
+def parse_pci(text: str) -> dict[str, tuple[str | None, int | None]]:
+    """The collector's ``pci`` section: bus id -> (PCIe root ``pci0000:15``, numa node)."""
+    result: dict[str, tuple[str | None, int | None]] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        bus = _bus(parts[0])
+        if bus is None:
+            continue
+        root = next((p for p in parts[1].split("/") if _ROOT.match(p)), None)
+        numa = _int(parts[2]) if len(parts) > 2 else None
+        result[bus] = (root, numa if numa is not None and numa >= 0 else None)
+    return result
+
+
+_XID = re.compile(r"NVRM: Xid \(PCI:([0-9a-fA-F]+:[0-9a-fA-F]+:[0-9a-fA-F]+)(?:\.\d)?\):\s*(\d+),?\s*(.*)$")
+
+
+def parse_xid(text: str) -> dict[str, list[dict[str, Any]]]:
+    """``NVRM: Xid (PCI:0000:3b:00): 79, pid=…, GPU has fallen off the bus.`` -> bus id -> XIDs (last 20)."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for line in text.splitlines():
+        m = _XID.search(line)
+        if not m:
+            continue
+        bus = _bus(m.group(1) + ".0")
+        if bus:
+            result.setdefault(bus, []).append({"xid": int(m.group(2)), "message": m.group(3).strip()})
+    return {bus: xids[-20:] for bus, xids in result.items()}
+
+
+def parse_version(text: str) -> dict[str, str]:
+    """``nvidia-smi --version``: ``NVIDIA-SMI version : 580.95.05``, ``NVML version``, ``DRIVER version``, ``CUDA Version``."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and value.strip():
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+@dataclass
+class QueryGpu:
+    index: int
+    uuid: str | None
+    bus_id: str | None
+    compute_cap: str | None
+    memory_bytes: int | None
+
+
+def parse_query_gpu(text: str) -> list[QueryGpu]:
+    """The collector's ``query-gpu`` CSV: index, uuid, pci.bus_id, compute_cap, memory.total (MiB)."""
+    rows = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 5 or not parts[0].isdigit():
+            continue
+        cc = _na(parts[3])
+        rows.append(QueryGpu(int(parts[0]), _na(parts[1]), _bus(parts[2]), cc if cc and re.match(r"^\d+\.\d+$", cc) else None, _bytes(parts[4])))
+    return rows
+
+
+# ---------------------------------------------------------------------------- detecting a saved output's kind
+
+
+def detect_kind(text: str) -> str | None:
+    """What a saved output is (one of ``KINDS``), or None."""
+    head = text.lstrip()[:4000]
+    if head.startswith(MARK + " collector") or re.search(r"^@@kubectl-dra begin ", text, re.M):
+        return "collected"
+    if "<nvidia_smi_log" in head:
+        return "query"
+    if "GPU instance profiles:" in head:
+        return "mig-lgip"
+    if "GPU instances:" in head:
+        return "mig-lgi"
+    if "Compute instances:" in head:
+        return "mig-lci"
+    if re.search(r"^\s*NVML version\s*:", head, re.M | re.I):
+        return "version"
+    if re.search(r"^\s*GPU0\s+(X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC)\b", _ANSI.sub("", head), re.M):
+        return "topo"
+    if re.search(r"^GPU \d+: .*", head, re.M):
+        return "nvlink" if re.search(r"^\s+Link \d+:", text, re.M) else "list"
+    if re.match(r"^\d+, ", head):
+        return "query-gpu"
+    return None
+
+
+# ---------------------------------------------------------------------------- assembling a snapshot
+
+
+@dataclass
+class Parts:
+    """Everything parsed so far, by kind; ``assemble`` joins it into a snapshot."""
+
+    query: XmlLog | None = None
+    listing: list[ListGpu] | None = None
+    query_gpu: list[QueryGpu] | None = None
+    gi: list[Instance] | None = None
+    ci: list[Instance] | None = None
+    topo: TopoMatrix | None = None
+    nvlink: list[NvlinkGpu] | None = None
+    pci: dict[str, tuple[str | None, int | None]] | None = None
+    xid: dict[str, list[dict[str, Any]]] | None = None
+    version: dict[str, str] | None = None
+    errors: list[CallError] = field(default_factory=list)
+    host: str | None = None
+    date: str | None = None
+
+    def add(self, kind: str, text: str, source: str) -> None:
+        """Parse one output of a known kind into these parts; a second output of the same kind is refused."""
+        attr = {"query": "query", "list": "listing", "query-gpu": "query_gpu", "mig-lgi": "gi", "mig-lci": "ci",
+                "topo": "topo", "nvlink": "nvlink", "pci": "pci", "xid": "xid", "version": "version"}.get(kind)  # fmt: skip
+        if attr is None:
+            return  # mig-lgip / mig-lgipp: kept by the collector, not read yet
+        if getattr(self, attr) is not None:
+            raise SmiParseError(f"{source}: a second {kind} output (one node's outputs at a time)",
+                                hint="give each nvidia-smi output once; run the command again for another node")  # fmt: skip
+        value: Any
+        if kind == "query":
+            value = parse_query_xml(text, source)
+        elif kind == "list":
+            value = parse_list(text)
+        elif kind == "query-gpu":
+            value = parse_query_gpu(text)
+        elif kind in ("mig-lgi", "mig-lci"):
+            value = parse_mig_instances(text)
+        elif kind == "topo":
+            value = parse_topo(text)
+        elif kind == "nvlink":
+            value = parse_nvlink_status(text)
+        elif kind == "pci":
+            value = parse_pci(text)
+        elif kind == "xid":
+            value = parse_xid(text)
+        else:
+            value = parse_version(text)
+        setattr(self, attr, value)
+
+
+#: messages with which nvidia-smi says "this feature does not exist here" (not an error)
+_ABSENT = re.compile(r"No MIG-enabled devices found|Not Supported|not supported|No devices were found|"
+                     r"Unable to retrieve NVLink information|is not a valid field", re.I)  # fmt: skip
+
+
+def _section_error(section: Section) -> CallError | None:
+    if section.ok:
+        return None
+    output = (section.stdout + "\n" + section.stderr).strip()
+    if section.rc not in ("timeout", "skipped", "notfound", None) and _ABSENT.search(output):
+        return None
+    code = {"timeout": "TIMEOUT", "skipped": "SKIPPED", "notfound": "NOT_FOUND", None: "CUT_OFF"}.get(section.rc, f"EXIT_{section.rc}")
+    first = next((line.strip() for line in output.splitlines() if line.strip()), "")
+    return CallError(call=section.cmd or section.name, error=f"{code}: {first[:200]}" if first else code)
+
+
+def parse_collected(text: str, node: str | None = None) -> Snapshot:
+    """A snapshot from the collector's output (``collector.sh``). ``node`` defaults to the
+    host name the collector printed. Sections that failed are listed in ``errors`` (call =
+    the command, error = ``TIMEOUT``, ``SKIPPED``, ``NOT_FOUND`` or ``EXIT_<rc>: <first line>``)."""
+    collected = split_collected(text)
+    if not collected.sections:
+        raise SmiParseError("not the output of the kubectl-dra collector (no sections)", hint=HINT)
+    parts = Parts(host=collected.header.get("host"), date=collected.header.get("date"))
+    for name, section in collected.sections.items():
+        error = _section_error(section)
+        if error is not None:
+            parts.errors.append(error)
+        if not section.stdout.strip() or (error is not None and name != "query"):
+            continue
+        try:
+            parts.add(name, section.stdout, f"section {name}")
+        except SmiParseError as e:
+            parts.errors.append(CallError(call=section.cmd or name, error=f"UNPARSABLE: {e.message}"[:240]))
+    if not collected.done:
+        parts.errors.append(CallError(call="collector", error="CUT_OFF: the output ends before the collector finished"))
+    return assemble(parts, node)
+
+
+def parse_outputs(items: list[tuple[str, str]], node: str | None = None) -> Snapshot:
+    """A snapshot from saved nvidia-smi outputs of one node: ``[(source name, text), ...]``.
+    Each output's kind is detected from its content; a collector output may be among them."""
+    parts = Parts()
+    collected: Snapshot | None = None
+    for source, text in items:
+        if not text.strip():
+            raise SmiParseError(f"{source}: empty", hint=HINT)
+        kind = detect_kind(text)
+        if kind is None:
+            extra = " (it looks like a JSON snapshot: use --snapshot)" if text.lstrip().startswith("{") else ""
+            raise SmiParseError(f"{source}: not an nvidia-smi output this tool reads{extra}", hint=HINT)
+        if kind == "collected":
+            if collected is not None or len(items) > 1:
+                raise SmiParseError(f"{source}: a collector output must be given alone",
+                                    hint="the collector output already holds every nvidia-smi section")  # fmt: skip
+            collected = parse_collected(text, node)
+            continue
+        parts.add(kind, text, source)
+    if collected is not None:
+        return collected
+    return assemble(parts, node)
+
+
+def _xml_time(stamp: str | None) -> str | None:
+    """``Fri Aug  4 11:44:30 2023`` (the node's local time) -> ``2023-08-04T11:44:30Z`` (zone unknown)."""
+    if not stamp:
+        return None
+    try:
+        return datetime.strptime(" ".join(stamp.split()), "%a %b %d %H:%M:%S %Y").strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+
+
+def _profile_name(name: str, mig_memory: int | None, total: int | None) -> str:
+    """nvidia-smi's ``1g.10gb`` recomputed with go-nvlib's ``gb`` formula (what the driver publishes)."""
+    m = re.fullmatch(r"(\d+c\.)?(\d+)g\.(\d+)gb(.*)", name)
+    if not m or not mig_memory or not total:
+        return name
+    gb = memory_gb(mig_memory // MIB, total)
+    return f"{m.group(1) or ''}{m.group(2)}g.{gb}gb{m.group(4)}"
+
+
+def _guess_profile(gpu: Gpu, mig: MigDevice) -> tuple[str | None, int | None]:
+    """Profile name and id from the model's table by memory and engine counts (no -L, no mig -lgi)."""
+    if not gpu.name or not gpu.memory_bytes or not mig.memory_bytes:
+        return None, None
+    from kubectl_dra.nvml.migprofiles import profile_name
+
+    want = (mig.multiprocessor_count, mig.copy_engine_count, mig.decoder_count, mig.encoder_count, mig.jpeg_count, mig.ofa_count)
+    hits = [
+        spec
+        for spec in table_for(gpu.name, gpu.memory_bytes)
+        if spec.memory_mib * MIB == mig.memory_bytes
+        and (spec.multiprocessors, spec.copy_engines, spec.decoders, spec.encoders, spec.jpeg, spec.ofa) == want
+    ]
+    if len(hits) != 1:
+        return None, None
+    spec = hits[0]
+    return profile_name(spec.slice_count, spec.memory_mib, gpu.memory_bytes, spec.index), spec.id
+
+
+def assemble(parts: Parts, node: str | None = None) -> Snapshot:
+    """Join the parsed outputs into one snapshot (see the module docstring for what comes from where)."""
+    q = parts.query
+    stamp = parts.date or (_xml_time(q.timestamp) if q else None) or ""
+    version = parts.version or {}
+    snap = Snapshot(
+        node=node or parts.host or "",
+        collected_at=stamp,
+        driver_version=(q.driver_version if q else None) or version.get("driver version"),
+        cuda_driver_version=(q.cuda_version if q else None) or version.get("cuda version"),
+        nvml_version=version.get("nvml version"),
+    )
+    snap.source = SOURCE
+    listed = {g.uuid: g for g in parts.listing or [] if g.uuid}
+    listed_by_index = {g.index: g for g in parts.listing or []}
+    gpus: list[Gpu] = []
+    if q is not None:
+        for x in q.gpus:
+            lg = listed.get(x.uuid) if x.uuid else None
+            if lg is None and not listed:
+                lg = listed_by_index.get(x.position)
+            gpu = Gpu(
+                index=lg.index if lg else x.position,
+                minor=x.minor,
+                uuid=x.uuid,
+                name=x.name,
+                brand=x.brand,
+                architecture=x.architecture,
+                memory_bytes=x.memory_bytes,
+                pci_bus_id=x.bus_id,
+                mig_enabled=x.mig_enabled,
+                fabric=x.fabric,
+                addressing_mode=x.addressing_mode,
+            )
+            gpu.health = dict(x.health) if x.health else None
+            _join_migs(gpu, x, lg, parts)
+            gpus.append(gpu)
+    elif parts.listing is not None:
+        for lg in parts.listing:
+            gpu = Gpu(index=lg.index, uuid=lg.uuid, name=lg.name)
+            if lg.migs:
+                gpu.mig_enabled = True
+            _join_migs(gpu, None, lg, parts)
+            gpus.append(gpu)
+    elif parts.topo is not None:
+        gpus = [Gpu(index=int(c[3:])) for c in parts.topo.columns if c.startswith("GPU")]
+    gpus.sort(key=lambda g: g.index)
+    snap.gpus = gpus
+    by_uuid = {g.uuid: g for g in gpus if g.uuid}
+    by_index = {g.index: g for g in gpus}
+
+    for row in parts.query_gpu or []:
+        gpu = by_uuid.get(row.uuid) if row.uuid else None
+        gpu = gpu or by_index.get(row.index)
+        if gpu is None:
+            continue
+        gpu.cuda_compute_capability = row.compute_cap or gpu.cuda_compute_capability
+        gpu.pci_bus_id = gpu.pci_bus_id or row.bus_id
+        gpu.memory_bytes = gpu.memory_bytes or row.memory_bytes
+    for entry in parts.nvlink or []:
+        gpu = (by_uuid.get(entry.uuid) if entry.uuid else None) or by_index.get(entry.index)
+        if gpu is not None:
+            gpu.nvlinks = [NvLink(link=link, active=active) for link, active, _speed in entry.links]
+    for gpu in gpus:
+        if gpu.pci_bus_id and parts.pci and gpu.pci_bus_id in parts.pci:
+            gpu.pcie_root, gpu.numa_node = parts.pci[gpu.pci_bus_id]
+        if gpu.pci_bus_id and parts.xid and gpu.pci_bus_id in parts.xid:
+            gpu.health = gpu.health or {}
+            gpu.health["xids"] = parts.xid[gpu.pci_bus_id]
+    if parts.topo is not None:
+        _join_topo(snap, parts.topo)
+    snap.errors = list(parts.errors)
+    snap.partial = any(e.loses_data for e in snap.errors) or (q is None and not gpus)
+    return snap
+
+
+def _join_migs(gpu: Gpu, x: XmlGpu | None, lg: ListGpu | None, parts: Parts) -> None:
+    listed = {m.device: m for m in lg.migs} if lg else {}
+    gis = {(i.gpu, i.gi_id): i for i in parts.gi or []}
+    cis = {(i.gpu, i.gi_id, i.ci_id): i for i in parts.ci or []}
+    if x is not None and x.migs:
+        migs = [(m.index, m) for m in x.migs]
+    else:
+        migs = [(d, None) for d in sorted(listed)]
+    for index, xm in migs:
+        mig = MigDevice(index=index)
+        if xm is not None:
+            mig.gi_id, mig.ci_id, mig.memory_bytes = xm.gi_id, xm.ci_id, xm.memory_bytes
+            for attr, value in xm.engines.items():
+                setattr(mig, attr, value)
+        lm = listed.get(index) if index is not None else None
+        if lm is not None:
+            mig.uuid = lm.uuid
+            mig.profile = lm.profile
+        gi = gis.get((gpu.index, mig.gi_id)) if mig.gi_id is not None else None
+        if gi is not None:
+            mig.gi_profile_id = gi.profile_id
+            mig.placement = gi.placement
+            mig.profile = mig.profile or gi.profile
+        ci = cis.get((gpu.index, mig.gi_id, mig.ci_id)) if mig.ci_id is not None else None
+        if ci is not None and mig.profile is None:
+            mig.profile = ci.profile
+        if mig.profile:
+            mig.profile = _profile_name(mig.profile, mig.memory_bytes, gpu.memory_bytes)
+        else:
+            mig.profile, guessed_id = _guess_profile(gpu, mig)
+            mig.gi_profile_id = mig.gi_profile_id if mig.gi_profile_id is not None else guessed_id
+        gpu.mig_devices.append(mig)
+
+
+def _join_topo(snap: Snapshot, topo: TopoMatrix) -> None:
+    gpu_cols = [c for c in topo.columns if c.startswith("GPU") and c[3:].isdigit()]
+    indices = [int(c[3:]) for c in gpu_cols]
+    matrix, pcie = [], []
+    for a in gpu_cols:
+        row = topo.cells.get(a, {})
+        cells = [row.get(b) or UNKNOWN_CELL for b in gpu_cols]
+        matrix.append(cells)
+        pcie.append([UNKNOWN_CELL if c.startswith("NV") else c for c in cells])
+    snap.topology = Topology(gpus=indices, matrix=matrix, pcie=pcie)
+    nic_cols = [c for c in topo.columns if c not in gpu_cols]
+    if nic_cols:
+        snap.topology.nics = [topo.nic_names.get(c, c) for c in nic_cols]
+        snap.topology.nic_matrix = [[topo.cells.get(a, {}).get(n) or UNKNOWN_CELL for n in nic_cols] for a in gpu_cols]
+    for col, index in zip(gpu_cols, indices):
+        gpu = snap.gpu(index)
+        if gpu is None:
+            continue
+        gpu.cpu_affinity = topo.cpu_affinity.get(col) or gpu.cpu_affinity
+        numa = topo.numa_affinity.get(col)
+        if gpu.numa_node is None and numa and numa.isdigit():
+            gpu.numa_node = int(numa)
