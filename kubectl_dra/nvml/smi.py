@@ -557,11 +557,20 @@ _AFFINITY_HEADERS = ("CPU Affinity", "NUMA Affinity", "GPU NUMA ID")
 _DEVICE = re.compile(r"^(GPU\d+|NIC\d+|mlx\d+_\d+|[a-z][a-z0-9_]*\d)$")
 
 
+_CELL = re.compile(r"^(X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC)$")
+
+
+def _is_topo_header(line: str) -> bool:
+    """The column header names GPU0 and is not itself a matrix row (``GPU0  X  NV12 ...``)."""
+    tokens = line.split()
+    return "GPU0" in tokens and not (tokens[0] == "GPU0" and len(tokens) > 1 and _CELL.match(tokens[1]))
+
+
 def parse_topo(text: str) -> TopoMatrix:
     """The matrix of ``nvidia-smi topo -m`` (tab-separated as printed; space-aligned copies
     from web pages are read too)."""
     lines = [_ANSI.sub("", line.rstrip("\r\n")) for line in text.splitlines()]
-    header_at = next((i for i, line in enumerate(lines) if re.search(r"(^|\s)GPU0(\s|$)", line) and not line.lstrip().startswith("GPU0\t") and not re.match(r"^\s*GPU0\s+(X|NV|PIX|PXB|PHB|NODE|SYS)", line)), None)
+    header_at = next((i for i, line in enumerate(lines) if _is_topo_header(line)), None)
     if header_at is None:
         raise SmiParseError("nvidia-smi topo -m: no header line with GPU0", hint=HINT)
     header = lines[header_at]
@@ -1020,3 +1029,142 @@ def _join_topo(snap: Snapshot, topo: TopoMatrix) -> None:
         numa = topo.numa_affinity.get(col)
         if gpu.numa_node is None and numa and numa.isdigit():
             gpu.numa_node = int(numa)
+
+
+# ---------------------------------------------------------------------------- files (kubectl dra nvml --nvidia-smi)
+
+
+def read_outputs(paths: list[str], node: str | None = None, option: str = "--nvidia-smi") -> Snapshot:
+    """``--nvidia-smi FILE [--nvidia-smi FILE...]``: read each file (``-``: stdin, once) and
+    parse them together with :func:`parse_outputs`. Unreadable or unknown input raises
+    :class:`SmiParseError` (exit code 5)."""
+    import sys
+
+    items: list[tuple[str, str]] = []
+    if paths.count("-") > 1:
+        raise SmiParseError(f"{option} -: stdin can be read only once", hint="save the other outputs to files")
+    for path in paths:
+        source = "stdin" if path == "-" else path
+        try:
+            if path == "-":
+                text = sys.stdin.read()
+            else:
+                with open(path, encoding="utf-8", errors="strict") as fh:
+                    text = fh.read()
+        except OSError as error:
+            raise SmiParseError(f"{option} {source}: cannot read: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise SmiParseError(f"{option} {source}: not text", hint=HINT) from None
+        items.append((f"{option} {source}", text))
+    return parse_outputs(items, node)
+
+
+# ---------------------------------------------------------------------------- health
+
+
+def health_problems(health: dict[str, Any]) -> list[str]:
+    """What in a GPU's ``health`` block needs attention, one sentence each (empty when healthy)."""
+    out: list[str] = []
+    xids = health.get("xids") or []
+    if xids:
+        codes = sorted({x.get("xid") for x in xids if isinstance(x, dict) and isinstance(x.get("xid"), int)})
+        out.append(f"kernel log reports Xid {', '.join(map(str, codes))} ({len(xids)} line{'s' if len(xids) != 1 else ''})")
+    volatile = (health.get("eccErrors") or {}).get("volatile") or {}
+    unc = sum(v for k, v in volatile.items() if isinstance(v, int) and "ncorrectable" in k)
+    if unc:
+        out.append(f"{unc} uncorrectable ECC error{'s' if unc != 1 else ''} since the driver loaded")
+    rows = health.get("remappedRows") or {}
+    if rows.get("failure"):
+        out.append("row remapping failed: the GPU needs service")
+    elif rows.get("pending"):
+        out.append("a row remap is pending: reset the GPU")
+    if rows.get("uncorrectable"):
+        out.append(f"{rows['uncorrectable']} row(s) remapped after uncorrectable errors")
+    pages = health.get("retiredPages") or {}
+    if pages.get("pending"):
+        out.append("a page retirement is pending: reset the GPU")
+    if health.get("resetRequired"):
+        out.append("nvidia-smi says a GPU reset is required")
+    elif health.get("drainAndResetRecommended"):
+        out.append("nvidia-smi recommends draining and resetting the GPU")
+    action = health.get("recoveryAction")
+    if action and action not in ("None", "N/A"):
+        out.append(f"recovery action: {action}")
+    fabric = health.get("fabric") or {}
+    summary = fabric.get("summary")
+    if summary and summary not in ("Healthy", "N/A"):
+        out.append(f"NVLink fabric health: {summary}")
+    return out
+
+
+# ---------------------------------------------------------------------------- nvidia-smi vs NVML
+
+_GPU_FIELDS = (
+    "uuid", "name", "minor", "brand", "architecture", "cuda_compute_capability", "memory_bytes",
+    "pci_bus_id", "numa_node", "pcie_root", "mig_enabled", "addressing_mode",
+)  # fmt: skip
+_MIG_FIELDS = (
+    "uuid", "profile", "gi_id", "ci_id", "gi_profile_id", "memory_bytes", "multiprocessor_count",
+    "copy_engine_count", "decoder_count", "encoder_count", "jpeg_count", "ofa_count",
+)  # fmt: skip
+
+
+def common_differences(smi: Snapshot, nvml: Snapshot) -> tuple[list[str], int]:
+    """Where two snapshots of one node disagree, on the facts both of them have (a value that is
+    null on either side is not compared). Returns (differences, number of facts compared). Used
+    by tests/gpu/check_smi_vs_nvml.py to prove nvidia-smi and NVML give the same snapshot."""
+    diffs: list[str] = []
+    compared = 0
+
+    def check(where: str, a: Any, b: Any) -> None:
+        nonlocal compared
+        if a is None or b is None:
+            return
+        compared += 1
+        if a != b:
+            diffs.append(f"{where}: nvidia-smi {a!r} != NVML {b!r}")
+
+    check("driverVersion", smi.driver_version, nvml.driver_version)
+    check("cudaDriverVersion", smi.cuda_driver_version, nvml.cuda_driver_version)
+    check("GPU count", len(smi.gpus), len(nvml.gpus))
+    for g in smi.gpus:
+        other = (nvml.gpu_by_uuid(g.uuid) if g.uuid else None) or nvml.gpu(g.index)
+        if other is None:
+            diffs.append(f"GPU {g.index} ({g.uuid}): only nvidia-smi reports it")
+            continue
+        where = f"GPU {g.index}"
+        check(f"{where} index", g.index, other.index)
+        for attr in _GPU_FIELDS:
+            check(f"{where} {attr}", getattr(g, attr), getattr(other, attr))
+        if g.mig_enabled or other.mig_enabled:
+            check(f"{where} MIG device count", len(g.mig_devices), len(other.mig_devices))
+            for m in g.mig_devices:
+                om = next((x for x in other.mig_devices if m.uuid and x.uuid == m.uuid), None) or next(
+                    (x for x in other.mig_devices if (x.gi_id, x.ci_id) == (m.gi_id, m.ci_id)), None
+                )
+                if om is None:
+                    diffs.append(f"{where} MIG {m.uuid or (m.gi_id, m.ci_id)}: only nvidia-smi reports it")
+                    continue
+                for attr in _MIG_FIELDS:
+                    check(f"{where} MIG {m.gi_id}/{m.ci_id} {attr}", getattr(m, attr), getattr(om, attr))
+                check(f"{where} MIG {m.gi_id}/{m.ci_id} placement",
+                      m.placement.to_dict() if m.placement else None,
+                      om.placement.to_dict() if om.placement else None)  # fmt: skip
+        if g.nvlinks:
+            check(f"{where} active NVLinks", sorted(x.link for x in g.active_nvlinks()), sorted(x.link for x in other.active_nvlinks()))
+        if g.fabric is not None or other.fabric is not None:
+            a = g.fabric.to_dict() if g.fabric else None
+            b = other.fabric.to_dict() if other.fabric else None
+            if a and b:
+                a.pop("healthMask", None)
+                b.pop("healthMask", None)
+            check(f"{where} fabric", a or {"state": None}, b or {"state": None})
+    for g in nvml.gpus:
+        if not ((smi.gpu_by_uuid(g.uuid) if g.uuid else None) or smi.gpu(g.index)):
+            diffs.append(f"GPU {g.index} ({g.uuid}): only NVML reports it")
+    if smi.topology.gpus:
+        for a in smi.topology.gpus:
+            for b in smi.topology.gpus:
+                if a != b:
+                    check(f"topo GPU{a}-GPU{b}", smi.topology.cell(a, b), nvml.topology.cell(a, b))
+    return diffs, compared
