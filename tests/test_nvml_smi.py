@@ -421,3 +421,33 @@ def test_cli_errors(run, args, code, message):
     result = run("nvml", *args)
     assert result.exit_code == code
     assert message in result.stderr
+
+
+# ---------------------------------------------------------------------------- the GPU check script, without a GPU
+
+CHECK = Path(__file__).parent / "gpu" / "check_smi_vs_nvml.py"
+
+
+def test_gpu_check_script_plumbing_without_a_gpu(tmp_path):
+    import sys
+
+    env = dict(os.environ, FAKE_SMI_DIR=str(DATA / "a100-mig"), OUT=str(tmp_path / "out"))
+    done = subprocess.run([sys.executable, str(CHECK), "--nvidia-smi", str(FAKE_SMI), "--timeout", "5", "--nvml", "fake-from-smi"],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "out"
+    assert (out / "fixture" / "query.xml").read_text() == read("a100-mig", "query.xml")
+    assert (out / "fixture" / "list.txt").read_text() == read("a100-mig", "list.txt")
+    smi_snap = load_snapshot(out / "smi-snapshot.json")
+    nvml_snap = load_snapshot(out / "nvml-snapshot.json")
+    assert [m.uuid for m in smi_snap.gpus[0].mig_devices] == [m.uuid for m in nvml_snap.gpus[0].mig_devices] == A100_MIG_UUIDS
+    assert "differences: 0" in (out / "report.txt").read_text()
+
+
+def test_gpu_check_script_skips_without_nvidia_smi(tmp_path):
+    import sys
+
+    done = subprocess.run([sys.executable, str(CHECK), "--out", str(tmp_path), "--nvidia-smi", str(tmp_path / "no-such-nvidia-smi"), "--timeout", "2"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 77, done.stdout + done.stderr
+    assert done.stdout.startswith("SKIP: nvidia-smi did not answer")
