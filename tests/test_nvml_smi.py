@@ -451,3 +451,13 @@ def test_gpu_check_script_skips_without_nvidia_smi(tmp_path):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 77, done.stdout + done.stderr
     assert done.stdout.startswith("SKIP: nvidia-smi did not answer")
+
+
+def test_the_collector_ships_in_the_wheel():
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert "nvml/collector.sh" in project["tool"]["setuptools"]["package-data"]["kubectl_dra"]
+    script = smi.collector_script()
+    assert script.startswith("#!/bin/sh\n") and "format version 1" in script
+    assert smi.collector_argv()[:2] == ["sh", "-c"] and smi.collector_argv()[3:] == ["kubectl-dra-collect", "--nvidia-smi", "nvidia-smi", "--timeout", "20"]
