@@ -131,7 +131,7 @@ def test_v13_fabric_block_of_an_attached_gpu():
 # ---------------------------------------------------------------------------- -L, mig -lgi/-lci, nvlink -s, topo -m
 
 A100_MIG_UUIDS = [f"MIG-0d5c5a3b-6a3e-5f2c-9d1e-1a2b3c4d5e0{i}" for i in range(1, 5)]
-A100_FILES = ("query.xml", "list.txt", "mig-lgi.txt", "mig-lci.txt", "topo.txt", "nvlink.txt", "version.txt")
+A100_FILES = ("query.xml", "list.txt", "mig-lgi.txt", "mig-lci.txt", "mig-lgip.txt", "mig-lgipp.txt", "topo.txt", "nvlink.txt", "version.txt")
 
 
 def test_a100_mig_bundle_joins_list_lgi_lci_and_xml():
@@ -144,6 +144,21 @@ def test_a100_mig_bundle_joins_list_lgi_lci_and_xml():
     assert (gpu.numa_node, gpu.cpu_affinity) == (0, "0-31,64-95")
     assert [(link.link, link.active) for link in gpu.nvlinks] == [(i, False) for i in range(12)]
     assert snap.topology.gpus == [0] and snap.topology.matrix == [["X"]]
+    profiles = {p.gi_profile_id: p for p in gpu.mig_profiles}
+    assert [(p.profile, p.gi_profile_id, p.profile_index, p.slice_count, p.memory_bytes // MiB) for p in gpu.mig_profiles] == [
+        ("1g.10gb", 19, 0, 1, 9728), ("1g.10gb+me", 20, 7, 1, 9728), ("1g.20gb", 15, 9, 1, 19968), ("2g.20gb", 14, 1, 2, 19968),
+        ("3g.40gb", 9, 2, 3, 40192), ("4g.40gb", 5, 3, 4, 40192), ("7g.80gb", 0, 4, 7, 80896)]  # fmt: skip
+    assert [(pl.start, pl.size) for pl in profiles[15].placements] == [(0, 2), (2, 2), (4, 2), (6, 2)]
+    assert (profiles[0].multiprocessor_count, profiles[0].copy_engine_count, profiles[0].decoder_count,
+            profiles[0].jpeg_count, profiles[0].ofa_count, profiles[20].instance_count) == (98, 7, 5, 1, 1, 1)  # fmt: skip
+
+
+def test_mig_profiles_of_an_unknown_model_keep_nvidia_smis_rounded_memory():
+    text = read("a100-mig", "mig-lgip.txt")
+    snap = smi.parse_outputs([("L", "GPU 0: NVIDIA B200 (UUID: GPU-00000000-1111-2222-3333-444444444444)\n"), ("lgip", text)])
+    p = snap.gpus[0].mig_profiles
+    assert [(x.profile, x.profile_index, x.memory_bytes // MiB) for x in p[:3]] == [("1g.10gb", 0, 9728), ("1g.10gb+me", 7, 9728), ("1g.20gb", 0, 19968)]
+    assert all(x.placements == [] for x in p)  # no mig -lgipp given
 
 
 def test_list_alone_and_the_r450_mig_uuid_form():
@@ -280,7 +295,7 @@ def test_collector_output_parses_to_the_same_snapshot_as_the_files(tmp_path, she
     assert sections.done and list(sections.sections) == [s for s in smi.SECTIONS if s != "xid"]
     assert {n: s.rc for n, s in sections.sections.items()} == {
         "version": "0", "query": "0", "list": "0", "query-gpu": "3", "mig-lgi": "0", "mig-lci": "0",
-        "mig-lgip": "3", "mig-lgipp": "3", "topo": "0", "nvlink": "0", "pci": "0"}  # fmt: skip
+        "mig-lgip": "0", "mig-lgipp": "0", "topo": "0", "nvlink": "0", "pci": "0"}  # fmt: skip
     assert sections.sections["query"].stdout == read("a100-mig", "query.xml")  # verbatim
     snap = smi.parse_collected(text, node="gpu-node-1")
     files = bundle("a100-mig", *A100_FILES)

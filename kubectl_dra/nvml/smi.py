@@ -71,7 +71,7 @@ SECTIONS = (
     "topo", "nvlink", "pci", "xid",
 )  # fmt: skip
 #: kinds ``detect_kind`` reports for a single saved output (a collector output is ``collected``)
-KINDS = ("collected", "query", "list", "mig-lgi", "mig-lci", "mig-lgip", "topo", "nvlink", "version", "query-gpu")
+KINDS = ("collected", "query", "list", "mig-lgi", "mig-lci", "mig-lgip", "mig-lgipp", "topo", "nvlink", "version", "query-gpu")
 
 HINT = (
     "give the output of `nvidia-smi -q -x`, `nvidia-smi -L`, `nvidia-smi mig -lgi` / `-lci`, "
@@ -536,6 +536,60 @@ def parse_mig_instances(text: str) -> list[Instance]:
     return rows
 
 
+# ---------------------------------------------------------------------------- nvidia-smi mig -lgip / -lgipp
+
+
+@dataclass
+class ProfileRow:
+    """A row of ``mig -lgip``: memory only in GiB with two decimals (exact MiB come from the
+    model's table when it is known, see ``_join_profiles``)."""
+
+    gpu: int
+    profile: str
+    profile_id: int
+    free: int
+    total: int
+    memory_gib: float
+    engines: dict[str, int]
+
+
+_LGIP_ROW = re.compile(r"^\|\s*(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)/(\d+)\s+([\d.]+)\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s*\|")
+_LGIP_ROW2 = re.compile(r"^\|\s+(\d+)\s+(\d+)\s+(\d+)\s*\|\s*$")
+_LGIPP_ROW = re.compile(r"GPU\s+(\d+)\s+Profile ID\s+(\d+)\s+Placements?\s*:\s*\{([\d,\s]*)\}:(\d+)")
+
+
+def parse_mig_profiles(text: str) -> list[ProfileRow]:
+    """``nvidia-smi mig -lgip``: per GPU and profile: name, id, free/total instances, memory (GiB),
+    SM, DEC, ENC on the first line and CE, JPEG, OFA on the second."""
+    rows: list[ProfileRow] = []
+    pending: ProfileRow | None = None
+    for line in text.splitlines():
+        m = _LGIP_ROW.match(line)
+        if m:
+            gpu, name, pid, free, total, gib, sm, dec, enc = m.groups()
+            pending = ProfileRow(int(gpu), name, int(pid), int(free), int(total), float(gib),
+                                 {"multiprocessor_count": int(sm), "decoder_count": int(dec), "encoder_count": int(enc)})  # fmt: skip
+            rows.append(pending)
+            continue
+        m = _LGIP_ROW2.match(line)
+        if m and pending is not None:
+            ce, jpeg, ofa = m.groups()
+            pending.engines.update(copy_engine_count=int(ce), jpeg_count=int(jpeg), ofa_count=int(ofa))
+            pending = None
+    return rows
+
+
+def parse_mig_placements(text: str) -> dict[tuple[int, int], list[Placement]]:
+    """``nvidia-smi mig -lgipp``: ``GPU  0 Profile ID 15 Placements: {0,2,4,6}:2`` -> (gpu, profile id) -> placements."""
+    out: dict[tuple[int, int], list[Placement]] = {}
+    for line in text.splitlines():
+        m = _LGIPP_ROW.search(line)
+        if m:
+            gpu, pid, starts, size = m.groups()
+            out[(int(gpu), int(pid))] = [Placement(int(x), int(size)) for x in starts.replace(" ", "").split(",") if x]
+    return out
+
+
 # ---------------------------------------------------------------------------- nvidia-smi topo -m
 
 
@@ -729,6 +783,8 @@ def detect_kind(text: str) -> str | None:
         return "query"
     if "GPU instance profiles:" in head:
         return "mig-lgip"
+    if re.search(r"Profile ID\s+\d+\s+Placements?\s*:", head):
+        return "mig-lgipp"
     if "GPU instances:" in head:
         return "mig-lgi"
     if "Compute instances:" in head:
@@ -756,6 +812,8 @@ class Parts:
     query_gpu: list[QueryGpu] | None = None
     gi: list[Instance] | None = None
     ci: list[Instance] | None = None
+    profiles: list[ProfileRow] | None = None
+    placements: dict[tuple[int, int], list[Placement]] | None = None
     topo: TopoMatrix | None = None
     nvlink: list[NvlinkGpu] | None = None
     pci: dict[str, tuple[str | None, int | None]] | None = None
@@ -768,9 +826,9 @@ class Parts:
     def add(self, kind: str, text: str, source: str) -> None:
         """Parse one output of a known kind into these parts; a second output of the same kind is refused."""
         attr = {"query": "query", "list": "listing", "query-gpu": "query_gpu", "mig-lgi": "gi", "mig-lci": "ci",
-                "topo": "topo", "nvlink": "nvlink", "pci": "pci", "xid": "xid", "version": "version"}.get(kind)  # fmt: skip
+                "mig-lgip": "profiles", "mig-lgipp": "placements", "topo": "topo", "nvlink": "nvlink", "pci": "pci", "xid": "xid", "version": "version"}.get(kind)  # fmt: skip
         if attr is None:
-            return  # mig-lgip / mig-lgipp: kept by the collector, not read yet
+            return
         if getattr(self, attr) is not None:
             raise SmiParseError(f"{source}: a second {kind} output (one node's outputs at a time)",
                                 hint="give each nvidia-smi output once; run the command again for another node")  # fmt: skip
@@ -783,6 +841,10 @@ class Parts:
             value = parse_query_gpu(text)
         elif kind in ("mig-lgi", "mig-lci"):
             value = parse_mig_instances(text)
+        elif kind == "mig-lgip":
+            value = parse_mig_profiles(text)
+        elif kind == "mig-lgipp":
+            value = parse_mig_placements(text)
         elif kind == "topo":
             value = parse_topo(text)
         elif kind == "nvlink":
@@ -956,6 +1018,8 @@ def assemble(parts: Parts, node: str | None = None) -> Snapshot:
         gpu.cuda_compute_capability = row.compute_cap or gpu.cuda_compute_capability
         gpu.pci_bus_id = gpu.pci_bus_id or row.bus_id
         gpu.memory_bytes = gpu.memory_bytes or row.memory_bytes
+    for gpu in gpus:
+        _join_profiles(gpu, parts)
     for entry in parts.nvlink or []:
         gpu = (by_uuid.get(entry.uuid) if entry.uuid else None) or by_index.get(entry.index)
         if gpu is not None:
@@ -1005,6 +1069,48 @@ def _join_migs(gpu: Gpu, x: XmlGpu | None, lg: ListGpu | None, parts: Parts) -> 
             mig.profile, guessed_id = _guess_profile(gpu, mig)
             mig.gi_profile_id = mig.gi_profile_id if mig.gi_profile_id is not None else guessed_id
         gpu.mig_devices.append(mig)
+
+
+#: NVML_GPU_INSTANCE_PROFILE_* index of a profile name without a table row: by slice count, then suffix
+_INDEX_BY_SLICES = {1: 0, 2: 1, 3: 2, 4: 3, 7: 4, 8: 5, 6: 6}
+_INDEX_BY_SUFFIX = {(1, "+me"): 7, (2, "+me"): 8, (1, "+gfx"): 10, (2, "+gfx"): 11, (4, "+gfx"): 12,
+                    (1, "-me"): 13, (2, "-me"): 14, (1, "+me.all"): 15, (2, "+me.all"): 16}  # fmt: skip
+
+
+def _join_profiles(gpu: Gpu, parts: Parts) -> None:
+    """``mig -lgip`` rows (and ``-lgipp`` placements) of this GPU as its ``migProfiles``. Exact
+    memory and the NVML profile index come from the model's table (migprofiles.py) when the
+    model is known; otherwise memory is the rounded GiB figure nvidia-smi prints."""
+    from kubectl_dra.nvml.snapshot import MigProfile
+
+    rows = [r for r in parts.profiles or [] if r.gpu == gpu.index]
+    if not rows:
+        return
+    table = {spec.id: spec for spec in table_for(gpu.name or "", gpu.memory_bytes or 0)} if gpu.name and gpu.memory_bytes else {}
+    for row in rows:
+        m = re.fullmatch(r"(?:\d+c\.)?(\d+)g\.\d+gb(.*)", row.profile)
+        slices = int(m.group(1)) if m else 0
+        spec = table.get(row.profile_id)
+        if spec is not None and spec.slice_count == slices:
+            memory, index = spec.memory_mib * MIB, spec.index
+        else:
+            memory = round(row.memory_gib * 1024) * MIB
+            suffix = m.group(2) if m else ""
+            index = _INDEX_BY_SUFFIX.get((slices, suffix), _INDEX_BY_SLICES.get(slices, 0)) if suffix else _INDEX_BY_SLICES.get(slices, 0)
+        gpu.mig_profiles.append(
+            MigProfile(
+                profile=_profile_name(row.profile, memory, gpu.memory_bytes),
+                gi_profile_id=row.profile_id,
+                profile_index=index,
+                slice_count=slices,
+                instance_count=row.total,
+                memory_bytes=memory,
+                placements=list((parts.placements or {}).get((gpu.index, row.profile_id), [])),
+                **row.engines,
+            )
+        )
+    if gpu.mig_enabled is None:
+        gpu.mig_enabled = False  # the GPU has MIG profiles: it is MIG-capable
 
 
 def _join_topo(snap: Snapshot, topo: TopoMatrix) -> None:
@@ -1150,6 +1256,17 @@ def common_differences(smi: Snapshot, nvml: Snapshot) -> tuple[list[str], int]:
                 check(f"{where} MIG {m.gi_id}/{m.ci_id} placement",
                       m.placement.to_dict() if m.placement else None,
                       om.placement.to_dict() if om.placement else None)  # fmt: skip
+        if g.mig_profiles:
+            for prof in g.mig_profiles:
+                op = next((x for x in other.mig_profiles if x.gi_profile_id == prof.gi_profile_id), None)
+                if op is None:
+                    diffs.append(f"{where} MIG profile {prof.profile} (id {prof.gi_profile_id}): only nvidia-smi reports it")
+                    continue
+                a, b = prof.to_dict(), op.to_dict()
+                for d in (a, b):
+                    d.pop("instanceCount")  # NVML's own count; the fake replay derives it from the placements
+                check(f"{where} MIG profile {prof.gi_profile_id}", a, b)
+            check(f"{where} MIG profile ids", sorted(x.gi_profile_id for x in g.mig_profiles), sorted(x.gi_profile_id for x in other.mig_profiles))
         if g.nvlinks:
             check(f"{where} active NVLinks", sorted(x.link for x in g.active_nvlinks()), sorted(x.link for x in other.active_nvlinks()))
         if g.fabric is not None or other.fabric is not None:
