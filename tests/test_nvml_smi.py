@@ -476,3 +476,11 @@ def test_the_collector_ships_in_the_wheel():
     script = smi.collector_script()
     assert script.startswith("#!/bin/sh\n") and "format version 1" in script
     assert smi.collector_argv()[:2] == ["sh", "-c"] and smi.collector_argv()[3:] == ["kubectl-dra-collect", "--nvidia-smi", "nvidia-smi", "--timeout", "20"]
+
+
+def test_collector_names_the_node_from_node_name(tmp_path, monkeypatch):
+    (tmp_path / "sys").mkdir()
+    monkeypatch.setenv("NODE_NAME", "gpu-node-7")
+    snap = smi.parse_collected(run_collector(DATA / "a100-mig", tmp_path, "--no-xid"))
+    assert snap.node == "gpu-node-7"
+    assert smi.parse_collected(run_collector(DATA / "a100-mig", tmp_path, "--no-xid"), node="other").node == "other"

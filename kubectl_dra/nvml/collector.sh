@@ -4,7 +4,7 @@
 # Runs on a GPU node (or in a container there) and prints what nvidia-smi and sysfs say about the
 # GPUs, as delimited sections that `kubectl_dra.nvml.smi.parse_collected` reads back:
 #
-#   @@kubectl-dra collector version=1 host=<hostname> date=<UTC RFC 3339>
+#   @@kubectl-dra collector version=1 host=<$NODE_NAME or hostname> date=<UTC RFC 3339>
 #   @@kubectl-dra begin <section> cmd=<what ran>
 #   ...stdout of the command, verbatim...
 #   @@kubectl-dra stderr <section>            (only when the command wrote to stderr)
@@ -145,7 +145,9 @@ xid_lines() {
     dmesg 2>/dev/null | grep 'NVRM: Xid' | tail -n 200
 }
 
-echo "$M collector version=1 host=$(hostname 2>/dev/null || uname -n) date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# host: $NODE_NAME when set (the downward API's spec.nodeName in a pod), else the host name
+# (in a pod without host networking that is the pod's name, not the node's)
+echo "$M collector version=1 host=${NODE_NAME:-$(hostname 2>/dev/null || uname -n)} date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 run_section version smi --version
 run_section query smi -q -x
 run_section list smi -L
