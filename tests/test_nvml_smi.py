@@ -484,3 +484,13 @@ def test_collector_names_the_node_from_node_name(tmp_path, monkeypatch):
     snap = smi.parse_collected(run_collector(DATA / "a100-mig", tmp_path, "--no-xid"))
     assert snap.node == "gpu-node-7"
     assert smi.parse_collected(run_collector(DATA / "a100-mig", tmp_path, "--no-xid"), node="other").node == "other"
+
+
+def test_a_lost_gpu_is_listed_as_lost(tmp_path):
+    fixture = tmp_path / "fixture"
+    shutil.copytree(DATA / "a100-mig", fixture)
+    (fixture / "list.txt").write_text(read("a100-mig", "list.txt") + "Unable to determine the device handle for GPU 0000:3B:00.0: GPU is lost.  Reboot the system to recover this GPU\n")
+    (tmp_path / "sys").mkdir()
+    snap = smi.parse_collected(run_collector(fixture, tmp_path, "--no-xid"))
+    assert [(g.index, g.pci_bus_id, g.lost) for g in snap.gpus] == [(0, "00000000:01:00.0", False), (1, "00000000:3B:00.0", True)]
+    assert snap.partial and snap.errors[-1].to_dict() == {"gpu": 1, "call": "nvidia-smi", "error": "GPU_IS_LOST"}

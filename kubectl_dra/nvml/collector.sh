@@ -55,7 +55,7 @@ trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
 # sleep a fraction of a second where sleep(1) allows it, else a whole one
-if sleep 0.1 2>/dev/null; then TICK=0.1; TICKS_PER_S=10; else TICK=1; TICKS_PER_S=1; fi
+if sleep 0.05 2>/dev/null; then TICK=0.05; TICKS_PER_S=20; else TICK=1; TICKS_PER_S=1; fi
 
 SMI_HUNG=0
 

@@ -820,6 +820,7 @@ class Parts:
     xid: dict[str, list[dict[str, Any]]] | None = None
     version: dict[str, str] | None = None
     errors: list[CallError] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # bus ids nvidia-smi reported as lost
     host: str | None = None
     date: str | None = None
 
@@ -882,6 +883,8 @@ def parse_collected(text: str, node: str | None = None) -> Snapshot:
     if not collected.sections:
         raise SmiParseError("not the output of the kubectl-dra collector (no sections)", hint=HINT)
     parts = Parts(host=collected.header.get("host"), date=collected.header.get("date"))
+    for section in collected.sections.values():
+        _note_lost(parts, section.stdout + "\n" + section.stderr)
     for name, section in collected.sections.items():
         error = _section_error(section)
         if error is not None:
@@ -906,6 +909,7 @@ def parse_outputs(items: list[tuple[str, str]], node: str | None = None) -> Snap
         if not text.strip():
             raise SmiParseError(f"{source}: empty", hint=HINT)
         kind = detect_kind(text)
+        _note_lost(parts, text)
         if kind is None:
             extra = " (it looks like a JSON snapshot: use --snapshot)" if text.lstrip().startswith("{") else ""
             raise SmiParseError(f"{source}: not an nvidia-smi output this tool reads{extra}", hint=HINT)
@@ -919,6 +923,18 @@ def parse_outputs(items: list[tuple[str, str]], node: str | None = None) -> Snap
     if collected is not None:
         return collected
     return assemble(parts, node)
+
+
+_LOST = re.compile(r"(?:device handle for GPU|GPU)\s*([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*:\s*GPU is lost", re.I)
+
+
+def _note_lost(parts: Parts, text: str) -> None:
+    """``Unable to determine the device handle for GPU 0000:3B:00.0: GPU is lost.`` (nvidia-smi leaves
+    such a GPU out of every output): remember its bus id."""
+    for m in _LOST.finditer(text):
+        bus = _bus(m.group(1))
+        if bus and bus not in parts.lost:
+            parts.lost.append(bus)
 
 
 def _xml_time(stamp: str | None) -> str | None:
@@ -1032,8 +1048,19 @@ def assemble(parts: Parts, node: str | None = None) -> Snapshot:
             gpu.health["xids"] = parts.xid[gpu.pci_bus_id]
     if parts.topo is not None:
         _join_topo(snap, parts.topo)
+    for bus in parts.lost:
+        if snap.gpu_by_bus_id(bus) is None:
+            # nvidia-smi numbers the GPUs it can still see; the lost one goes last
+            gpu = Gpu(index=max((g.index for g in snap.gpus), default=-1) + 1, pci_bus_id=bus, lost=True)
+            snap.gpus.append(gpu)
+        else:
+            gpu = snap.gpu_by_bus_id(bus)
+            gpu.lost = True
+        error = CallError(call="nvidia-smi", error="GPU_IS_LOST", gpu=gpu.index)
+        gpu.errors.append(error)
+        parts.errors.append(error)
     snap.errors = list(parts.errors)
-    snap.partial = any(e.loses_data for e in snap.errors) or (q is None and not gpus)
+    snap.partial = any(e.loses_data for e in snap.errors) or (q is None and not snap.gpus)
     return snap
 
 
