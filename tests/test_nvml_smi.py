@@ -494,3 +494,19 @@ def test_a_lost_gpu_is_listed_as_lost(tmp_path):
     snap = smi.parse_collected(run_collector(fixture, tmp_path, "--no-xid"))
     assert [(g.index, g.pci_bus_id, g.lost) for g in snap.gpus] == [(0, "00000000:01:00.0", False), (1, "00000000:3B:00.0", True)]
     assert snap.partial and snap.errors[-1].to_dict() == {"gpu": 1, "call": "nvidia-smi", "error": "GPU_IS_LOST"}
+
+
+@pytest.mark.parametrize(("rc", "output", "error"), [
+    ("0", "ok", None),
+    ("6", "No MIG-enabled devices found.", None),
+    ("6", "No GPU instances found: Not Found", None),
+    ("2", 'Field "compute_cap" is not a valid field to query.', None),
+    ("4", "Insufficient Permissions", "EXIT_4: Insufficient Permissions"),
+    ("timeout", "", "TIMEOUT"),
+    ("skipped", "", "SKIPPED"),
+    ("notfound", "sh: 1: nvidia-smi: not found", "NOT_FOUND: sh: 1: nvidia-smi: not found"),
+    (None, "<nvidia_smi_log>", "CUT_OFF: <nvidia_smi_log>"),
+])  # fmt: skip
+def test_section_errors(rc, output, error):
+    got = smi._section_error(smi.Section("mig-lgi", "nvidia-smi mig -lgi", output, "", rc))
+    assert (got.error if got else None) == error

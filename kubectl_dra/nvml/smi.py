@@ -860,7 +860,8 @@ class Parts:
 
 
 #: messages with which nvidia-smi says "this feature does not exist here" (not an error)
-_ABSENT = re.compile(r"No MIG-enabled devices found|Not Supported|not supported|No devices were found|"
+_ABSENT = re.compile(r"No MIG-enabled devices found|No (?:GPU|compute) instances? (?:profiles? )?found|"
+                     r"Not Supported|not supported|No devices were found|"
                      r"Unable to retrieve NVLink information|is not a valid field", re.I)  # fmt: skip
 
 
