@@ -510,3 +510,30 @@ def test_a_lost_gpu_is_listed_as_lost(tmp_path):
 def test_section_errors(rc, output, error):
     got = smi._section_error(smi.Section("mig-lgi", "nvidia-smi mig -lgi", output, "", rc))
     assert (got.error if got else None) == error
+
+
+def test_compare_lists_what_nvidia_smi_did_not_say_as_unverified_not_drift(run, tmp_path):
+    import yaml
+
+    from kubectl_dra.nvml.resourceslice import as_resourceslice
+
+    files = ("query.xml", "list.txt", "mig-lgi.txt")
+    assert [m.gi_profile_id for m in bundle("a100-mig", "query.xml", "list.txt").gpus[0].mig_devices] == [15] * 4  # from the table
+    full = bundle("a100-mig", *files)
+    full.node = "a100-node"
+    full.gpus[0].pcie_root, full.gpus[0].cuda_compute_capability = "pci0000:00", "8.0"
+    (tmp_path / "slices.yaml").write_text(yaml.safe_dump(as_resourceslice(full, "main")))
+    args = [a for f in files for a in ("--nvidia-smi", str(DATA / "a100-mig" / f))] + ["--node", "a100-node", "--compare", "-f", str(tmp_path / "slices.yaml")]
+    text = run("nvml", *args)
+    assert text.exit_code == 0, text.stdout + text.stderr
+    assert "in sync" in text.stdout
+    assert "not checked: gpu.nvidia.com/cudaComputeCapability, resource.kubernetes.io/pcieRoot on 4 devices" in text.stdout
+    data = json.loads(run("nvml", *args, "-o", "json").stdout)
+    assert data["inSync"] and data["removedKeys"] == []
+    assert {(k["key"], json.dumps(k["value"])) for k in data["unverified"]} == {
+        ("gpu.nvidia.com/cudaComputeCapability", '{"version": "8.0.0"}'), ("resource.kubernetes.io/pcieRoot", '"pci0000:00"')}  # fmt: skip
+    # a snapshot from NVML keeps reporting such keys as removed (NVML does say them)
+    snap_path = tmp_path / "snap.json"
+    snap_path.write_text(json.dumps(bundle("a100-mig", *files).to_dict() | {"source": None}))
+    nvml = run("nvml", "--snapshot", str(snap_path), "--node", "a100-node", "--compare", "-f", str(tmp_path / "slices.yaml"), "-o", "json")
+    assert nvml.exit_code == 8 and "unverified" not in json.loads(nvml.stdout)

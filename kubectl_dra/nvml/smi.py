@@ -1093,6 +1093,13 @@ def _join_migs(gpu: Gpu, x: XmlGpu | None, lg: ListGpu | None, parts: Parts) -> 
             mig.profile = ci.profile
         if mig.profile:
             mig.profile = _profile_name(mig.profile, mig.memory_bytes, gpu.memory_bytes)
+            if mig.gi_profile_id is None and gpu.name and gpu.memory_bytes:
+                from kubectl_dra.nvml.migprofiles import find_profile
+
+                try:  # -L names the profile, only mig -lgi gives its id: the model's table knows it
+                    mig.gi_profile_id = find_profile(table_for(gpu.name, gpu.memory_bytes), mig.profile, gpu.memory_bytes).id
+                except KeyError:
+                    pass
         else:
             mig.profile, guessed_id = _guess_profile(gpu, mig)
             mig.gi_profile_id = mig.gi_profile_id if mig.gi_profile_id is not None else guessed_id
@@ -1313,3 +1320,37 @@ def common_differences(smi: Snapshot, nvml: Snapshot) -> tuple[list[str], int]:
                 if a != b:
                     check(f"topo GPU{a}-GPU{b}", smi.topology.cell(a, b), nvml.topology.cell(a, b))
     return diffs, compared
+
+
+# ---------------------------------------------------------------------------- --compare on nvidia-smi outputs
+
+
+def unknown_keys(snapshot: Snapshot):
+    """For ``compare(..., unknown=...)``: the attribute keys of an expected device that this
+    snapshot could not tell because nvidia-smi did not print them (no ``query-gpu`` section: the
+    compute capability; no ``pci`` section: PCIe root and NUMA node; an old driver: the addressing
+    mode). None for snapshots that did not come from nvidia-smi."""
+    if snapshot.source != SOURCE:
+        return None
+    from kubectl_dra.nvml.resourceslice import DRIVER, STANDARD
+
+    by_uuid = {g.uuid: g for g in snapshot.gpus if g.uuid}
+
+    def unknown(device) -> frozenset[str]:
+        attrs = device.attributes
+        uuid = attrs.get(f"{DRIVER}/parentUUID") or attrs.get(f"{DRIVER}/uuid")
+        gpu = by_uuid.get(uuid) if isinstance(uuid, str) else None
+        if gpu is None:
+            return frozenset()
+        keys = set()
+        if gpu.cuda_compute_capability is None:
+            keys.add(f"{DRIVER}/cudaComputeCapability")
+        if gpu.pcie_root is None:
+            keys.add(f"{STANDARD}/pcieRoot")
+        if gpu.numa_node is None:
+            keys.add(f"{STANDARD}/numaNode")
+        if gpu.addressing_mode is None:
+            keys.add(f"{DRIVER}/addressingMode")
+        return frozenset(keys)
+
+    return unknown
