@@ -803,6 +803,14 @@ def detect_kind(text: str) -> str | None:
 # ---------------------------------------------------------------------------- assembling a snapshot
 
 
+#: output kind -> the ``Parts`` field that holds it parsed
+_ATTRS = {
+    "query": "query", "list": "listing", "query-gpu": "query_gpu", "mig-lgi": "gi", "mig-lci": "ci",
+    "mig-lgip": "profiles", "mig-lgipp": "placements", "topo": "topo", "nvlink": "nvlink", "pci": "pci",
+    "xid": "xid", "version": "version",
+}  # fmt: skip
+
+
 @dataclass
 class Parts:
     """Everything parsed so far, by kind; ``assemble`` joins it into a snapshot."""
@@ -826,8 +834,7 @@ class Parts:
 
     def add(self, kind: str, text: str, source: str) -> None:
         """Parse one output of a known kind into these parts; a second output of the same kind is refused."""
-        attr = {"query": "query", "list": "listing", "query-gpu": "query_gpu", "mig-lgi": "gi", "mig-lci": "ci",
-                "mig-lgip": "profiles", "mig-lgipp": "placements", "topo": "topo", "nvlink": "nvlink", "pci": "pci", "xid": "xid", "version": "version"}.get(kind)  # fmt: skip
+        attr = _ATTRS.get(kind)
         if attr is None:
             return
         if getattr(self, attr) is not None:
