@@ -131,7 +131,7 @@ def test_v13_fabric_block_of_an_attached_gpu():
 # ---------------------------------------------------------------------------- -L, mig -lgi/-lci, nvlink -s, topo -m
 
 A100_MIG_UUIDS = [f"MIG-0d5c5a3b-6a3e-5f2c-9d1e-1a2b3c4d5e0{i}" for i in range(1, 5)]
-A100_FILES = ("query.xml", "list.txt", "mig-lgi.txt", "mig-lci.txt", "mig-lgip.txt", "mig-lgipp.txt", "topo.txt", "nvlink.txt", "version.txt")
+A100_FILES = ("query.xml", "list.txt", "query-gpu.csv", "mig-lgi.txt", "mig-lci.txt", "mig-lgip.txt", "mig-lgipp.txt", "topo.txt", "nvlink.txt", "version.txt")
 
 
 def test_a100_mig_bundle_joins_list_lgi_lci_and_xml():
@@ -141,7 +141,7 @@ def test_a100_mig_bundle_joins_list_lgi_lci_and_xml():
     assert [(m.uuid, m.profile, m.gi_id, m.ci_id, m.gi_profile_id, m.placement.to_dict(), m.memory_bytes) for m in gpu.mig_devices] == [
         (A100_MIG_UUIDS[i], "1g.20gb", 3 + i, 0, 15, {"start": 2 * i, "size": 2}, 19968 * MiB) for i in range(4)
     ]
-    assert (gpu.numa_node, gpu.cpu_affinity) == (0, "0-31,64-95")
+    assert (gpu.numa_node, gpu.cpu_affinity, gpu.cuda_compute_capability) == (0, "0-31,64-95", "8.0")
     assert [(link.link, link.active) for link in gpu.nvlinks] == [(i, False) for i in range(12)]
     assert snap.topology.gpus == [0] and snap.topology.matrix == [["X"]]
     profiles = {p.gi_profile_id: p for p in gpu.mig_profiles}
@@ -294,7 +294,7 @@ def test_collector_output_parses_to_the_same_snapshot_as_the_files(tmp_path, she
     sections = smi.split_collected(text)
     assert sections.done and list(sections.sections) == [s for s in smi.SECTIONS if s != "xid"]
     assert {n: s.rc for n, s in sections.sections.items()} == {
-        "version": "0", "query": "0", "list": "0", "query-gpu": "3", "mig-lgi": "0", "mig-lci": "0",
+        "version": "0", "query": "0", "list": "0", "query-gpu": "0", "mig-lgi": "0", "mig-lci": "0",
         "mig-lgip": "0", "mig-lgipp": "0", "topo": "0", "nvlink": "0", "pci": "0"}  # fmt: skip
     assert sections.sections["query"].stdout == read("a100-mig", "query.xml")  # verbatim
     snap = smi.parse_collected(text, node="gpu-node-1")
@@ -537,3 +537,16 @@ def test_compare_lists_what_nvidia_smi_did_not_say_as_unverified_not_drift(run, 
     snap_path.write_text(json.dumps(bundle("a100-mig", *files).to_dict() | {"source": None}))
     nvml = run("nvml", "--snapshot", str(snap_path), "--node", "a100-node", "--compare", "-f", str(tmp_path / "slices.yaml"), "-o", "json")
     assert nvml.exit_code == 8 and "unverified" not in json.loads(nvml.stdout)
+
+
+def test_saved_collector_output_for_the_remote_modes():
+    """tests/data/nvidia-smi/collected/a100-mig.txt: what the collector printed on the a100-mig
+    fixture (fake nvidia-smi, fake sysfs); the remote modes' fake exec/log replies use it."""
+    text = read("collected", "a100-mig.txt")
+    snap = smi.parse_collected(text)
+    assert (snap.node, snap.collected_at, snap.source, snap.partial) == ("a100-node-1", "2026-12-06T08:00:00Z", "nvidia-smi", False)
+    gpu = snap.gpus[0]
+    assert (gpu.uuid, gpu.pci_bus_id, gpu.pcie_root, gpu.numa_node, gpu.cuda_compute_capability, gpu.memory_bytes) == (
+        "GPU-513536b6-7d19-9063-b049-1e69664bb298", "00000000:01:00.0", "pci0000:00", 0, "8.0", 80 * GiB)  # fmt: skip
+    assert [(m.uuid, m.profile, m.placement.start) for m in gpu.mig_devices] == [(u, "1g.20gb", 2 * i) for i, u in enumerate(A100_MIG_UUIDS)]
+    assert smi.parse_outputs([("collected", text)]).to_dict() == snap.to_dict()
