@@ -550,3 +550,16 @@ def test_saved_collector_output_for_the_remote_modes():
         "GPU-513536b6-7d19-9063-b049-1e69664bb298", "00000000:01:00.0", "pci0000:00", 0, "8.0", 80 * GiB)  # fmt: skip
     assert [(m.uuid, m.profile, m.placement.start) for m in gpu.mig_devices] == [(u, "1g.20gb", 2 * i) for i, u in enumerate(A100_MIG_UUIDS)]
     assert smi.parse_outputs([("collected", text)]).to_dict() == snap.to_dict()
+
+
+def test_gpu_check_script_skips_without_nvml(tmp_path):
+    import sys
+
+    pytest.importorskip("pynvml")
+    env = dict(os.environ, FAKE_SMI_DIR=str(DATA / "a100-mig"), LD_LIBRARY_PATH=str(tmp_path))
+    done = subprocess.run([sys.executable, str(CHECK), "--out", str(tmp_path / "out"), "--nvidia-smi", str(FAKE_SMI), "--timeout", "5"],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    if done.returncode != 77:  # a machine with a GPU and a driver: the real check ran
+        pytest.skip("NVML is usable here: run tests/gpu/check_smi_vs_nvml.py with the real nvidia-smi instead")
+    assert done.stdout.startswith("SKIP: NVML is not usable here")
+    assert (tmp_path / "out" / "smi-snapshot.json").exists() and not (tmp_path / "out" / "nvml-snapshot.json").exists()
