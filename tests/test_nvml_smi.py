@@ -408,6 +408,8 @@ def test_cli_table_and_stdin(run):
     assert result.exit_code == 0, result.stderr
     assert "Source:     nvidia-smi" in result.stdout
     assert "GPU-5a367384-d845-48ec-9c9d-2d5e8a50b041" in result.stdout and "NV18" in result.stdout
+    with_links = run("nvml", *[x for f in ("list.txt", "topo.txt", "nvlink.txt") for x in ("--nvidia-smi", str(DATA / "dgx-h100" / f))])
+    assert "  GPU0-7  18 of 18 links active (each)\n" in with_links.stdout  # nvidia-smi does not say where links go
 
 
 def test_cli_compare_on_nvidia_smi_outputs(run, tmp_path):

@@ -271,6 +271,8 @@ def nvlink_summary(snap) -> str:
                 key = f"GPU{peer.index}" if peer else f"GPU at {_s(link.remote_pci_bus_id)}"
             elif link.remote_type == "cpu":
                 key = "CPU"
+            elif link.remote_pci_bus_id is None:
+                continue  # the source does not say where it goes (nvidia-smi nvlink -s)
             else:
                 key = f"{_s(link.remote_pci_bus_id)} (unknown)"
             targets[key] = targets.get(key, 0) + 1
