@@ -565,3 +565,15 @@ def test_gpu_check_script_skips_without_nvml(tmp_path):
         pytest.skip("NVML is usable here: run tests/gpu/check_smi_vs_nvml.py with the real nvidia-smi instead")
     assert done.stdout.startswith("SKIP: NVML is not usable here")
     assert (tmp_path / "out" / "smi-snapshot.json").exists() and not (tmp_path / "out" / "nvml-snapshot.json").exists()
+
+
+def test_collector_without_temporary_files(tmp_path):
+    """A read-only root file system: no temporary directory; the sections stream through."""
+    (tmp_path / "sys").mkdir()
+    text = run_collector(DATA / "a100-mig", tmp_path, "--no-xid", "--stream")
+    streamed = smi.parse_collected(text)
+    assert "@@kubectl-dra stderr" not in text
+    normal = smi.parse_collected(run_collector(DATA / "a100-mig", tmp_path, "--no-xid"))
+    a, b = streamed.to_dict(), normal.to_dict()
+    a.pop("collectedAt"), b.pop("collectedAt")
+    assert a == b

@@ -91,20 +91,26 @@ def collector_script() -> str:
     return resources.files("kubectl_dra.nvml").joinpath("collector.sh").read_text(encoding="utf-8")
 
 
-def collector_args(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True) -> list[str]:
+def collector_args(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True,
+                   stream: bool = False) -> list[str]:  # fmt: skip
     """The collector's options: ``--nvidia-smi CMD`` (word-split by the shell, e.g.
-    ``chroot /driver-root nvidia-smi``), ``--timeout SECS`` per command, ``--sysfs DIR``, ``--no-xid``."""
+    ``chroot /driver-root nvidia-smi``), ``--timeout SECS`` per command, ``--sysfs DIR``, ``--no-xid``
+    (skip the kernel log), ``--stream`` (no temporary files; stderr is dropped)."""
     args = ["--nvidia-smi", nvidia_smi, "--timeout", str(int(timeout))]
     if sysfs:
         args += ["--sysfs", sysfs]
     if not xid:
         args.append("--no-xid")
+    if stream:
+        args.append("--stream")
     return args
 
 
-def collector_argv(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True) -> list[str]:
-    """``["sh", "-c", SCRIPT, "kubectl-dra-collect", OPTIONS...]``: run it with exec or in a pod."""
-    return ["sh", "-c", collector_script(), "kubectl-dra-collect", *collector_args(nvidia_smi, timeout, sysfs, xid)]
+def collector_argv(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True,
+                   stream: bool = False, shell: str = "sh") -> list[str]:  # fmt: skip
+    """``[shell, "-c", SCRIPT, "kubectl-dra-collect", OPTIONS...]``: run it with exec or in a pod
+    (``shell``: e.g. ``/busybox/sh`` in a distroless debug image)."""
+    return [shell, "-c", collector_script(), "kubectl-dra-collect", *collector_args(nvidia_smi, timeout, sysfs, xid, stream)]
 
 
 # ---------------------------------------------------------------------------- splitting the collector output
