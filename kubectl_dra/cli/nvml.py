@@ -102,6 +102,12 @@ def nvml(
         typer.Option("--snapshot", metavar="FILE", help="Render a saved snapshot (kubectl dra nvml -o json) instead of "
                      "reading NVML; - reads stdin.", rich_help_panel=NVML),
     ] = None,
+    nvidia_smi: Annotated[
+        list[str] | None,
+        typer.Option("--nvidia-smi", metavar="FILE", help="Build the snapshot from saved nvidia-smi outputs of one node "
+                     "(-q -x XML, -L, mig -lgi/-lci, topo -m, nvlink -s, or the kubectl-dra collector's output; the "
+                     "kind is read from the content); repeat for each file; - reads stdin.", rich_help_panel=NVML),
+    ] = None,
     as_resourceslice: Annotated[
         bool,
         typer.Option("--as-resourceslice", help="Print the ResourceSlices the NVIDIA DRA driver would publish for these "
@@ -155,6 +161,8 @@ def nvml(
 
       kubectl dra nvml --snapshot node-nvml.json --as-resourceslice --driver-release v25.8
 
+      kubectl dra nvml --nvidia-smi smi-q.xml --nvidia-smi smi-L.txt --node gpu-node-3 --compare
+
       kubectl dra nvml --compare
 
       kubectl dra nvml --demo --node a100-mig-01 --compare
@@ -163,15 +171,16 @@ def nvml(
     from kubectl_dra.render import nvml as render
 
     _check(output, source, as_resourceslice=as_resourceslice, compare=compare, driver_release=driver_release,
-           dynamic_mig=dynamic_mig, snapshot=snapshot)  # fmt: skip
-    snap, node_origin = _snapshot(node, snapshot, demo=source.demo)
+           dynamic_mig=dynamic_mig, snapshot=snapshot, nvidia_smi=nvidia_smi)  # fmt: skip
+    snap, node_origin = _snapshot(node, snapshot, nvidia_smi, demo=source.demo)
     for message in render.snapshot_warnings(snap):
         warn(message)
     color_on = use_color(color.value)
     if as_resourceslice:
         write_data(_as_resourceslice(snap, driver_release, dynamic_mig), Output.json if output is Output.json else Output.yaml)
     elif compare:
-        report = _drift(snap, node_origin, source, snapshot=snapshot, driver_release=driver_release, dynamic_mig=dynamic_mig)
+        report = _drift(snap, node_origin, source, from_files=bool(snapshot or nvidia_smi), driver_release=driver_release,
+                        dynamic_mig=dynamic_mig)  # fmt: skip
         emit(
             output,
             data=lambda: render.drift_data(report.drift, style=report.style, dynamic_mig=report.dynamic_mig, partial=snap.partial),
@@ -191,7 +200,7 @@ def nvml(
 
 
 def _check(output: Output, source: SourceOptions, *, as_resourceslice: bool, compare: bool, driver_release, dynamic_mig,
-           snapshot: str | None) -> None:  # fmt: skip
+           snapshot: str | None, nvidia_smi: list[str] | None) -> None:  # fmt: skip
     """The option combinations nvml refuses (exit 2), before anything is read."""
     from kubectl_dra.errors import UsageError
 
@@ -207,25 +216,37 @@ def _check(output: Output, source: SourceOptions, *, as_resourceslice: bool, com
         if cluster_flags:
             raise UsageError("-f/--filename, --kubeconfig and --context choose the cluster that --compare reads",
                              hint="add --compare, or use --snapshot FILE to render a saved NVML snapshot")  # fmt: skip
-        if source.demo and snapshot:
-            raise UsageError("--demo and --snapshot cannot be used together",
+        if source.demo and (snapshot or nvidia_smi):
+            raise UsageError(f"--demo and {'--snapshot' if snapshot else '--nvidia-smi'} cannot be used together",
                              hint="--demo --node NODE renders the demo snapshot; with --compare, --snapshot FILE --demo "
                              "compares FILE with the demo cluster")  # fmt: skip
-    if snapshot == "-" and "-" in source.filenames:
-        raise UsageError("--snapshot - and -f - cannot both read stdin", hint="save one of them to a file")
+    if "-" in source.filenames and (snapshot == "-" or "-" in (nvidia_smi or [])):
+        raise UsageError(f"{'--snapshot' if snapshot == '-' else '--nvidia-smi'} - and -f - cannot both read stdin",
+                         hint="save one of them to a file")  # fmt: skip
+    if snapshot and nvidia_smi:
+        raise UsageError("--snapshot and --nvidia-smi cannot be used together",
+                         hint="--snapshot reads a kubectl-dra snapshot, --nvidia-smi what nvidia-smi printed")  # fmt: skip
     if as_resourceslice and cluster_flags:
         raise UsageError("--as-resourceslice reads no cluster: drop -f/--kubeconfig/--context")
     if as_resourceslice and output is Output.wide:
         raise UsageError("--as-resourceslice prints yaml (the default) or json")
 
 
-def _snapshot(node: str | None, snapshot: str | None, *, demo: bool) -> tuple[Snapshot, str]:
-    """The NVML facts (--snapshot FILE, the demo's, or this machine's) and where the node name came
-    from (option, snapshot, env or host: the hint when the node publishes nothing depends on it)."""
+def _snapshot(node: str | None, snapshot: str | None, nvidia_smi: list[str] | None, *, demo: bool) -> tuple[Snapshot, str]:
+    """The NVML facts (--nvidia-smi FILE…, --snapshot FILE, the demo's, or this machine's) and where the
+    node name came from (option, snapshot, env or host: the hint when the node publishes nothing depends on it)."""
     from kubectl_dra.console import warn
 
     node_origin = "option" if node else "snapshot"
-    if snapshot:
+    if nvidia_smi:
+        from kubectl_dra.nvml.smi import read_outputs
+
+        snap = read_outputs(nvidia_smi)  # SmiParseError: error + hint, exit 5
+        if node and node != snap.node:
+            if snap.node:
+                warn(f"the nvidia-smi outputs are of node {snap.node}: using --node {node}")
+            snap.node = node
+    elif snapshot:
         from kubectl_dra.nvml.snapshot import read_snapshot
 
         snap = read_snapshot(snapshot, "--snapshot")
@@ -264,7 +285,7 @@ def _as_resourceslice(snap: Snapshot, driver_release: DriverRelease | None, dyna
     return as_resourceslice(snap, driver_release.value if driver_release else DEFAULT_STYLE, dynamic_mig=bool(dynamic_mig))
 
 
-def _drift(snap: Snapshot, node_origin: str, source: SourceOptions, *, snapshot: str | None,
+def _drift(snap: Snapshot, node_origin: str, source: SourceOptions, *, from_files: bool,
            driver_release: DriverRelease | None, dynamic_mig: bool | None) -> DriftReport:  # fmt: skip
     """The drift against the devices the node has published (-f, --demo or the cluster)."""
     from dataclasses import replace
@@ -274,7 +295,7 @@ def _drift(snap: Snapshot, node_origin: str, source: SourceOptions, *, snapshot:
     from kubectl_dra.nvml.compare import drift_report, node_devices
 
     node = _named(snap)
-    if source.demo and source.filenames and snapshot:
+    if source.demo and source.filenames and from_files:
         raise UsageError("--demo and -f/--filename cannot be used together")
     # with -f, --demo named the NVML facts (the demo's snapshot), not the cluster
     cluster = read_cluster(replace(source.across_namespaces(), demo=source.demo and not source.filenames), (SLICES,), nodes=[node])
