@@ -11,18 +11,12 @@ from typing import TYPE_CHECKING
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
-    AllNamespaces,
+    NAMESPACED,
     Color,
     ColorOpt,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
-    Namespace,
     NoHeaders,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     keep_alive,
@@ -43,15 +37,7 @@ def list_claims(
     no_headers: NoHeaders = False,
     color: ColorOpt = Color.auto,
     watch: WatchOpt = False,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    namespace: Namespace = None,
-    all_namespaces: AllNamespaces = False,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = NAMESPACED,
 ) -> None:
     """List ResourceClaims: state, requests, the devices each got (node, UUID or PCI bus ID) and the pods using them.
 
