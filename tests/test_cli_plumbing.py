@@ -55,6 +55,31 @@ def test_command_folds_the_declared_source_flags_into_one_source():
     assert "--kubeconfig" in help_text and "--request-timeout" in help_text and "source" not in help_text
 
 
+def test_the_default_of_source_names_the_flags_offered_in_their_place():
+    from kubectl_dra.cli._common import source_flags
+
+    seen = []
+
+    def probe(
+        verbose: bool = typer.Option(False, "--verbose"),
+        source: SourceOptions = source_flags("namespace", "filename", "request_timeout"),
+        last: bool = typer.Option(False, "--last"),
+    ) -> None:
+        seen.append((verbose, last, source))
+
+    app = _app_with(probe)
+    result = _invoke(app, "-f", "a.yaml", "--last", "-n", "ml", "--request-timeout", "2s")
+    assert result.exit_code == 0, result.output
+    assert seen == [(False, True, SourceOptions(filenames=["a.yaml"], namespace="ml", request_timeout=2.0))]
+    help_text = _invoke(app, "--help").output
+    # in the order source_flags names them (help may group them in their own panel)
+    order = [help_text.index(flag) for flag in ("--namespace", "--filename", "--request-timeout")]
+    assert order == sorted(order)
+    assert "--demo" not in help_text and "--kubeconfig" not in help_text and "source" not in help_text
+    with pytest.raises(ValueError, match="not source flags"):
+        source_flags("namespace", "colour")
+
+
 def test_a_bad_request_timeout_is_a_usage_error_before_the_handler_runs():
     calls = []
 

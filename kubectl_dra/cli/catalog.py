@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
+    CLUSTER_WIDE,
     NoHeaders,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     keep_alive,
@@ -25,20 +21,16 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.console import warn
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "classes")
 def list_classes(
     output: OutputOpt = Output.table,
     no_headers: NoHeaders = False,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """List DeviceClasses: their selectors, extended resource, and how many devices they admit (and how many are free).
 
@@ -82,13 +74,7 @@ def list_attributes(
     ] = None,
     output: OutputOpt = Output.table,
     no_headers: NoHeaders = False,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """List every attribute and capacity the devices publish: kind, how many devices have it, and its values.
 

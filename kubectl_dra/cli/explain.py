@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
+    CLUSTER_WIDE,
     OUTPUT,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
-    Namespace,
-    RequestTimeout,
     emit,
     flush_warnings,
     keep_alive,
     read_cluster,
+    source_flags,
 )
 from kubectl_dra.errors import ExitCode
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 class ExplainOutput(str, Enum):
@@ -50,20 +48,13 @@ def explain(
     ] = None,
     node: Annotated[Optional[str], typer.Option("--node", help="Only this node.")] = None,
     output: ExplainOutputOpt = ExplainOutput.table,
-    namespace: Namespace = None,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
+    source: SourceOptions = source_flags("namespace", "filename", "demo", "kubeconfig", "context", "request_timeout"),
     features: Annotated[
         Optional[str],
         typer.Option("--features", help="Feature gates to simulate, as Kubernetes names them: "
                      "NAME=true|false,... (e.g. DRADeviceTaintRules=true). Default: the cluster release's "
                      "defaults (1.34-1.36; offline: 1.36).", show_default=False),
     ] = None,
-    *,
-    source: SourceOptions,
 ) -> None:
     """Explain whether the scheduler can allocate devices for a pod or claim, and if not, why.
 
@@ -103,13 +94,7 @@ def explain(
 @command(app, "lint")
 def lint_command(
     output: ExplainOutputOpt = ExplainOutput.table,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Find claims, templates and DeviceClasses that will fail at scheduling time.
 

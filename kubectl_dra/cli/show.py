@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
+    CLUSTER_WIDE,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     keep_alive,
     read_cluster,
 )
 from kubectl_dra.kube.kinds import CLAIMS, SLICES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "show")
 def show_device(
     device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, or a unique device name.")],
     output: OutputOpt = Output.table,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Show one device: every attribute, capacity, counter, taint, and which claim and pods hold it.
 
