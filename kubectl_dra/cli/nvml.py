@@ -36,9 +36,9 @@ from kubectl_dra.cli._common import (
     read_cluster,
     write_data,
 )
-from kubectl_dra.kube.source import SourceOptions
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.nvml.compare import DriftReport
     from kubectl_dra.nvml.snapshot import Snapshot
 

@@ -29,9 +29,9 @@ from kubectl_dra.cli._common import (
     read_cluster,
 )
 from kubectl_dra.kube.kinds import CLAIMS, NODES, SLICES
-from kubectl_dra.kube.source import SourceOptions
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.model.cluster import Cluster
     from kubectl_dra.nvml.snapshot import Snapshot
 
