@@ -14,15 +14,11 @@ import typer
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
+    CLUSTER_WIDE,
     Color,
     ColorOpt,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     keep_alive,
@@ -51,13 +47,7 @@ def topology(
     ] = False,
     output: OutputOpt = Output.table,
     color: ColorOpt = Color.auto,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Show where devices sit: NUMA node, PCIe root, GPU, MIG partitions, and the NICs next to them.
 
