@@ -17,7 +17,7 @@ from kubectl_dra.alloc.features import Features
 from kubectl_dra.alloc.inputs import ClaimInput
 from kubectl_dra.alloc.reasons import Reason
 from kubectl_dra.alloc.selection import RequestSelection
-from kubectl_dra.model.claim import Constraint, DeviceClass, SubRequest
+from kubectl_dra.model.claim import DeviceClass, DeviceConstraint, SubRequest
 
 #: resourceapi.AllocationResultsMaxSize: results per claim
 MAX_RESULTS = 32
@@ -72,7 +72,7 @@ class PreparedClaim:
     requests: list[list[ReqSpec]] = field(default_factory=list)
     #: per request: True for a ``firstAvailable`` request
     first_available: list[bool] = field(default_factory=list)
-    constraints: list[Constraint] = field(default_factory=list)
+    constraints: list[DeviceConstraint] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
