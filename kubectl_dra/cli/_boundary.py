@@ -21,12 +21,23 @@ def report(error: DraError) -> None:
 
 
 def command(app: typer.Typer, name: str, **kwargs) -> Callable:
-    """Register ``fn`` as a subcommand whose DraErrors end the process cleanly."""
+    """Register ``fn`` as a subcommand whose DraErrors end the process cleanly.
+
+    A handler with a keyword parameter ``source`` gets the source flags it declares (any of
+    ``cli._common.SOURCE_FLAGS``: filename, demo, kubeconfig, context, namespace, all_namespaces,
+    request_timeout) as one :class:`~kubectl_dra.kube.load.SourceOptions` built by
+    ``cli._common.source_options``; typer still sees the flags (help, order and completion as
+    declared), the handler sees only ``source``.
+    """
 
     def register(fn: Callable) -> Callable:
+        fold = _source_folder(fn)
+
         @functools.wraps(fn)
         def run(*args, **kw):
             try:
+                if fold is not None:
+                    kw = fold(kw)
                 return fn(*args, **kw)
             except DraError as error:
                 if os.environ.get("KUBECTL_DRA_DEBUG"):
@@ -57,7 +68,44 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
                 )
                 raise typer.Exit(int(ExitCode.ERROR)) from None
 
+        if fold is not None:
+            run.__signature__, run.__annotations__ = _without_source(fn)  # type: ignore[attr-defined]
         app.command(name, **kwargs)(run)
         return fn
 
     return register
+
+
+def _source_folder(fn: Callable) -> Callable[[dict], dict] | None:
+    """For a handler with a ``source`` parameter: kwargs -> kwargs with the source flags folded."""
+    import inspect
+
+    if "source" not in inspect.signature(fn).parameters:
+        return None
+    from kubectl_dra.cli._common import SOURCE_FLAGS, source_options
+
+    def fold(kw: dict) -> dict:
+        flags = {k: kw.pop(k) for k in SOURCE_FLAGS if k in kw}
+        kw["source"] = source_options(**flags)
+        return kw
+
+    return fold
+
+
+def _without_source(fn: Callable):
+    """The signature typer reads: the handler's, less ``source``, annotations evaluated (the modules
+    use ``from __future__ import annotations``; ``source``'s type may exist only for type checkers)."""
+    import inspect
+
+    namespace = getattr(fn, "__globals__", {})
+    params = []
+    annotations = {}
+    for param in inspect.signature(fn).parameters.values():
+        if param.name == "source":
+            continue
+        annotation = param.annotation
+        if isinstance(annotation, str):
+            annotation = eval(annotation, namespace)  # noqa: S307 - the module's own annotation text
+        params.append(param.replace(annotation=annotation))
+        annotations[param.name] = annotation
+    return inspect.Signature(params, return_annotation=None), annotations

@@ -10,12 +10,20 @@ from kubectl_dra.errors import ClusterError, NotFoundError
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
-#: what a command needs from a live cluster
-SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES = "slices", "claims", "classes", "templates", "pods", "nodes"
+#: what a command needs from a live cluster (defined in the cheap kube.kinds)
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES  # noqa: E402,F401
 
 
 @dataclass
 class SourceOptions:
+    """Where a command reads its objects from: the demo cluster, files, or a live API server.
+
+    Built once per command from its flags (``cli._common.source_options``; the ``command``
+    decorator does it) and passed whole to :func:`load_cluster` and to the watch
+    (``kube.watch.watch_for``). ``nodes``, ``required`` and ``pods`` say what one read needs
+    (``cli._common.read_cluster`` sets them), not where it reads from.
+    """
+
     filenames: list[str] = field(default_factory=list)
     demo: bool = False
     kubeconfig: str | None = None
@@ -31,6 +39,18 @@ class SourceOptions:
     #: pods the command names (in ``namespace``, else the context's): each is read by name, whatever
     #: the claims say; one that does not exist is left out (the command reports it), a 403 fails
     pods: list[str] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        """Whether this source is a live API server (not --demo, not -f)."""
+        return not (self.demo or self.filenames)
+
+    def across_namespaces(self) -> "SourceOptions":
+        """The same source read across every namespace (claims, pods, templates): device state
+        depends on the claims of every namespace. ``namespace`` stays what the user named."""
+        from dataclasses import replace
+
+        return replace(self, all_namespaces=True)
 
 
 #: what a warning adds when an optional read is refused (the refused request comes first)

@@ -132,3 +132,13 @@ def claim_list(claims: Sequence[Claim], cluster: Cluster) -> dict:
 
 def claim_names(claims: Sequence[Claim]) -> str:
     return "".join(f"resourceclaim.resource.k8s.io/{c.name}\n" for c in claims)
+
+
+def no_claims(cluster: Cluster, *, all_namespaces: bool) -> str:
+    """What ``claims`` says on stderr when it lists none (and how many claims it read elsewhere)."""
+    where = "any namespace" if all_namespaces else f"namespace {cluster.namespace}"
+    message = f"no ResourceClaims found in {where}"
+    others = len(cluster.claims)  # none of them is listed
+    if others > 0 and not all_namespaces:
+        message += f" ({others} in other namespaces: use -A)"
+    return message
