@@ -5,7 +5,7 @@ Flags -> ``domain.claim_plan.ClaimRequest`` -> ``plan_claim`` -> the manifest (a
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -17,10 +17,17 @@ from kubectl_dra.cli._common import (
     Demo,
     Filenames,
     Kubeconfig,
+    Output,
     RequestTimeout,
     flush_warnings,
-    load,
+    read_cluster,
+    write_data,
 )
+from kubectl_dra.console import err, out, warn
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.load import SourceOptions
 
 CLAIM = "Claim"
 
@@ -111,6 +118,8 @@ def claim(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     request_timeout: RequestTimeout = "0",
+    *,
+    source: SourceOptions,
 ) -> None:
     """Print a ResourceClaim (or, with --template, a ResourceClaimTemplate) for the devices a filter describes.
 
@@ -130,39 +139,38 @@ def claim(
 
       kubectl dra claim product~h100 --or product~a100 --or 'mig=true profile=3g.40gb' --demo
     """
-    from kubectl_dra.cli._common import Output, write_data
-    from kubectl_dra.console import err, out, warn
-    from kubectl_dra.domain import claim_plan
-    from kubectl_dra.kube.load import CLAIMS, CLASSES, SLICES
-    from kubectl_dra.render import manifest
+    from kubectl_dra.domain.claim_plan import ClaimRequest, apply_manifest, plan_claim
     from kubectl_dra.render.claim_check import check_lines
 
-    wanted = claim_plan.ClaimRequest(
+    wanted = ClaimRequest(
         terms=terms or [], where=where or [], min_memory=min_memory, mig=mig, profile=profile, product=product,
         arch=arch, cel_expression=cel_expression, alternatives=alternatives or [], count=count, all_devices=all_devices,
-        device_class=device_class, same=same or [], distinct=distinct or [], name=name, namespace=namespace,
+        device_class=device_class, same=same or [], distinct=distinct or [], name=name, namespace=source.namespace,
         request=request, template=template, api_version=api_version, check=check, apply=apply,
     )
-    spec = wanted.validate(offline=bool(demo or filename))
-    cluster = load(
-        filenames=filename, demo=demo, kubeconfig=kubeconfig, context=context, namespace=namespace,
-        all_namespaces=True, request_timeout=request_timeout,
-        want=(SLICES, CLAIMS, CLASSES) if check else (SLICES, CLASSES),
-    )
+    spec = wanted.validate(offline=not source.live)
+    cluster = read_cluster(source.across_namespaces(), (SLICES, CLAIMS, CLASSES) if check else (SLICES, CLASSES))
     cluster.device_views()
     flush_warnings(cluster)
-    plan = claim_plan.plan_claim(wanted, cluster, spec)
-    data = manifest.build(plan.spec)
+    plan = plan_claim(wanted, cluster, spec)
+    data = plan.manifest()
     for line in check_lines(plan):
         err(line)
     if apply:
         if not plan.matches_now:
             warn("no device matches the claim now: it will stay pending until one does")
-        data = claim_plan.apply_manifest(cluster, data, namespace)
-        if output is None:
-            out(f"{data['kind'].lower()}.resource.k8s.io/{data['metadata']['name']} created\n")
-            return
-    if output is ManifestOutput.json:
+        data = apply_manifest(cluster, data, source.namespace)
+    print_manifest(data, output, created=apply)
+
+
+def print_manifest(data: dict, output: "ManifestOutput | None", *, created: bool = False) -> None:
+    """claim's printer: the manifest as YAML (each CEL expression on one line) or JSON; after
+    --apply without -o, kubectl's "KIND/NAME created" line."""
+    if created and output is None:
+        out(f"{data['kind'].lower()}.resource.k8s.io/{data['metadata']['name']} created\n")
+    elif output is ManifestOutput.json:
         write_data(data, Output.json)
     else:
-        out(manifest.to_yaml(data))
+        from kubectl_dra.render.manifest import to_yaml
+
+        out(to_yaml(data))

@@ -21,19 +21,21 @@ from kubectl_dra.cli._common import (
     Output,
     OutputOpt,
     RequestTimeout,
+    emit,
     flush_warnings,
     keep_alive,
-    load,
+    read_cluster,
     split_values,
-    write_data,
 )
-
-from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, stream_changes
+from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watch, stream_changes
+from kubectl_dra.console import err, use_color
 from kubectl_dra.domain.device_query import STATE_CHOICES, DeviceQuery
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
 
-__all__ = ["STATE_CHOICES", "list_devices", "print_devices", "watch_devices", "device_signature"]
+__all__ = ["STATE_CHOICES", "list_devices", "no_devices", "watch_devices", "device_signature"]
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.load import SourceOptions
     from kubectl_dra.kube.watch import Change
     from kubectl_dra.model.cluster import Cluster, DeviceView
 
@@ -69,6 +71,8 @@ def list_devices(
     namespace: Namespace = None,
     all_namespaces: AllNamespaces = False,
     request_timeout: RequestTimeout = "0",
+    *,
+    source: SourceOptions,
 ) -> None:
     """List every DRA device: node, driver, product, memory, MIG profile, state, and the claim and pods holding it.
 
@@ -91,95 +95,64 @@ def list_devices(
       kubectl get resourceslices,resourceclaims -A -o yaml > dump.yaml; kubectl dra list -f dump.yaml
     """
     from kubectl_dra import timing
-    from kubectl_dra.console import use_color
-    from kubectl_dra.kube.load import CLASSES, CLAIMS, SLICES
+    from kubectl_dra.render import devices as render
 
     query = DeviceQuery(split_values(node), split_values(driver), state,
                         " ".join([*(where or []), *(terms or [])]), cel_expression, device_class)
     query.validate()
-    check_watch(watch, demo, filename)
+    check_watch(watch, source)
     if watch:
-        watch_devices(query, output=output, no_headers=no_headers, color=use_color(color.value), kubeconfig=kubeconfig,
-                      context=context, namespace=namespace, request_timeout=request_timeout)
+        watch_devices(query, source, output=output, no_headers=no_headers, color=use_color(color.value))
         return
     # device state depends on claims in every namespace, so always read them all
-    cluster = load(
-        filenames=filename, demo=demo, kubeconfig=kubeconfig, context=context, namespace=namespace,
-        all_namespaces=True, request_timeout=request_timeout,
-        want=(SLICES, CLAIMS, CLASSES) if device_class else (SLICES, CLAIMS), nodes=sorted(query.nodes),
-    )
+    want = (SLICES, CLAIMS, CLASSES) if device_class else (SLICES, CLAIMS)
+    cluster = read_cluster(source.across_namespaces(), want, nodes=sorted(query.nodes))
     timing.mark("cluster loaded")
     views = cluster.device_views()
     keep_alive(cluster, views)
     timing.mark("devices joined with claims")
     flush_warnings(cluster)
     selected = query.apply(cluster, views)
-    print_devices(selected, query, cluster, total=len(views), output=output, no_headers=no_headers,
-                  color=use_color(color.value))
-
-
-def print_devices(views: list["DeviceView"], query: DeviceQuery, cluster: "Cluster", *, total: int,
-                  output: Output, no_headers: bool, color: bool) -> None:
-    """list's printer: the table (with its footer), names, or the DeviceList data; on stderr, why nothing is listed."""
-    from kubectl_dra import timing
-    from kubectl_dra.console import err, out
-    from kubectl_dra.render import devices as render
-
     if not cluster.claims_known:
         err("warning: claims could not be read, so every device is shown as free")
-    if output in (Output.json, Output.yaml):
-        data = render.device_list(views)
-        keep_alive(data)
+
+    def data() -> dict:
+        items = render.device_list(selected)
         timing.mark("items built")
-        write_data(data, output)
-        timing.mark("written")
-        return
-    if not views:
-        nodes = query.nodes
-        if nodes:
-            # a live read with --node fetched only those nodes' slices: "in total" would mislead
-            err(f"no DRA devices found on node{'s' if len(nodes) > 1 else ''} {', '.join(sorted(nodes))}"
+        return items
+
+    def table(wide: bool) -> str:
+        text = render.devices_table(selected, wide=wide, color=use_color(color.value), no_headers=no_headers)
+        return text if no_headers else text + "\n" + render.footer(selected)
+
+    emit(output, data=data, table=table, names=lambda: render.device_names(selected),
+         empty=None if selected else no_devices(query, cluster, total=len(views)))
+    timing.mark("written")
+
+
+def no_devices(query: DeviceQuery, cluster: "Cluster", *, total: int) -> str:
+    """Why nothing is listed (stderr)."""
+    nodes = query.nodes
+    if nodes:
+        # a live read with --node fetched only those nodes' slices: "in total" would mislead
+        return (f"no DRA devices found on node{'s' if len(nodes) > 1 else ''} {', '.join(sorted(nodes))}"
                 + (" matching the other filters" if query.narrowed else ""))
-        elif total == 0:
-            err(f"no DRA devices found in {cluster.source or 'the input'}")
-        else:
-            err(f"no devices match the given filters ({total} devices in total)")
-        return
-    if output is Output.name:
-        out(render.device_names(views))
-        return
-    text = render.devices_table(views, wide=output is Output.wide, color=color, no_headers=no_headers)
-    if not no_headers:
-        text += "\n" + render.footer(views)
-    out(text)
+    if total == 0:
+        return f"no DRA devices found in {cluster.source or 'the input'}"
+    return f"no devices match the given filters ({total} devices in total)"
 
 
-def watch_devices(
-    selection: DeviceQuery,
-    *,
-    output: Output,
-    no_headers: bool,
-    color: bool,
-    kubeconfig: Optional[str],
-    context: Optional[str],
-    namespace: Optional[str],
-    request_timeout: str,
-) -> None:
+def watch_devices(selection: DeviceQuery, source: "SourceOptions", *, output: Output, no_headers: bool, color: bool) -> None:
     """`list -w`: the device table, then a row for every selected device whose state, holders,
     pods or taints change. A device that leaves the selection (e.g. `--state free` and it gets
     allocated) prints as it is now, as DELETED in -o json; one removed from the cluster prints
     with state `deleted`."""
-    from kubectl_dra.console import err
-    from kubectl_dra.kube.load import CLASSES
-    from kubectl_dra.kube.watch import DELETED, ClusterWatch, resources_for
+    from kubectl_dra.kube.watch import DELETED
     from kubectl_dra.render import devices as render
 
     try:
-        base = load(
-            filenames=None, demo=False, kubeconfig=kubeconfig, context=context, namespace=namespace,
-            all_namespaces=True, request_timeout=request_timeout, want=(CLASSES,) if selection.device_class else (),
-        )
-        watch = ClusterWatch(base, resources_for(base, all_claims=True, nodes=sorted(selection.nodes)))
+        watch = start_watch(source.across_namespaces(), want=(CLASSES,) if selection.device_class else (),
+                            nodes=sorted(selection.nodes))
     except KeyboardInterrupt:
         return
     wide = output is Output.wide

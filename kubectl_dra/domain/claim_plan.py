@@ -146,6 +146,10 @@ class ClaimPlan:
     #: False when claims could not be read: every device counts as free
     claims_known: bool = True
 
+    def manifest(self) -> dict:
+        """The ResourceClaim / ResourceClaimTemplate to print or create."""
+        return manifest.build(self.spec)
+
     @property
     def matches_now(self) -> bool:
         return any(alt.in_class for alt in self.alternatives)
