@@ -109,6 +109,12 @@ def written(api: Api):
             outcomes[version] = objects.outcome(api, ns, "probe")
         yield outcomes
     finally:
+        # the pod first, at once (no kubelet confirms a graceful delete, so the namespace controller's
+        # would leave it terminating and its allocated claim behind for every later test to see)
+        for kind, ns in created:
+            if kind == "Namespace":
+                api.delete("Pod", "probe", ns)
+                api.delete("ResourceClaim", "probe", ns)
         for kind, name in reversed(created):
             api.delete(kind, name)
 
