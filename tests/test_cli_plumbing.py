@@ -9,7 +9,7 @@ import typer
 
 # the handlers below are read as command modules are: their annotations resolve in this module
 from kubectl_dra.cli._common import Context, Demo, Filenames, Kubeconfig, Namespace, RequestTimeout
-from kubectl_dra.kube.load import SourceOptions
+from kubectl_dra.kube.source import SourceOptions
 
 
 def _app_with(handler, name="probe"):
@@ -53,6 +53,31 @@ def test_command_folds_the_declared_source_flags_into_one_source():
     # typer sees the flags, not `source`
     help_text = _invoke(_app_with(probe), "--help").output
     assert "--kubeconfig" in help_text and "--request-timeout" in help_text and "source" not in help_text
+
+
+def test_the_default_of_source_names_the_flags_offered_in_their_place():
+    from kubectl_dra.cli._common import source_flags
+
+    seen = []
+
+    def probe(
+        verbose: bool = typer.Option(False, "--verbose"),
+        source: SourceOptions = source_flags("namespace", "filename", "request_timeout"),
+        last: bool = typer.Option(False, "--last"),
+    ) -> None:
+        seen.append((verbose, last, source))
+
+    app = _app_with(probe)
+    result = _invoke(app, "-f", "a.yaml", "--last", "-n", "ml", "--request-timeout", "2s")
+    assert result.exit_code == 0, result.output
+    assert seen == [(False, True, SourceOptions(filenames=["a.yaml"], namespace="ml", request_timeout=2.0))]
+    help_text = _invoke(app, "--help").output
+    # in the order source_flags names them (help may group them in their own panel)
+    order = [help_text.index(flag) for flag in ("--namespace", "--filename", "--request-timeout")]
+    assert order == sorted(order)
+    assert "--demo" not in help_text and "--kubeconfig" not in help_text and "source" not in help_text
+    with pytest.raises(ValueError, match="not source flags"):
+        source_flags("namespace", "colour")
 
 
 def test_a_bad_request_timeout_is_a_usage_error_before_the_handler_runs():
@@ -156,7 +181,7 @@ def test_emit_refuses_a_format_the_command_does_not_print():
 def test_listed_claims_skips_malformed_claims_and_keeps_the_namespace():
     from kubectl_dra.kube.kinds import CLAIMS
     from kubectl_dra.cli._common import read_cluster, source_options
-    from kubectl_dra.model.listing import listed_claims
+    from kubectl_dra.model.queries import listed_claims
 
     cluster = read_cluster(source_options(demo=True, namespace="ml-team"), (CLAIMS,))
     names = {(c.namespace, c.name) for c in listed_claims(cluster, all_namespaces=False)}

@@ -3,13 +3,13 @@
 A command handler is a thin adapter (docs/architecture.md)::
 
     @command(app, "claims")
-    def list_claims(output: OutputOpt = Output.table, ..., filename: Filenames = None, demo: Demo = False,
-                    ..., request_timeout: RequestTimeout = "0", *, source: SourceOptions) -> None:
+    def list_claims(output: OutputOpt = Output.table, ..., source: SourceOptions = NAMESPACED) -> None:
         result = domain_function(read_cluster(source, want=...), request)   # one domain call
         emit(output, data=lambda: ..., table=lambda wide: ..., names=lambda: ..., empty=...)
 
-- the source flags (:data:`SOURCE_FLAGS`) arrive folded into one ``source``
-  (:class:`kubectl_dra.kube.load.SourceOptions`, built by :func:`source_options`);
+- ``source``'s default names the source flags the command offers (:data:`NAMESPACED`,
+  :data:`CLUSTER_WIDE` or :func:`source_flags`); typer shows them in its place, and the handler
+  gets them as one :class:`kubectl_dra.kube.source.SourceOptions` (built by :func:`source_options`);
 - :func:`read_cluster` reads what the command needs from it;
 - :func:`emit` is the one place the -o choice (json/yaml/name/table/wide) is written out.
 """
@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Optional
 
 import typer
 
+from kubectl_dra.kube.source import SourceOptions
+
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
     from kubectl_dra.model.cluster import Cluster
 
 SOURCE = "Input (default: the current kubeconfig context)"
@@ -95,9 +96,40 @@ def keep_alive(*objects: object) -> None:
         KEEP.extend(objects)
 
 
-#: the handler parameters that name the input source, as the options above spell them; the
-#: ``command`` decorator (cli/_boundary.py) folds the ones a handler declares into ``source``
-SOURCE_FLAGS = ("filename", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
+#: the source flags: handler parameter name -> (its option, its default), as kubectl spells them
+SOURCE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "filename": (Filenames, None),
+    "demo": (Demo, False),
+    "kubeconfig": (Kubeconfig, None),
+    "context": (Context, None),
+    "namespace": (Namespace, None),
+    "all_namespaces": (AllNamespaces, False),
+    "request_timeout": (RequestTimeout, "0"),
+}
+#: the handler parameters that name the input source; the ``command`` decorator
+#: (cli/_boundary.py) folds them into the handler's ``source``
+SOURCE_FLAGS = tuple(SOURCE_OPTIONS)
+
+
+class SourceFlags(tuple):
+    """The default of a handler's ``source`` parameter: which source flags the command offers, in
+    the order its help lists them (the ``command`` decorator puts them where ``source`` stands)."""
+
+
+def source_flags(*names: str) -> Any:
+    """``source: SourceOptions = source_flags("namespace", "filename", …)``: the flags a command
+    offers, by parameter name (:data:`SOURCE_FLAGS`); the presets below fit most commands."""
+    unknown = [n for n in names if n not in SOURCE_OPTIONS]
+    if unknown:
+        raise ValueError(f"not source flags: {unknown}")
+    return SourceFlags(names)
+
+
+#: -f, --demo, --kubeconfig, --context, -n, -A, --request-timeout: a command that lists one
+#: namespace (or every one with -A)
+NAMESPACED = source_flags("filename", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
+#: -f, --demo, --kubeconfig, --context, --request-timeout: a command about the whole cluster
+CLUSTER_WIDE = source_flags("filename", "demo", "kubeconfig", "context", "request_timeout")
 
 
 def source_options(
@@ -109,21 +141,20 @@ def source_options(
     namespace: str | None = None,
     all_namespaces: bool = False,
     request_timeout: str = "0",
-) -> "SourceOptions":
-    """The one :class:`~kubectl_dra.kube.load.SourceOptions` of a command, from its source flags.
+) -> SourceOptions:
+    """The one :class:`~kubectl_dra.kube.source.SourceOptions` of a command, from its source flags.
 
-    Every command gets it without calling this: declare the flags it offers (``filename: Filenames
-    = None``, ``demo: Demo = False``, … the names in :data:`SOURCE_FLAGS`) and a keyword parameter
-    ``source: SourceOptions``; :func:`kubectl_dra.cli._boundary.command` calls this with the flags
-    and passes the result as ``source`` (the handler never sees the flags one by one). Call it
-    directly only where the source is optional (``version --client`` reads no cluster).
+    Every command gets it without calling this: give the handler a parameter
+    ``source: SourceOptions = NAMESPACED`` (or :data:`CLUSTER_WIDE`, or ``source_flags(...)``);
+    :func:`kubectl_dra.cli._boundary.command` offers those flags and passes the result of this as
+    ``source`` (the handler never sees the flags one by one). Call it directly only where the
+    source is optional (``version --client`` reads no cluster).
 
     ``--request-timeout`` is parsed here (a bad duration: exit 2); the rest is checked when the
     cluster is read (:func:`read_cluster`).
     """
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.discovery import parse_duration
-    from kubectl_dra.kube.load import SourceOptions
 
     try:
         timeout = parse_duration(request_timeout)
@@ -141,7 +172,7 @@ def source_options(
 
 
 def read_cluster(
-    source: "SourceOptions",
+    source: SourceOptions,
     want: Iterable[str],
     *,
     nodes: Iterable[str] = (),

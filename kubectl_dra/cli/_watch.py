@@ -10,7 +10,7 @@ import typer
 from kubectl_dra.cli._common import OUTPUT, Output
 
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.kube.watch import Change, ClusterWatch
     from kubectl_dra.model.cluster import Cluster
 

@@ -35,7 +35,7 @@ from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
+    from kubectl_dra.kube.source import SourceOptions
 
 #: events arriving within this long of the first one are applied together
 BATCH_SECONDS = 0.1
