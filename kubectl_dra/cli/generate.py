@@ -5,29 +5,23 @@ Flags -> ``domain.claim_plan.ClaimRequest`` -> ``plan_claim`` -> the manifest (a
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
+    CLUSTER_WIDE,
     OUTPUT,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
     Output,
-    RequestTimeout,
     flush_warnings,
     read_cluster,
     write_data,
 )
 from kubectl_dra.console import err, out, warn
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
-
-if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
+from kubectl_dra.kube.source import SourceOptions
 
 CLAIM = "Claim"
 
@@ -113,13 +107,7 @@ def claim(
             case_sensitive=False, rich_help_panel=OUTPUT,
         ),
     ] = None,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Print a ResourceClaim (or, with --template, a ResourceClaimTemplate) for the devices a filter describes.
 

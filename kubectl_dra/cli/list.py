@@ -9,18 +9,12 @@ import typer
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
-    AllNamespaces,
-    ColorOpt,
+    NAMESPACED,
     Color,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
-    Namespace,
+    ColorOpt,
     NoHeaders,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     keep_alive,
@@ -31,11 +25,11 @@ from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watc
 from kubectl_dra.console import err, use_color
 from kubectl_dra.domain.device_query import STATE_CHOICES, DeviceQuery
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
+from kubectl_dra.kube.source import SourceOptions
 
 __all__ = ["STATE_CHOICES", "list_devices", "no_devices", "watch_devices", "device_signature"]
 
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
     from kubectl_dra.kube.watch import Change
     from kubectl_dra.model.cluster import Cluster, DeviceView
 
@@ -64,15 +58,7 @@ def list_devices(
     no_headers: NoHeaders = False,
     color: ColorOpt = Color.auto,
     watch: WatchOpt = False,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    namespace: Namespace = None,
-    all_namespaces: AllNamespaces = False,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = NAMESPACED,
 ) -> None:
     """List every DRA device: node, driver, product, memory, MIG profile, state, and the claim and pods holding it.
 
