@@ -5,7 +5,7 @@ Flags -> ``domain.claim_plan.ClaimRequest`` -> ``plan_claim`` -> the manifest (a
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -21,7 +21,9 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.console import err, out, warn
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 CLAIM = "Claim"
 

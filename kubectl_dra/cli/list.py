@@ -23,13 +23,11 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watch, stream_changes
 from kubectl_dra.console import err, use_color
-from kubectl_dra.domain.device_query import STATE_CHOICES, DeviceQuery
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
-from kubectl_dra.kube.source import SourceOptions
-
-__all__ = ["STATE_CHOICES", "list_devices", "no_devices", "watch_devices"]
 
 if TYPE_CHECKING:
+    from kubectl_dra.domain.device_query import DeviceQuery
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.model.cluster import Cluster
 
 
@@ -80,6 +78,7 @@ def list_devices(
       kubectl get resourceslices,resourceclaims -A -o yaml > dump.yaml; kubectl dra list -f dump.yaml
     """
     from kubectl_dra import timing
+    from kubectl_dra.domain.device_query import DeviceQuery
     from kubectl_dra.render import devices as render
 
     query = DeviceQuery(split_values(node), split_values(driver), state,
