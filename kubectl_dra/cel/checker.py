@@ -376,6 +376,10 @@ class Verdict:
     output: tuple  # the expression's type
     #: (offset, length, new name) of calls the runtime knows under another name
     renames: list[tuple[int, int, str]] = field(default_factory=list)
+    #: the checked AST (for the cost estimate, kubectl_dra.cel.cost)
+    checked: Checked | None = None
+    #: offsets of ``has(device.<field>)`` tests, checked as ``true`` (see ``_for_checking``)
+    presence: frozenset[int] = frozenset()
 
 
 _lock = threading.Lock()
@@ -437,6 +441,10 @@ def _for_checking(expression: str, blanked: str) -> str:
     for m in _HAS_FIELD_RE.finditer(blanked):
         out = out[: m.start()] + "true".ljust(m.end() - m.start()) + out[m.end():]
     return out
+
+
+def _presence_offsets(blanked: str) -> frozenset[int]:
+    return frozenset(m.start() for m in _HAS_FIELD_RE.finditer(blanked))
 
 
 def _rewrite_errors(expression: str, message: str) -> str:
@@ -520,7 +528,7 @@ def check(expression: str, blanked: str) -> Verdict:
     output = checked.types.get(checked.root.id, ("dyn",))
     if output[0] == "dyn" and _attribute_lookup(checked, checked.root):
         output = ("wk", "any")
-    return Verdict(output, _list_index_renames(expression, checked))
+    return Verdict(output, _list_index_renames(expression, checked), checked, _presence_offsets(blanked))
 
 
 def _list_index_renames(expression: str, checked: Checked) -> list[tuple[int, int, str]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import checker, library
+from . import checker, cost, library
 from .activation import BadDevice, activation_data, build
 from .analysis import (
     OPTIONAL_DOMAIN_RE,
@@ -81,7 +81,8 @@ def _engine() -> tuple[Any, Any]:
 class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
-    __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_runtime",
+    __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_over", "_runtime",
+                 "max_cost",
                  "_seen", "expression")
 
     def __init__(
@@ -92,6 +93,8 @@ class Program:
         domains: frozenset[str],
         is_bool: bool,
         runtime: str | None = None,
+        max_cost: int = 0,
+        over: Callable[[dict[str, Any]], int] | None = None,
     ) -> None:
         self.expression = expression
         self._runtime = runtime if runtime is not None else expression  # the text that runs (renamed calls)
@@ -99,7 +102,12 @@ class Program:
         self._env = env
         self._domains = domains
         self._is_bool = is_bool
-        self._keys = prunable_keys(expression)
+        #: the compile-time cost estimate (cel-go's, as the API server computes it; kubectl_dra.cel.cost)
+        self.max_cost = max_cost
+        # above the runtime limit: the cost bound of each device decides (kubectl_dra.cel.cost.device_bound),
+        # on the whole device variable (no pruning)
+        self._over = over
+        self._keys = prunable_keys(expression) if over is None else None
         # `device.attributes[?"d"]` is a present (empty) map upstream for any domain: evaluate with the
         # expression's domains always filled in
         # filling in absent domains is exact only while the maps are never used as a whole
@@ -154,6 +162,10 @@ class Program:
         ), None
 
     def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
+        if self._over is not None:
+            bound = self._over(data)
+            if bound > cost.LIMIT:
+                return Result(None, cost.unknown_cost_message(bound))
         cel, env = _engine()
         if self._optional:
             filled = self._run_filled(data, cel, env)
@@ -270,7 +282,7 @@ class Program:
             except BadDevice as e:
                 append(Result(None, str(e)))
                 continue
-            if self._optional:
+            if self._optional or self._over is not None:
                 append(self._run(data))
                 continue
             value = evaluate(new_activation({"device": data}))
@@ -295,16 +307,22 @@ _cache: dict[str, Program] = {}
 _CACHE_MAX = 1024
 
 
-def compile(expression: str) -> Program:
-    """Compile a device selector (cached by text). Raises CelCompileError."""
+def compile(expression: str, *, estimate: bool = False) -> Program:
+    """Compile a device selector (cached by text). Raises CelCompileError.
+
+    Without ``estimate``, as the scheduler compiles a stored selector. With ``estimate``, also as the API
+    server validates a new or changed selector: an expression whose cost estimate exceeds the limit is
+    a CelCompileError (``too complex, exceeds cost limit``) — for selectors a user types.
+    """
     program = _cache.get(expression)
-    if program is not None:
-        return program
-    program = _compile(expression)
-    with _lock:
-        if len(_cache) >= _CACHE_MAX:
-            _cache.clear()
-        _cache[expression] = program
+    if program is None:
+        program = _compile(expression)
+        with _lock:
+            if len(_cache) >= _CACHE_MAX:
+                _cache.clear()
+            _cache[expression] = program
+    if estimate and program.max_cost > cost.LIMIT:
+        raise CelCompileError(cost.too_complex_message(program.max_cost), hint=cost.TOO_COMPLEX_HINT)
     return program
 
 
@@ -346,4 +364,11 @@ def _compile(expression: str) -> Program:
         msg = STATUS_RE.sub("", str(e), count=1)
         msg = re.sub(r"\s*\[INVALID_ARGUMENT\]\s*$", "", msg)
         raise CelCompileError(f"compilation failed: {msg}") from None
-    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"), runtime)
+    checked, presence = verdict.checked, verdict.presence
+    max_cost = cost.estimate(checked, presence)[1] if checked is not None else 0
+    over = None
+    if checked is not None and cost.bound(checked, presence) > cost.LIMIT:
+        # the runtime limit may be reached on some device: each evaluation checks its device's bound
+        def over(data: dict[str, Any]) -> int:
+            return cost.bound(checked, presence, cost.device_sizes(data))
+    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"), runtime, max_cost, over)
