@@ -636,6 +636,8 @@ class _Coster:
                 if _kind(elem.type) in ("string", "bytes"):
                     el_cost = e_add(el_cost, e_factor(sz(elem), STRING_TRAVERSAL))
                 return e_mul(sz(target), el_cost), None
+            if self.sound:  # a dyn receiver may be a list: at run time each element costs at least 1
+                return e_union(e_factor(sz(target), STRING_TRAVERSAL), sz(target)), None
             return e_factor(sz(target), STRING_TRAVERSAL), None
         if fn in ("url", "jsonpatch.escapeKey"):
             if len(args) == 1:
@@ -817,14 +819,107 @@ def too_complex_message(max_cost: int) -> str:
     return f"CEL expression {TOO_COMPLEX}: estimated cost {_figure(max_cost)}, limit {LIMIT}"
 
 
+#: the runtime error when cel-expr-python stops (a limit of this engine, not of Kubernetes)
+ENGINE_BUDGET = ("kubectl-dra cannot evaluate this: its CEL engine (cel-expr-python) stops after 10,000 "
+                 "comprehension iterations in one evaluation; Kubernetes has no such limit (only the cost limit)")
+
 TOO_COMPLEX_HINT = ("the API server rejects a selector whose worst-case cost is above the limit; what costs most is "
                     "a macro (all, exists, map, filter) nested in another, over lists or maps of unknown size")
 
 
-#: the start of the runtime error of an evaluation whose actual cost kubectl-dra cannot bound
-UNKNOWN_COST = "actual cost limit may be exceeded"
+# ------------------------------------------------------------------ a lower bound of the actual cost
+
+#: functions whose run-time cost depends on a size and can be 0 (or that cel-go may fold): no unit counted
+_SIZED_CALLS = frozenset({
+    "isSorted", "sum", "max", "min", "indexOf", "lastIndexOf", "url", "lowerAscii", "upperAscii", "substring",
+    "trim", "replace", "split", "join", "find", "findAll", "cidr", "isIP", "isCIDR", "ip", "quantity",
+    "isQuantity", "semver", "isSemver", "startsWith", "endsWith", "bytes", "string", "strings.quote", "format",
+    "@in", "_<_", "_<=_", "_>_", "_>=_", "_==_", "_!=_", "_+_", "matches", "contains", "dyn",
+    "_[_]", "_[?_]", "_?._",
+})
 
 
-def unknown_cost_message(bound: int) -> str:
-    return (f"{UNKNOWN_COST}: kubectl-dra does not compute CEL's actual cost, and the estimate for this "
-            f"device ({_figure(bound)}) is above the limit ({LIMIT}); the API server rejects such a selector")
+def _constant(e: Node) -> bool:
+    if e.kind == "const":
+        return True
+    if e.kind == "list":
+        return all(_constant(a) for a in e.args)
+    if e.kind == "struct":
+        return all(k is not None and _constant(k) for k in e.keys) and all(_constant(a) for a in e.args)
+    return False
+
+
+class _Lower:
+    """A lower bound of cel-go's actual cost on one device: only steps every evaluation must take."""
+
+    def __init__(self, sizes: Sizes):
+        self.sizes = sizes
+
+    def count(self, e: Node) -> int:
+        """How many elements a comprehension range certainly has (0 when not known)."""
+        if e.kind == "list":
+            return len(e.args)
+        if e.kind == "struct":
+            return len(e.args)
+        if e.kind == "call" and e.value == "lists.range" and e.target is None and len(e.args) == 1:
+            a = e.args[0]
+            if a.kind == "const" and a.const_kind == "int":
+                return max(a.value, 0)
+        if e.kind == "ident" and e.value == "device.attributes":
+            return self.sizes.attr_domains
+        if e.kind == "ident" and e.value == "device.capacity":
+            return self.sizes.cap_domains
+        return 0
+
+    def cost(self, e: Node | None, accu: str | None = None) -> int:
+        if e is None:
+            return 0
+        k = e.kind
+        if k == "const":
+            return 0
+        if k == "ident":
+            return 1
+        if k == "select":
+            return self.cost(e.target)
+        if k in ("list", "struct"):
+            return sum(self.cost(a) for a in e.args) + sum(self.cost(x) for x in e.keys if x is not None)
+        if k == "comprehension":
+            rng, init, cond, step, result = e.args
+            total = self.cost(rng) + self.cost(init) + self.cost(result)
+            if rng.kind == "list" and not rng.args:
+                return total  # cel.bind
+            n = self.count(rng)
+            if n and not (cond.kind == "const" and cond.value is True):
+                n = 1  # all/exists may stop after the first element
+            return total + n * (self.cost(cond) + self.cost(step, e.value[1]))
+        if k != "call":
+            return 0
+        fn = e.value
+        args = e.args
+        if fn in ("_&&_", "_||_") and len(args) == 2:
+            first = self.cost(args[0])
+            # all/exists: the step runs only while the accumulator lets the other operand be evaluated
+            if args[0].kind == "ident" and args[0].value == accu:
+                return first + self.cost(args[1])
+            return first
+        if fn == "_?_:_" and len(args) == 3:
+            return self.cost(args[0]) + min(self.cost(args[1]), self.cost(args[2]))
+        inner = sum(self.cost(a) for a in args) + self.cost(e.target)
+        operands = [*args, *([e.target] if e.target is not None else [])]
+        if fn in _SIZED_CALLS or all(_constant(a) for a in operands):
+            return inner
+        return inner + 1
+
+
+def lower(checked: Checked, sizes: Sizes) -> int:
+    """A lower bound of cel-go's actual cost of the selector on a device with these (exact) sizes."""
+    return _Lower(sizes).cost(checked.root)
+
+
+def exceeds(checked: Checked, presence: frozenset[int], data: dict[str, Any]) -> bool:
+    """Whether cel-go certainly passes the runtime limit evaluating the selector on this ``device``
+    variable: its lower bound is above the limit. False also when it is not known (see the module doc)."""
+    sizes = device_sizes(data)
+    if bound(checked, presence, sizes) <= LIMIT:
+        return False
+    return lower(checked, sizes) > LIMIT

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +82,7 @@ class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
     __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_over", "_runtime",
-                 "max_cost",
+                 "_ast", "max_cost",
                  "_seen", "expression")
 
     def __init__(
@@ -94,7 +94,8 @@ class Program:
         is_bool: bool,
         runtime: str | None = None,
         max_cost: int = 0,
-        over: Callable[[dict[str, Any]], int] | None = None,
+        ast: tuple[checker.Checked, frozenset[int]] | None = None,
+        over: bool = False,
     ) -> None:
         self.expression = expression
         self._runtime = runtime if runtime is not None else expression  # the text that runs (renamed calls)
@@ -104,10 +105,11 @@ class Program:
         self._is_bool = is_bool
         #: the compile-time cost estimate (cel-go's, as the API server computes it; kubectl_dra.cel.cost)
         self.max_cost = max_cost
-        # above the runtime limit: the cost bound of each device decides (kubectl_dra.cel.cost.device_bound),
-        # on the whole device variable (no pruning)
-        self._over = over
-        self._keys = prunable_keys(expression) if over is None else None
+        self._ast = ast  # the checked AST and the has() offsets, for the runtime cost (kubectl_dra.cel.cost)
+        # the runtime limit may be reached: whether it certainly is is decided per device
+        # (kubectl_dra.cel.cost.exceeds), on the whole device variable (no pruning)
+        self._over = over and ast is not None
+        self._keys = prunable_keys(expression) if not self._over else None
         # `device.attributes[?"d"]` is a present (empty) map upstream for any domain: evaluate with the
         # expression's domains always filled in
         # filling in absent domains is exact only while the maps are never used as a whole
@@ -162,10 +164,8 @@ class Program:
         ), None
 
     def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
-        if self._over is not None:
-            bound = self._over(data)
-            if bound > cost.LIMIT:
-                return Result(None, cost.unknown_cost_message(bound))
+        if self._over and cost.exceeds(self._ast[0], self._ast[1], data):  # type: ignore[index]
+            return Result(None, cost.EXCEEDED)
         cel, env = _engine()
         if self._optional:
             filled = self._run_filled(data, cel, env)
@@ -173,7 +173,10 @@ class Program:
                 return filled
         if activation is None:
             activation = env.Activation({"device": data})
-        result, missing = self._result(self._expr.eval(activation), cel)
+        value, stopped = self._eval(self._expr, activation, data)
+        if stopped is not None:
+            return stopped
+        result, missing = self._result(value, cel)
         if result.error is not None and self._fill:
             # Kubernetes reads an unknown domain as an empty map; the engine cannot default a map
             # lookup. Any error (a missing key, or one in the other operand of && / ||) may come from
@@ -195,7 +198,20 @@ class Program:
             expr = membership
             filled["draAttributeDomains"] = list(data["attributes"])
             filled["draCapacityDomains"] = list(data["capacity"])
-        return self._result(expr.eval(env.Activation({"device": filled})), cel)[0]
+        value, stopped = self._eval(expr, env.Activation({"device": filled}), data)
+        return stopped if stopped is not None else self._result(value, cel)[0]
+
+    def _eval(self, expr: Any, activation: Any, data: dict[str, Any]) -> tuple[Any, Result | None]:
+        """(the engine's value, None), or (None, the Result) when the engine stops without a value."""
+        try:
+            return expr.eval(activation), None
+        except RuntimeError as e:  # cel-cpp's comprehension budget: 10,000 iterations per evaluation
+            msg = error_text(str(e))
+            if "Iteration budget exceeded" not in msg:
+                return None, Result(None, msg)
+            if self._ast is not None and cost.lower(self._ast[0], cost.device_sizes(data)) > cost.LIMIT:
+                return None, Result(None, cost.EXCEEDED)
+            return None, Result(None, cost.ENGINE_BUDGET)
 
     def evaluate(self, device: Device) -> Result:
         """Evaluate for one device; never raises for a runtime error (see ``Result.error``)."""
@@ -282,10 +298,14 @@ class Program:
             except BadDevice as e:
                 append(Result(None, str(e)))
                 continue
-            if self._optional or self._over is not None:
+            if self._optional or self._over:
                 append(self._run(data))
                 continue
-            value = evaluate(new_activation({"device": data}))
+            try:
+                value = evaluate(new_activation({"device": data}))
+            except RuntimeError:
+                append(self._run(data))  # the slow path says why
+                continue
             t = value.type()
             if t == bool_t:
                 append(TRUE if value.value() else FALSE)
@@ -366,9 +386,6 @@ def _compile(expression: str) -> Program:
         raise CelCompileError(f"compilation failed: {msg}") from None
     checked, presence = verdict.checked, verdict.presence
     max_cost = cost.estimate(checked, presence)[1] if checked is not None else 0
-    over = None
-    if checked is not None and cost.bound(checked, presence) > cost.LIMIT:
-        # the runtime limit may be reached on some device: each evaluation checks its device's bound
-        def over(data: dict[str, Any]) -> int:
-            return cost.bound(checked, presence, cost.device_sizes(data))
-    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"), runtime, max_cost, over)
+    ast = (checked, presence) if checked is not None else None
+    over = checked is not None and cost.bound(checked, presence) > cost.LIMIT
+    return Program(expression, expr, env, frozenset(literals), output == ("prim", "bool"), runtime, max_cost, ast, over)

@@ -160,7 +160,7 @@ def claim(
     if arch is not None:
         extra.append(f"arch={manifest.quote_value(arch)}")
     text = manifest.filter_text(terms or [], where or [], extra)
-    cel_program = cel.compile(cel_expression) if cel_expression is not None else None  # compile error: exit 2
+    cel_program = cel.compile(cel_expression, estimate=True) if cel_expression is not None else None  # compile error: exit 2
     from kubectl_dra.filter import parse as parse_filter
 
     for alt_text in [text, *(alternatives or [])]:
