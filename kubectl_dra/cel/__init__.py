@@ -33,10 +33,16 @@ the url/ip/cidr/format libraries; compile-time format-string validation; type pa
 list functions are declared per element type); quantity/semver values are maps (``type()`` is map,
 ``==`` with another type is false, ``isInteger()``/``asInteger()`` answer from the value, not Go's
 parsed form); NaN ordering and double formatting follow cel-cpp; constant folding of conversions at
-program planning. The runtime cost limit (``actual cost limit exceeded``, 1e6) and the compile-time
-cost estimate are not computed: cel-expr-python 0.1.3 exposes neither cost tracking nor the
-estimator, and the scheduler compiles selectors without the estimate
-(``cel.Cache.GetOrCompile``: ``DisableCostEstimation``).
+program planning.
+
+Cost limits (:mod:`.cost`): ``Program.max_cost`` is cel-go's compile-time estimate, reproduced on the
+checked AST with Kubernetes' DRA size hints; ``compile(expr, estimate=True)`` rejects, as the API server
+does for a new selector, an estimate above 1e6 (``too complex, exceeds cost limit``; ``list``/``claim
+--cel``). The scheduler compiles without it and enforces the runtime limit: here an upper bound proves
+the limit unreachable (once per selector, else per device), a lower bound proves it passed
+(``operation cancelled: actual cost limit exceeded``); in between the engine's answer is kept.
+cel-expr-python stops an evaluation after 10,000 comprehension iterations (a runtime error saying so;
+Kubernetes has no such limit).
 """
 
 from __future__ import annotations

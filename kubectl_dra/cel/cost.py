@@ -25,14 +25,24 @@ cel-cpp; where that AST is shaped differently from cel-go's, the difference is u
 ``has(device.<field>)`` is checked as ``true``).
 
 The runtime limit: cel-go's *actual* cost depends on its interpreter's plan (constant folding, attribute
-qualifiers, short-circuits), which cel-expr-python cannot reproduce step by step. What is exact:
-:func:`device_bound` is the same estimator with the sizes of one concrete device instead of the
-upstream maxima — an upper bound of the actual cost for that device (cel-go's estimator is designed
-as an upper bound; the oracle checks ``actual <= estimate`` on every generated case). When the bound
-is within the limit — every selector the API server accepts, on any device — the runtime limit cannot
-be reached and the engine's answer stands. Only above it (expressions the API server rejects, found in
-offline files) is the actual cost not computed: :class:`kubectl_dra.cel.program.Program` then answers
-with a runtime error that says so (``COST_UNKNOWN``), never with a guess.
+qualifiers, short-circuits, the values), which cel-expr-python cannot reproduce step by step (it has no
+cost tracking). Two static figures decide instead, from the checked AST and the sizes of one concrete
+device (:func:`device_sizes`):
+
+* :func:`bound` — an upper bound of the actual cost: the estimator with the run-time rules where cel-go's
+  estimate undercounts (an index or select on a computed value costs an attribute and a qualifier step;
+  startsWith/endsWith cost by the receiver; split/findAll may return one part more, strings.quote
+  up to ten characters a character). When it is within
+  the limit (with upstream's maxima: checked once at compile time; else per device), the limit cannot be
+  reached and the engine's answer stands — exact.
+* :func:`lower` — a lower bound: only steps every evaluation takes (identifiers, calls that cost at least
+  one unit, comprehensions that cannot stop early, with the device's real map sizes). Above the limit:
+  upstream's runtime error ``operation cancelled: actual cost limit exceeded`` — exact.
+
+Between the two the engine's answer is kept: the limit is then not enforced (documented in
+docs/fidelity.md; the oracle measures how often). cel-expr-python also stops any evaluation after
+10,000 comprehension iterations (Kubernetes has no such limit): that is a runtime error saying so
+(``ENGINE_BUDGET``), or upstream's limit error when the lower bound proves it.
 """
 
 from __future__ import annotations
@@ -539,6 +549,8 @@ class _Coster:
             # plain Go uint64 arithmetic here: it wraps around
             result = {"string_to_bytes": (s[0], (s[1] * 4) & U64), "bytes_to_string": (s[0] // 4, s[1]),
                       "strings_quote": ((s[0] + 2) & U64, (s[1] * 2 + 2) & U64)}[overload]
+            if self.sound and overload == "strings_quote":  # an escape takes up to 10 characters (\U0010FFFF)
+                result = (result[0], _add(_mul(s[1], 10), 2))
             return e_add(e_factor(s, STRING_TRAVERSAL), arg_sum), result
         if overload in ("starts_with_string", "ends_with_string") and len(args) == 1:
             s = sz(args[0])

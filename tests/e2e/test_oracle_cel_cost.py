@@ -234,3 +234,14 @@ def test_expensive_selectors_agree_with_upstream(oracle):
     counts["upstream exceeded the runtime limit"] = upstream_exceeded
     print(f"[oracle] cel cost: {counts} in {time.monotonic() - started:.1f} s")
     assert not problems, f"{len(problems)} problems (seed {SEED}):\n" + "\n".join(problems[:15])
+
+
+def test_unit_test_figures_are_upstreams(oracle):
+    """tests/test_cel_cost.py's expected estimates, asked again of upstream."""
+    from tests.test_cel_cost import ORACLE_ESTIMATES
+
+    device = {"driver": D, "attributes": {"model": {"string": "a100"}, "count": {"int": 1}, "ver": {"version": "1.0.0"}},
+              "capacity": {"memory": {"value": "1.5Gi"}}}
+    answers = cel_answers(oracle, [(e, [device]) for e, _ in ORACLE_ESTIMATES])
+    got = [(e, a.get("maxCost")) for (e, _), a in zip(ORACLE_ESTIMATES, answers)]
+    assert got == list(ORACLE_ESTIMATES)
