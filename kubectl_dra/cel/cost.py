@@ -325,11 +325,8 @@ class _Coster:
             return est
         if _scalar(self.type(e)):
             return ONE
-        if e.kind == "ident":
-            v = self._peek(e.value)
-            if v is not None and v.size is not None:
-                return v.size
-        return None
+        v = self._local(e)
+        return v.size if v is not None else None
 
     def size_or_unknown(self, e: Node) -> Est:
         s = self.size(e)
@@ -339,11 +336,21 @@ class _Coster:
         got = self.entries.get(e.id)
         if got is not None:
             return got
-        if e.kind == "ident":
-            v = self._peek(e.value)
-            if v is not None and v.entry is not None:
-                return v.entry
-        return None
+        v = self._local(e)
+        return v.entry if v is not None else None
+
+    def _local(self, e: Node) -> _Var | None:
+        """The comprehension/bind variable an identifier names, if it names one."""
+        return self._peek(e.value) if e.kind == "ident" else None
+
+    def copy_estimates(self, dst: Node, src: Node) -> None:
+        """copySizeEstimates: ``dst`` has ``src``'s size and entry sizes."""
+        s = self.size(src)
+        if s is not None:
+            self.sizes[dst.id] = s
+        ent = self.entry(src)
+        if ent is not None:
+            self.entries[dst.id] = ent
 
     def ast_node(self, e: Node) -> _AstNode:
         path = self.path(e)
@@ -408,14 +415,8 @@ class _Coster:
 
     def cost_call(self, e: Node) -> Est:
         if e.value == "dyn" and len(e.args) == 1:
-            arg = e.args[0]
-            c = self.cost(arg)
-            s = self.size(arg)
-            if s is not None:
-                self.sizes[e.id] = s
-            ent = self.entry(arg)
-            if ent is not None:
-                self.entries[e.id] = ent
+            c = self.cost(e.args[0])
+            self.copy_estimates(e, e.args[0])
             return e_add(ONE, c)
         args = e.args
         arg_costs = [self.cost(a) for a in args]
@@ -486,12 +487,7 @@ class _Coster:
         self._push(e.value[1], _Var(self.path(init), self.size(init), self.entry(init)))
         total = e_add(total, self.cost(result))
         self._pop(e.value[1])
-        s = self.size(result)
-        if s is not None:
-            self.sizes[e.id] = s
-        ent = self.entry(result)
-        if ent is not None:
-            self.entries[e.id] = ent
+        self.copy_estimates(e, result)
         return total
 
     def cost_comprehension(self, e: Node) -> Est:
@@ -756,25 +752,19 @@ def _allocating(factor: float, size: Est) -> tuple[Est, Est]:
     return e_add(e_add(e_factor(size, factor), ONE), fixed(LIST_CREATE)), size
 
 
+def _replace_side(n: int, divisor: int, kept: bool) -> tuple[int, int]:
+    """(replacement count, retained size) of one side of the replace() estimate."""
+    if divisor == 0:
+        return (n + 1 if n < U64 else n), n
+    if kept:
+        return 0, n
+    return min(math.ceil(float(n) / float(divisor)), U64), 0
+
+
 def _replace(s: Est, old: Est, new: Est) -> tuple[Est, Est]:
-    count_min = count_max = retained_min = retained_max = 0
-    if old[0] == 0:
-        count_max = s[1] + 1 if s[1] < U64 else s[1]
-        retained_max = s[1]
-    elif new[1] <= old[0]:
-        count_max = 0
-        retained_max = s[1]
-    else:
-        count_max = math.ceil(float(s[1]) / float(old[0]))
-    if old[1] == 0:
-        count_min = s[0] + 1 if s[0] < U64 else s[0]
-        retained_min = s[0]
-    elif old[1] <= new[0]:
-        count_min = 0
-        retained_min = s[0]
-    else:
-        count_min = math.ceil(float(s[0]) / float(old[1]))
-    count_min, count_max = min(count_min, U64), min(count_max, U64)
+    """The Kubernetes library's replace() estimate: (cost, result size)."""
+    count_max, retained_max = _replace_side(s[1], old[0], new[1] <= old[0])
+    count_min, retained_min = _replace_side(s[0], old[1], old[1] <= new[0])
     size = e_add(e_mul((count_min, count_max), new), (retained_min, retained_max))
     return e_factor(s, 2 * STRING_TRAVERSAL), size
 
@@ -791,7 +781,7 @@ def bound(checked: Checked, presence: frozenset[int] = frozenset(), sizes: Sizes
     attribute step and a qualifier step (1 in the estimate), startsWith/endsWith cost by the receiver's
     size (the estimate takes the argument's), split and findAll can return one part more than the size
     hint. The bound counts those the run-time way; the oracle checks ``actual <= bound`` on every
-    generated case (tests/e2e/test_oracle_cel.py).
+    generated case (tests/e2e/test_oracle_cel_cost.py).
     """
     return _Coster(checked, sizes, presence, sound=True).cost(checked.root)[1]
 
@@ -928,10 +918,10 @@ def lower(checked: Checked, sizes: Sizes) -> int:
     return _Lower(sizes).cost(checked.root)
 
 
-def exceeds(checked: Checked, presence: frozenset[int], data: dict[str, Any]) -> bool:
-    """Whether cel-go certainly passes the runtime limit evaluating the selector on this ``device``
-    variable: its lower bound is above the limit. False also when it is not known (see the module doc)."""
-    sizes = device_sizes(data)
+def exceeds(checked: Checked, presence: frozenset[int], sizes: Sizes) -> bool:
+    """Whether cel-go certainly passes the runtime limit evaluating the selector on a device of these
+    sizes (:func:`device_sizes`): its lower bound is above the limit. False also when that is not known
+    (see the module doc)."""
     if bound(checked, presence, sizes) <= LIMIT:
         return False
     return lower(checked, sizes) > LIMIT

@@ -82,7 +82,7 @@ class Program:
     """A compiled selector. Thread-safe for evaluation; build with :func:`compile`."""
 
     __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_over", "_runtime",
-                 "_ast", "max_cost",
+                 "_ast", "_limit", "max_cost",
                  "_seen", "expression")
 
     def __init__(
@@ -109,6 +109,7 @@ class Program:
         # the runtime limit may be reached: whether it certainly is is decided per device
         # (kubectl_dra.cel.cost.exceeds), on the whole device variable (no pruning)
         self._over = over and ast is not None
+        self._limit: dict[cost.Sizes, bool] = {}  # device sizes -> the runtime limit certainly passed
         self._keys = prunable_keys(expression) if not self._over else None
         # `device.attributes[?"d"]` is a present (empty) map upstream for any domain: evaluate with the
         # expression's domains always filled in
@@ -164,8 +165,15 @@ class Program:
         ), None
 
     def _run(self, data: dict[str, Any], activation: Any | None = None) -> Result:
-        if self._over and cost.exceeds(self._ast[0], self._ast[1], data):  # type: ignore[index]
-            return Result(None, cost.EXCEEDED)
+        if self._over:
+            sizes = cost.device_sizes(data)
+            passed = self._limit.get(sizes)
+            if passed is None:
+                if len(self._limit) > 4096:
+                    self._limit.clear()
+                passed = self._limit[sizes] = cost.exceeds(self._ast[0], self._ast[1], sizes)  # type: ignore[index]
+            if passed:
+                return Result(None, cost.EXCEEDED)
         cel, env = _engine()
         if self._optional:
             filled = self._run_filled(data, cel, env)
