@@ -825,8 +825,9 @@ def too_complex_message(max_cost: int) -> str:
 ENGINE_BUDGET = ("kubectl-dra cannot evaluate this: its CEL engine (cel-expr-python) stops after 10,000 "
                  "comprehension iterations in one evaluation; Kubernetes has no such limit (only the cost limit)")
 
-TOO_COMPLEX_HINT = ("the API server rejects a selector whose worst-case cost is above the limit; what costs most is "
-                    "a macro (all, exists, map, filter) nested in another, over lists or maps of unknown size")
+TOO_COMPLEX_HINT = ("the API server rejects a selector whose worst-case cost estimate is above the limit; macros "
+                    "(all, exists, map, filter) nested in one another, and comparing or searching values of unknown "
+                    "size (type(), join(), orValue() results) estimate high")
 
 
 # ------------------------------------------------------------------ a lower bound of the actual cost
