@@ -852,6 +852,11 @@ def _constant(e: Node) -> bool:
     return False
 
 
+def _attribute(e: Node) -> bool:
+    """An expression cel-go plans as an attribute (a variable with selects and indexes)."""
+    return e.kind in ("ident", "select") or (e.kind == "call" and e.value in ("_[_]", "_[?_]", "_?._"))
+
+
 class _Lower:
     """A lower bound of cel-go's actual cost on one device: only steps every evaluation must take."""
 
@@ -906,6 +911,10 @@ class _Lower:
                 return first + self.cost(args[1])
             return first
         if fn == "_?_:_" and len(args) == 3:
+            if _attribute(args[1]) or _attribute(args[2]):
+                # a branch that is a variable may cost nothing (filter's `p ? @result + [x] : @result`
+                # costs 0 where p is false: oracle-measured)
+                return self.cost(args[0])
             return self.cost(args[0]) + min(self.cost(args[1]), self.cost(args[2]))
         inner = sum(self.cost(a) for a in args) + self.cost(e.target)
         operands = [*args, *([e.target] if e.target is not None else [])]
