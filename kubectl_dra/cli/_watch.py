@@ -95,13 +95,14 @@ def stream_changes(
     item: Callable[["Cluster", "Change"], dict],
     name: Callable[["Change"], str],
     when_empty: Callable[["Cluster"], None],
+    partial: Callable[..., Any] | None = None,
 ) -> None:
     """Print the first listing, then every change as it arrives, until Ctrl-C (exit 0, quietly).
 
     Tables: the table, then one row per change. -o json: one compact ``{"type", "object"}``
     line per item and change (ADDED for the first listing); -o yaml: the same as YAML
     documents separated by ``---``; -o name: one name per change. stdout is flushed after
-    each batch. Warnings are printed once each.
+    each batch. Warnings are printed once each. ``partial``: see :meth:`ClusterWatch.follow`.
     """
     import gc
     import sys
@@ -114,7 +115,7 @@ def stream_changes(
     seen: set[str] = set()
     documents = 0
     try:
-        for index, (cluster, changes) in enumerate(watch.follow(snapshot)):
+        for index, (cluster, changes) in enumerate(watch.follow(snapshot, partial)):
             if output is Output.json:
                 text = "".join(dumps_compact({"type": c.type, "object": item(cluster, c)}) + "\n" for c in changes)
             elif output is Output.yaml:

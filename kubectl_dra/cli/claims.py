@@ -89,5 +89,5 @@ def watch_claims(source: SourceOptions, *, output: Output, no_headers: bool, col
 
     table = WatchTable(view.headers, no_headers=no_headers, color=color, state_column=view.state_column,
                        styles=render.STATE_STYLE)  # fmt: skip
-    stream_changes(watch, view.snapshot, output=output, table=table, rows=view.rows, item=view.item,
+    stream_changes(watch, view.snapshot, partial=view.partial, output=output, table=table, rows=view.rows, item=view.item,
                    name=view.name, when_empty=when_empty)  # fmt: skip

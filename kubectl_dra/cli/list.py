@@ -149,5 +149,5 @@ def watch_devices(selection: DeviceQuery, source: SourceOptions, *, output: Outp
 
     table = WatchTable(view.headers, no_headers=no_headers, color=color, state_column=view.state_column,
                        styles=render.STATE_STYLE)  # fmt: skip
-    stream_changes(watch, view.snapshot, output=output, table=table, rows=view.rows, item=view.item,
+    stream_changes(watch, view.snapshot, partial=view.partial, output=output, table=table, rows=view.rows, item=view.item,
                    name=view.name, when_empty=when_empty)  # fmt: skip

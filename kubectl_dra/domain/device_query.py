@@ -163,3 +163,11 @@ class DeviceQuery:
             for v in unknown:
                 static[v.device.key] = (v.device, id(v) in chosen)
         return [v for v in views if static[v.device.key][1] and state_matches(v.state, self.state)]
+
+    def selects(self, view: "DeviceView") -> bool | None:
+        """Whether :meth:`__call__` keeps ``view`` of the cluster it last ran on, whose device is
+        unchanged since (only its state may have): None when that is not known."""
+        entry = self._static.get(view.device.key)
+        if entry is None or entry[0] is not view.device:
+            return None
+        return entry[1] and state_matches(view.state, self.state)

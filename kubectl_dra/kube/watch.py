@@ -31,14 +31,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Mapping, Sequence
 
 from kubectl_dra.errors import ClusterError, DraError, NotFoundError
+from kubectl_dra.model.claim import Claim, Pod
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
 if TYPE_CHECKING:
     from kubectl_dra.kube.source import SourceOptions
 
-#: events arriving within this long of the first one are applied together
-BATCH_SECONDS = 0.1
+#: events arriving within this long of the first one are applied together (short: a change is
+#: applied at the cost of the change, and printed within ~50 ms of its event)
+BATCH_SECONDS = 0.02
 #: the server ends each watch after a random time in this range (client-go's reflector: 5-10 min)
 WATCH_TIMEOUT = (300, 600)
 #: waits before reconnecting a broken watch; when they are used up the error is reported
@@ -127,6 +129,16 @@ def diff(before: Mapping[Hashable, tuple[Any, Any]], after: Mapping[Hashable, tu
     return changes
 
 
+@dataclass(frozen=True)
+class Patch:
+    """What a batch of claim and pod events changed in a model updated in place: ``claims``, every
+    claim touched (its own event, or a pod naming it) by (namespace, name) -> the claim now (None:
+    deleted or not decodable), and ``views``, the device views recomputed."""
+
+    claims: Mapping[tuple[str, str], Any]
+    views: Sequence[Any]
+
+
 @dataclass
 class ClusterWatch:
     """Keeps a model of some collections of a live cluster up to date (see the module docstring).
@@ -148,24 +160,54 @@ class ClusterWatch:
     _objects: dict[str, dict[tuple[str, str], dict]] = field(default_factory=dict, repr=False)
     _decoded: dict[str, dict[tuple[str, str], tuple[dict, Any]]] = field(default_factory=dict, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
+    #: since the last model: the keys of the objects changed per collection, and whether only a
+    #: rebuild will do (a re-list); see :meth:`_refresh`
+    _touched: dict[str, dict[tuple[str, str], bool]] = field(default_factory=dict, repr=False)
+    _rebuild: bool = field(default=False, repr=False)
 
     # ------------------------------------------------------------------ the caller's side
 
-    def follow(self, snapshot: Callable[[Cluster], Mapping[Hashable, tuple[Any, Any]]]) -> Iterator[tuple[Cluster, list[Change]]]:
+    def follow(
+        self,
+        snapshot: Callable[[Cluster], Mapping[Hashable, tuple[Any, Any]]],
+        partial: "Callable[[Cluster, Patch], list[tuple[Hashable, tuple[Any, Any] | None]] | None] | None" = None,
+    ) -> Iterator[tuple[Cluster, list[Change]]]:
         """Yield ``(model, changes)``: first the initial model with an ADDED change for every key
         of its snapshot, then one item per batch of events that changed the snapshot.
 
         ``snapshot(model)`` returns ``key -> (signature, payload)`` for what the command shows;
         a key whose signature differs from the last snapshot is MODIFIED. Blocks between
         batches; a watch that fails for good raises its ``ClusterError`` here.
+
+        ``partial(model, patch)``, where given, is the snapshot of only what a :class:`Patch`
+        touched (claims and pods changed; the model was updated in place): ``(key, entry)`` in
+        the snapshot's order, ``entry`` None for a key no longer shown; None when it cannot tell
+        (then the whole snapshot is taken). A batch then costs what it changed, not the cluster.
         """
         cluster = self.start()
         state = dict(snapshot(cluster))
         yield cluster, diff({}, state)
-        for cluster in self.updates():
-            new = dict(snapshot(cluster))
-            changes = diff(state, new)
-            state = new
+        for cluster, patch in self._updates():
+            entries = partial(cluster, patch) if partial is not None and patch is not None else None
+            if entries is None:
+                new = dict(snapshot(cluster))
+                changes = diff(state, new)
+                state = new
+            else:
+                changes, gone = [], []
+                for key, entry in entries:
+                    old = state.get(key)
+                    if entry is None:
+                        if old is not None:
+                            gone.append(Change(DELETED, key, old[1]))
+                            del state[key]
+                        continue
+                    if old is None:
+                        changes.append(Change(ADDED, key, entry[1]))
+                    elif old[0] != entry[0]:
+                        changes.append(Change(MODIFIED, key, entry[1]))
+                    state[key] = entry
+                changes.extend(gone)
             if changes:
                 yield cluster, changes
 
@@ -187,7 +229,14 @@ class ClusterWatch:
         return self._build()
 
     def updates(self) -> Iterator[Cluster]:
-        """Block until events arrive; yield a rebuilt model per batch that changed any object."""
+        """Block until events arrive; yield the model (rebuilt, or updated in place) per batch that changed any object."""
+        for cluster, _ in self._updates():
+            yield cluster
+
+    def _updates(self) -> Iterator[tuple[Cluster, "Patch | None"]]:
+        """Block until events arrive; per batch that changed any object, the model and the
+        :class:`Patch` it was updated by in place (None: rebuilt)."""
+        cluster: Cluster | None = None
         while True:
             batch = [self._next(None)]
             deadline = time.monotonic() + self.batch_seconds
@@ -200,7 +249,8 @@ class ClusterWatch:
             for message in batch:
                 changed = self._apply(message) or changed
             if changed:
-                yield self._build()
+                cluster, patch = self._refresh(cluster)
+                yield cluster, patch
 
     def stop(self) -> None:
         """Ask the threads to end (they are daemons: an exiting process does not wait for them)."""
@@ -227,13 +277,70 @@ class ClusterWatch:
         objects = self._objects[message.resource]
         if isinstance(message, _Listed):
             self._objects[message.resource] = {_key(o): o for o in message.items}
+            self._rebuild = True
             return True
+        touched = self._touched.setdefault(message.resource, {})
         for type_, obj in message.events:
+            key = _key(obj)
+            touched[key] = touched.get(key, False) or type_ == DELETED  # True: deleted (maybe added again)
             if type_ == DELETED:
-                objects.pop(_key(obj), None)
+                objects.pop(key, None)
             else:
-                objects[_key(obj)] = obj
+                objects[key] = obj
         return bool(message.events)
+
+    def _refresh(self, cluster: Cluster | None) -> "tuple[Cluster, Patch | None]":
+        """The model after the events applied since the last one: ``cluster`` updated in place
+        when only claims and pods changed (:meth:`Cluster.patch_claims`), else a rebuilt one."""
+        touched, self._touched = self._touched, {}
+        rebuild, self._rebuild = self._rebuild, False
+        if cluster is None or rebuild or any(key not in ("claims", "pods") for key in touched):
+            return self._build(), None
+        old: dict[tuple[str, str], Any] = {}
+        new: dict[tuple[str, str], Any] = {}
+        for key, deleted in touched.get("claims", {}).items():
+            before = self._redecode("claims", key, cluster, deleted)
+            old[key] = before if isinstance(before, Claim) else None
+        claims_cache = self._decoded.get("claims", {})
+        pods = cluster.pods
+        if touched.get("pods"):
+            named: dict[tuple[str, str], None] = {}
+            for key, deleted in touched["pods"].items():
+                before = self._redecode("pods", key, cluster, deleted)
+                after = self._decoded.get("pods", {}).get(key, (None, None))[1]
+                for pod in (before, after):
+                    if isinstance(pod, Pod):
+                        named.update(((pod.namespace, name), None) for name in pod.claim_names())
+            for key in named:
+                if key not in old:
+                    current = claims_cache.get(key, (None, None))[1]
+                    old[key] = current if isinstance(current, Claim) else None
+            pods = [p for _, p in self._decoded.get("pods", {}).values() if isinstance(p, Pod)]
+        for key in old:
+            current = claims_cache.get(key, (None, None))[1]
+            new[key] = current if isinstance(current, Claim) else None
+        claims = [c for _, c in claims_cache.values() if isinstance(c, Claim)] if touched.get("claims") else cluster.claims
+        views = cluster.patch_claims(claims, pods, [c for c in old.values() if c is not None],
+                                     [c for c in new.values() if c is not None])
+        return cluster, (Patch(new, views) if views is not None else None)
+
+    def _redecode(self, resource: str, key: tuple[str, str], cluster: Cluster, deleted: bool) -> Any:
+        """Decode the object ``key`` of ``resource`` anew into the cache (dropped when deleted;
+        one deleted and added again moves to the end, as in the objects); returns what was decoded
+        before (None if nothing). A decode error warns, as a rebuild does."""
+        cache = self._decoded.setdefault(resource, {})
+        before = cache.get(key, (None, None))[1]
+        obj = self._objects.get(resource, {}).get(key)
+        if obj is None or deleted:
+            cache.pop(key, None)
+        if obj is not None and (key not in cache or cache[key][0] is not obj):
+            try:
+                cache[key] = (obj, decode(obj))
+            except (DecodeError, UnsupportedVersion) as err:
+                cache[key] = (obj, f"skipping {err.message}")
+            if isinstance(cache[key][1], str):
+                cluster.warnings.append(cache[key][1])
+        return before
 
     def _build(self) -> Cluster:
         """A fresh model from the current objects; only changed objects are decoded again."""

@@ -88,6 +88,11 @@ class Cluster:
     client: Any = field(default=None, repr=False)
     _pools: list[Pool] | None = field(default=None, repr=False)
     _views: list[DeviceView] | None = field(default=None, repr=False)
+    #: (namespace, claim name) -> names of the pods that name it (pods order), built on first use
+    _pod_index: dict[tuple[str, str], list[str]] | None = field(default=None, repr=False)
+    #: built with the views, for :meth:`patch_claims`: device key -> view, and -> allocated claims holding it
+    _view_index: dict[tuple[str, str, str], DeviceView] | None = field(default=None, repr=False)
+    _holding: dict[tuple[str, str, str], list[Claim]] | None = field(default=None, repr=False)
 
     def add(self, obj: Any) -> None:
         if isinstance(obj, ResourceSlice):
@@ -104,13 +109,13 @@ class Cluster:
             self.nodes.append(obj)
         elif isinstance(obj, DeviceTaintRule):
             self.taint_rules.append(obj)
-        self._pools = self._views = None
+        self._pools = self._views = self._pod_index = None
 
     def merge(self, other: "Cluster") -> None:
         """Take over everything ``other`` read (a staged list, a helper process's claims)."""
         for name in ("slices", "claims", "templates", "classes", "pods", "nodes", "taint_rules", "warnings"):
             getattr(self, name).extend(getattr(other, name))
-        self._pools = self._views = None
+        self._pools = self._views = self._pod_index = None
 
     # ------------------------------------------------------------------ pools
 
@@ -133,7 +138,8 @@ class Cluster:
             return self._views
         pools = self.pools
         views: dict[tuple[str, str, str], DeviceView] = {}
-        pod_index = self._pods_by_claim()
+        pod_index = self.pods_by_claim()
+        holding: dict[tuple[str, str, str], list[Claim]] = {}
         read_pools = {(p.driver, p.name) for p in pools}
         for pool in pools:
             complete = pool.complete
@@ -156,6 +162,9 @@ class Cluster:
                     )
                     continue
                 holder = Holder(claim, result, pods)
+                claims_on = holding.setdefault(result.key, [])
+                if not claims_on or claims_on[-1] is not claim:
+                    claims_on.append(claim)
                 if result.admin_access:
                     view.admin_holders = [*view.admin_holders, holder]
                 else:
@@ -164,12 +173,7 @@ class Cluster:
             if pool.counter_sets:
                 _mark_counter_blocked(pool, views)
         for view in views.values():
-            if view.holders:
-                view.state = "reserved" if any(h.claim.reserved_for for h in view.holders) else "allocated"
-            elif view.blocked_by:
-                view.state = "consumed-by-partition"
-            elif view.device.taints and view.device.blocking_taints():
-                view.state = "tainted"
+            _settle(view)
 
         def order(view: DeviceView) -> tuple:
             dev = view.device
@@ -178,7 +182,94 @@ class Cluster:
 
         ordered = sorted(views.values(), key=order)
         self._views = ordered
+        self._view_index, self._holding = views, holding
         return ordered
+
+    def patch_claims(self, claims: list[Claim], pods: list[Pod], old: Iterable[Claim], new: Iterable[Claim]) -> list[DeviceView] | None:
+        """Take over a new list of claims and of pods where only the claims ``old`` (as they were)
+        became ``new`` (as they are; a claim whose pods changed is in both), and recompute only the
+        devices those claims hold or held (their whole pool where it shares counters): what
+        :meth:`device_views` of a fresh cluster would give, at the cost of the change (``list -w``).
+
+        Returns the views recomputed (updated in place; each once), or None when no views were built yet.
+        """
+        old, new = list(old), list(new)
+        pods_changed = pods is not self.pods
+        self.claims, self.pods = claims, pods
+        if pods_changed:
+            self._pod_index = None
+        views, holding = self._view_index, self._holding
+        if self._views is None or views is None or holding is None:
+            self._views = None
+            return None
+        touched: dict[tuple[str, str, str], None] = {}
+        for claim in old:
+            if not claim.allocated:
+                continue
+            for result in claim.results:
+                claims_on = holding.get(result.key)
+                if claims_on is not None:
+                    claims_on[:] = [c for c in claims_on if c is not claim]
+                touched[result.key] = None
+        position: dict[int, int] | None = None
+        read_pools: set[tuple[str, str]] | None = None
+        for claim in new:
+            if not claim.allocated:
+                continue
+            for result in claim.results:
+                if result.key not in views:
+                    if read_pools is None:
+                        read_pools = {(p.driver, p.name) for p in self.pools}
+                    if self.slices_filtered and (result.driver, result.pool) not in read_pools:
+                        continue
+                    self.warnings.append(
+                        f"claim {claim.ref} is allocated device {result.driver}/{result.pool}/{result.device}, "
+                        "which no current ResourceSlice publishes"
+                    )
+                    continue
+                claims_on = holding.setdefault(result.key, [])
+                if not any(c is claim for c in claims_on):
+                    claims_on.append(claim)
+                    if len(claims_on) > 1:  # holders in the order of the claims, as a fresh join has them
+                        if position is None:
+                            position = {id(c): i for i, c in enumerate(claims)}
+                        claims_on.sort(key=lambda c: position.get(id(c), -1))
+                touched[result.key] = None
+        pod_index = self.pods_by_claim()
+        pools: dict[tuple[str, str], Pool] | None = None
+        counter_pools: dict[tuple[str, str], Pool] = {}
+        for key in touched:
+            view = views.get(key)
+            if view is None:
+                continue
+            holders: list[Holder] = []
+            admin: list[Holder] = []
+            for claim in holding.get(key, ()):
+                pods_of = list(dict.fromkeys(claim.reserved_pods + pod_index.get((claim.namespace, claim.name), [])))
+                for result in claim.results:
+                    if result.key == key:
+                        (admin if result.admin_access else holders).append(Holder(claim, result, pods_of))
+            view.holders, view.admin_holders = holders or (), admin or ()
+            if pools is None:
+                pools = {(p.driver, p.name): p for p in self.pools if p.counter_sets}
+            pool = pools.get((key[0], key[1]))
+            if pool is not None:
+                counter_pools[(pool.driver, pool.name)] = pool
+            view.state = "free"
+            _settle(view)
+        changed = [views[k] for k in touched if k in views]
+        for pool in counter_pools.values():
+            pool_views = [views[(pool.driver, pool.name, d.name)] for d in pool.devices if (pool.driver, pool.name, d.name) in views]
+            for view in pool_views:
+                view.blocked_by = ()
+            _mark_counter_blocked(pool, views)
+            for view in pool_views:
+                view.state = "free"
+                _settle(view)
+                if view.device.key not in touched:
+                    touched[view.device.key] = None
+                    changed.append(view)
+        return changed
 
     def _apply_taint_rules(self, views: dict[tuple[str, str, str], DeviceView]) -> None:
         for rule in self.taint_rules:
@@ -195,15 +286,30 @@ class Cluster:
                     # a copy for the view: the slice's device keeps what the driver published
                     view.device = replace(view.device, taints=[*view.device.taints, taint])
 
-    def _pods_by_claim(self) -> dict[tuple[str, str], list[str]]:
+    def pods_by_claim(self) -> dict[tuple[str, str], list[str]]:
+        """(namespace, claim name) -> the names of the pods that use it, in the order of the pods
+        (a pod naming a claim twice is listed twice); built once per set of pods."""
+        if self._pod_index is not None:
+            return self._pod_index
         index: dict[tuple[str, str], list[str]] = {}
         for pod in self.pods:
             for name in pod.claim_names():
                 index.setdefault((pod.namespace, name), []).append(pod.name)
+        self._pod_index = index
         return index
 
     def device_index(self) -> dict[tuple[str, str, str], DeviceView]:
         return {v.device.key: v for v in self.device_views()}
+
+
+def _settle(view: DeviceView) -> None:
+    """A view's state from its holders, what blocks it and its taints (the view starts "free")."""
+    if view.holders:
+        view.state = "reserved" if any(h.claim.reserved_for for h in view.holders) else "allocated"
+    elif view.blocked_by:
+        view.state = "consumed-by-partition"
+    elif view.device.taints and view.device.blocking_taints():
+        view.state = "tainted"
 
 
 def _q(value: Any) -> Quantity:

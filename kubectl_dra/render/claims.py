@@ -28,9 +28,9 @@ def _device_id(view: DeviceView | None) -> str:
 
 def claim_pods(claim: Claim, cluster: Cluster) -> list[str]:
     pods = list(claim.reserved_pods)
-    for pod in cluster.pods:
-        if pod.namespace == claim.namespace and claim.name in pod.claim_names() and pod.name not in pods:
-            pods.append(pod.name)
+    for name in cluster.pods_by_claim().get((claim.namespace, claim.name), ()):
+        if name not in pods:
+            pods.append(name)
     return pods
 
 
@@ -170,6 +170,28 @@ class ClaimWatchView:
             data = claim_item(claim, cluster, index)
             result[(claim.namespace, claim.name)] = ((data["state"], data["devices"], data["pods"]), claim)
         return result
+
+    def partial(self, cluster: Cluster, patch: Any) -> list:
+        """The snapshot entries of the claims ``patch`` touched (``kube.watch``), in the listing's
+        order: ``(key, entry or None)``, None for a claim deleted or no longer listed."""
+        from kubectl_dra.model.cluster import natural_key
+        from kubectl_dra.model.decode import DecodeError
+
+        index = self.index(cluster)
+        out = []
+        for key in sorted(patch.claims, key=lambda k: (k[0], natural_key(k[1]))):
+            claim = patch.claims[key]
+            entry = None
+            if claim is not None and (self.all_namespaces or claim.namespace == cluster.namespace):
+                try:
+                    claim.spec  # noqa: B018 - as listed_claims: a malformed spec is left out, with a warning
+                except DecodeError as error:
+                    cluster.warnings.append(f"skipping {error.message}")
+                else:
+                    data = claim_item(claim, cluster, index)
+                    entry = ((data["state"], data["devices"], data["pods"]), claim)
+            out.append((key, entry))
+        return out
 
     def rows(self, cluster: Cluster, change: Any) -> list[list[str]]:
         lines = claim_rows(change.value, cluster, self.index(cluster), cluster.now, self.all_namespaces)

@@ -284,11 +284,31 @@ class DeviceWatchView:
         self.headers = WIDE_COLUMNS if wide else COLUMNS
         self.state_column = COLUMNS.index("STATE")
         self._current: dict[tuple[str, str, str], DeviceView] = {}
+        self._position: dict[tuple[str, str, str], int] = {}
 
     def snapshot(self, cluster: Any) -> dict:
         views = self.select(cluster)
-        self._current = {v.device.key: v for v in cluster.device_views()}
+        everything = cluster.device_views()
+        self._current = {v.device.key: v for v in everything}
+        self._position = {key: i for i, key in enumerate(self._current)}
         return {v.device.key: (device_signature(v), v) for v in views}
+
+    def partial(self, cluster: Any, patch: Any) -> list | None:
+        """The snapshot entries of the device views ``patch`` recomputed in place (``kube.watch``):
+        ``(key, entry or None)`` in the listing's order; None when the selection cannot tell."""
+        selects = getattr(self.select, "selects", None)
+        if selects is None:
+            return None
+        position = self._position
+        out = []
+        for view in sorted(patch.views, key=lambda v: position.get(v.device.key, -1)):
+            chosen = selects(view)
+            if chosen is None or view.device.key not in position:
+                return None
+            key = view.device.key
+            self._current[key] = view
+            out.append((key, (device_signature(view), view) if chosen else None))
+        return out
 
     def _view_of(self, change: Any) -> tuple[DeviceView, bool]:
         """The view to print, and whether the device is gone from the cluster."""
