@@ -91,7 +91,8 @@ def measure(name: str, args: list[str], server: FakeApiServer, env: dict, claims
         t0 = time.perf_counter()
         lines.quiet(2.0, guard)
         print(f"[{name}] first listing: {lines.count:,} lines in {time.perf_counter() - t0 - 2.0:.1f} s", flush=True)
-        times = []
+        times: list[float] = []
+        stored: list[float] = []
         for i in range(n):
             original = claims[i // 2 % len(claims)]
             obj = copy.deepcopy(original)
@@ -103,7 +104,9 @@ def measure(name: str, args: list[str], server: FakeApiServer, env: dict, claims
             time.sleep(0.3)  # one change per batch
             start = time.perf_counter()
             server.update(obj)
+            stored.append(time.perf_counter() - start)
             times.append(lines.until(needle, guard) - start)
+        print(f"[{name}] of which the server storing the change (ms): {' '.join(f'{t * 1000:.0f}' for t in stored)}")
         return times
     finally:
         proc.terminate()
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and not any(o in name for o in args.only):
                 continue
             times = measure(name, cmd, server, env, claims, args.changes, args.guard)
+            print(f"{name:14} in order (ms): {' '.join(f'{t * 1000:.0f}' for t in times)}")
             times.sort()
             results[name] = times
             print(f"{name:14} event -> line over {len(times)} changes: median {statistics.median(times) * 1000:.0f} ms, "

@@ -111,7 +111,6 @@ def stream_changes(
     from kubectl_dra.jsonfast import dumps_compact
     from kubectl_dra.render.machine import to_yaml
 
-    gc.enable()  # a long-running process: main() turned the cyclic GC off for one-shot commands
     seen: set[str] = set()
     documents = 0
     try:
@@ -137,6 +136,12 @@ def stream_changes(
             elif index == 0:
                 when_empty(cluster)  # nothing to list yet: say so, and go on watching
             sys.stdout.flush()
+            if index == 0:
+                # a long-running process from here: main() turned the cyclic GC off for one-shot
+                # commands; the first model's million objects are frozen out of its scans (a full
+                # collection over them took 1-3 s on 40,000 devices, on the first change printed)
+                gc.freeze()
+                gc.enable()
     except KeyboardInterrupt:
         pass
     finally:

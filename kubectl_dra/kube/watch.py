@@ -187,7 +187,7 @@ class ClusterWatch:
         cluster = self.start()
         state = dict(snapshot(cluster))
         yield cluster, diff({}, state)
-        for cluster, patch in self._updates():
+        for cluster, patch in self._updates(cluster):
             entries = partial(cluster, patch) if partial is not None and patch is not None else None
             if entries is None:
                 new = dict(snapshot(cluster))
@@ -226,6 +226,7 @@ class ClusterWatch:
             self._apply(message)
             if isinstance(message, (_Listed, _Unavailable)):
                 waiting.discard(message.resource)
+        self._touched, self._rebuild = {}, False  # the first model has them all
         return self._build()
 
     def updates(self) -> Iterator[Cluster]:
@@ -233,10 +234,10 @@ class ClusterWatch:
         for cluster, _ in self._updates():
             yield cluster
 
-    def _updates(self) -> Iterator[tuple[Cluster, "Patch | None"]]:
-        """Block until events arrive; per batch that changed any object, the model and the
-        :class:`Patch` it was updated by in place (None: rebuilt)."""
-        cluster: Cluster | None = None
+    def _updates(self, cluster: Cluster | None = None) -> Iterator[tuple[Cluster, "Patch | None"]]:
+        """Block until events arrive; per batch that changed any object, the model (``cluster``,
+        the last one, updated in place, or a rebuilt one) and the :class:`Patch` it was updated by
+        (None: rebuilt)."""
         while True:
             batch = [self._next(None)]
             deadline = time.monotonic() + self.batch_seconds
