@@ -1,0 +1,388 @@
+"""`kubectl dra nvml --node N --via …` and `--all-nodes` against the fake API server with a scripted kubelet.
+
+Each node's "collector output" is the demo NVML snapshot of that node (the JSON `nvml -o json`
+writes): what comes back through exec or a pod log must be that same snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from kubectl_dra.errors import ExitCode
+from tests.fakeapi import FakeApiServer
+from tests.fakekubelet import FakeKubelet
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "kubectl_dra" / "demo" / "cluster.yaml"
+NODES = ("a100-mig-01", "dgx-h100-01", "h100-dmig-01", "l40s-01")
+NS = "gpu-admin"
+
+
+def demo_json(node: str) -> str:
+    from kubectl_dra.nvml import demo_snapshot
+    from kubectl_dra.nvml.snapshot import dump_snapshot
+
+    return dump_snapshot(demo_snapshot(node))
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    """The demo cluster on a fake API server, every GPU node scripted with its demo snapshot."""
+    import kubectl_dra.nvml.remote as remote
+
+    monkeypatch.setattr(remote, "GRACE", 1.0)  # hang tests: wait --timeout + 1 s, not + 15 s
+    with FakeApiServer() as server:
+        server.load_yaml(DEMO)
+        kubelet = FakeKubelet(server)
+        kubelet.add_namespace(NS, admin=True)
+        kubelet.add_namespace("plain")
+        for node in NODES:
+            kubelet.script(node, stdout=demo_json(node))
+        monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path)))
+        monkeypatch.setenv("KUBECTL_DRA_NO_SPINNER", "1")
+        yield server, kubelet
+
+
+def expected(run, node: str) -> str:
+    result = run("nvml", "--demo", "--node", node, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+# ---------------------------------------------------------------------------- each way in returns the fixture
+
+
+def test_driver_pod_returns_the_fixture_snapshot(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("dgx-h100-01")
+    result = run("nvml", "--node", "dgx-h100-01", "--via", "driver-pod", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected(run, "dgx-h100-01")
+    [(pod, container, command)] = kubelet.execs
+    assert pod == "nvidia-dra-driver-gpu/nvidia-dra-driver-gpu-kubelet-plugin-dgx-h100-01" and container == "gpus"
+    assert command[:6] == ["chroot", "/driver-root", "timeout", "-k", "5", "60"] and command[6:8] == ["sh", "-c"]
+    assert kubelet.created == []  # creates nothing
+
+
+def test_driver_pod_v4_only_server(run, cluster, monkeypatch):
+    """A server that speaks only v4.channel.k8s.io (no close-channel frames) works the same."""
+    import tests.fakekubelet as fk
+
+    monkeypatch.setattr(fk, "PROTOCOLS", ("v4.channel.k8s.io",))
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected(run, "l40s-01")
+
+
+def test_admin_claim_returns_the_fixture_snapshot_and_cleans_up(run, cluster):
+    server, kubelet = cluster
+    result = run("nvml", "--node", "a100-mig-01", "--via", "admin-claim", "-n", NS, "--image", "example/img:1", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected(run, "a100-mig-01")
+    [pod] = [o for o in kubelet.created if o["kind"] == "Pod"]
+    spec = pod["spec"]
+    assert "nodeName" not in spec
+    assert spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a100-mig-01"]}]}]
+    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+    assert spec["activeDeadlineSeconds"] > 0 and spec["securityContext"]["runAsNonRoot"] is True
+    container = spec["containers"][0]
+    assert container["image"] == "example/img:1" and container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["command"][:4] == ["timeout", "-k", "5", "60"]
+    claim_names = [c["resourceClaimName"] for c in spec["resourceClaims"]]
+    assert len(claim_names) == 1
+    # the pod owned the claim; both are gone
+    assert kubelet.leftovers() == []
+    assert f"pod/{pod['metadata']['name']}" in kubelet.deleted
+
+
+def test_admin_claim_manifest(cluster):
+    """allocationMode All per class on the node, adminAccess, taints tolerated, owned by the pod."""
+    from kubectl_dra.nvml.remote import claim_manifest, plan_claims
+
+    class D:
+        def __init__(self, t, uuid):
+            self.t, self.uuid, self.driver, self.consumes_counters = t, uuid, "gpu.nvidia.com", ()
+
+        def attr(self, name, default=None):
+            return {"type": self.t, "uuid": self.uuid}.get(name, default)
+
+    plan = plan_claims([D("gpu", "GPU-1"), D("mig", "MIG-1"), D("mig", "MIG-2")])
+    assert plan == [[("gpu.nvidia.com", None), ("mig.nvidia.com", None)]]
+    claim = claim_manifest("c", NS, "n1", plan[0], "v1", {"name": "p", "uid": "u-1"})
+    assert claim["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "u-1"}]
+    assert [r["exactly"] for r in claim["spec"]["devices"]["requests"]] == [
+        {"deviceClassName": "gpu.nvidia.com", "allocationMode": "All", "adminAccess": True,
+         "tolerations": [{"operator": "Exists"}]},
+        {"deviceClassName": "mig.nvidia.com", "allocationMode": "All", "adminAccess": True,
+         "tolerations": [{"operator": "Exists"}]}]
+    v1beta1 = claim_manifest("c", NS, "n1", plan[0], "v1beta1", None)
+    assert v1beta1["spec"]["devices"]["requests"][0]["adminAccess"] is True
+
+
+def test_admin_claim_splits_more_than_32_devices(cluster):
+    from kubectl_dra.nvml.remote import MAX_RESULTS, plan_claims
+
+    class D:
+        def __init__(self, t, uuid):
+            self.t, self.uuid = t, uuid
+
+        def attr(self, name, default=None):
+            return {"type": self.t, "uuid": self.uuid}.get(name, default)
+
+    devices = [D("gpu", f"GPU-{i:02}") for i in range(8)] + [D("mig", f"MIG-{i:02}") for i in range(56)]
+    plan = plan_claims(devices)
+    sizes = [sum(sel.count("'GPU-") + sel.count("'MIG-") for _, sel in claim) for claim in plan]
+    assert sizes == [32, 32] and all(s <= MAX_RESULTS for s in sizes)
+    listed = " ".join(sel for claim in plan for _, sel in claim)
+    assert all(f"'{d.uuid}'" in listed for d in devices)
+
+
+def test_debug_pod_returns_the_fixture_snapshot(run, cluster):
+    server, kubelet = cluster
+    result = run("nvml", "--node", "l40s-01", "--via", "debug-pod", "-n", "plain", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected(run, "l40s-01")
+    [pod] = kubelet.created
+    spec = pod["spec"]
+    assert spec["nodeName"] == "l40s-01" and spec["hostPID"] is True
+    assert spec["containers"][0]["securityContext"] == {"privileged": True}
+    assert spec["containers"][0]["command"][:2] == ["chroot", "/host"]
+    assert kubelet.leftovers() == []
+
+
+def test_auto_falls_back_to_admin_claim_without_a_driver_pod(run, cluster):
+    server, kubelet = cluster
+    result = run("nvml", "--node", "dgx-h100-01", "-n", NS, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected(run, "dgx-h100-01")
+    assert kubelet.execs == [] and len([o for o in kubelet.created if o["kind"] == "Pod"]) == 1
+
+
+def test_remote_compare_is_in_sync(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("a100-mig-01")
+    result = run("nvml", "--node", "a100-mig-01", "--via", "driver-pod", "--compare")
+    assert result.exit_code == 0, result.stderr
+    assert "node a100-mig-01: in sync" in result.stdout
+
+
+# ---------------------------------------------------------------------------- failures: one error line, nothing left
+
+
+def _one_error(result, code: int, *needles: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_no_driver_pod(run, cluster):
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
+    _one_error(result, ExitCode.REMOTE, "no NVIDIA DRA driver kubelet-plugin pod on node l40s-01")
+    assert "--via admin-claim" in result.stderr
+
+
+def test_exec_forbidden(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", forbid_exec=True)
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
+    _one_error(result, ExitCode.CLUSTER, "forbidden: cannot create pods/exec", 'cannot create resource "pods/exec"')
+    assert "kubectl-dra-nvml-exec" in result.stderr
+
+
+def test_exec_hang_times_out(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", hang=True)
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod", "--timeout", "1s")
+    _one_error(result, ExitCode.REMOTE, "did not finish within 2s")
+
+
+def test_exec_timeout_exit_code(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", exit_code=124)
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
+    _one_error(result, ExitCode.REMOTE, "nvidia-smi did not finish within 60s on node l40s-01")
+
+
+def test_exec_nonzero_exit_without_output(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", exit_code=2, stderr="NVIDIA-SMI has failed because it couldn't communicate with the driver")
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
+    _one_error(result, ExitCode.REMOTE, "failed with exit code 2", "couldn't communicate with the driver")
+
+
+def test_exec_cannot_start(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", exec_error='exec: "chroot": executable file not found in $PATH')
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
+    _one_error(result, ExitCode.REMOTE, 'executable file not found')
+
+
+def test_image_pull_error_cleans_up(run, cluster):
+    server, kubelet = cluster
+    kubelet.script("l40s-01", image_error='pull access denied for nosuch/image')
+    result = run("nvml", "--node", "l40s-01", "--via", "admin-claim", "-n", NS, "--image", "nosuch/image")
+    _one_error(result, ExitCode.REMOTE, "cannot pull the collector image nosuch/image", "ErrImagePull")
+    assert kubelet.leftovers() == []
+
+
+def test_unschedulable_cleans_up(run, cluster):
+    server, kubelet = cluster
+    kubelet.script("l40s-01", unschedulable="0/6 nodes are available: 1 cannot allocate all claims")
+    result = run("nvml", "--node", "l40s-01", "--via", "admin-claim", "-n", NS)
+    _one_error(result, ExitCode.REMOTE, "cannot be scheduled on node l40s-01", "cannot allocate all claims")
+    assert kubelet.leftovers() == []
+
+
+def test_pod_timeout_cleans_up(run, cluster):
+    server, kubelet = cluster
+    kubelet.script("l40s-01", hang=True)
+    result = run("nvml", "--node", "l40s-01", "--via", "debug-pod", "-n", "plain", "--timeout", "1s")
+    _one_error(result, ExitCode.REMOTE, "did not finish within 2s", "bound to node l40s-01")
+    assert kubelet.leftovers() == []
+
+
+def test_unlabelled_namespace_gives_the_upstream_rule(run, cluster):
+    server, kubelet = cluster
+    result = run("nvml", "--node", "l40s-01", "--via", "admin-claim", "-n", "plain")
+    _one_error(result, ExitCode.REMOTE, 'namespace "plain" is not labelled resource.kubernetes.io/admin-access="true"',
+               "Kubernetes 1.34")
+    assert kubelet.created == [] and kubelet.leftovers() == []
+
+
+def test_server_rule_when_the_namespace_cannot_be_read(run, cluster):
+    """Without `get namespaces` the client cannot check the label: the server's 422 says the same."""
+    server, kubelet = cluster
+    server.fail("/api/v1/namespaces/plain", 403, times=1)  # the first request under it is the namespace GET
+    result = run("nvml", "--node", "l40s-01", "--via", "admin-claim", "-n", "plain")
+    _one_error(result, ExitCode.REMOTE, "resource.kubernetes.io/admin-access")
+    assert kubelet.leftovers() == []
+
+
+def test_dropped_admin_access_aborts(run, cluster):
+    server, _ = cluster
+    kubelet = FakeKubelet(server, admin_namespace_rule=False, drop_admin_access=True)
+    server.routes.reverse()  # this kubelet first
+    kubelet.script("l40s-01", stdout=demo_json("l40s-01"))
+    result = run("nvml", "--node", "l40s-01", "--via", "admin-claim", "-n", NS)
+    _one_error(result, ExitCode.REMOTE, "dropped adminAccess", "DRAAdminAccess")
+    assert kubelet.leftovers() == []
+
+
+def test_refuses_admin_claim_under_dynamic_mig(run, cluster):
+    result = run("nvml", "--node", "h100-dmig-01", "--via", "admin-claim", "-n", NS)
+    _one_error(result, ExitCode.REMOTE, "refusing an admin claim on node h100-dmig-01", "DynamicMIG")
+
+
+def test_refuses_admin_claim_with_time_slicing_gate(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01", feature_gates="TimeSlicingSettings=true")
+    result = run("nvml", "--node", "l40s-01", "--via", "admin-claim", "-n", NS)
+    _one_error(result, ExitCode.REMOTE, "TimeSlicingSettings", "time-slicing")
+    assert kubelet.created == []
+
+
+def test_auto_fails_naming_the_other_ways(run, cluster):
+    result = run("nvml", "--node", "l40s-01", "-n", "plain")
+    _one_error(result, ExitCode.REMOTE, "driver-pod: no NVIDIA DRA driver", "admin-claim: namespace")
+    assert "--via debug-pod" in result.stderr
+
+
+def test_cleanup_deletes_leftovers_by_label(run, cluster):
+    server, kubelet = cluster
+    from kubectl_dra.nvml.remote import LABELS
+
+    server.add({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kubectl-dra-nvml-x", "namespace": NS,
+                                                                  "labels": dict(LABELS)}},
+               {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                "metadata": {"name": "kubectl-dra-nvml-x-0", "namespace": NS, "labels": dict(LABELS)}},
+               {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "someone-else", "namespace": NS}})
+    result = run("nvml", "--cleanup", "-n", NS)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (f"deleted pod/kubectl-dra-nvml-x -n {NS}\n"
+                             f"deleted resourceclaim/kubectl-dra-nvml-x-0 -n {NS}\n")
+    assert kubelet.leftovers() == []
+    assert "someone-else" in [p["metadata"]["name"] for p in server.objects("pods", group="")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--via", "driver-pod"], "--via collects from a remote node: name it with --node NODE"),
+    (["--all-nodes", "--node", "x"], "--node and --all-nodes/-l cannot be used together"),
+    (["--demo", "--node", "l40s-01", "--via", "driver-pod"], "--demo reads saved data"),
+    (["--image", "x"], "--image apply to remote collection"),
+    (["--via", "local", "--all-nodes"], "--via local reads this machine"),
+])
+def test_usage_errors(run, args, message):
+    result = run("nvml", *args)
+    assert result.exit_code == ExitCode.USAGE and message in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------------------- fleet
+
+
+def _drifted(node: str) -> str:
+    """The node's snapshot with one GPU's memory changed and another GPU gone."""
+    data = json.loads(demo_json(node))
+    data = copy.deepcopy(data)
+    data["gpus"][0]["memoryBytes"] = data["gpus"][0]["memoryBytes"] // 2
+    data["gpus"].pop()
+    return json.dumps(data)
+
+
+def test_fleet_reports_the_node_that_drifts(run, cluster):
+    server, kubelet = cluster
+    for node in NODES:
+        kubelet.add_driver_pod(node)
+    kubelet.script("l40s-01", stdout=_drifted("l40s-01"))
+    result = run("nvml", "--all-nodes", "--via", "driver-pod", "-o", "json")
+    assert result.exit_code == ExitCode.DRIFT, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "NvmlFleetReport"
+    status = {n["node"]: n["status"] for n in report["nodes"]}
+    assert status == {"a100-mig-01": "in-sync", "dgx-h100-01": "in-sync", "h100-dmig-01": "in-sync", "l40s-01": "drift"}
+    l40s = next(n for n in report["nodes"] if n["node"] == "l40s-01")
+    assert l40s["drift"]["extra"] == ["gpu-3"]  # published, no GPU behind it
+    assert {c["key"] for c in l40s["drift"]["changed"]} == {"gpu.nvidia.com/memory"}
+    assert report["summary"] == {"nodes": 4, "inSync": 3, "drift": 1, "failed": 0}
+    text = run("nvml", "--all-nodes", "--via", "driver-pod")
+    assert text.exit_code == ExitCode.DRIFT
+    assert "slice devices with no GPU behind them: gpu-3" in text.stdout
+    assert "4 nodes: 3 in sync, 1 drifting, 0 could not be read" in text.stdout
+
+
+def test_fleet_lists_partial_failures(run, cluster):
+    server, kubelet = cluster
+    for node in ("a100-mig-01", "dgx-h100-01"):
+        kubelet.add_driver_pod(node)
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", forbid_exec=True)
+    result = run("nvml", "--all-nodes", "--via", "driver-pod", "-o", "json")
+    assert result.exit_code == ExitCode.REMOTE, result.stderr
+    report = json.loads(result.stdout)
+    failed = {n["node"]: n for n in report["nodes"] if n["status"] == "failed"}
+    assert set(failed) == {"h100-dmig-01", "l40s-01"}
+    assert failed["l40s-01"]["exitCode"] == ExitCode.CLUSTER and "pods/exec" in failed["l40s-01"]["error"]
+    assert failed["h100-dmig-01"]["exitCode"] == ExitCode.REMOTE
+
+
+def test_fleet_by_label_selector(run, cluster):
+    server, kubelet = cluster
+    for node in NODES:
+        kubelet.add_driver_pod(node)
+    result = run("nvml", "-l", "nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3", "--via", "driver-pod", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    nodes = [n["node"] for n in json.loads(result.stdout)["nodes"]]
+    assert nodes and set(nodes) <= {"dgx-h100-01", "h100-dmig-01"}
