@@ -1,0 +1,133 @@
+"""`kubectl dra nvml --via admin-claim` against the real control plane (kube-apiserver + scheduler + controllers).
+
+There are no kubelets: the collector pod is validated, its admin claim allocated by the real scheduler
+and the pod bound to the node, but it never runs — so this tier proves create / validation / the
+namespace label rule / allocation / binding / cleanup, and the fake API server (tests/test_nvml_remote.py)
+proves the log path.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_dra.errors import ExitCode
+from tests.e2e import objects
+from tests.e2e.kapi import ApiError
+
+pytestmark = pytest.mark.e2e
+
+OWNER = "nvml-admin-claim"
+NODE = "nvml-e2e-node"
+NS = "nvml-e2e-admin"
+PLAIN = "nvml-e2e-plain"
+ADMIN_LABEL = "resource.kubernetes.io/admin-access"
+
+
+def _slice() -> dict:
+    devices = [{"name": f"gpu-{i}", "attributes": {
+        "type": {"string": "gpu"}, "uuid": {"string": f"GPU-e2e0000{i}-0000-0000-0000-000000000000"},
+        "productName": {"string": "NVIDIA H100 80GB HBM3"}}, "capacity": {"memory": {"value": "80Gi"}}}
+        for i in range(2)]
+    return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
+            "metadata": {"name": f"{NODE}-gpu.nvidia.com", "labels": {objects.OWNER_LABEL: OWNER}},
+            "spec": {"driver": "gpu.nvidia.com", "nodeName": NODE,
+                     "pool": {"name": NODE, "generation": 1, "resourceSliceCount": 1}, "devices": devices}}
+
+
+@pytest.fixture(scope="module")
+def gpu_node(api, demo_cluster):
+    """A node of our own with two gpu.nvidia.com GPUs (the demo's DeviceClasses select them), and two
+    namespaces: one labelled for admin access, one not."""
+    created = [
+        objects.for_create(objects.node(NODE), owner=OWNER),
+        _slice(),
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": NS, "labels": {ADMIN_LABEL: "true", objects.OWNER_LABEL: OWNER}}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PLAIN, "labels": {objects.OWNER_LABEL: OWNER}}},
+    ]
+    for obj in created:
+        api.create(obj)
+    yield
+    for obj in reversed(created):
+        api.delete(obj["kind"], obj["metadata"]["name"])
+
+
+def _left(api, ns: str) -> list[str]:
+    pods = [p["metadata"]["name"] for p in api.list("Pod", ns)]
+    claims = [c["metadata"]["name"] for c in api.list("ResourceClaim", ns) if not c["metadata"].get("deletionTimestamp")]
+    return pods + claims
+
+
+def _gone(api, ns: str) -> bool:
+    return not api.list("Pod", ns) and not api.list("ResourceClaim", ns)
+
+
+def test_the_server_enforces_the_namespace_label_rule(api, gpu_node):
+    """What our client-side check mirrors: the API server rejects an admin claim in an unlabelled namespace."""
+    claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "probe", "namespace": PLAIN},
+             "spec": {"devices": {"requests": [{"name": "g", "exactly": {
+                 "deviceClassName": "gpu.nvidia.com", "allocationMode": "All", "adminAccess": True}}]}}}
+    with pytest.raises(ApiError, match=ADMIN_LABEL):
+        api.create(claim, dry_run=True)
+
+
+def test_unlabelled_namespace_is_a_clear_error(run, live, api, gpu_node):
+    result = run("nvml", "--node", NODE, "--via", "admin-claim", "-n", PLAIN)
+    assert result.exit_code == ExitCode.REMOTE, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f'error: namespace "{PLAIN}" is not labelled {ADMIN_LABEL}="true"'), first
+    assert f"kubectl label namespace {PLAIN} {ADMIN_LABEL}=true" in result.stderr
+    assert _left(api, PLAIN) == []
+
+
+def test_admin_claim_is_allocated_bound_and_cleaned_up(api, live, gpu_node):
+    """The objects the CLI creates, step by step: the real scheduler allocates the admin claim and binds the pod."""
+    from kubectl_dra.kube.live import LiveCluster
+    from kubectl_dra.model.decode import decode_slice
+    from kubectl_dra.nvml.remote import PodRun, RemoteOptions, start_admin_claim
+
+    devices = decode_slice(_slice(), "v1").devices
+    client = LiveCluster()
+    run = PodRun(NS)
+    try:
+        start_admin_claim(client, NODE, devices, RemoteOptions(via="admin-claim", namespace=NS), run)
+        assert run.pod and len(run.claims) == 1
+        outcome = objects.outcome(api, NS, run.pod, timeout=60)
+        assert outcome.bound and outcome.node == NODE, outcome.message
+        claim = api.get("ResourceClaim", run.claims[0], NS)
+        assert claim["metadata"]["ownerReferences"][0]["uid"] == run.pod_uid
+        results = claim["status"]["allocation"]["devices"]["results"]
+        assert {(r["pool"], r["device"], r.get("adminAccess")) for r in results} == {
+            (NODE, "gpu-0", True), (NODE, "gpu-1", True)}
+        assert [r["name"] for r in claim["status"].get("reservedFor") or []] == [run.pod]
+    finally:
+        problems = run.cleanup(client)
+    assert problems == []
+    api.wait("the collector pod and its claim to be gone", lambda: _gone(api, NS), timeout=60)
+
+
+def test_cli_times_out_on_a_bound_pod_that_never_runs_and_leaves_nothing(run, live, api, gpu_node, monkeypatch):
+    import kubectl_dra.nvml.remote as remote
+
+    monkeypatch.setattr(remote, "GRACE", 2.0)
+    result = run("nvml", "--node", NODE, "--via", "admin-claim", "-n", NS, "--timeout", "2s")
+    assert result.exit_code == ExitCode.REMOTE, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert "did not finish within 4s" in first and f"bound to node {NODE} but never finished" in first, first
+    api.wait("the collector pod and its claim to be gone", lambda: _gone(api, NS), timeout=60)
+
+
+def test_cleanup_finds_leftovers_by_label(run, live, api, gpu_node):
+    """An interrupted run (pod and claim created, the process gone) is removed by --cleanup."""
+    from kubectl_dra.kube.live import LiveCluster
+    from kubectl_dra.model.decode import decode_slice
+    from kubectl_dra.nvml.remote import PodRun, RemoteOptions, start_admin_claim
+
+    run_ = PodRun(NS)
+    start_admin_claim(LiveCluster(), NODE, decode_slice(_slice(), "v1").devices,
+                      RemoteOptions(via="admin-claim", namespace=NS), run_)
+    assert len(_left(api, NS)) == 2
+    result = run("nvml", "--cleanup", "-n", NS)
+    assert result.exit_code == 0, result.stderr
+    assert f"deleted pod/{run_.pod} -n {NS}" in result.stdout
+    api.wait("the leftovers to be gone", lambda: _gone(api, NS), timeout=60)
