@@ -386,3 +386,54 @@ def test_fleet_by_label_selector(run, cluster):
     assert result.exit_code == 0, result.stderr
     nodes = [n["node"] for n in json.loads(result.stdout)["nodes"]]
     assert nodes and set(nodes) <= {"dgx-h100-01", "h100-dmig-01"}
+
+
+# ---------------------------------------------------------------------------- RBAC: docs/rbac.yaml grants what each way does
+
+ROLES = {"driver-pod": "kubectl-dra-nvml-exec", "admin-claim": "kubectl-dra-nvml-admin-claim",
+         "debug-pod": "kubectl-dra-nvml-debug-pod"}
+
+
+def _rules(name: str) -> list[dict]:
+    import yaml
+
+    docs = yaml.safe_load_all((ROOT / "docs" / "rbac.yaml").read_text(encoding="utf-8"))
+    return next(d for d in docs if d and d["kind"] == "ClusterRole" and d["metadata"]["name"] == name)["rules"]
+
+
+def _access(req) -> tuple[str, str, str] | None:
+    """(group, resource[/subresource], verb) of one request; None for discovery."""
+    parts = [p for p in req.path.strip("/").split("/") if p]
+    if parts[0] == "api" and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 4:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        rest = rest[2:]
+    elif rest[0] == "namespaces":
+        return ("", "namespaces", "get" if len(rest) == 2 else "list")
+    resource = rest[0] + (f"/{rest[2]}" if len(rest) == 3 else "")
+    verb = {"POST": "create", "DELETE": "delete"}.get(req.method) or ("get" if len(rest) >= 2 else "list")
+    if resource.endswith("/exec"):
+        verb = "create"
+    return group, resource, verb
+
+
+def _granted(rules: list[dict], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
+
+
+@pytest.mark.parametrize("via", sorted(ROLES))
+def test_each_way_needs_only_its_role_and_the_reader(run, cluster, via):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    server.clear_requests()
+    result = run("nvml", "--node", "l40s-01", "--via", via, "-n", NS if via != "debug-pod" else "plain")
+    assert result.exit_code == 0, result.stderr
+    role, reader = _rules(ROLES[via]), _rules("kubectl-dra-reader")
+    accesses = {a for a in map(_access, server.requests) if a}
+    writes = {a for a in accesses if a[2] != "get" and a[2] != "list"} | {a for a in accesses if "/" in a[1]}
+    assert writes and [a for a in writes if not _granted(role, *a)] == []
+    assert [a for a in accesses if not (_granted(role, *a) or _granted(reader, *a))] == []
