@@ -437,3 +437,35 @@ def test_each_way_needs_only_its_role_and_the_reader(run, cluster, via):
     writes = {a for a in accesses if a[2] != "get" and a[2] != "list"} | {a for a in accesses if "/" in a[1]}
     assert writes and [a for a in writes if not _granted(role, *a)] == []
     assert [a for a in accesses if not (_granted(role, *a) or _granted(reader, *a))] == []
+
+
+# ---------------------------------------------------------------------------- the views: topology and show --nvml live
+
+
+def test_topology_nvml_live_matches_the_snapshot(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("dgx-h100-01")
+    live = run("topology", "dgx-h100-01", "--nvml", "live:driver-pod", "-o", "json")
+    assert live.exit_code == 0, live.stderr
+    demo = run("topology", "dgx-h100-01", "--demo", "-o", "json")
+    assert json.loads(live.stdout)["nvml"] == json.loads(demo.stdout)["nvml"]
+    assert len(kubelet.execs) == 1
+
+
+def test_show_nvml_live_adds_the_gpu(run, cluster):
+    server, kubelet = cluster
+    kubelet.add_driver_pod("a100-mig-01")
+    result = run("show", "a100-mig-01/gpu-0-mig-1g10gb-19-2", "--nvml", "live:driver-pod", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    item = json.loads(result.stdout)
+    assert item["nvml"]["gpu"]["uuid"] == item["attributes"]["gpu.nvidia.com/parentUUID"]
+    assert item["nvml"]["migDevice"]["uuid"] == item["attributes"]["gpu.nvidia.com/uuid"]
+    text = run("show", "a100-mig-01/gpu-0-mig-1g10gb-19-2", "--nvml", "live:driver-pod")
+    assert "NVML (live, node a100-mig-01" in text.stdout and "MIG device: 1g.10gb" in text.stdout
+
+
+def test_show_nvml_live_errors(run, cluster):
+    result = run("show", "l40s-01/gpu-0", "--nvml", "live:driver-pod")
+    _one_error(result, ExitCode.REMOTE, "no NVIDIA DRA driver kubelet-plugin pod on node l40s-01")
+    result = run("show", "l40s-01/gpu-0", "--nvml", "live:nope")
+    assert result.exit_code == ExitCode.USAGE and "unknown way in 'nope'" in result.stderr

@@ -251,3 +251,40 @@ class _Bar:
 
 def _progress(total: int) -> _Bar:
     return _Bar(total)
+
+
+# ---------------------------------------------------------------------------- live facts for other views
+
+
+def live_via(value: str | None) -> str | None:
+    """``live`` → ``auto``, ``live:VIA`` → VIA; anything else (a file) → None."""
+    from kubectl_dra.errors import UsageError
+    from kubectl_dra.nvml.remote import VIAS
+
+    if not value or not (value == "live" or value.startswith("live:")):
+        return None
+    via = value.partition(":")[2] or "auto"
+    if via not in VIAS:
+        raise UsageError(f"--nvml {value}: unknown way in {via!r}", hint=f"use live or live:{'|'.join(VIAS)}")
+    return via
+
+
+def live_snapshot(node: str | None, value: str, *, demo: bool, files: bool, kubeconfig, context,
+                  request_timeout) -> Snapshot:  # fmt: skip
+    """``--nvml live[:VIA]`` of another view: the node's snapshot through the cluster (the demo's own with --demo)."""
+    from kubectl_dra.errors import NotFoundError, UsageError
+
+    if not node:
+        raise UsageError(f"--nvml {value} collects from one node: name it")
+    if demo:
+        from kubectl_dra.nvml import demo_snapshot
+
+        snap = demo_snapshot(node)
+        if snap is None:
+            raise NotFoundError(f"the demo cluster has no NVML snapshot of node {node}")
+        return snap
+    if files:
+        raise UsageError(f"--nvml {value} reads the cluster: it cannot be used with -f/--filename",
+                         hint="pass a saved snapshot instead: --nvml FILE")  # fmt: skip
+    args = RemoteArgs(live_via(value), False, None, None, None, None, None, 1, False)
+    return remote_snapshot(node, args, kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)

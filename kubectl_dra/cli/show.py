@@ -55,6 +55,12 @@ def find_device(views, ref: str):
 @command(app, "show")
 def show_device(
     device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, or a unique device name.")],
+    nvml_source: Annotated[
+        str | None,
+        typer.Option("--nvml", metavar="live|FILE", help="Add what NVML says about this GPU now: live collects from "
+                     "the device's node through the cluster (live:driver-pod, live:admin-claim, live:debug-pod to "
+                     "choose how; see kubectl dra nvml --via); FILE reads a saved snapshot."),
+    ] = None,
     output: OutputOpt = Output.table,
     filename: Filenames = None,
     demo: Demo = False,
@@ -69,6 +75,8 @@ def show_device(
       kubectl dra show gpu.nvidia.com/dgx-h100-01/gpu-0 --demo
 
       kubectl dra show dgx-h100-01/gpu-3 -o yaml
+
+      kubectl dra show dgx-h100-01/gpu-3 --nvml live
     """
     from kubectl_dra.console import out
     from kubectl_dra.kube.load import CLAIMS, SLICES
@@ -89,9 +97,35 @@ def show_device(
     keep_alive(cluster, views)
     view = find_device(views, device)
     flush_warnings(cluster)
+    live = _nvml_facts(view, nvml_source, demo=demo, files=bool(filename), kubeconfig=kubeconfig, context=context,
+                       request_timeout=request_timeout) if nvml_source else None  # fmt: skip
     if output in (Output.json, Output.yaml):
-        write_data(device_item(view), output)
+        item = device_item(view)
+        if nvml_source:
+            item["nvml"] = live[0]
+        write_data(item, output)
     elif output is Output.name:
         out(device_names([view]))
     else:
-        out(device_card(view, cluster))
+        out(device_card(view, cluster) + (live[1] if live else ""))
+
+
+def _nvml_facts(view, source: str, *, demo: bool, files: bool, kubeconfig, context, request_timeout):
+    """(facts dict or None, the text section) of the device's GPU, from --nvml live[:VIA] or a snapshot file."""
+    from kubectl_dra.cli import nvml_remote
+    from kubectl_dra.errors import UsageError
+    from kubectl_dra.nvml import devicefacts
+
+    if view.device.driver != "gpu.nvidia.com":
+        raise UsageError(f"--nvml applies to gpu.nvidia.com devices, not {view.device.driver}")
+    node = view.device.node_name or view.device.pool
+    if nvml_remote.live_via(source):
+        snap = nvml_remote.live_snapshot(node, source, demo=demo, files=files, kubeconfig=kubeconfig, context=context,
+                                         request_timeout=request_timeout)  # fmt: skip
+        label = "demo snapshot" if demo else "live"
+    else:
+        from kubectl_dra.cli.nvml import read_snapshot
+
+        snap, label = read_snapshot(source), source
+    data = devicefacts.facts(snap, view.device)
+    return data, devicefacts.facts_text(data, source=label)

@@ -102,7 +102,7 @@ def topology(
     ] = None,
     nvml_file: Annotated[
         str | None,
-        typer.Option("--nvml", metavar="FILE", help="Merge an NVML snapshot (JSON) of NODE: NVLink peer groups and the topology matrix."),
+        typer.Option("--nvml", metavar="FILE|live", help="Merge an NVML snapshot (JSON) of NODE: NVLink peer groups and the topology matrix. live collects it from NODE through the cluster (live:VIA: see kubectl dra nvml --via)."),
     ] = None,
     local: Annotated[
         bool, typer.Option("--local", help="Merge NVML facts read on this machine (with --demo: the demo node's snapshot).")
@@ -129,6 +129,8 @@ def topology(
 
       kubectl dra topology dgx-h100-01 --nvml dgx-h100-01-nvml.json
 
+      kubectl dra topology dgx-h100-01 --nvml live
+
       kubectl dra topology dgx-h100-01 -o json
     """
     from kubectl_dra.console import err, out, use_color
@@ -140,7 +142,13 @@ def topology(
         raise UsageError("topology does not print names: use -o table, wide, json or yaml")
     if local and nvml_file:
         raise UsageError("--local and --nvml cannot be used together")
-    nvml = _read_nvml(nvml_file) if nvml_file else _local_nvml(node, demo) if local else None
+    from kubectl_dra.cli import nvml_remote
+
+    if nvml_remote.live_via(nvml_file):  # --nvml live[:VIA]: collect from NODE through the cluster
+        nvml = nvml_remote.live_snapshot(node, nvml_file, demo=demo, files=bool(filename), kubeconfig=kubeconfig,
+                                         context=context, request_timeout=request_timeout).to_dict()  # fmt: skip
+    else:
+        nvml = _read_nvml(nvml_file) if nvml_file else _local_nvml(node, demo) if local else None
     if nvml is None and demo and node and not filename:
         # the demo cluster ships NVML snapshots of its NVIDIA nodes: show NVLink without asking
         from kubectl_dra.nvml import demo_snapshot
