@@ -203,6 +203,12 @@ def nvml(
         typer.Option("--snapshot", metavar="FILE", help="Render a saved snapshot (kubectl dra nvml -o json) instead of "
                      "reading NVML; - reads stdin.", rich_help_panel=NVML),
     ] = None,
+    nvidia_smi: Annotated[
+        list[str] | None,
+        typer.Option("--nvidia-smi", metavar="FILE", help="Build the snapshot from saved nvidia-smi outputs of one node "
+                     "(-q -x XML, -L, mig -lgi/-lci, topo -m, nvlink -s, or the kubectl-dra collector's output; the "
+                     "kind is read from the content); repeat for each file; - reads stdin.", rich_help_panel=NVML),
+    ] = None,
     as_resourceslice: Annotated[
         bool,
         typer.Option("--as-resourceslice", help="Print the ResourceSlices the NVIDIA DRA driver would publish for these "
@@ -254,6 +260,8 @@ def nvml(
 
       kubectl dra nvml --snapshot node-nvml.json --as-resourceslice --driver-release v25.8
 
+      kubectl dra nvml --nvidia-smi smi-q.xml --nvidia-smi smi-L.txt --node gpu-node-3 --compare
+
       kubectl dra nvml --compare
 
       kubectl dra nvml --demo --node a100-mig-01 --compare
@@ -293,8 +301,8 @@ def nvml(
         if filename or ((kubeconfig or context) and not remote):
             raise UsageError("-f/--filename, --kubeconfig and --context choose the cluster that --compare reads",
                              hint="add --compare, or use --snapshot FILE to render a saved NVML snapshot")  # fmt: skip
-        if demo and snapshot:
-            raise UsageError("--demo and --snapshot cannot be used together",
+        if demo and (snapshot or nvidia_smi):
+            raise UsageError(f"--demo and {'--snapshot' if snapshot else '--nvidia-smi'} cannot be used together",
                              hint="--demo --node NODE renders the demo snapshot; with --compare, --snapshot FILE --demo "
                              "compares FILE with the demo cluster")  # fmt: skip
     if as_resourceslice and (filename or ((kubeconfig or context) and not remote)):
@@ -303,8 +311,19 @@ def nvml(
         raise UsageError("--as-resourceslice prints yaml (the default) or json")
 
     # ------------------------------------------------------------------ the NVML facts
+    if snapshot and nvidia_smi:
+        raise UsageError("--snapshot and --nvidia-smi cannot be used together",
+                         hint="--snapshot reads a kubectl-dra snapshot, --nvidia-smi what nvidia-smi printed")  # fmt: skip
     node_origin = "option" if node else "snapshot"
-    if snapshot:
+    if nvidia_smi:
+        from kubectl_dra.nvml.smi import read_outputs
+
+        snap = read_outputs(nvidia_smi)  # SmiParseError: error + hint, exit 5
+        if node and node != snap.node:
+            if snap.node:
+                warn(f"the nvidia-smi outputs are of node {snap.node}: using --node {node}")
+            snap.node = node
+    elif snapshot:
         snap = read_snapshot(snapshot)
         if node and node != snap.node:
             if snap.node:
@@ -354,7 +373,7 @@ def nvml(
         if not snap.node:
             raise UsageError("the snapshot does not name its node: pass --node")
         cluster_demo = demo and not filename
-        if demo and filename and snapshot:
+        if demo and filename and (snapshot or nvidia_smi):
             raise UsageError("--demo and -f/--filename cannot be used together")
         cluster = load(
             filenames=filename,

@@ -360,6 +360,10 @@ class Gpu:
     pcie_root: str | None = None  # pci0000:15, from sysfs like the driver (resource.kubernetes.io/pcieRoot)
     mig_profiles: list[MigProfile] = field(default_factory=list)
     lost: bool = False  # a call returned GPU_IS_LOST: the rest of this record is missing
+    # additions written only when set (nvidia-smi sources, kubectl_dra/nvml/smi.py):
+    #: ECC mode/counters, retired pages, remapped rows, XIDs, reset state, fabric health (see smi.py)
+    health: dict | None = None
+    cpu_affinity: str | None = None  # nvidia-smi topo -m "CPU Affinity", e.g. 0-31,64-95
 
     @property
     def dra_bus_id(self) -> str | None:
@@ -369,7 +373,7 @@ class Gpu:
         return [link for link in self.nvlinks if link.active]
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "index": self.index,
             "minor": self.minor,
             "uuid": self.uuid,
@@ -390,6 +394,11 @@ class Gpu:
             "lost": self.lost,
             "errors": [e.to_dict() for e in self.errors],
         }
+        if self.health is not None:
+            d["health"] = self.health
+        if self.cpu_affinity is not None:
+            d["cpuAffinity"] = self.cpu_affinity
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Gpu:
@@ -418,6 +427,8 @@ class Gpu:
             addressing_mode=_opt_str(d.get("addressingMode")),
             lost=bool(d.get("lost")),
             errors=[CallError.from_dict(x) for x in _dicts(d.get("errors"))],
+            health=d.get("health") if isinstance(d.get("health"), dict) else None,
+            cpu_affinity=_opt_str(d.get("cpuAffinity")),
         )
 
 
@@ -434,6 +445,9 @@ class Topology:
     gpus: list[int] = field(default_factory=list)
     matrix: list[list[str]] = field(default_factory=list)
     pcie: list[list[str]] = field(default_factory=list)
+    #: additions written only when set: NIC columns of ``topo -m`` (``mlx5_0``) and each GPU's cell to them
+    nics: list[str] = field(default_factory=list)
+    nic_matrix: list[list[str]] = field(default_factory=list)
 
     def cell(self, a: int, b: int) -> str:
         """The cell for two GPU indices (not positions)."""
@@ -447,7 +461,11 @@ class Topology:
         return int(cell[2:]) if cell.startswith("NV") and cell[2:].isdigit() else 0
 
     def to_dict(self) -> dict:
-        return {"gpus": list(self.gpus), "matrix": [list(r) for r in self.matrix], "pcie": [list(r) for r in self.pcie]}
+        d: dict[str, Any] = {"gpus": list(self.gpus), "matrix": [list(r) for r in self.matrix], "pcie": [list(r) for r in self.pcie]}
+        if self.nics:
+            d["nics"] = list(self.nics)
+            d["nicMatrix"] = [list(r) for r in self.nic_matrix]
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> Topology:
@@ -458,7 +476,8 @@ class Topology:
             return [[str(c) for c in r] for r in value if isinstance(r, list)] if isinstance(value, list) else []
 
         gpus = [g for g in d.get("gpus") or [] if isinstance(g, int)]
-        return cls(gpus=gpus, matrix=rows(d.get("matrix")), pcie=rows(d.get("pcie")))
+        nics = [str(n) for n in d.get("nics") or [] if isinstance(n, str)]
+        return cls(gpus=gpus, matrix=rows(d.get("matrix")), pcie=rows(d.get("pcie")), nics=nics, nic_matrix=rows(d.get("nicMatrix")))
 
 
 @dataclass
@@ -475,6 +494,8 @@ class Snapshot:
     errors: list[CallError] = field(default_factory=list)
     gpus: list[Gpu] = field(default_factory=list)
     topology: Topology = field(default_factory=Topology)
+    #: where the facts come from: ``nvidia-smi`` (kubectl_dra/nvml/smi.py); None (not written) = NVML via pynvml
+    source: str | None = None
 
     def gpu(self, index: int) -> Gpu | None:
         return next((g for g in self.gpus if g.index == index), None)
@@ -487,7 +508,7 @@ class Snapshot:
         return next((g for g in self.gpus if same_bus_id(g.pci_bus_id, bus_id)), None)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "kind": KIND,
             "version": VERSION,
             "node": self.node,
@@ -500,6 +521,9 @@ class Snapshot:
             "gpus": [g.to_dict() for g in self.gpus],
             "topology": self.topology.to_dict(),
         }
+        if self.source is not None:
+            d["source"] = self.source
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "snapshot") -> Snapshot:
@@ -524,6 +548,7 @@ class Snapshot:
             errors=[CallError.from_dict(x) for x in _dicts(d.get("errors"))],
             gpus=[Gpu.from_dict(x) for x in _dicts(d.get("gpus"))],
             topology=Topology.from_dict(d.get("topology")),
+            source=_opt_str(d.get("source")),
         )
 
 

@@ -105,7 +105,8 @@ def snapshot_warnings(snap) -> list[str]:
     if snap.partial or lost or losing:
         count = len(losing) + len(lost)
         examples = [f"GPU {g.index} has fallen off the bus (GPU_IS_LOST)" for g in lost] + _describe(losing)
-        noun = "NVML call failed" if count == 1 else "NVML calls failed"
+        what = "nvidia-smi command" if getattr(snap, "source", None) == "nvidia-smi" else "NVML call"
+        noun = f"{what} failed" if count == 1 else f"{what}s failed"
         out.append(f"partial result: {count} {noun}: {_examples(examples)}; values NVML could not read are shown as -")
     unsupported = [e for e in snap.errors if not e.loses_data]
     if unsupported:
@@ -189,6 +190,10 @@ def gpu_notes(snap) -> list[str]:
         elif g.mig_enabled and not g.mig_devices:
             notes.append(f"GPU {g.index} has MIG mode on but no MIG devices: the DRA driver publishes nothing for it "
                          "(unless DynamicMIG is on)")  # fmt: skip
+        if getattr(g, "health", None):
+            from kubectl_dra.nvml.smi import health_problems
+
+            notes.extend(f"GPU {g.index}: {problem}" for problem in health_problems(g.health))
     return notes
 
 
@@ -305,6 +310,8 @@ def header(snap) -> str:
         ("Driver:", f"{_s(snap.driver_version)} ({', '.join(versions)})"),
         ("Collected:", _s(snap.collected_at)),
     ]
+    if getattr(snap, "source", None):
+        rows.append(("Source:", snap.source))
     if snap.partial:
         failed = sum(1 for e in snap.errors if e.loses_data and e.error != "GPU_IS_LOST") + sum(1 for g in snap.gpus if g.lost)
         rows.append(("Partial:", f"yes: {failed} NVML call{'s' if failed != 1 else ''} failed (see the warning)"))
