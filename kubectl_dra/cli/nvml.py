@@ -186,7 +186,8 @@ def nvml(
     ] = None,
     timeout: Annotated[
         str | None,
-        typer.Option("--timeout", help="How long nvidia-smi may run on each node (default 60s; e.g. 30s, 2m).",
+        typer.Option("--timeout", help="How long each nvidia-smi command may run on a node (default 20s; e.g. 30s, 1m); "
+                     "the client waits twice that plus 15s per node.",
                      rich_help_panel=REMOTE),
     ] = None,
     max_concurrency: Annotated[
@@ -280,9 +281,10 @@ def nvml(
 
     remote_args = nvml_remote.RemoteArgs(via.value if via else None, all_nodes, selector, image, pod_namespace,
                                          driver_namespace, timeout, max_concurrency, cleanup)  # fmt: skip
-    nvml_remote.check_usage(node, remote_args, snapshot=bool(snapshot), demo=demo, filename=bool(filename),
+    saved = "--snapshot" if snapshot else "--nvidia-smi" if nvidia_smi else ""
+    nvml_remote.check_usage(node, remote_args, snapshot=saved, demo=demo, filename=bool(filename),
                             as_resourceslice=as_resourceslice)  # fmt: skip
-    remote = nvml_remote.wants_remote(node, remote_args, snapshot=bool(snapshot), demo=demo)
+    remote = nvml_remote.wants_remote(node, remote_args, snapshot=bool(snapshot or nvidia_smi), demo=demo)
     if remote and cleanup:
         nvml_remote.cleanup(remote_args, kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)
         return

@@ -60,8 +60,9 @@ def wants_remote(node: str | None, args: RemoteArgs, *, snapshot: bool, demo: bo
     return bool(node) and not snapshot and not demo and not this_machine(node)
 
 
-def check_usage(node: str | None, args: RemoteArgs, *, snapshot: bool, demo: bool, filename: bool,
+def check_usage(node: str | None, args: RemoteArgs, *, snapshot: str, demo: bool, filename: bool,
                 as_resourceslice: bool) -> None:  # fmt: skip
+    """``snapshot``: the saved-data flag given (--snapshot, --nvidia-smi), or ""."""
     from kubectl_dra.errors import UsageError
 
     if args.via == LOCAL:
@@ -70,13 +71,13 @@ def check_usage(node: str | None, args: RemoteArgs, *, snapshot: bool, demo: boo
         if args.pod_options:
             raise UsageError(f"{', '.join(args.pod_options)} apply to remote collection, not --via local")
         return
-    remote = wants_remote(node, args, snapshot=snapshot, demo=demo)
+    remote = wants_remote(node, args, snapshot=bool(snapshot), demo=demo)
     if not remote:
         if args.pod_options:
             raise UsageError(f"{', '.join(args.pod_options)} apply to remote collection (--node NODE --via …, --all-nodes)")
         return
     if snapshot or demo or filename:
-        flag = "--snapshot" if snapshot else "--demo" if demo else "-f/--filename"
+        flag = snapshot or ("--demo" if demo else "-f/--filename")
         raise UsageError(f"{flag} reads saved data: it cannot be used with remote collection (--via, --all-nodes, -l)")
     if args.cleanup:
         if node or args.fleet or as_resourceslice:

@@ -87,7 +87,7 @@ class FleetReport:
 def health_problems(snap: Snapshot) -> list[str]:
     """What in the snapshot says a GPU is unwell: lost GPUs, a fabric that did not register, NVML
     calls that failed with an error other than NOT_SUPPORTED, and the health block when the
-    snapshot has one (nvidia-smi input: ECC, remapped rows, XID)."""
+    snapshot has one (nvidia-smi input: ECC, remapped rows, XID; ``smi.health_problems``)."""
     problems: list[str] = []
     for g in snap.gpus:
         label = f"GPU {g.index}" + (f" ({g.uuid})" if g.uuid else "")
@@ -97,14 +97,10 @@ def health_problems(snap: Snapshot) -> list[str]:
         if fabric is not None and fabric.state not in ("", "not_supported") and (
             fabric.state != "completed" or fabric.status != "success"):  # fmt: skip
             problems.append(f"{label}: NVLink fabric {fabric.state}, status {fabric.status}")
-        health = getattr(g, "health", None)
-        listed = getattr(health, "problems", None)
-        if callable(listed):
-            listed = listed()
-        if isinstance(health, dict):
-            listed = health.get("problems")
-        for p in listed or []:
-            problems.append(f"{label}: {p}")
+        if isinstance(g.health, dict):
+            from kubectl_dra.nvml.smi import health_problems as smi_health
+
+            problems.extend(f"{label}: {p}" for p in smi_health(g.health))
     failed = sorted({f"{e.call} {e.error}" for e in snap.errors if e.loses_data and e.error != "GPU_IS_LOST"})
     if failed:
         problems.append("NVML calls failed: " + ", ".join(failed[:5]) + (" …" if len(failed) > 5 else ""))

@@ -40,7 +40,7 @@ DRIVER_CONTAINER = "gpus"
 DRIVER_ROOT = "/driver-root"
 COLLECTOR_CONTAINER = "nvml"
 DEFAULT_IMAGE = "docker.io/library/ubuntu:24.04"
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 20.0
 #: upstream: ``resource.kubernetes.io/admin-access: "true"`` on the namespace (Kubernetes 1.34+)
 ADMIN_NS_LABEL = "resource.kubernetes.io/admin-access"
 #: upstream limit: a claim's allocation holds at most 32 results (AllocationResultsMaxSize)
@@ -58,8 +58,10 @@ COMPONENT = "app.kubernetes.io/component"
 LABELS = {MANAGED_BY: "kubectl-dra", COMPONENT: "nvml-collector"}
 SELECTOR = ",".join(f"{k}={v}" for k, v in LABELS.items())
 NODE_ANNOTATION = "kubectl-dra.io/node"
-#: grace on top of the collector's own timeout, for the exec round trip / pod start
+#: grace on top of the collector's own limits, for the exec round trip / pod start
 GRACE = 15.0
+#: the collector's section marker (``smi.MARK``): its output, even from a failed run
+MARK = "@@kubectl-dra"
 
 
 class RemoteError(DraError):
@@ -103,45 +105,53 @@ class Collected:
 
 
 def collector_script() -> str:
-    """The shell script that prints the node's nvidia-smi outputs (package data of ``kubectl_dra.nvml``)."""
-    from importlib import resources
+    """The nvidia-smi collector (``kubectl_dra/nvml/collector.sh``, package data; see ``nvml/smi.py``)."""
+    from kubectl_dra.nvml.smi import collector_script as script
 
-    for name in ("collect.sh", "collector.sh", "smi-collect.sh"):
-        try:
-            ref = resources.files("kubectl_dra.nvml").joinpath(name)
-            if ref.is_file():
-                return ref.read_text(encoding="utf-8")
-        except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover
-            continue
-    # a minimal stand-in: the XML report alone (parse_collected reads it as one section)
-    return "nvidia-smi -q -x\n"
+    return script()
+
+
+def collector_command(prefix: list[str], opts: RemoteOptions, *, nvidia_smi: str | None = None,
+                      sysfs: str | None = None) -> list[str]:  # fmt: skip
+    """``PREFIX sh -c SCRIPT kubectl-dra-collect --timeout T [...]``. The collector limits every
+    nvidia-smi command itself (it hangs on a lost GPU) and needs no timeout(1)."""
+    from kubectl_dra.nvml.smi import collector_args
+
+    args = collector_args(nvidia_smi or "nvidia-smi", int(max(1, opts.timeout)), sysfs)
+    if nvidia_smi is None:
+        args = args[2:]  # the default: nvidia-smi on PATH
+    return [*prefix, "sh", "-c", collector_script(), "kubectl-dra-collect", *args]
+
+
+def deadline(opts: RemoteOptions) -> float:
+    """How long the client waits for one node: one command may use the whole limit before the
+    collector skips the other nvidia-smi commands; the rest are quick."""
+    return 2 * opts.timeout + GRACE
 
 
 def decode(text: str, node: str, via: str) -> Snapshot:
-    """A snapshot from what the collector printed: the JSON of ``kubectl dra nvml -o json`` (an image
-    with this package) or the collector's nvidia-smi sections (``parse_collected``)."""
+    """A snapshot from what the collector printed (``smi.parse_collected``), or from the JSON of
+    ``kubectl dra nvml -o json`` (an image with this package may print that instead)."""
     from kubectl_dra.nvml.snapshot import Snapshot, SnapshotError
 
     source = f"node {node} (via {via})"
     stripped = text.lstrip()
     if not stripped:
         raise RemoteError(f"the collector on node {node} printed nothing (via {via})",
-                          hint="run it by hand to see why: see docs/nvml.md")  # fmt: skip
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except ValueError as err:
-            raise RemoteError(f"{source}: the collector's output is not valid JSON: {err}") from None
-        snap = Snapshot.from_dict(data, source)
-    else:
-        try:
-            from kubectl_dra.nvml.smi import parse_collected  # type: ignore[import-not-found]
-        except ImportError:  # pragma: no cover - until the nvidia-smi parsers land
-            raise RemoteError(f"{source}: this build cannot parse nvidia-smi output") from None
-        try:
-            snap = parse_collected(text)
-        except SnapshotError as err:
-            raise RemoteError(f"{source}: {err.message}", hint=err.hint) from None
+                          hint="see docs/nvml.md to run it by hand")  # fmt: skip
+    try:
+        if stripped.startswith("{"):
+            try:
+                data = json.loads(stripped)
+            except ValueError as err:
+                raise RemoteError(f"{source}: the collector's output is not valid JSON: {err}") from None
+            snap = Snapshot.from_dict(data, source)
+        else:
+            from kubectl_dra.nvml.smi import parse_collected
+
+            snap = parse_collected(text, node=node)
+    except SnapshotError as err:
+        raise RemoteError(f"{source}: {err.message}", hint=err.hint) from None
     snap.node = node
     return snap
 
@@ -160,15 +170,15 @@ def _tail(data: bytes | str, lines: int = 3) -> str:
     return " / ".join(kept)
 
 
+def _not_found(message: str) -> bool:
+    text = message.lower()
+    return "executable file not found" in text or "no such file" in text or "not found in $path" in text
+
+
 def _is_fallback_error(err: Exception) -> bool:
     from kubectl_dra.kube.live import Forbidden
 
     return isinstance(err, Forbidden) or (isinstance(err, RemoteError) and err.fallback)
-
-
-def _timed_command(prefix: list[str], timeout: float, script: str) -> list[str]:
-    """``prefix timeout -k 5 T sh -c SCRIPT``: the collector stops by itself (nvidia-smi hangs on a lost GPU)."""
-    return [*prefix, "timeout", "-k", "5", str(int(max(1, timeout))), "sh", "-c", script]
 
 
 # ---------------------------------------------------------------------------- driver-pod
@@ -233,24 +243,30 @@ def via_driver_pod(live: LiveCluster, node: str, opts: RemoteOptions) -> Collect
         raise RemoteError(f"the driver pod {ns}/{name} on node {node} is not running "
                           f"(phase {(pod.get('status') or {}).get('phase') or 'unknown'})",
                           hint="try --via admin-claim or --via debug-pod", fallback=True)  # fmt: skip
-    command = _timed_command(["chroot", DRIVER_ROOT], opts.timeout, collector_script())
+    # the collector in the container's shell, nvidia-smi chrooted into the driver root (its own binary and
+    # libnvidia-ml); images without a shell: the whole collector inside the driver root
+    attempts = [
+        collector_command([], opts, nvidia_smi=f"chroot {DRIVER_ROOT} nvidia-smi", sysfs="/sys"),
+        collector_command(["chroot", DRIVER_ROOT], opts),
+    ]
     _step(opts, f"exec into {ns}/{name}")
-    try:
-        result = exec_command(live, ns, name, command, container=DRIVER_CONTAINER, timeout=opts.timeout + GRACE)
-    except ExecTimeout:
-        raise RemoteError(f"the collector in driver pod {ns}/{name} did not finish within {opts.timeout + GRACE:g}s "
-                          f"(node {node})", hint="nvidia-smi hangs on a lost GPU; try --timeout, or look at the "
-                          "node's kernel log (--via debug-pod)") from None  # fmt: skip
+    for i, command in enumerate(attempts):
+        try:
+            result = exec_command(live, ns, name, command, container=DRIVER_CONTAINER, timeout=deadline(opts))
+        except ExecTimeout:
+            raise RemoteError(f"the collector in driver pod {ns}/{name} did not finish within {deadline(opts):g}s "
+                              f"(node {node})", hint="nvidia-smi hangs on a lost GPU; raise --timeout, or look at the "
+                              "node's kernel log (--via debug-pod)") from None  # fmt: skip
+        missing = result.exit_code is None and _not_found(result.message)
+        if missing and i + 1 < len(attempts):
+            continue
+        break
     if result.exit_code is None:
-        missing = "executable file not found" in result.message or "no such file" in result.message.lower()
         raise RemoteError(f"cannot run the collector in driver pod {ns}/{name}: {result.message}",
-                          hint=("the driver image has no chroot/timeout; try --via admin-claim or --via debug-pod"
-                                if missing else "see docs/nvml.md"), fallback=missing)  # fmt: skip
-    if result.exit_code in (124, 137):
-        raise RemoteError(f"nvidia-smi did not finish within {opts.timeout:g}s on node {node} (killed by timeout)",
-                          hint="a lost or hung GPU makes nvidia-smi hang; check the node (dmesg, XID errors)")  # fmt: skip
+                          hint=("the driver image has neither a shell nor chroot; try --via admin-claim or --via "
+                                "debug-pod" if missing else "see docs/nvml.md"), fallback=missing)  # fmt: skip
     if result.exit_code == 127:
-        raise RemoteError(f"the driver root of node {node} has no shell, timeout or nvidia-smi ({_tail(result.stderr)})",
+        raise RemoteError(f"the driver pod {ns}/{name} cannot run the collector: {_tail(result.stderr) or 'command not found'}",
                           hint="try --via admin-claim or --via debug-pod", fallback=True)  # fmt: skip
     text = result.stdout.decode("utf-8", "replace")
     notes = []
@@ -329,7 +345,9 @@ def claim_manifest(name: str, namespace: str, node: str, requests: list[tuple[st
     }
 
 
-def admin_pod_manifest(name: str, namespace: str, node: str, claim_names: list[str], image: str, timeout: float) -> dict:
+def admin_pod_manifest(name: str, namespace: str, node: str, claim_names: list[str], image: str, timeout: float,
+                       command: list[str]) -> dict:  # fmt: skip
+    """``timeout``: activeDeadlineSeconds; ``command``: the collector (nvidia-smi comes from the driver's CDI spec)."""
     refs = [f"gpus-{i}" for i in range(len(claim_names))]
     return {
         "apiVersion": "v1",
@@ -337,7 +355,7 @@ def admin_pod_manifest(name: str, namespace: str, node: str, claim_names: list[s
         "metadata": _meta(name, namespace, node),
         "spec": {
             "restartPolicy": "Never",
-            "activeDeadlineSeconds": int(timeout + GRACE),
+            "activeDeadlineSeconds": int(timeout),
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": 0,
@@ -348,10 +366,12 @@ def admin_pod_manifest(name: str, namespace: str, node: str, claim_names: list[s
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
                                 "seccompProfile": {"type": "RuntimeDefault"}},  # fmt: skip
             "resourceClaims": [{"name": ref, "resourceClaimName": claim} for ref, claim in zip(refs, claim_names)],
+            "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}],
             "containers": [{
                 "name": COLLECTOR_CONTAINER,
                 "image": image,
-                "command": _timed_command([], timeout, collector_script()),
+                "command": command,
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                 "resources": {"claims": [{"name": ref} for ref in refs]},
                 "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                     "capabilities": {"drop": ["ALL"]}},  # fmt: skip
@@ -360,7 +380,7 @@ def admin_pod_manifest(name: str, namespace: str, node: str, claim_names: list[s
     }
 
 
-def debug_pod_manifest(name: str, namespace: str, node: str, image: str, timeout: float) -> dict:
+def debug_pod_manifest(name: str, namespace: str, node: str, image: str, timeout: float, command: list[str]) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -368,7 +388,7 @@ def debug_pod_manifest(name: str, namespace: str, node: str, image: str, timeout
         "spec": {
             "nodeName": node,  # as kubectl debug node/N: no scheduler, no claims
             "restartPolicy": "Never",
-            "activeDeadlineSeconds": int(timeout + GRACE),
+            "activeDeadlineSeconds": int(timeout),
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": 0,
@@ -380,7 +400,7 @@ def debug_pod_manifest(name: str, namespace: str, node: str, image: str, timeout
             "containers": [{
                 "name": COLLECTOR_CONTAINER,
                 "image": image,
-                "command": _timed_command(["chroot", "/host"], timeout, collector_script()),
+                "command": command,
                 "securityContext": {"privileged": True},
                 "volumeMounts": [{"name": "host-root", "mountPath": "/host"}],
             }],
@@ -486,7 +506,7 @@ def start_admin_claim(live: LiveCluster, node: str, devices: list[Device], opts:
     plan = plan_claims(mine)
     name = _name(node)
     claim_names = [f"{name}-{i}" for i in range(len(plan))]
-    pod = admin_pod_manifest(name, namespace, node, claim_names, opts.image, opts.timeout)
+    pod = admin_pod_manifest(name, namespace, node, claim_names, opts.image, deadline(opts), collector_command([], opts))
     _step(opts, "creating the collector pod")
     created = live.create(pods_path(namespace), pod, what=f"pod {namespace}/{name}")
     run.pod, run.pod_uid = name, str((created.get("metadata") or {}).get("uid") or "")
@@ -510,9 +530,8 @@ def wait_for_output(live: LiveCluster, node: str, run: PodRun, opts: RemoteOptio
     """Wait for the collector pod to finish and return its log; blocking states are errors."""
     from kubectl_dra.kube.podrun import pod_log, pod_state, poll_pod
 
-    deadline = time.monotonic() + opts.timeout + GRACE
     state = None
-    for pod in poll_pod(live, run.namespace, run.pod, interval=opts.poll, deadline=deadline):
+    for pod in poll_pod(live, run.namespace, run.pod, interval=opts.poll, deadline=time.monotonic() + deadline(opts)):
         state = pod_state(pod, COLLECTOR_CONTAINER)
         if state.phase == "unschedulable":
             raise RemoteError(f"the collector pod cannot be scheduled on node {node}: {state.reason}",
@@ -531,16 +550,16 @@ def wait_for_output(live: LiveCluster, node: str, run: PodRun, opts: RemoteOptio
     else:
         where = f"bound to node {state.node} but never finished" if state and state.node else "never scheduled"
         raise RemoteError(f"the collector pod {run.namespace}/{run.pod} did not finish within "
-                          f"{opts.timeout + GRACE:g}s ({where})",
+                          f"{deadline(opts):g}s ({where})",
                           hint="raise --timeout, or check the node (a lost GPU hangs nvidia-smi)")  # fmt: skip
     log = pod_log(live, run.namespace, run.pod, container=COLLECTOR_CONTAINER)
     if state.phase == "failed":
-        if "124" in state.reason or "137" in state.reason or "DeadlineExceeded" in state.reason:
-            raise RemoteError(f"nvidia-smi did not finish within {opts.timeout:g}s on node {node} ({state.reason})",
-                              hint="a lost or hung GPU makes nvidia-smi hang; check the node")  # fmt: skip
-        if not log.strip() or not log.lstrip().startswith((b"{", b"=")):
+        if "DeadlineExceeded" in state.reason:
+            raise RemoteError(f"the collector pod on node {node} ran out of time ({state.reason})",
+                              hint="raise --timeout; a lost or hung GPU makes nvidia-smi hang")  # fmt: skip
+        if MARK not in log.decode("utf-8", "replace"):
             raise RemoteError(f"the collector pod on node {node} failed ({state.reason}): {_tail(log) or 'no output'}",
-                              hint="the image needs a shell and timeout; nvidia-smi comes from the driver's CDI spec")
+                              hint="the image needs a POSIX shell (sh); nvidia-smi comes from the driver's CDI spec")
     return Collected(node, via, log.decode("utf-8", "replace"))
 
 
@@ -558,8 +577,9 @@ def via_pod(live: LiveCluster, node: str, opts: RemoteOptions, *, devices: list[
         else:
             name = _name(node)
             _step(opts, "creating the debug pod")
-            live.create(pods_path(namespace), debug_pod_manifest(name, namespace, node, opts.image, opts.timeout),
-                        what=f"pod {namespace}/{name}")  # fmt: skip
+            manifest = debug_pod_manifest(name, namespace, node, opts.image, deadline(opts),
+                                          collector_command(["chroot", "/host"], opts))  # fmt: skip
+            live.create(pods_path(namespace), manifest, what=f"pod {namespace}/{name}")
             run.pod = name
         return wait_for_output(live, node, run, opts, via)
     finally:
