@@ -503,3 +503,33 @@ def test_collector_output_through_each_way_is_the_saved_snapshot(run, cluster, c
     assert got.stdout == want.stdout
     assert json.loads(got.stdout)["source"] == "nvidia-smi"
     assert kubelet.leftovers() == []
+
+
+def test_fleet_interrupt_stops_every_node_and_cleans_up(cluster):
+    """Ctrl-C in fleet mode: running nodes stop waiting at once and delete their pods."""
+    import threading
+
+    from kubectl_dra.kube.live import LiveCluster
+    from kubectl_dra.nvml.fleet import collect_fleet
+    from kubectl_dra.nvml.remote import RemoteOptions
+
+    server, kubelet = cluster
+    kubelet.script("dgx-h100-01", hang=True)  # its pod runs forever
+    opts = RemoteOptions(via="debug-pod", namespace="plain", timeout=600, poll=0.05)
+    outcome: dict = {}
+
+    def interrupt(report):
+        raise KeyboardInterrupt
+
+    def fleet():
+        try:
+            collect_fleet(LiveCluster(), ["l40s-01", "dgx-h100-01"], {}, opts, concurrency=2, on_done=interrupt)
+        except KeyboardInterrupt:
+            outcome["interrupted"] = True
+
+    worker = threading.Thread(target=fleet)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "collect_fleet did not stop after Ctrl-C (hang guard)"
+    assert outcome == {"interrupted": True} and opts.cancel.is_set()
+    assert len(kubelet.created) == 2 and kubelet.leftovers() == []

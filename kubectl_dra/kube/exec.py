@@ -11,6 +11,7 @@ errors in the tool's words. Nothing here knows about NVML.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,13 +65,15 @@ def parse_status(raw: bytes) -> tuple[int | None, str]:
 
 
 def exec_command(
-    cluster: LiveCluster, namespace: str, pod: str, command: list[str], *, container: str | None, timeout: float
+    cluster: LiveCluster, namespace: str, pod: str, command: list[str], *, container: str | None, timeout: float,
+    cancel: threading.Event | None = None,
 ) -> ExecResult:
     """Run ``command`` (no stdin, no tty) and wait at most ``timeout`` seconds for it to finish.
 
     403 is ``Forbidden`` (with the pods/exec hint), 404 ``NotFoundError``, an unreachable server or
     a broken stream ``ClusterError``, the deadline ``ExecTimeout`` (the connection is closed; the
-    command itself must carry its own timeout, closing the stream does not always stop it).
+    command itself must carry its own timeout, closing the stream does not always stop it). ``cancel``
+    set: the stream is closed and ``ExecTimeout`` raised (checked every second).
     """
     from kubectl_dra.kube.live import Forbidden, _status_message
 
@@ -116,6 +119,8 @@ def exec_command(
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ExecTimeout(f"the command in pod {namespace}/{pod} did not finish within {timeout:g}s")
+            if cancel is not None and cancel.is_set():
+                raise ExecTimeout(f"the command in pod {namespace}/{pod} was interrupted")
             try:
                 client.update(timeout=min(left, 1.0))
             except (OSError, websocket.WebSocketException) as err:

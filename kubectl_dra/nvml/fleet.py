@@ -147,7 +147,10 @@ def collect_fleet(
         return node_report(node, snap, got.via, published.get(node, []), got.notes)
 
     results: dict[str, NodeReport] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes) or 1)), thread_name_prefix="nvml") as pool:
+    if opts.cancel is None:
+        opts.cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes) or 1)), thread_name_prefix="nvml")
+    try:
         futures = {pool.submit(one, n): n for n in nodes}
         for future in as_completed(futures):
             report = future.result()
@@ -155,6 +158,12 @@ def collect_fleet(
                 results[report.node] = report
             if on_done is not None:
                 on_done(report)
+    except BaseException:
+        # Ctrl-C: nodes not started are dropped, running ones stop waiting and delete what they created
+        opts.cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return FleetReport([results[n] for n in nodes])
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -91,6 +92,12 @@ class RemoteOptions:
     on_step: Callable[[str], None] | None = None
     #: poll interval for pods
     poll: float = 0.5
+    #: set by fleet mode on Ctrl-C: every node stops waiting and cleans up
+    cancel: threading.Event | None = None
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise RemoteError("interrupted")
 
 
 @dataclass
@@ -252,7 +259,8 @@ def via_driver_pod(live: LiveCluster, node: str, opts: RemoteOptions) -> Collect
     _step(opts, f"exec into {ns}/{name}")
     for i, command in enumerate(attempts):
         try:
-            result = exec_command(live, ns, name, command, container=DRIVER_CONTAINER, timeout=deadline(opts))
+            result = exec_command(live, ns, name, command, container=DRIVER_CONTAINER, timeout=deadline(opts),
+                                  cancel=opts.cancel)  # fmt: skip
         except ExecTimeout:
             raise RemoteError(f"the collector in driver pod {ns}/{name} did not finish within {deadline(opts):g}s "
                               f"(node {node})", hint="nvidia-smi hangs on a lost GPU; raise --timeout, or look at the "
@@ -532,6 +540,7 @@ def wait_for_output(live: LiveCluster, node: str, run: PodRun, opts: RemoteOptio
 
     state = None
     for pod in poll_pod(live, run.namespace, run.pod, interval=opts.poll, deadline=time.monotonic() + deadline(opts)):
+        opts.check_cancel()
         state = pod_state(pod, COLLECTOR_CONTAINER)
         if state.phase == "unschedulable":
             raise RemoteError(f"the collector pod cannot be scheduled on node {node}: {state.reason}",
