@@ -533,3 +533,9 @@ def test_fleet_interrupt_stops_every_node_and_cleans_up(cluster):
     assert not worker.is_alive(), "collect_fleet did not stop after Ctrl-C (hang guard)"
     assert outcome == {"interrupted": True} and opts.cancel.is_set()
     assert len(kubelet.created) == 2 and kubelet.leftovers() == []
+
+
+def test_unknown_node_is_not_found(run, cluster):
+    result = run("nvml", "--node", "dgx-h100-1", "--via", "driver-pod")
+    _one_error(result, ExitCode.NOT_FOUND, 'node "dgx-h100-1" not found')
+    assert "did you mean dgx-h100-01" in result.stderr

@@ -147,6 +147,7 @@ def remote_snapshot(node: str, args: RemoteArgs, *, kubeconfig, context, request
 
     live = _connect(kubeconfig, context, request_timeout)
     opts = remote_options(args)
+    _check_node(live, node)
     devices = None
     if opts.via in ("auto", "admin-claim"):
         try:
@@ -164,6 +165,28 @@ def remote_snapshot(node: str, args: RemoteArgs, *, kubeconfig, context, request
     for note in got.notes:
         warn(note)
     return snap
+
+
+def _check_node(live, node: str) -> None:
+    """A node that does not exist is exit 3 with the names of similar nodes, before anything is tried."""
+    import difflib
+
+    from kubectl_dra.errors import NotFoundError
+    from kubectl_dra.kube.live import Forbidden
+    from kubectl_dra.kube.podrun import list_items
+
+    try:
+        live.get(f"/api/v1/nodes/{node}", what=f"node {node}")
+    except Forbidden:
+        return  # not allowed to look: the way in will say what it finds
+    except NotFoundError:
+        try:
+            names = [str((n.get("metadata") or {}).get("name")) for n in list_items(live, "/api/v1/nodes", what="nodes")]
+        except Forbidden:
+            names = []
+        close = difflib.get_close_matches(node, names, n=3, cutoff=0.6)
+        raise NotFoundError(f'node "{node}" not found',
+                            hint=("did you mean " + " or ".join(close) + "?") if close else None) from None
 
 
 def cleanup(args: RemoteArgs, *, kubeconfig, context, request_timeout) -> None:

@@ -582,7 +582,11 @@ def via_pod(live: LiveCluster, node: str, opts: RemoteOptions, *, devices: list[
     via = "admin-claim" if admin else "debug-pod"
     try:
         if admin:
-            start_admin_claim(live, node, devices or [], opts, run, gates)
+            if devices is None:
+                raise RemoteError(f"admin-claim needs node {node}'s ResourceSlices, and they could not be read",
+                                  hint="the ClusterRole kubectl-dra-reader in docs/rbac.yaml grants list on "
+                                  "resourceslices", fallback=True)  # fmt: skip
+            start_admin_claim(live, node, devices, opts, run, gates)
         else:
             name = _name(node)
             _step(opts, "creating the debug pod")
