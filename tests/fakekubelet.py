@@ -10,7 +10,8 @@ Added through the fake's ``routes`` hook, self-contained::
 * ``GET …/pods/NAME/exec`` with a websocket upgrade: the channel protocol (``v5.channel.k8s.io``,
   else ``v4.channel.k8s.io``): binary messages whose first byte is the channel (1 stdout,
   2 stderr, 3 the final Status: ``Success`` or ``Failure``/``NonZeroExitCode`` with the code in
-  ``details.causes``), then a close frame. The node is the pod's ``spec.nodeName``; its script
+  ``details.causes``), then a close frame (v5's close-channel message, 255, goes from client to
+  server only: the server never sends it). The node is the pod's ``spec.nodeName``; its script
   answers: output and exit code, a hang (until the client hangs up), a 403, or an exec that
   cannot start (``exec_error``). Every command is recorded in ``execs``.
 * ``POST`` of a pod: stored by the fake, then "scheduled and run" at once from the node's script:
@@ -272,9 +273,6 @@ class FakeKubelet:
                               "message": f"command terminated with non-zero exit code: exit status {script.exit_code}",
                               "reason": "NonZeroExitCode",
                               "details": {"causes": [{"reason": "ExitCode", "message": str(script.exit_code)}]}}
-            if protocol.startswith("v5"):
-                self._frame(sock, bytes([255, 1]))
-                self._frame(sock, bytes([255, 2]))
             self._frame(sock, bytes([3]) + json.dumps(status).encode())
             self._frame(sock, struct.pack("!H", 1000), opcode=0x8)
         except OSError:

@@ -347,6 +347,7 @@ def test_fleet_reports_the_node_that_drifts(run, cluster):
     kubelet.script("l40s-01", stdout=_drifted("l40s-01"))
     result = run("nvml", "--all-nodes", "--via", "driver-pod", "-o", "json")
     assert result.exit_code == ExitCode.DRIFT, result.stderr
+    assert result.stderr == ""  # no progress bar off a terminal
     report = json.loads(result.stdout)
     assert report["kind"] == "NvmlFleetReport"
     status = {n["node"]: n["status"] for n in report["nodes"]}
@@ -539,3 +540,26 @@ def test_unknown_node_is_not_found(run, cluster):
     result = run("nvml", "--node", "dgx-h100-1", "--via", "driver-pod")
     _one_error(result, ExitCode.NOT_FOUND, 'node "dgx-h100-1" not found')
     assert "did you mean dgx-h100-01" in result.stderr
+
+
+def test_real_kubectl_exec_speaks_to_the_fake(tmp_path):
+    """The fake's exec is the protocol kubectl itself speaks (websocket, v5.channel.k8s.io): output,
+    stderr and the exit code arrive as they would from a kubelet."""
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl", path=str(ROOT / ".venv" / "bin")) or shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    with FakeApiServer(token=None) as server:  # kubectl sends no credentials over http
+        kubelet = FakeKubelet(server)
+        kubelet.add_driver_pod("n1")
+        kubelet.script("n1", stdout="GPU 0: NVIDIA H100\n", stderr="warn\n", exit_code=3)
+        result = subprocess.run([kubectl, "--kubeconfig", str(server.write_kubeconfig(tmp_path)), "exec", "-n",
+                                 "nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu-kubelet-plugin-n1", "-c", "gpus", "--",
+                                 "nvidia-smi", "-L"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "GPU 0: NVIDIA H100\n"
+    assert result.stderr.startswith("warn\n") and "command terminated with exit code 3" in result.stderr
+    assert "Unknown stream" not in result.stderr
+    assert kubelet.execs == [("nvidia-dra-driver-gpu/nvidia-dra-driver-gpu-kubelet-plugin-n1", "gpus", ["nvidia-smi", "-L"])]
