@@ -563,3 +563,23 @@ def test_real_kubectl_exec_speaks_to_the_fake(tmp_path):
     assert result.stderr.startswith("warn\n") and "command terminated with exit code 3" in result.stderr
     assert "Unknown stream" not in result.stderr
     assert kubelet.execs == [("nvidia-dra-driver-gpu/nvidia-dra-driver-gpu-kubelet-plugin-n1", "gpus", ["nvidia-smi", "-L"])]
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    from kubectl_dra.cli.nvml_remote import _Bar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("KUBECTL_DRA_NO_SPINNER", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for stream, shown in ((io.StringIO(), False), (Tty(), True)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        with _Bar(2) as bar:
+            bar.advance("node-a")
+            bar.advance("node-b")
+        assert ("collecting NVML facts" in stream.getvalue()) is shown, stream.getvalue()
