@@ -583,3 +583,18 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
             bar.advance("node-a")
             bar.advance("node-b")
         assert ("collecting NVML facts" in stream.getvalue()) is shown, stream.getvalue()
+
+
+def test_collector_that_cannot_run_nvidia_smi_is_an_error(run, cluster):
+    """No nvidia-smi where the collector looked: an error naming it, not a node without GPUs."""
+    import subprocess
+
+    from kubectl_dra.nvml.smi import collector_argv
+
+    out = subprocess.run(collector_argv(nvidia_smi="/nonexistent/nvidia-smi", timeout=5, sysfs="/nonexistent", xid=False),
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubelet.script("l40s-01", stdout=out)
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
+    _one_error(result, ExitCode.REMOTE, "could not read any GPU", "/nonexistent/nvidia-smi")

@@ -159,6 +159,11 @@ def decode(text: str, node: str, via: str) -> Snapshot:
             snap = parse_collected(text, node=node)
     except SnapshotError as err:
         raise RemoteError(f"{source}: {err.message}", hint=err.hint) from None
+    if not snap.gpus and snap.errors:
+        # nvidia-smi did not run (not found, hung, failed): no data is not "a node without GPUs"
+        detail = "; ".join(f"{e.call}: {e.error}" for e in snap.errors[:3])
+        raise RemoteError(f"the collector on node {node} (via {via}) could not read any GPU: {detail}",
+                          hint="run the collector by hand to see why (docs/nvml.md); or try another --via")  # fmt: skip
     snap.node = node
     return snap
 
