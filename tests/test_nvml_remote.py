@@ -598,3 +598,10 @@ def test_collector_that_cannot_run_nvidia_smi_is_an_error(run, cluster):
     kubelet.script("l40s-01", stdout=out)
     result = run("nvml", "--node", "l40s-01", "--via", "driver-pod")
     _one_error(result, ExitCode.REMOTE, "could not read any GPU", "/nonexistent/nvidia-smi")
+
+
+def test_implicit_remote_hints_at_via_local(run):
+    """`nvml --node N` off node N goes through the cluster; when there is none, the hint names --via local."""
+    result = run("nvml", "--node", "some-other-node")
+    _one_error(result, ExitCode.CLUSTER, "no kubeconfig found")
+    assert "add --via local" in result.stderr

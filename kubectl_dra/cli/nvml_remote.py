@@ -142,6 +142,19 @@ def _published(live, nodes: list[str] | None, kubeconfig, context, request_timeo
 
 def remote_snapshot(node: str, args: RemoteArgs, *, kubeconfig, context, request_timeout) -> Snapshot:
     """One node's snapshot, collected through the cluster (the rest of ``nvml`` renders it)."""
+    from kubectl_dra.errors import ClusterError
+    from kubectl_dra.nvml.remote import RemoteError
+
+    try:
+        return _remote_snapshot(node, args, kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)
+    except (ClusterError, RemoteError) as err:
+        if args.via is None:  # remote only because --node names another machine: say so
+            local = "; to read this machine's GPUs as that node, add --via local"
+            err.hint = (err.hint or f"--node {node} is not this machine, so it is read through the cluster") + local
+        raise
+
+
+def _remote_snapshot(node: str, args: RemoteArgs, *, kubeconfig, context, request_timeout) -> Snapshot:
     from kubectl_dra.console import Spinner, warn
     from kubectl_dra.kube.live import Forbidden
 
