@@ -131,7 +131,7 @@ def test_v13_fabric_block_of_an_attached_gpu():
 # ---------------------------------------------------------------------------- -L, mig -lgi/-lci, nvlink -s, topo -m
 
 A100_MIG_UUIDS = [f"MIG-0d5c5a3b-6a3e-5f2c-9d1e-1a2b3c4d5e0{i}" for i in range(1, 5)]
-A100_FILES = ("query.xml", "list.txt", "mig-lgi.txt", "mig-lci.txt", "mig-lgip.txt", "mig-lgipp.txt", "topo.txt", "nvlink.txt", "version.txt")
+A100_FILES = ("query.xml", "list.txt", "query-gpu.csv", "mig-lgi.txt", "mig-lci.txt", "mig-lgip.txt", "mig-lgipp.txt", "topo.txt", "nvlink.txt", "version.txt")
 
 
 def test_a100_mig_bundle_joins_list_lgi_lci_and_xml():
@@ -141,7 +141,7 @@ def test_a100_mig_bundle_joins_list_lgi_lci_and_xml():
     assert [(m.uuid, m.profile, m.gi_id, m.ci_id, m.gi_profile_id, m.placement.to_dict(), m.memory_bytes) for m in gpu.mig_devices] == [
         (A100_MIG_UUIDS[i], "1g.20gb", 3 + i, 0, 15, {"start": 2 * i, "size": 2}, 19968 * MiB) for i in range(4)
     ]
-    assert (gpu.numa_node, gpu.cpu_affinity) == (0, "0-31,64-95")
+    assert (gpu.numa_node, gpu.cpu_affinity, gpu.cuda_compute_capability) == (0, "0-31,64-95", "8.0")
     assert [(link.link, link.active) for link in gpu.nvlinks] == [(i, False) for i in range(12)]
     assert snap.topology.gpus == [0] and snap.topology.matrix == [["X"]]
     profiles = {p.gi_profile_id: p for p in gpu.mig_profiles}
@@ -294,7 +294,7 @@ def test_collector_output_parses_to_the_same_snapshot_as_the_files(tmp_path, she
     sections = smi.split_collected(text)
     assert sections.done and list(sections.sections) == [s for s in smi.SECTIONS if s != "xid"]
     assert {n: s.rc for n, s in sections.sections.items()} == {
-        "version": "0", "query": "0", "list": "0", "query-gpu": "3", "mig-lgi": "0", "mig-lci": "0",
+        "version": "0", "query": "0", "list": "0", "query-gpu": "0", "mig-lgi": "0", "mig-lci": "0",
         "mig-lgip": "0", "mig-lgipp": "0", "topo": "0", "nvlink": "0", "pci": "0"}  # fmt: skip
     assert sections.sections["query"].stdout == read("a100-mig", "query.xml")  # verbatim
     snap = smi.parse_collected(text, node="gpu-node-1")
@@ -408,6 +408,8 @@ def test_cli_table_and_stdin(run):
     assert result.exit_code == 0, result.stderr
     assert "Source:     nvidia-smi" in result.stdout
     assert "GPU-5a367384-d845-48ec-9c9d-2d5e8a50b041" in result.stdout and "NV18" in result.stdout
+    with_links = run("nvml", *[x for f in ("list.txt", "topo.txt", "nvlink.txt") for x in ("--nvidia-smi", str(DATA / "dgx-h100" / f))])
+    assert "  GPU0-7  18 of 18 links active (each)\n" in with_links.stdout  # nvidia-smi does not say where links go
 
 
 def test_cli_compare_on_nvidia_smi_outputs(run, tmp_path):
@@ -494,3 +496,84 @@ def test_a_lost_gpu_is_listed_as_lost(tmp_path):
     snap = smi.parse_collected(run_collector(fixture, tmp_path, "--no-xid"))
     assert [(g.index, g.pci_bus_id, g.lost) for g in snap.gpus] == [(0, "00000000:01:00.0", False), (1, "00000000:3B:00.0", True)]
     assert snap.partial and snap.errors[-1].to_dict() == {"gpu": 1, "call": "nvidia-smi", "error": "GPU_IS_LOST"}
+
+
+@pytest.mark.parametrize(("rc", "output", "error"), [
+    ("0", "ok", None),
+    ("6", "No MIG-enabled devices found.", None),
+    ("6", "No GPU instances found: Not Found", None),
+    ("2", 'Field "compute_cap" is not a valid field to query.', None),
+    ("4", "Insufficient Permissions", "EXIT_4: Insufficient Permissions"),
+    ("timeout", "", "TIMEOUT"),
+    ("skipped", "", "SKIPPED"),
+    ("notfound", "sh: 1: nvidia-smi: not found", "NOT_FOUND: sh: 1: nvidia-smi: not found"),
+    (None, "<nvidia_smi_log>", "CUT_OFF: <nvidia_smi_log>"),
+])  # fmt: skip
+def test_section_errors(rc, output, error):
+    got = smi._section_error(smi.Section("mig-lgi", "nvidia-smi mig -lgi", output, "", rc))
+    assert (got.error if got else None) == error
+
+
+def test_compare_lists_what_nvidia_smi_did_not_say_as_unverified_not_drift(run, tmp_path):
+    import yaml
+
+    from kubectl_dra.nvml.resourceslice import as_resourceslice
+
+    files = ("query.xml", "list.txt", "mig-lgi.txt")
+    assert [m.gi_profile_id for m in bundle("a100-mig", "query.xml", "list.txt").gpus[0].mig_devices] == [15] * 4  # from the table
+    full = bundle("a100-mig", *files)
+    full.node = "a100-node"
+    full.gpus[0].pcie_root, full.gpus[0].cuda_compute_capability = "pci0000:00", "8.0"
+    (tmp_path / "slices.yaml").write_text(yaml.safe_dump(as_resourceslice(full, "main")))
+    args = [a for f in files for a in ("--nvidia-smi", str(DATA / "a100-mig" / f))] + ["--node", "a100-node", "--compare", "-f", str(tmp_path / "slices.yaml")]
+    text = run("nvml", *args)
+    assert text.exit_code == 0, text.stdout + text.stderr
+    assert "in sync" in text.stdout
+    assert "not checked: gpu.nvidia.com/cudaComputeCapability, resource.kubernetes.io/pcieRoot on 4 devices" in text.stdout
+    data = json.loads(run("nvml", *args, "-o", "json").stdout)
+    assert data["inSync"] and data["removedKeys"] == []
+    assert {(k["key"], json.dumps(k["value"])) for k in data["unverified"]} == {
+        ("gpu.nvidia.com/cudaComputeCapability", '{"version": "8.0.0"}'), ("resource.kubernetes.io/pcieRoot", '"pci0000:00"')}  # fmt: skip
+    # a snapshot from NVML keeps reporting such keys as removed (NVML does say them)
+    snap_path = tmp_path / "snap.json"
+    snap_path.write_text(json.dumps(bundle("a100-mig", *files).to_dict() | {"source": None}))
+    nvml = run("nvml", "--snapshot", str(snap_path), "--node", "a100-node", "--compare", "-f", str(tmp_path / "slices.yaml"), "-o", "json")
+    assert nvml.exit_code == 8 and "unverified" not in json.loads(nvml.stdout)
+
+
+def test_saved_collector_output_for_the_remote_modes():
+    """tests/data/nvidia-smi/collected/a100-mig.txt: what the collector printed on the a100-mig
+    fixture (fake nvidia-smi, fake sysfs); the remote modes' fake exec/log replies use it."""
+    text = read("collected", "a100-mig.txt")
+    snap = smi.parse_collected(text)
+    assert (snap.node, snap.collected_at, snap.source, snap.partial) == ("a100-node-1", "2026-12-06T08:00:00Z", "nvidia-smi", False)
+    gpu = snap.gpus[0]
+    assert (gpu.uuid, gpu.pci_bus_id, gpu.pcie_root, gpu.numa_node, gpu.cuda_compute_capability, gpu.memory_bytes) == (
+        "GPU-513536b6-7d19-9063-b049-1e69664bb298", "00000000:01:00.0", "pci0000:00", 0, "8.0", 80 * GiB)  # fmt: skip
+    assert [(m.uuid, m.profile, m.placement.start) for m in gpu.mig_devices] == [(u, "1g.20gb", 2 * i) for i, u in enumerate(A100_MIG_UUIDS)]
+    assert smi.parse_outputs([("collected", text)]).to_dict() == snap.to_dict()
+
+
+def test_gpu_check_script_skips_without_nvml(tmp_path):
+    import sys
+
+    pytest.importorskip("pynvml")
+    env = dict(os.environ, FAKE_SMI_DIR=str(DATA / "a100-mig"), LD_LIBRARY_PATH=str(tmp_path))
+    done = subprocess.run([sys.executable, str(CHECK), "--out", str(tmp_path / "out"), "--nvidia-smi", str(FAKE_SMI), "--timeout", "5"],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    if done.returncode != 77:  # a machine with a GPU and a driver: the real check ran
+        pytest.skip("NVML is usable here: run tests/gpu/check_smi_vs_nvml.py with the real nvidia-smi instead")
+    assert done.stdout.startswith("SKIP: NVML is not usable here")
+    assert (tmp_path / "out" / "smi-snapshot.json").exists() and not (tmp_path / "out" / "nvml-snapshot.json").exists()
+
+
+def test_collector_without_temporary_files(tmp_path):
+    """A read-only root file system: no temporary directory; the sections stream through."""
+    (tmp_path / "sys").mkdir()
+    text = run_collector(DATA / "a100-mig", tmp_path, "--no-xid", "--stream")
+    streamed = smi.parse_collected(text)
+    assert "@@kubectl-dra stderr" not in text
+    normal = smi.parse_collected(run_collector(DATA / "a100-mig", tmp_path, "--no-xid"))
+    a, b = streamed.to_dict(), normal.to_dict()
+    a.pop("collectedAt"), b.pop("collectedAt")
+    assert a == b

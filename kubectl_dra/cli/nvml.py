@@ -395,7 +395,9 @@ def nvml(
         style = driver_release.value if driver_release else detect_style(published)
         dynamic = detect_dynamic_mig(published) if dynamic_mig is None else dynamic_mig
         expected = build(snap, style, dynamic_mig=dynamic)
-        drift = diff(expected, published, node=snap.node)
+        from kubectl_dra.nvml.smi import unknown_keys
+
+        drift = diff(expected, published, node=snap.node, unknown=unknown_keys(snap))
         if output in (Output.json, Output.yaml):
             write_data(render.drift_data(drift, style=style, dynamic_mig=dynamic, partial=snap.partial), output)
         else:

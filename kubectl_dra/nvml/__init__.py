@@ -5,6 +5,8 @@
 * ``real``          that interface over pynvml (package nvidia-ml-py, imported lazily)
 * ``fake``          that interface over data: NVIDIA's nvml-mock profiles or a snapshot
 * ``collect``       ``collect(backend, node) -> Snapshot``
+* ``smi``           nvidia-smi as a source: the collector script (``collector.sh``) and the parsers of
+                    its outputs (``parse_collected``, ``parse_outputs``), stdlib only
 * ``resourceslice`` the ResourceSlice(s) the NVIDIA DRA driver would publish for a snapshot
 * ``compare``       drift between those and the devices the cluster has published
 

@@ -25,6 +25,8 @@
 #                      nvidia-smi command times out, the remaining nvidia-smi sections are skipped.
 #   --sysfs DIR        where sysfs is mounted (default /sys)
 #   --no-xid           do not read the kernel log
+#   --stream           use no temporary files (as when none is writable: a read-only root file
+#                      system); stdout goes straight through, stderr is dropped
 #
 # POSIX sh only: works with dash, bash and busybox ash; needs no timeout(1), readlink(1) or mktemp(1).
 # Nothing is written outside one temporary directory, which is removed on exit.
@@ -33,12 +35,14 @@ NVSMI=nvidia-smi
 LIMIT=20
 SYSFS=/sys
 XID=1
+STREAM=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --nvidia-smi) NVSMI=$2; shift 2 ;;
         --timeout) LIMIT=$2; shift 2 ;;
         --sysfs) SYSFS=$2; shift 2 ;;
         --no-xid) XID=0; shift ;;
+        --stream) STREAM=1; shift ;;
         *) echo "collector: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +50,7 @@ case "$LIMIT" in ''|*[!0-9]*) LIMIT=20 ;; esac
 
 M='@@kubectl-dra'
 TMPD=""
-for base in "${TMPDIR:-/tmp}" /tmp /dev/shm /var/tmp .; do
+[ "$STREAM" = 1 ] || for base in "${TMPDIR:-/tmp}" /tmp /dev/shm /var/tmp .; do
     d="$base/kubectl-dra-collect.$$"
     if mkdir "$d" 2>/dev/null; then TMPD=$d; break; fi
 done

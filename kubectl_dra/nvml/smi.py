@@ -91,20 +91,26 @@ def collector_script() -> str:
     return resources.files("kubectl_dra.nvml").joinpath("collector.sh").read_text(encoding="utf-8")
 
 
-def collector_args(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True) -> list[str]:
+def collector_args(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True,
+                   stream: bool = False) -> list[str]:  # fmt: skip
     """The collector's options: ``--nvidia-smi CMD`` (word-split by the shell, e.g.
-    ``chroot /driver-root nvidia-smi``), ``--timeout SECS`` per command, ``--sysfs DIR``, ``--no-xid``."""
+    ``chroot /driver-root nvidia-smi``), ``--timeout SECS`` per command, ``--sysfs DIR``, ``--no-xid``
+    (skip the kernel log), ``--stream`` (no temporary files; stderr is dropped)."""
     args = ["--nvidia-smi", nvidia_smi, "--timeout", str(int(timeout))]
     if sysfs:
         args += ["--sysfs", sysfs]
     if not xid:
         args.append("--no-xid")
+    if stream:
+        args.append("--stream")
     return args
 
 
-def collector_argv(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True) -> list[str]:
-    """``["sh", "-c", SCRIPT, "kubectl-dra-collect", OPTIONS...]``: run it with exec or in a pod."""
-    return ["sh", "-c", collector_script(), "kubectl-dra-collect", *collector_args(nvidia_smi, timeout, sysfs, xid)]
+def collector_argv(nvidia_smi: str = "nvidia-smi", timeout: int = 20, sysfs: str | None = None, xid: bool = True,
+                   stream: bool = False, shell: str = "sh") -> list[str]:  # fmt: skip
+    """``[shell, "-c", SCRIPT, "kubectl-dra-collect", OPTIONS...]``: run it with exec or in a pod
+    (``shell``: e.g. ``/busybox/sh`` in a distroless debug image)."""
+    return [shell, "-c", collector_script(), "kubectl-dra-collect", *collector_args(nvidia_smi, timeout, sysfs, xid, stream)]
 
 
 # ---------------------------------------------------------------------------- splitting the collector output
@@ -803,6 +809,14 @@ def detect_kind(text: str) -> str | None:
 # ---------------------------------------------------------------------------- assembling a snapshot
 
 
+#: output kind -> the ``Parts`` field that holds it parsed
+_ATTRS = {
+    "query": "query", "list": "listing", "query-gpu": "query_gpu", "mig-lgi": "gi", "mig-lci": "ci",
+    "mig-lgip": "profiles", "mig-lgipp": "placements", "topo": "topo", "nvlink": "nvlink", "pci": "pci",
+    "xid": "xid", "version": "version",
+}  # fmt: skip
+
+
 @dataclass
 class Parts:
     """Everything parsed so far, by kind; ``assemble`` joins it into a snapshot."""
@@ -826,8 +840,7 @@ class Parts:
 
     def add(self, kind: str, text: str, source: str) -> None:
         """Parse one output of a known kind into these parts; a second output of the same kind is refused."""
-        attr = {"query": "query", "list": "listing", "query-gpu": "query_gpu", "mig-lgi": "gi", "mig-lci": "ci",
-                "mig-lgip": "profiles", "mig-lgipp": "placements", "topo": "topo", "nvlink": "nvlink", "pci": "pci", "xid": "xid", "version": "version"}.get(kind)  # fmt: skip
+        attr = _ATTRS.get(kind)
         if attr is None:
             return
         if getattr(self, attr) is not None:
@@ -860,7 +873,8 @@ class Parts:
 
 
 #: messages with which nvidia-smi says "this feature does not exist here" (not an error)
-_ABSENT = re.compile(r"No MIG-enabled devices found|Not Supported|not supported|No devices were found|"
+_ABSENT = re.compile(r"No MIG-enabled devices found|No (?:GPU|compute) instances? (?:profiles? )?found|"
+                     r"Not Supported|not supported|No devices were found|"
                      r"Unable to retrieve NVLink information|is not a valid field", re.I)  # fmt: skip
 
 
@@ -1092,6 +1106,13 @@ def _join_migs(gpu: Gpu, x: XmlGpu | None, lg: ListGpu | None, parts: Parts) -> 
             mig.profile = ci.profile
         if mig.profile:
             mig.profile = _profile_name(mig.profile, mig.memory_bytes, gpu.memory_bytes)
+            if mig.gi_profile_id is None and gpu.name and gpu.memory_bytes:
+                from kubectl_dra.nvml.migprofiles import find_profile
+
+                try:  # -L names the profile, only mig -lgi gives its id: the model's table knows it
+                    mig.gi_profile_id = find_profile(table_for(gpu.name, gpu.memory_bytes), mig.profile, gpu.memory_bytes).id
+                except KeyError:
+                    pass
         else:
             mig.profile, guessed_id = _guess_profile(gpu, mig)
             mig.gi_profile_id = mig.gi_profile_id if mig.gi_profile_id is not None else guessed_id
@@ -1312,3 +1333,37 @@ def common_differences(smi: Snapshot, nvml: Snapshot) -> tuple[list[str], int]:
                 if a != b:
                     check(f"topo GPU{a}-GPU{b}", smi.topology.cell(a, b), nvml.topology.cell(a, b))
     return diffs, compared
+
+
+# ---------------------------------------------------------------------------- --compare on nvidia-smi outputs
+
+
+def unknown_keys(snapshot: Snapshot):
+    """For ``compare(..., unknown=...)``: the attribute keys of an expected device that this
+    snapshot could not tell because nvidia-smi did not print them (no ``query-gpu`` section: the
+    compute capability; no ``pci`` section: PCIe root and NUMA node; an old driver: the addressing
+    mode). None for snapshots that did not come from nvidia-smi."""
+    if snapshot.source != SOURCE:
+        return None
+    from kubectl_dra.nvml.resourceslice import DRIVER, STANDARD
+
+    by_uuid = {g.uuid: g for g in snapshot.gpus if g.uuid}
+
+    def unknown(device) -> frozenset[str]:
+        attrs = device.attributes
+        uuid = attrs.get(f"{DRIVER}/parentUUID") or attrs.get(f"{DRIVER}/uuid")
+        gpu = by_uuid.get(uuid) if isinstance(uuid, str) else None
+        if gpu is None:
+            return frozenset()
+        keys = set()
+        if gpu.cuda_compute_capability is None:
+            keys.add(f"{DRIVER}/cudaComputeCapability")
+        if gpu.pcie_root is None:
+            keys.add(f"{STANDARD}/pcieRoot")
+        if gpu.numa_node is None:
+            keys.add(f"{STANDARD}/numaNode")
+        if gpu.addressing_mode is None:
+            keys.add(f"{DRIVER}/addressingMode")
+        return frozenset(keys)
+
+    return unknown

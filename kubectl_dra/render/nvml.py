@@ -271,6 +271,8 @@ def nvlink_summary(snap) -> str:
                 key = f"GPU{peer.index}" if peer else f"GPU at {_s(link.remote_pci_bus_id)}"
             elif link.remote_type == "cpu":
                 key = "CPU"
+            elif link.remote_pci_bus_id is None:
+                continue  # the source does not say where it goes (nvidia-smi nvlink -s)
             else:
                 key = f"{_s(link.remote_pci_bus_id)} (unknown)"
             targets[key] = targets.get(key, 0) + 1
@@ -367,9 +369,14 @@ def drift_text(drift, *, style: str, dynamic_mig: bool, expected: int, published
     """The ``--compare`` report."""
     node = _s(drift.node)
     mode = f"driver release {style}, {'DynamicMIG' if dynamic_mig else 'static MIG'}"
+    unverified = ""
+    if getattr(drift, "unverified", None):
+        keys = sorted({k.key for k in drift.unverified})
+        unverified = (f"not checked: {', '.join(_s(k) for k in keys)} on {_plural(len({k.device for k in drift.unverified}), 'device')} "
+                      "(the nvidia-smi outputs do not say; the collector's output does)\n")  # fmt: skip
     if drift.in_sync:
         return (f"node {node}: {_paint('in sync', 'green', color)}: the {_plural(published, 'published gpu.nvidia.com device')} "
-                f"match what NVML reports ({mode})\n")  # fmt: skip
+                f"match what NVML reports ({mode})\n" + unverified)  # fmt: skip
     lines = [
         f"node {node}: {_paint('drift', 'red', color)} between NVML and the published ResourceSlices",
         f"({mode}; {expected} expected from NVML, {published} published)",
@@ -411,6 +418,8 @@ def drift_text(drift, *, style: str, dynamic_mig: bool, expected: int, published
         _plural(len(drift.stale_mig), "stale MIG layout"),
     ]
     lines += ["", "summary: " + ", ".join(counts)]
+    if unverified:
+        lines.append(unverified.rstrip("\n"))
     for hint in drift_hints(drift, style=style, snap=snap):
         lines.append(f"hint: {hint}")
     return "\n".join(lines) + "\n"

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from_nvml = collect(backend, from_smi.node or args.node or "node")
     except NvmlUnavailable as e:
-        print(f"SKIP: NVML is not usable here: {e}")
+        print(f"SKIP: {e}")
         return SKIP
     (out / "nvml-snapshot.json").write_text(dump_snapshot(from_nvml), encoding="utf-8")
 
