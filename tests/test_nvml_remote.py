@@ -225,8 +225,8 @@ def test_exec_cannot_start(run, cluster):
     _one_error(result, ExitCode.REMOTE, 'executable file not found')
     assert "neither a shell nor chroot" in result.stderr
     # first the collector in the container's shell, then the whole collector chrooted into the driver root
-    assert [c[:4] for _, _, c in kubelet.execs] == [["sh", "-c", c[2], "kubectl-dra-collect"] for _, _, c in kubelet.execs[:1]] + [
-        ["chroot", "/driver-root", "sh", "-c"]]
+    assert [c[:2] for _, _, c in kubelet.execs] == [["sh", "-c"], ["/busybox/sh", "-c"], ["chroot", "/driver-root"]]
+    assert kubelet.execs[2][2][2:4] == ["sh", "-c"]
 
 
 def test_image_pull_error_cleans_up(run, cluster):

@@ -256,9 +256,12 @@ def via_driver_pod(live: LiveCluster, node: str, opts: RemoteOptions) -> Collect
                           f"(phase {(pod.get('status') or {}).get('phase') or 'unknown'})",
                           hint="try --via admin-claim or --via debug-pod", fallback=True)  # fmt: skip
     # the collector in the container's shell, nvidia-smi chrooted into the driver root (its own binary and
-    # libnvidia-ml); images without a shell: the whole collector inside the driver root
+    # libnvidia-ml); images without a shell on PATH: busybox's; without any: the whole collector inside
+    # the driver root
+    in_container = collector_command([], opts, nvidia_smi=f"chroot {DRIVER_ROOT} nvidia-smi", sysfs="/sys")
     attempts = [
-        collector_command([], opts, nvidia_smi=f"chroot {DRIVER_ROOT} nvidia-smi", sysfs="/sys"),
+        in_container,
+        ["/busybox/sh", *in_container[1:]],  # distroless debug images: busybox off the usual paths
         collector_command(["chroot", DRIVER_ROOT], opts),
     ]
     _step(opts, f"exec into {ns}/{name}")
