@@ -7,6 +7,7 @@ writes): what comes back through exec or a pod log must be that same snapshot.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 
@@ -22,6 +23,7 @@ NODES = ("a100-mig-01", "dgx-h100-01", "h100-dmig-01", "l40s-01")
 NS = "gpu-admin"
 
 
+@functools.lru_cache(maxsize=None)
 def demo_json(node: str) -> str:
     from kubectl_dra.nvml import demo_snapshot
     from kubectl_dra.nvml.snapshot import dump_snapshot
@@ -34,7 +36,7 @@ def cluster(tmp_path, monkeypatch):
     """The demo cluster on a fake API server, every GPU node scripted with its demo snapshot."""
     import kubectl_dra.nvml.remote as remote
 
-    monkeypatch.setattr(remote, "GRACE", 1.0)  # hang tests: wait --timeout + 1 s, not + 15 s
+    monkeypatch.setattr(remote, "GRACE", 0.3)  # hang tests: wait 2 x --timeout + 0.3 s, not + 15 s
     with FakeApiServer() as server:
         server.load_yaml(DEMO)
         kubelet = FakeKubelet(server)
@@ -205,8 +207,8 @@ def test_exec_hang_times_out(run, cluster):
     server, kubelet = cluster
     kubelet.add_driver_pod("l40s-01")
     kubelet.script("l40s-01", hang=True)
-    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod", "--timeout", "1s")
-    _one_error(result, ExitCode.REMOTE, "did not finish within 3s")
+    result = run("nvml", "--node", "l40s-01", "--via", "driver-pod", "--timeout", "200ms")
+    _one_error(result, ExitCode.REMOTE, "did not finish within 0.7s")
 
 
 def test_exec_nonzero_exit_without_output(run, cluster):
@@ -248,8 +250,8 @@ def test_unschedulable_cleans_up(run, cluster):
 def test_pod_timeout_cleans_up(run, cluster):
     server, kubelet = cluster
     kubelet.script("l40s-01", hang=True)
-    result = run("nvml", "--node", "l40s-01", "--via", "debug-pod", "-n", "plain", "--timeout", "1s")
-    _one_error(result, ExitCode.REMOTE, "did not finish within 3s", "bound to node l40s-01")
+    result = run("nvml", "--node", "l40s-01", "--via", "debug-pod", "-n", "plain", "--timeout", "200ms")
+    _one_error(result, ExitCode.REMOTE, "did not finish within 0.7s", "bound to node l40s-01")
     assert kubelet.leftovers() == []
 
 
