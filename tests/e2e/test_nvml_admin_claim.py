@@ -131,3 +131,71 @@ def test_cleanup_finds_leftovers_by_label(run, live, api, gpu_node):
     assert result.exit_code == 0, result.stderr
     assert f"deleted pod/{run_.pod} -n {NS}" in result.stdout
     api.wait("the leftovers to be gone", lambda: _gone(api, NS), timeout=60)
+
+
+def test_the_opt_in_role_and_the_reader_are_enough(run, api, control_plane, gpu_node, tmp_path, monkeypatch):
+    """A ServiceAccount with only docs/rbac.yaml's kubectl-dra-reader (cluster) and kubectl-dra-nvml-admin-claim
+    (in NS): every create, read and delete of the admin-claim path is allowed."""
+    from pathlib import Path
+
+    import yaml
+
+    import kubectl_dra.nvml.remote as remote
+
+    rbac = "rbac.authorization.k8s.io"
+    roles = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
+        (Path(__file__).resolve().parents[2] / "docs" / "rbac.yaml").read_text(encoding="utf-8")) if d and d["kind"] == "ClusterRole"}
+    label = {objects.OWNER_LABEL: OWNER}
+    sa = {"kind": "ServiceAccount", "name": "nvml-user", "namespace": NS}
+    made = []
+    try:
+        api.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nvml-user", "namespace": NS}})
+        for name in ("kubectl-dra-reader", "kubectl-dra-nvml-admin-claim"):
+            role = {**roles[name], "metadata": {"name": f"nvml-e2e-{name}", "labels": label}}
+            api.create(role)
+            made.append(("ClusterRole", role["metadata"]["name"]))
+        api.create({"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding",
+                    "metadata": {"name": "nvml-e2e-reader", "labels": label},
+                    "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "nvml-e2e-kubectl-dra-reader"},
+                    "subjects": [sa]})
+        made.append(("ClusterRoleBinding", "nvml-e2e-reader"))
+        api.create({"apiVersion": f"{rbac}/v1", "kind": "RoleBinding",
+                    "metadata": {"name": "nvml-e2e-admin-claim", "namespace": NS, "labels": label},
+                    "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "nvml-e2e-kubectl-dra-nvml-admin-claim"},
+                    "subjects": [sa]})
+        token = api.request("POST", f"/api/v1/namespaces/{NS}/serviceaccounts/nvml-user/token",
+                            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                             "spec": {"expirationSeconds": 3600}})["status"]["token"]
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "k8sbox", "cluster": {"server": control_plane.server,
+                                                        "certificate-authority": str(control_plane.pki / "ca.crt")}}],
+            "users": [{"name": "nvml-user", "user": {"token": token}}],
+            "contexts": [{"name": "nvml-user", "context": {"cluster": "k8sbox", "user": "nvml-user", "namespace": NS}}],
+            "current-context": "nvml-user"}), encoding="utf-8")
+        from kubectl_dra.kube.live import LiveCluster
+
+        me = LiveCluster(kubeconfig=str(kubeconfig))
+
+        def allowed(verb: str, group: str, resource: str, namespace: str | None) -> bool:
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {
+                "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace or ""}}}
+            answer = me.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, what="access review")
+            return bool((answer.get("status") or {}).get("allowed"))
+
+        # RBAC reaches the authorizer's cache a moment after the bindings are created
+        api.wait("the bindings to take effect", lambda: allowed("list", "resource.k8s.io", "resourceslices", None)
+                 and allowed("create", "resource.k8s.io", "resourceclaims", NS), timeout=30, interval=0.2)
+        monkeypatch.setattr(remote, "GRACE", 2.0)
+        result = run("nvml", "--node", NODE, "--via", "admin-claim", "--timeout", "2s", "--kubeconfig", str(kubeconfig))
+        # everything up to the log was allowed: the pod was created, its claim allocated, the pod bound (it never runs)
+        assert result.exit_code == ExitCode.REMOTE, result.stderr
+        assert f"bound to node {NODE} but never finished" in result.stderr, result.stderr
+        assert "forbidden" not in result.stderr
+        api.wait("the collector pod and its claim to be gone", lambda: _gone(api, NS), timeout=60)
+    finally:
+        api.delete("RoleBinding", "nvml-e2e-admin-claim", NS)
+        api.delete("ServiceAccount", "nvml-user", NS)
+        for kind, name in reversed(made):
+            api.delete(kind, name)
