@@ -239,6 +239,7 @@ def fleet(args: RemoteArgs, *, output, color, kubeconfig, context, request_timeo
         if not nodes:
             raise NotFoundError("no node publishes gpu.nvidia.com devices",
                                 hint="select GPU nodes by label instead: -l nvidia.com/gpu.present=true")  # fmt: skip
+    live._connect()  # once, before the worker threads share the client
     progress = _progress(len(nodes))
     with progress as bar:
         report = collect_fleet(live, nodes, by_node, opts, concurrency=args.concurrency,
