@@ -607,3 +607,14 @@ def test_implicit_remote_hints_at_via_local(run):
     result = run("nvml", "--node", "some-other-node")
     _one_error(result, ExitCode.CLUSTER, "no kubeconfig found")
     assert "add --via local" in result.stderr
+
+
+def test_show_nvml_file(run, tmp_path):
+    saved = tmp_path / "dgx.json"
+    saved.write_text(demo_json("dgx-h100-01"), encoding="utf-8")
+    result = run("show", "dgx-h100-01/gpu-3", "--demo", "--nvml", str(saved), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    item = json.loads(result.stdout)
+    assert item["nvml"]["gpu"]["uuid"] == item["attributes"]["gpu.nvidia.com/uuid"]
+    text = run("show", "dgx-h100-01/gpu-3", "--demo", "--nvml", str(saved)).stdout
+    assert f"NVML ({saved}, node dgx-h100-01" in text and "NVLink: 18 active" in text

@@ -85,8 +85,8 @@ def _nvml_facts(view, value: str, source: SourceOptions):
                                          request_timeout=str(source.request_timeout or 0))  # fmt: skip
         label = "demo snapshot" if source.demo else "live"
     else:
-        from kubectl_dra.cli.nvml import read_snapshot
+        from kubectl_dra.nvml.snapshot import read_snapshot
 
-        snap, label = read_snapshot(value), value
+        snap, label = read_snapshot(value, "--nvml"), value
     data = devicefacts.facts(snap, view.device)
     return data, devicefacts.facts_text(data, source=label)

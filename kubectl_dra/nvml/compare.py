@@ -189,7 +189,7 @@ def compare(expected_slice_devices: Any, published_devices: Iterable[Device], *,
     expected = [d for d in expected_devices(expected_slice_devices) if d.driver == DRIVER]
     if node is None:
         node = next((d.node_name for d in expected if d.node_name), None)
-    published = [d for d in published_devices if d.driver == DRIVER and _on_node(d, node)]
+    published = node_devices(published_devices, node)
     drift = Drift(node=node)
     want = {d.name: d for d in expected}
     have = {d.name: d for d in published}
@@ -207,16 +207,40 @@ def compare(expected_slice_devices: Any, published_devices: Iterable[Device], *,
     return drift
 
 
+def node_devices(devices: Iterable[Device], node: str | None) -> list[Device]:
+    """The ``gpu.nvidia.com`` devices a node has published (its ``nodeName``, or a pool named after it)."""
+    return [d for d in devices if d.driver == DRIVER and _on_node(d, node)]
+
+
+@dataclass
+class DriftReport:
+    """A comparison and what it assumed: the driver release, DynamicMIG, and how many devices each side has."""
+
+    drift: Drift
+    style: str
+    dynamic_mig: bool
+    expected: int  # gpu.nvidia.com devices NVML implies
+    published: int  # gpu.nvidia.com devices the node has published
+
+
+def drift_report(snapshot: Any, published_devices: Iterable[Device], *, style: str | None = None,
+                 dynamic_mig: bool | None = None) -> DriftReport:  # fmt: skip
+    """``compare`` with the driver release and DynamicMIG mode read off the published devices
+    unless given (``resourceslice.detect_style`` / ``detect_dynamic_mig``); keys a snapshot built
+    from nvidia-smi outputs could not tell are unverified, not removed (``smi.unknown_keys``)."""
+    from kubectl_dra.nvml.resourceslice import as_resourceslice, detect_dynamic_mig, detect_style
+    from kubectl_dra.nvml.smi import unknown_keys
+
+    published = node_devices(published_devices, snapshot.node)
+    style = style or detect_style(published)
+    dynamic = detect_dynamic_mig(published) if dynamic_mig is None else dynamic_mig
+    expected = as_resourceslice(snapshot, style, dynamic_mig=dynamic)
+    drift = compare(expected, published, node=snapshot.node, unknown=unknown_keys(snapshot))
+    count = len([d for d in expected_devices(expected) if d.driver == DRIVER])
+    return DriftReport(drift, style, dynamic, count, len(published))
+
+
 def compare_snapshot(snapshot: Any, published_devices: Iterable[Device], *, style: str | None = None,
                      dynamic_mig: bool | None = None) -> Drift:  # fmt: skip
-    """``compare`` with the driver release and DynamicMIG mode read off the published devices
-    unless given (``resourceslice.detect_style`` / ``detect_dynamic_mig``)."""
-    from kubectl_dra.nvml.resourceslice import as_resourceslice, detect_dynamic_mig, detect_style
-
-    published = [d for d in published_devices if d.driver == DRIVER and _on_node(d, snapshot.node)]
-    expected = as_resourceslice(
-        snapshot,
-        style or detect_style(published),
-        dynamic_mig=detect_dynamic_mig(published) if dynamic_mig is None else dynamic_mig,
-    )
-    return compare(expected, published, node=snapshot.node)
+    """``drift_report`` without the report: the drift alone."""
+    return drift_report(snapshot, published_devices, style=style, dynamic_mig=dynamic_mig).drift

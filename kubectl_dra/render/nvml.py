@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kubectl_dra.model.computedomain import CLIQUE_LABEL
 from kubectl_dra.render.columns import ANSI, RESET, format_table, strip_controls
 
 #: ``nvidia-smi topo -m``'s legend, in its order
@@ -35,7 +36,6 @@ LEGEND = (
     ("NV#", "Connection traversing a bonded set of # NVLinks"),
 )
 UNKNOWN_LEGEND = ("?", "NVML could not tell (a call failed or a GPU is lost)")
-CLIQUE_LABEL = "nvidia.com/gpu.clique"
 #: how many failed calls a warning names before "and N more"
 EXAMPLES = 3
 
