@@ -618,3 +618,18 @@ def test_show_nvml_file(run, tmp_path):
     assert item["nvml"]["gpu"]["uuid"] == item["attributes"]["gpu.nvidia.com/uuid"]
     text = run("show", "dgx-h100-01/gpu-3", "--demo", "--nvml", str(saved)).stdout
     assert f"NVML ({saved}, node dgx-h100-01" in text and "NVLink: 18 active" in text
+
+
+def test_kubeconfig_and_context_flags_choose_the_cluster(run, cluster, tmp_path, monkeypatch):
+    """--kubeconfig / --context (not only $KUBECONFIG) reach the remote paths: nvml, fleet, show and topology."""
+    server, kubelet = cluster
+    kubelet.add_driver_pod("l40s-01")
+    kubeconfig = str(server.write_kubeconfig(tmp_path / "flags"))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nowhere"))
+    flags = ["--kubeconfig", kubeconfig, "--context", "fake"]
+    assert run("nvml", "--node", "l40s-01", "--via", "driver-pod", *flags).exit_code == 0
+    assert run("nvml", "--node", "l40s-01", "--via", "driver-pod", "--compare", *flags).exit_code == 0
+    assert run("nvml", "-l", "kubernetes.io/hostname=l40s-01", "--via", "driver-pod", *flags).exit_code == 0
+    assert run("nvml", "--cleanup", "-n", NS, *flags).exit_code == 0
+    assert run("show", "l40s-01/gpu-0", "--nvml", "live:driver-pod", *flags).exit_code == 0
+    assert run("topology", "l40s-01", "--nvml", "live:driver-pod", *flags).exit_code == 0

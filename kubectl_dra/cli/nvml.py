@@ -247,7 +247,8 @@ def nvml(
            dynamic_mig=dynamic_mig, snapshot=snapshot, nvidia_smi=nvidia_smi, remote=remote)  # fmt: skip
     nvml_remote.check_usage(node, remote_args, snapshot=saved, demo=source.demo, filename=bool(source.filenames),
                             as_resourceslice=as_resourceslice)  # fmt: skip
-    conn = {"kubeconfig": kubeconfig, "context": context, "request_timeout": request_timeout}
+    # the source flags arrive folded into ``source`` (cli/_boundary.py)
+    conn = {"kubeconfig": source.kubeconfig, "context": source.context, "request_timeout": str(source.request_timeout or 0)}
     if remote and cleanup:
         nvml_remote.cleanup(remote_args, **conn)
         return
