@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import gen_cluster  # noqa: E402
-from tests.fakeapi import FakeApiServer  # noqa: E402
+from tests.fakeapi import FakeApiServer  # noqa: E402  (in this process: the bench stores the changes)
 
 COMMANDS = {"list -w": ["list", "-w"], "claims -A -w": ["claims", "-A", "-w"]}
 
