@@ -178,3 +178,28 @@ def test_events_applied_in_place_print_what_a_rebuild_prints(command, seed):
     assert used > 10, "the stream should have been applied in place"
     assert len(rebuilt) > 10
     assert patched == rebuilt
+
+
+def test_claim_pods_from_the_pod_index_keep_order_and_namespaces():
+    """claims' PODS column: the claim's reservedFor pods first, then every pod of its namespace naming
+    it, in the order of the pods, each once (from one pod index per cluster, not a scan per claim)."""
+    from kubectl_dra.model.claim import Pod, PodClaimRef
+    from kubectl_dra.render.claims import claim_pods
+
+    base, objects = demo_objects()
+    cluster = Cluster()
+    for obj in objects["claims"]:
+        cluster.add(decode(obj))
+    claim = next(c for c in cluster.claims if c.reserved_pods)
+    ref = lambda n: PodClaimRef(name=n, claim_name=claim.name)  # noqa: E731
+    for pod in (
+        Pod(claim.namespace, "zeta", claims=[ref("a"), ref("b")]),  # names the claim twice
+        Pod("elsewhere", "alpha", claims=[ref("a")]),  # same claim name, other namespace
+        Pod(claim.namespace, claim.reserved_pods[0], claims=[ref("a")]),  # already reserved
+        Pod(claim.namespace, "beta", claims=[PodClaimRef(name="x", claim_name="other")]),
+        Pod(claim.namespace, "gamma", claims=[ref("a")]),
+    ):
+        cluster.add(pod)
+    assert claim_pods(claim, cluster) == [*claim.reserved_pods, "zeta", "gamma"]
+    cluster.add(Pod(claim.namespace, "delta", claims=[ref("a")]))  # a pod added later is seen
+    assert claim_pods(claim, cluster) == [*claim.reserved_pods, "zeta", "gamma", "delta"]
