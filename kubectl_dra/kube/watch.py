@@ -2,10 +2,13 @@
 
 One thread per watched collection lists it (keeping the list's ``resourceVersion``) and then
 watches from that version, feeding a queue. The caller's thread (:meth:`ClusterWatch.follow`)
-applies the events to its own copy of the objects, waits ~100 ms for more to arrive together,
-rebuilds the model (a fresh ``Cluster``, re-decoding only the objects that changed) and diffs
-what the command shows against the previous state, so each batch of events yields one list of
-:class:`Change` — the DRA lifecycle as a timeline, not a poll.
+applies the events to its own copy of the objects, waits ~20 ms for more to arrive together,
+updates the model and diffs what the command shows against the previous state, so each batch of
+events yields one list of :class:`Change` — the DRA lifecycle as a timeline, not a poll. A batch
+of only claim and pod events updates the model in place at the cost of the change
+(:meth:`Cluster.patch_claims`: the devices those claims hold or held; the command's ``partial``
+snapshot diffs only those); any other batch rebuilds it (a fresh ``Cluster``, re-decoding only
+the objects that changed).
 
 Semantics, as client-go's reflector has them:
 
