@@ -89,6 +89,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
 _DOMAIN = re.compile(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _INT = re.compile(r"[-+]?[0-9]+\Z")
 _SUFFIXED_QUANTITY = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)\Z")
+_BYTE_SUFFIX = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([kKMGTPE])(i?)B\Z")
 _VERSIONISH = re.compile(r"v?[0-9]+(\.[0-9]+){0,2}\Z")
 _VERSION_NAMES = frozenset({"cudaComputeCapability"})
 
@@ -166,12 +167,25 @@ def _split(name: ast.Name, text: str) -> tuple[str | None, str]:
     return domain, ident
 
 
+def byte_units(text: str) -> str:
+    """``40GB`` -> ``40G``, ``80GiB`` -> ``80Gi``, ``512KB`` -> ``512k``: the byte spellings people type
+    (and MIG profile names use) as the Kubernetes quantity they mean; any other text unchanged."""
+    m = _BYTE_SUFFIX.match(text)
+    if m is None:
+        return text
+    number, unit, binary = m.groups()
+    if binary:
+        return f"{number}{unit.upper()}i"
+    return f"{number}{'k' if unit in 'kK' else unit}"
+
+
 def _type_value(kind: str, value: ast.Value, label: str, text: str) -> Any:
     s = value.text
     if kind == "string":
         return s
     try:
         if kind == "quantity":
+            s = byte_units(s) if not value.quoted else s
             return (s, Quantity.parse(s))
         if kind == "version":
             return Version.parse(s, normalize=True)
@@ -191,10 +205,30 @@ def _type_value(kind: str, value: ast.Value, label: str, text: str) -> Any:
 def _check_op(kind: str, op: str, label: str, node_start: int, text: str, flag: bool) -> None:
     if op not in _OPS_BY_KIND[kind]:
         if flag:
-            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, node_start,
-                                  hint=f"compare it with a value, e.g. {label}=…")
+            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, node_start, hint=_flag_hint(label, kind))
         raise FilterTypeError(f"operator {op!r} does not apply to {label} (a {kind})", text, node_start,
                               hint=f"{kind} values take {', '.join(sorted(_OPS_BY_KIND[kind]))}")
+
+
+_EXAMPLE_VALUE = {"quantity": "40Gi", "version": "9.0", "int": "8", "string": "VALUE"}
+
+
+def _flag_hint(label: str, kind: str) -> str:
+    """A name written alone where a comparison was meant.  Unquoted, ``memory>=40Gi`` reaches us as
+    ``memory``: the shell took ``>=40Gi`` as a redirection (and created a file named ``=40Gi``)."""
+    import os
+
+    op = ">=" if kind in ("quantity", "version", "int") else "="
+    example = f"{label}{op}{_EXAMPLE_VALUE.get(kind, 'VALUE')}"
+    if op == ">=":
+        try:
+            eaten = sorted(n for n in os.listdir(".") if n.startswith("=") and len(n) > 1)
+        except OSError:
+            eaten = []
+        made = f" (the file {eaten[0]!r} here is likely the rest of it)" if eaten else ""
+        return (f"quote the term, e.g. '{example}': unquoted, the shell reads '>' and '<' as redirections"
+                f" and passes only {label!r}{made}")
+    return f"compare it with a value, e.g. {label}{op}…"
 
 
 def _guess_kind(ident: str, values: tuple[ast.Value, ...]) -> str:
@@ -235,12 +269,14 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
     domain, ident = _split(written, text)
 
     if schema is None:
-        if place is None and values and all(not v.quoted and _SUFFIXED_QUANTITY.match(v.text) for v in values):
+        if place is None and values and all(not v.quoted and _SUFFIXED_QUANTITY.match(byte_units(v.text)) for v in values):
             place = "capacity"
         if place == "capacity":
             kind = "quantity"
         else:
             place, kind = "attribute", ("bool" if flag else _guess_kind(ident, values))
+        if flag and kind != "bool":
+            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, name.start, hint=_flag_hint(label, kind))
         _check_op(kind, op, label, name.start, text, flag)
         typed_values = tuple(_type_value(kind, v, label, text) for v in values)
         return Test(place, domain, ident, None, kind, kind == "quantity", op, typed_values)
@@ -283,7 +319,7 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
             continue
         if flag and kind != "bool":
             first_error = first_error or FilterTypeError(f"{label} is a {kind}, not a flag", text, name.start,
-                                                         hint=f"compare it with a value, e.g. {label}=…")
+                                                         hint=_flag_hint(label, kind))
             continue
         try:
             _check_op(kind, op, label, name.start, text, flag)
