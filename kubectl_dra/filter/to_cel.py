@@ -114,6 +114,8 @@ class Test:
 @dataclass(frozen=True)
 class Mig:
     value: bool
+    #: the only drivers the expression will see (a class guarantees it): the CEL tests only theirs
+    drivers: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -421,15 +423,31 @@ def _test_cel(t: Test) -> tuple[str, int]:
     return cmp, prec
 
 
-def _mig_cel(value: bool) -> tuple[str, int]:
+def _mig_cel(value: bool, drivers: frozenset[str] | None = None) -> tuple[str, int]:
     branches = []
+    single = drivers is not None and len(drivers) == 1
     for driver, type_value in MIG_TYPES.items():
+        if drivers is not None and driver not in drivers:
+            continue
         d = quote(driver)
-        branches.append(f"(device.driver == {d} && \"type\" in device.attributes[{d}] && "
-                        f"device.attributes[{d}].type == {quote(type_value)})")
-    others = ", ".join(quote(d) for d in MIG_TYPES)
-    branches.append(f"(!(device.driver in [{others}]) && "
-                    f"{quote(PARTITION_ATTRIBUTE)} in device.attributes[device.driver])")
+        test = f"\"type\" in device.attributes[{d}] && device.attributes[{d}].type == {quote(type_value)}"
+        branches.append(test if single else f"(device.driver == {d} && {test})")
+    others = sorted(drivers - set(MIG_TYPES)) if drivers is not None else None
+    if others is None or others:
+        partition = f"{quote(PARTITION_ATTRIBUTE)} in device.attributes[device.driver]"
+        if single:
+            branches.append(partition)
+        elif others is None:
+            listed = ", ".join(quote(d) for d in MIG_TYPES)
+            branches.append(f"(!(device.driver in [{listed}]) && {partition})")
+        else:
+            listed = ", ".join(quote(d) for d in others)
+            branches.append(f"(device.driver in [{listed}] && {partition})")
+    if not branches:  # pragma: no cover - specialize() folds a Mig of no admitted driver away
+        return ("false", _ATOM) if value else ("true", _ATOM)
+    if single:
+        text, prec = branches[0], _AND
+        return (text, prec) if value else (f"!({text})", _ATOM)
     text = " || ".join(branches)
     return (text, _OR) if value else (f"!({text})", _ATOM)
 
@@ -438,7 +456,7 @@ def render(node: Resolved) -> tuple[str, int]:
     if isinstance(node, Test):
         return _test_cel(node)
     if isinstance(node, Mig):
-        return _mig_cel(node.value)
+        return _mig_cel(node.value, node.drivers)
     if isinstance(node, Negate):
         inner, _ = render(node.item)
         return f"!({inner})", _ATOM
@@ -451,3 +469,81 @@ def render(node: Resolved) -> tuple[str, int]:
 
 def to_cel(node: Resolved) -> str:
     return render(node)[0]
+
+
+# -- minimal CEL: what the chosen class already guarantees is left out ---------------------------
+
+
+def specialize(node: Resolved, drivers: frozenset[str] | None, equal: dict[str, str] | None = None,
+               mig: bool | None = None) -> Resolved | bool:
+    """``node`` for the devices a class admits: only ``drivers`` (None: any) are seen, every admitted
+    device has the string attribute values in ``equal`` (qualified name -> value) and is (``mig``
+    True) or is not (False) a partition.  Returns True when the class alone already implies the
+    filter, False when no admitted device can match, else a smaller tree with the same meaning on
+    every admitted device.  Branches for other drivers go, driver guards that the class makes
+    redundant go, ``mig``/``type`` terms the class decides go.  The attribute-presence guards stay,
+    so the result never raises a CEL runtime error; and the class's selectors run before a
+    request's (kube-scheduler evaluates DeviceClass selectors first), so other drivers' devices
+    never reach it."""
+    equal = equal or {}
+    single = next(iter(drivers)) if drivers is not None and len(drivers) == 1 else None
+
+    def walk(n: Resolved) -> Resolved | bool:
+        if isinstance(n, AllOf):
+            items: list[Resolved] = []
+            for item in map(walk, n.items):
+                if item is False:
+                    return False
+                if item is True:
+                    continue
+                items.extend(item.items if isinstance(item, AllOf) else [item])
+            items = list(dict.fromkeys(items))
+            return True if not items else items[0] if len(items) == 1 else AllOf(tuple(items))
+        if isinstance(n, AnyOf):
+            items = []
+            for item in map(walk, n.items):
+                if item is True:
+                    return True
+                if item is False:
+                    continue
+                items.extend(item.items if isinstance(item, AnyOf) else [item])
+            items = list(dict.fromkeys(items))
+            return False if not items else items[0] if len(items) == 1 else AnyOf(tuple(items))
+        if isinstance(n, Negate):
+            inner = walk(n.item)
+            return (not inner) if isinstance(inner, bool) else Negate(inner)
+        if isinstance(n, Mig):
+            if mig is not None:
+                return n.value == mig
+            if drivers is not None:
+                if not drivers:
+                    return False
+                return Mig(n.value, frozenset(drivers))
+            return n
+        return _specialize_test(n)
+
+    def _specialize_test(t: Test) -> Resolved | bool:
+        if t.place == "driver":
+            if drivers is None or t.op not in ("=", "!=", "in"):
+                return t
+            wanted = set(t.values)
+            hits = {d for d in drivers if d in wanted}
+            if t.op == "!=":
+                hits = set(drivers) - hits
+            if hits == set(drivers):
+                return True
+            return False if not hits else t
+        if drivers is not None:
+            if t.driver is not None and t.driver not in drivers:
+                return False
+            if t.driver is not None and single is not None:
+                t = Test(t.place, t.domain, t.ident, None, t.kind, t.checked, t.op, t.values)
+        if t.place == "attribute" and t.kind == "string" and t.op in ("=", "!=", "in"):
+            domain = t.domain if t.domain is not None else single
+            known = equal.get(f"{domain}/{t.ident}") if domain is not None else None
+            if known is not None:
+                hit = known in t.values
+                return hit if t.op != "!=" else not hit
+        return t
+
+    return walk(node)
