@@ -81,11 +81,11 @@ def explain(
 
     Examples:
 
-      kubectl dra explain -n research pretrain-70b-gpus-fmb6b --demo
+      kubectl dra explain -n research pretrain-70b-gpus-fmb6b --demo   (exit code 7: it fits nowhere)
 
-      kubectl dra explain pod/llm-train-1 -n ml-team
+      kubectl dra explain pod/pretrain-70b -n research   (exit code 7)
 
-      kubectl dra claim --min-memory 40Gi --count 8 > c.yaml; kubectl dra explain --claim-file c.yaml
+      kubectl dra claim product~h100 'not mig' --count 2 > c.yaml; kubectl dra explain --claim-file c.yaml
     """
     from kubectl_dra.alloc import simulate
     from kubectl_dra.alloc.lint import lint

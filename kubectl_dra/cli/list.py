@@ -41,7 +41,7 @@ STATE_CHOICES = ("all", "free", "allocated", "reserved", "tainted", "consumed-by
 def list_devices(
     terms: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Filter terms, ANDed, e.g. memory>=40Gi mig=true (same language as --where).", show_default=False),
+        typer.Argument(help="Filter terms, ANDed, e.g. 'memory>=40Gi' mig=true (same language as --where; quote terms with > or <).", show_default=False),
     ] = None,
     where: Annotated[
         Optional[list[str]],
@@ -76,9 +76,9 @@ def list_devices(
 
       kubectl dra list --node dgx-h100-01 --state free
 
-      kubectl dra list memory>=40Gi mig=true --demo
+      kubectl dra list 'memory>=40Gi' mig=true --demo
 
-      kubectl dra list --cel 'device.attributes["gpu.nvidia.com"].architecture == "Hopper"'
+      kubectl dra list --cel 'device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].architecture == "Hopper"'
 
       kubectl dra list --class mig.nvidia.com --state free
 
