@@ -40,6 +40,14 @@ def test_released_slice_frees_the_gpu():
     assert (caps[("gpu-0-counter-set",)].free, caps[("gpu-0-counter-set",)].at_once) == (19, 7)
 
 
+def test_only_the_listed_devices():
+    cluster = _demo()
+    keys = {v.device.key for v in cluster.device_views()
+            if v.device.node_label == "h100-dmig-01" and "3g40gb" in v.device.name}
+    caps = partition_capacity(cluster, keys=keys)
+    assert sorted((c.free, c.at_once) for c in caps) == [(1, 1), (2, 2)]  # gpu-0: one free 3g.40gb; gpu-1: two
+
+
 def test_nodes_without_partitions():
     assert partition_capacity(_demo(), node="dgx-h100-01") == []
     assert summary([]) is None

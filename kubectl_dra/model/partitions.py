@@ -47,8 +47,9 @@ class PartitionCapacity:
     by_profile: dict[str, int] = field(default_factory=dict, hash=False)  # profile -> how many fit alone
 
 
-def partition_capacity(cluster, node: str | None = None) -> list[PartitionCapacity]:
-    """One PartitionCapacity per group of counter sets that free devices consume (see module doc)."""
+def partition_capacity(cluster, node: str | None = None, keys: set | None = None) -> list[PartitionCapacity]:
+    """One PartitionCapacity per group of counter sets that free devices consume (see module doc);
+    ``node``/``keys``: only those devices (a filtered list counts what it shows)."""
     views = cluster.device_index()
     out: list[PartitionCapacity] = []
     for pool in cluster.pools:
@@ -61,6 +62,8 @@ def partition_capacity(cluster, node: str | None = None) -> list[PartitionCapaci
             if view is None or view.state != "free" or not dev.consumes_counters:
                 continue
             if node is not None and dev.node_label != node:
+                continue
+            if keys is not None and dev.key not in keys:
                 continue
             free.append(dev)
         for group in _groups(free):

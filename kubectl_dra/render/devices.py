@@ -164,8 +164,9 @@ def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: boo
     )
 
 
-def footer(views: Sequence[DeviceView]) -> str:
-    """Totals: devices by state, then by product (with how many of each are free)."""
+def footer(views: Sequence[DeviceView], partitions: str | None = None) -> str:
+    """Totals: devices by state, then by product (with how many of each are free); ``partitions``:
+    the physical truth for overlapping placements (model.partitions.summary), on its own line."""
     states = Counter(v.state for v in views)
     busy = states["allocated"] + states["reserved"]
     parts = [f"{len(views)} devices", f"{states['free']} free", f"{busy} allocated"]
@@ -190,6 +191,8 @@ def footer(views: Sequence[DeviceView]) -> str:
     for key in sorted(by_product, key=lambda k: (-by_product[k][0], k)):
         total, free = by_product[key]
         lines.append(f"  {key}: {total} ({free} free)")
+    if partitions:
+        lines.append(f"  partitions share their GPU: {partitions}")
     return "\n".join(lines) + "\n"
 
 
