@@ -4,6 +4,7 @@ no hint that another node disproves (kubectl_dra.alloc.diagnose, data for the re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,17 @@ def test_progress_orders_by_stage_then_counts():
     assert progress(c) > progress(b) > progress(a)
     assert furthest([a, b, c])["node"] == "c"
     assert furthest([a, node("a2", 5, 1, 0, 0)])["node"] == "a"  # ties keep the first
+
+
+def test_lint_names_the_nearest_miss(run, tmp_path):
+    from kubectl_dra.kube.load import SourceOptions, load_cluster  # noqa: F401  (the demo file is the input)
+
+    demo = (Path(__file__).resolve().parent.parent / "kubectl_dra" / "demo" / "cluster.yaml").read_text()
+    path = tmp_path / "all.yaml"
+    path.write_text(demo + "\n---\n" + BIG)
+    r = run("lint", "-f", str(path), "-o", "json")
+    findings = [f for f in json.loads(r.stdout)["items"] if f["object"] == "ResourceClaim default/big"]
+    [finding] = findings
+    assert finding["code"] == "request-matches-nothing"
+    assert finding["hint"] == "selector #0: largest gpu.nvidia.com memory: 80Gi on a100-mig-01 (the selector asks for >= 200Gi)"
+    assert finding["data"]["nearestMiss"]["shown"] == "80Gi"

@@ -517,42 +517,48 @@ def thresholds(expression: str) -> list[tuple[str, str, str, str]]:
 def nearest_miss(spec: ReqSpec, entries: Iterable[Entry], selector: int) -> dict | None:
     """Over every device that passes the class and the selectors before ``selector`` but fails it: the
     value closest to the selector's threshold, e.g. the largest memory for ``memory >= 200Gi``."""
-    from kubectl_dra.model.quantity import Quantity, QuantityError
-    from kubectl_dra.render.devices import human_quantity
-
     sel = spec.selection
     if selector >= len(sel.selectors):
         return None
-    found = thresholds(sel.selectors[selector])
+    devices = [e.device for e in entries if sel.outcome.get(e.index) == selector]
+    return closest_miss(sel.selectors[selector], devices)
+
+
+def closest_miss(expression: str, devices: Iterable) -> dict | None:
+    """Among ``devices`` (that ``expression`` rejects), the value closest to its one threshold:
+    ``{"text": "largest gpu.nvidia.com memory: 80Gi on a100-mig-01 (the selector asks for >= 200Gi)", …}``;
+    None when the expression has no single threshold or no device publishes the value."""
+    from kubectl_dra.model.quantity import Quantity, QuantityError
+    from kubectl_dra.render.devices import human_quantity
+
+    found = thresholds(expression)
     if len(found) != 1:
         return None  # none, or several: which one failed is not known
     place, name, op, wanted = found[0]
     best = None
-    for e in entries:
-        if sel.outcome.get(e.index) != selector:
-            continue
-        raw = (e.device.capacity if place == "capacity" else e.device.attributes).get(name)
+    for device in devices:
+        raw = (device.capacity if place == "capacity" else device.attributes).get(name)
         if raw is None:
             continue
         try:
             value = Quantity.parse(raw).value if place == "capacity" else raw
         except (QuantityError, TypeError):
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) and place != "capacity":
+        if place != "capacity" and (isinstance(value, bool) or not isinstance(value, int)):
             continue
         key = value if op in (">", ">=") else -value
         if best is None or key > best[0]:
-            best = (key, raw, e)
+            best = (key, raw, device)
     if best is None:
         return None
-    _, raw, e = best
+    _, raw, device = best
     domain, _, ident = name.rpartition("/")
     shown = human_quantity(raw) if place == "capacity" else str(raw)
     word = "largest" if op in (">", ">=") else "smallest"
     return {
-        "selector": selector, "name": name, "op": op, "wanted": wanted, "value": raw, "shown": shown,
-        "node": e.device.node_label, "device": e.id,
-        "text": f"{word} {domain} {ident}: {shown} on {e.device.node_label} (the selector asks for {op} {wanted})",
+        "name": name, "op": op, "wanted": wanted, "value": raw, "shown": shown,
+        "node": device.node_label, "device": device.id,
+        "text": f"{word} {domain} {ident}: {shown} on {device.node_label} (the selector asks for {op} {wanted})",
     }
 
 
@@ -589,7 +595,8 @@ def cross_node(nodes: list, prepared: list[PreparedClaim], entries: list[Entry])
             if selector is not None:
                 key = (reason.claim, reason.request, selector)
                 if key not in cache:
-                    cache[key] = nearest_miss(spec, entries, selector)
+                    found = nearest_miss(spec, entries, selector)
+                    cache[key] = None if found is None else {"selector": selector - nc, **found}
                 miss = cache[key]
             if miss is not None:
                 reason.data["nearestMiss"] = miss
