@@ -97,3 +97,16 @@ def test_lint_names_the_nearest_miss(run, tmp_path):
     assert finding["code"] == "request-matches-nothing"
     assert finding["hint"] == "selector #0: largest gpu.nvidia.com memory: 80Gi on a100-mig-01 (the selector asks for >= 200Gi)"
     assert finding["data"]["nearestMiss"]["shown"] == "80Gi"
+
+
+def test_closest_miss_reports_near_devices_through_the_one_engine():
+    from kubectl_dra.alloc.diagnose import closest_miss
+    from kubectl_dra.kube.load import SourceOptions, load_cluster
+
+    devices = [v.device for v in load_cluster(SourceOptions(demo=True), ()).device_views() if v.device.driver == "gpu.amd.com"]
+    miss = closest_miss('device.capacity["gpu.amd.com"].memory.compareTo(quantity("200Gi")) >= 0', devices)
+    assert miss["near"] is True and miss["count"] == 8 and miss["suggestion"] == "191Gi"
+    assert miss["text"].startswith("largest gpu.amd.com memory: 192Gi on mi300x-01 (the selector asks for >= 200Gi); "
+                                   "8 devices within 5 %")
+    far = closest_miss('device.capacity["gpu.amd.com"].memory.compareTo(quantity("400Gi")) >= 0', devices)
+    assert far["near"] is False and "within 5 %" not in far["text"]

@@ -528,6 +528,7 @@ def closest_miss(expression: str, devices: Iterable) -> dict | None:
     """Among ``devices`` (that ``expression`` rejects), the value closest to its one threshold:
     ``{"text": "largest gpu.nvidia.com memory: 80Gi on a100-mig-01 (the selector asks for >= 200Gi)", …}``;
     None when the expression has no single threshold or no device publishes the value."""
+    from kubectl_dra.filter.nearmiss import threshold_miss
     from kubectl_dra.model.quantity import Quantity, QuantityError
     from kubectl_dra.render.devices import human_quantity
 
@@ -535,30 +536,43 @@ def closest_miss(expression: str, devices: Iterable) -> dict | None:
     if len(found) != 1:
         return None  # none, or several: which one failed is not known
     place, name, op, wanted = found[0]
-    best = None
-    for device in devices:
+    try:
+        target = Quantity.parse(wanted).value if place == "capacity" else int(wanted)
+    except (QuantityError, ValueError):
+        return None
+
+    def value_of(device):
         raw = (device.capacity if place == "capacity" else device.attributes).get(name)
         if raw is None:
-            continue
-        try:
-            value = Quantity.parse(raw).value if place == "capacity" else raw
-        except (QuantityError, TypeError):
-            continue
-        if place != "capacity" and (isinstance(value, bool) or not isinstance(value, int)):
-            continue
-        key = value if op in (">", ">=") else -value
-        if best is None or key > best[0]:
-            best = (key, raw, device)
-    if best is None:
-        return None
-    _, raw, device = best
+            return None
+        if place == "capacity":
+            try:
+                return Quantity.parse(raw).value
+            except (QuantityError, TypeError):
+                return None
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+    def shown_of(device):
+        raw = (device.capacity if place == "capacity" else device.attributes).get(name)
+        return human_quantity(raw) if place == "capacity" else str(raw)
+
     domain, _, ident = name.rpartition("/")
-    shown = human_quantity(raw) if place == "capacity" else str(raw)
+    # the one near-miss engine (filter.nearmiss); the selector rejected all of them: the closest count
+    miss = threshold_miss(list(devices), value_of, shown_of, name=ident, op=op, threshold=wanted,
+                          kind="quantity" if place == "capacity" else "int", wanted=target, nothing_matched=True)
+    if miss is None:
+        return None
+    device = miss.devices[0]
+    raw = (device.capacity if place == "capacity" else device.attributes).get(name)
+    shown = shown_of(device)
     word = "largest" if op in (">", ">=") else "smallest"
+    text = f"{word} {domain} {ident}: {shown} on {device.node_label} (the selector asks for {op} {wanted})"
+    if miss.near and miss.suggestion:
+        text += f"; {miss.count} device{'s' if miss.count != 1 else ''} within 5 %: {op} {miss.suggestion} would admit them"
     return {
         "name": name, "op": op, "wanted": wanted, "value": raw, "shown": shown,
-        "node": device.node_label, "device": device.id,
-        "text": f"{word} {domain} {ident}: {shown} on {device.node_label} (the selector asks for {op} {wanted})",
+        "node": device.node_label, "device": device.id, "near": miss.near, "count": miss.count,
+        "suggestion": miss.suggestion, "groups": [g.__dict__ for g in miss.groups], "text": text,
     }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -105,34 +105,47 @@ def near_misses(flt: Filter, views: Iterable, *, nothing_matched: bool | None = 
     out = []
     for written, term, rest in _threshold_terms(flt):
         rest_matches = matcher(rest) if rest is not None else (lambda d: True)
-        wanted = _threshold(term)
-        scored = []
-        for view in items:
-            device = _device(view)
-            if not rest_matches(device):
-                continue
-            value = _value(term, device)
-            if value is None or _passes(written[1], value, wanted):
-                continue
-            if not nothing_matched and not _near(term, value, wanted, tolerance):
-                continue
-            scored.append((_distance(value, wanted), value, view))
-        if not scored:
-            continue
-        scored.sort(key=lambda s: s[0])
-        if nothing_matched:
-            best = scored[0][0]
-            scored = [s for s in scored if s[0] == best] if not any(
-                _near(term, s[1], wanted, tolerance) for s in scored) else [
-                s for s in scored if _near(term, s[1], wanted, tolerance)]
-        near = all(_near(term, s[1], wanted, tolerance) for s in scored)
-        values = [s[1] for s in scored]
         name_text, op, threshold_text = written
-        out.append(NearMiss(
-            term=f"{name_text}{op if op != '=' else '='}{threshold_text}", name=name_text, op=op,
-            threshold=threshold_text, suggestion=_suggest(_tests(term)[0].kind, op, threshold_text, values), near=near,
-            groups=_groups([s[2] for s in scored], term, limit), devices=tuple(s[2] for s in scored)))
+        miss = threshold_miss(
+            [v for v in items if rest_matches(_device(v))], lambda d, term=term: _value(term, d),
+            lambda d, term=term: _shown(term, d), name=name_text, op=op, threshold=threshold_text,
+            kind=_tests(term)[0].kind, wanted=_threshold(term), nothing_matched=nothing_matched,
+            tolerance=tolerance, limit=limit)
+        if miss is not None:
+            out.append(miss)
     return out
+
+
+def threshold_miss(candidates: Sequence, value_of: Callable[[Any], Any], shown_of: Callable[[Any], str], *,
+                   name: str, op: str, threshold: str, kind: str, wanted: Any, nothing_matched: bool,
+                   tolerance: Fraction = TOLERANCE, limit: int = 5) -> NearMiss | None:
+    """The engine: among ``candidates`` (views or devices that pass everything else), those failing
+    ``name op threshold`` that are near it (or, when ``nothing_matched``, the closest).
+    ``value_of(device)``: the comparable value (a Fraction for quantities, an int, a Version) or None;
+    ``shown_of(device)``: the value as printed ("39.5Gi"); ``wanted``: the threshold's value.  Used for
+    filter terms (near_misses) and for CEL selectors' thresholds (explain, lint)."""
+    scored = []
+    for view in candidates:
+        value = value_of(_device(view))
+        if value is None or _passes(op, value, wanted):
+            continue
+        if not nothing_matched and not _near(value, wanted, tolerance):
+            continue
+        scored.append((_distance(value, wanted), value, view))
+    if not scored:
+        return None
+    scored.sort(key=lambda s: s[0])
+    if nothing_matched:
+        if any(_near(s[1], wanted, tolerance) for s in scored):
+            scored = [s for s in scored if _near(s[1], wanted, tolerance)]
+        else:
+            scored = [s for s in scored if s[0] == scored[0][0]]
+    near = all(_near(s[1], wanted, tolerance) for s in scored)
+    values = [s[1] for s in scored]
+    return NearMiss(
+        term=f"{name}{op}{threshold}", name=name, op=op, threshold=threshold,
+        suggestion=_suggest(kind, op, threshold, values), near=near,
+        groups=_groups([s[2] for s in scored], shown_of, limit), devices=tuple(s[2] for s in scored))
 
 
 # -- terms ---------------------------------------------------------------------------------------
@@ -204,7 +217,7 @@ def _passes(op: str, value: Any, wanted: Any) -> bool:
     return {">": c > 0, ">=": c >= 0, "<": c < 0, "<=": c <= 0}[op]
 
 
-def _near(term, value: Any, wanted: Any, tolerance: Fraction) -> bool:
+def _near(value: Any, wanted: Any, tolerance: Fraction) -> bool:
     if isinstance(value, Version):
         return value.major == wanted.major
     if wanted == 0:
@@ -264,8 +277,17 @@ def _device(view):
     return getattr(view, "device", view)
 
 
-def _groups(views: Sequence, term, limit: int) -> tuple[Group, ...]:
-    from kubectl_dra.render.devices import human_quantity, product, profile
+def _shown(term, device) -> str:
+    from kubectl_dra.render.devices import human_quantity
+
+    t = next((t for t in _tests(term) if t.driver in (None, device.driver)), _tests(term)[0])
+    if t.place == "capacity":
+        return human_quantity(device.capacity.get(f"{t.domain or device.driver}/{t.ident}"))
+    return str(_value(term, device))
+
+
+def _groups(views: Sequence, shown_of: Callable[[Any], str], limit: int) -> tuple[Group, ...]:
+    from kubectl_dra.render.devices import product, profile
 
     groups: dict[tuple[str, str], list] = {}
     for view in views:
@@ -273,12 +295,7 @@ def _groups(views: Sequence, term, limit: int) -> tuple[Group, ...]:
         label = profile(device)
         if label in ("", "-"):
             label = product(device)
-        t = next((t for t in _tests(term) if t.driver in (None, device.driver)), _tests(term)[0])
-        if t.place == "capacity":
-            value = human_quantity(device.capacity.get(f"{t.domain or device.driver}/{t.ident}"))
-        else:
-            value = str(_value(term, device))
-        groups.setdefault((label, value), []).append(view)
+        groups.setdefault((label, shown_of(device)), []).append(view)
     out = []
     for (label, value), members in groups.items():
         free = sum(1 for v in members if getattr(v, "state", "free") == "free")
