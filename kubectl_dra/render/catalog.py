@@ -261,3 +261,30 @@ def attribute_list(summaries: Sequence[AttributeSummary]) -> dict:
 
 def attribute_names(summaries: Sequence[AttributeSummary]) -> str:
     return "".join(f"{name}\n" for name in dict.fromkeys(s.name for s in summaries))
+
+
+def class_problems(summaries: Sequence[ClassSummary]) -> list[str]:
+    """The warnings ``classes`` prints: selectors that do not compile or fail on some devices."""
+    problems = []
+    for s in summaries:
+        if s.compile_error is not None:
+            problems.append(f"deviceclass {s.cls.name}: selector does not compile: {s.compile_error}")
+        elif s.first_error is not None:
+            index, device, message = s.first_error
+            problems.append(
+                f"deviceclass {s.cls.name}: selector #{index}: CEL runtime error on {s.errors} "
+                f"device{'s' if s.errors != 1 else ''} (first: {device}: {message}); "
+                "the scheduler stops on these: guard with device.driver == \"...\" or has()"
+            )
+    return problems
+
+
+def no_attributes(views: Sequence[DeviceView], shown: Sequence[DeviceView], drivers: set[str], source: str | None) -> str:
+    """What ``attributes`` says on stderr when it has nothing to list: ``views`` every device read,
+    ``shown`` those of the ``drivers`` asked for."""
+    if not views:
+        return f"no DRA devices found in {source or 'the input'}"
+    if not shown:
+        known = sorted({v.device.driver for v in views})
+        return f"no devices of driver {', '.join(sorted(drivers))} (drivers: {', '.join(known)})"
+    return "the devices publish no attributes or capacities"
