@@ -42,7 +42,7 @@ class Request:
 
 
 @dataclass(slots=True)
-class Constraint:
+class DeviceConstraint:
     requests: list[str] = field(default_factory=list)
     match_attribute: str | None = None
     distinct_attribute: str | None = None
@@ -66,7 +66,7 @@ class AllocationResult:
 @dataclass(slots=True)
 class ClaimSpec:
     requests: list[Request] = field(default_factory=list)
-    constraints: list[Constraint] = field(default_factory=list)
+    constraints: list[DeviceConstraint] = field(default_factory=list)
     config: list[dict] = field(default_factory=list)
 
 

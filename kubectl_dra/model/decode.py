@@ -17,8 +17,8 @@ from kubectl_dra.model.claim import (
     Claim,
     ClaimSpec,
     ClaimTemplate,
-    Constraint,
     DeviceClass,
+    DeviceConstraint,
     DeviceTaintRule,
     Node,
     Pod,
@@ -316,7 +316,7 @@ def decode_claim_spec(spec: Any, version: str, path: str = "spec") -> ClaimSpec:
         cpath = f"{path}.devices.constraints[{i}]"
         raw = _map(raw, cpath)
         out.constraints.append(
-            Constraint(
+            DeviceConstraint(
                 requests=[str(r) for r in _list(raw.get("requests"), cpath + ".requests")],
                 match_attribute=raw.get("matchAttribute"),
                 distinct_attribute=raw.get("distinctAttribute"),

@@ -54,38 +54,31 @@ def summarize_classes(classes: Sequence[DeviceClass], views: Sequence[DeviceView
     """Per class (sorted by name): how many devices its selectors admit, how many of those are
     free, and on how many a selector fails.
 
-    Selectors are evaluated in order as the scheduler does: a device must match every one; a
-    false selector ends the evaluation (later ones are not run), and so does a runtime error,
-    which counts the device under ``errors`` instead of ``devices``.
+    Selectors are evaluated in order as the scheduler does (``kubectl_dra.admission``): a device
+    must match every one; a false selector ends the evaluation (later ones are not run), and so
+    does a runtime error, which counts the device under ``errors`` instead of ``devices``.
     """
-    from kubectl_dra import cel
+    from kubectl_dra.admission import admit
 
     summaries: list[ClassSummary] = []
     for dc in sorted(classes, key=lambda c: natural_key(c.name)):
         summary = ClassSummary(dc)
         summaries.append(summary)
-        try:
-            programs = [cel.compile(expr) for expr in dc.selectors]
-        except cel.CelCompileError as error:
-            summary.compile_error = error.message
+        admission = admit(dc.selectors, views, device=_device_of)
+        if admission.compile_error is not None:
+            summary.compile_error = admission.compile_error.message
             continue
-        candidates = list(views)
-        for index, program in enumerate(programs):
-            if not candidates:
-                break
-            results = program.evaluate_many([v.device for v in candidates])
-            kept = []
-            for view, result in zip(candidates, results):
-                if result.error is not None:
-                    summary.errors += 1
-                    if summary.first_error is None:
-                        summary.first_error = (index, view.device.id, result.error)
-                elif result.matched:
-                    kept.append(view)
-            candidates = kept
-        summary.devices = len(candidates)
-        summary.free = sum(1 for v in candidates if v.state == "free")
+        errors = admission.errors
+        summary.errors = len(errors)
+        if errors:
+            summary.first_error = (errors[0].selector, errors[0].item.device.id, errors[0].error)
+        summary.devices = len(admission.admitted)
+        summary.free = sum(1 for v in admission.admitted if v.state == "free")
     return summaries
+
+
+def _device_of(view: DeviceView):
+    return view.device
 
 
 def selector_text(dc: DeviceClass) -> str:
