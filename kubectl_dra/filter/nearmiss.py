@@ -135,13 +135,17 @@ def threshold_miss(candidates: Sequence, value_of: Callable[[Any], Any], shown_o
     if not scored:
         return None
     scored.sort(key=lambda s: s[0])
+    values = None
     if nothing_matched:
         if any(_near(s[1], wanted, tolerance) for s in scored):
             scored = [s for s in scored if _near(s[1], wanted, tolerance)]
         else:
-            scored = [s for s in scored if s[0] == scored[0][0]]
+            # nothing near: the three closest values (the suggestion admits the closest of them)
+            distances = list(dict.fromkeys(s[0] for s in scored))[:3]
+            values = [s[1] for s in scored if s[0] == distances[0]]
+            scored = [s for s in scored if s[0] in distances]
     near = all(_near(s[1], wanted, tolerance) for s in scored)
-    values = [s[1] for s in scored]
+    values = values if values is not None else [s[1] for s in scored]
     return NearMiss(
         term=f"{name}{op}{threshold}", name=name, op=op, threshold=threshold,
         suggestion=_suggest(kind, op, threshold, values), near=near,
