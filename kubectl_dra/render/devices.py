@@ -151,9 +151,16 @@ def device_row(view: DeviceView, wide: bool = False) -> list[str]:
     return row
 
 
-def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: bool = False, no_headers: bool = False) -> str:
+def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: bool = False, no_headers: bool = False,
+                  labels: Sequence[dict | None] | None = None) -> str:
+    """``labels``: per view, its node's labels: a LABELS column last (``--show-labels``, as kubectl)."""
     headers = WIDE_COLUMNS if wide else COLUMNS
     rows = [device_row(v, wide) for v in views]
+    if labels is not None:
+        from kubectl_dra.model.labels import show_labels
+
+        headers = [*headers, "LABELS"]
+        rows = [[*row, show_labels(node_labels)] for row, node_labels in zip(rows, labels)]
     state_col = COLUMNS.index("STATE")
     return format_table(
         headers,
