@@ -51,3 +51,17 @@ def test_nothing(views):
     assert identify(views, "GPU-00000000-0000-0000-0000-000000000000") == []
     assert identify(views, "ff:00.0") == []
     assert identify(views, "gpu-0") == []
+
+
+@pytest.mark.parametrize("ref", ["GPU-96b74234-6095-51ec-aaaf-9ca5fdbb5b9d", "PCI:0000:1a:00", "00000000:1A:00.0",
+                                 "dgx-h100-01/0000:1a:00.0", "dgx-h100-01/PCI:0000:1a:00"])
+def test_show_by_uuid_and_bus_id(run, ref):
+    r = run("show", ref, "--demo", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    data = __import__("json").loads(r.stdout)
+    assert (data.get("node"), data.get("name")) == ("dgx-h100-01", "gpu-0")
+
+
+def test_show_unknown_uuid_is_not_found(run):
+    r = run("show", "GPU-00000000-0000-0000-0000-000000000000", "--demo")
+    assert r.exit_code == 3

@@ -23,7 +23,7 @@ from kubectl_dra.kube.source import SourceOptions
 
 @command(app, "show")
 def show_device(
-    device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, or a unique device name.")],
+    device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, a unique device name, a UUID, or a PCI bus ID ([NODE/]BUSID, e.g. an XID line's PCI:0000:1a:00).")],
     output: OutputOpt = Output.table,
     source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
@@ -34,6 +34,10 @@ def show_device(
       kubectl dra show gpu.nvidia.com/dgx-h100-01/gpu-0 --demo
 
       kubectl dra show dgx-h100-01/gpu-3 -o yaml
+
+      kubectl dra show GPU-96b74234-6095-51ec-aaaf-9ca5fdbb5b9d --demo
+
+      kubectl dra show dgx-h100-01/PCI:0000:1a:00 --demo
     """
     from kubectl_dra.model.queries import find_device
     from kubectl_dra.render import card, devices
