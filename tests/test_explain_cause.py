@@ -110,3 +110,16 @@ def test_closest_miss_reports_near_devices_through_the_one_engine():
                                    "8 devices within 5 %")
     far = closest_miss('device.capacity["gpu.amd.com"].memory.compareTo(quantity("400Gi")) >= 0', devices)
     assert far["near"] is False and "within 5 %" not in far["text"]
+
+
+def test_table_details_the_furthest_node_and_the_nearest_miss(run, tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text(BIG)
+    r = run("explain", "--claim-file", str(path), "--demo")
+    assert r.exit_code == 7
+    lines = r.stdout.splitlines()
+    at = lines.index("  no-match (4 nodes: a100-mig-01, dgx-h100-01, h100-dmig-01, l40s-01)")
+    assert lines[at + 1].startswith("    request gpu: no device matches on node dgx-h100-01 (visible: 12, class gpu.nvidia.com: 8")
+    assert lines[at + 2] == ("      hint: selector #0: largest gpu.nvidia.com memory: 80Gi on a100-mig-01 "
+                             "(the selector asks for >= 200Gi)")
+    assert "is it the right class" not in r.stdout
