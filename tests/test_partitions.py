@@ -59,3 +59,15 @@ def test_search_limit_falls_back_to_a_lower_bound(monkeypatch):
     assert all(not c.exact for c in caps)
     assert sum(c.at_once for c in caps) == 11  # the greedy (fewest counters first) already finds it here
     assert summary(caps).endswith("at least 11 usable at once")
+
+
+def test_classes_say_how_many_free_partitions_fit_at_once(run):
+    import json
+
+    r = run("classes", "--demo", "-o", "json")
+    items = {i["name"]: i for i in json.loads(r.stdout)["items"]}
+    mig = items["mig.nvidia.com"]
+    assert (mig["free"], mig["usableAtOnce"]) == (31, 14)  # 28 overlapping placements (11 fit) + 3 A100 MIG slices
+    assert "usableAtOnce" not in items["gpu.amd.com"]  # nothing shares counters there
+    table = run("classes", "--demo").stdout
+    assert "31 (14 at once)" in table
