@@ -54,6 +54,11 @@ Filenames = Annotated[
         rich_help_panel=SOURCE,
     ),
 ]
+Recursive = Annotated[
+    bool,
+    typer.Option("--recursive", "-R", help="With -f DIR: also the files in its subdirectories (as kubectl).",
+                 rich_help_panel=SOURCE),
+]
 Demo = Annotated[bool, typer.Option("--demo", help="Use the built-in demo cluster.", rich_help_panel=SOURCE)]
 Kubeconfig = Annotated[
     Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file.", rich_help_panel=SOURCE)
@@ -149,6 +154,7 @@ def keep_alive(*objects: object) -> None:
 #: the source flags: handler parameter name -> (its option, its default), as kubectl spells them
 SOURCE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "filename": (Filenames, None),
+    "recursive": (Recursive, False),
     "demo": (Demo, False),
     "kubeconfig": (Kubeconfig, None),
     "context": (Context, None),
@@ -177,14 +183,15 @@ def source_flags(*names: str) -> Any:
 
 #: -f, --demo, --kubeconfig, --context, -n, -A, --request-timeout: a command that lists one
 #: namespace (or every one with -A)
-NAMESPACED = source_flags("filename", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
+NAMESPACED = source_flags("filename", "recursive", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
 #: -f, --demo, --kubeconfig, --context, --request-timeout: a command about the whole cluster
-CLUSTER_WIDE = source_flags("filename", "demo", "kubeconfig", "context", "request_timeout")
+CLUSTER_WIDE = source_flags("filename", "recursive", "demo", "kubeconfig", "context", "request_timeout")
 
 
 def source_options(
     *,
     filename: Iterable[str] | None = None,
+    recursive: bool = False,
     demo: bool = False,
     kubeconfig: str | None = None,
     context: str | None = None,
@@ -212,6 +219,7 @@ def source_options(
         raise UsageError(f"--request-timeout: {err}") from None
     return SourceOptions(
         filenames=list(filename or []),
+        recursive=recursive,
         demo=demo,
         kubeconfig=kubeconfig,
         context=context,

@@ -46,7 +46,7 @@ def explain(
     ] = None,
     node: Annotated[Optional[str], typer.Option("--node", help="Only this node.")] = None,
     output: ExplainOutputOpt = ExplainOutput.table,
-    source: SourceOptions = source_flags("namespace", "filename", "demo", "kubeconfig", "context", "request_timeout"),
+    source: SourceOptions = source_flags("namespace", "filename", "recursive", "demo", "kubeconfig", "context", "request_timeout"),
     features: Annotated[
         Optional[str],
         typer.Option("--features", help="Feature gates to simulate, as Kubernetes names them: "
