@@ -103,6 +103,8 @@ def _output_type():
 
     class OutputType(ParamType):
         name = "FORMAT"
+        #: what completion offers (kubectl_dra.completion.build reads ``choices``)
+        choices = (*(o.value for o in Output), "jsonpath=", "jsonpath-file=", "custom-columns=", "custom-columns-file=")
 
         def convert(self, value, param, ctx):  # type: ignore[override]
             if isinstance(value, (Output, Template)):
