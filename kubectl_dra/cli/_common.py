@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Optional
 
 import typer
 
-from kubectl_dra.kube.source import SourceOptions
-
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.model.cluster import Cluster
 
 SOURCE = "Input (default: the current kubeconfig context)"
@@ -200,7 +199,7 @@ def source_options(
     namespace: str | None = None,
     all_namespaces: bool = False,
     request_timeout: str = "0",
-) -> SourceOptions:
+) -> "SourceOptions":
     """The one :class:`~kubectl_dra.kube.source.SourceOptions` of a command, from its source flags.
 
     Every command gets it without calling this: give the handler a parameter
@@ -214,6 +213,7 @@ def source_options(
     """
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.discovery import parse_duration
+    from kubectl_dra.kube.source import SourceOptions
 
     try:
         timeout = parse_duration(request_timeout)
@@ -232,7 +232,7 @@ def source_options(
 
 
 def read_cluster(
-    source: SourceOptions,
+    source: "SourceOptions",
     want: Iterable[str],
     *,
     nodes: Iterable[str] = (),

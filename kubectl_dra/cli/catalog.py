@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -25,7 +25,9 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.console import warn
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "classes")

@@ -31,9 +31,9 @@ from kubectl_dra.cli._common import (
 from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watch, stream_changes
 from kubectl_dra.console import err, use_color
 from kubectl_dra.kube.kinds import CLAIMS, PODS, SLICES
-from kubectl_dra.kube.source import SourceOptions
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.model.cluster import Cluster
 
 

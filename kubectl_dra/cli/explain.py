@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -20,7 +20,9 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.errors import ExitCode
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 class ExplainOutput(str, Enum):
@@ -107,6 +109,7 @@ def lint_command(
       kubectl dra lint -f my-claims.yaml
     """
     from kubectl_dra.alloc.lint import lint
+    from kubectl_dra.alloc.severity import ERROR, lint_severity
     from kubectl_dra.render.explain import lint_text
 
     cluster = read_cluster(source.across_namespaces(), (SLICES, CLAIMS, CLASSES, TEMPLATES, NODES), required=(CLAIMS,))
@@ -118,5 +121,5 @@ def lint_command(
         table=lambda wide: lint_text(findings),
         empty=None if findings else "no problems found",
     )
-    if any(str(f.get("severity")).lower() == "error" for f in findings):
+    if any(f["severity"] == lint_severity(ERROR) for f in findings):
         raise typer.Exit(1)

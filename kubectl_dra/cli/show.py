@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,9 @@ from kubectl_dra.cli._common import (
     read_cluster,
 )
 from kubectl_dra.kube.kinds import CLAIMS, SLICES
-from kubectl_dra.kube.source import SourceOptions
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "show")

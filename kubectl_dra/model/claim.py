@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -95,9 +96,9 @@ class Claim:
     @property
     def spec(self) -> ClaimSpec:
         if self._spec is None:
-            from kubectl_dra.model.decode import decode_claim_spec_of
-
-            self._spec = decode_claim_spec_of(self)
+            if _spec_decoder is None:
+                raise RuntimeError("ResourceClaim spec decoder not registered: import kubectl_dra.model.decode")
+            self._spec = _spec_decoder(self)
         return self._spec
 
     @spec.setter
@@ -234,6 +235,16 @@ class DeviceTaintRule:
             and (not self.pool or self.pool == pool)
             and (not self.device or self.device == device)
         )
+
+
+#: decodes ``Claim.spec_raw`` on first use. ``kubectl_dra.model.decode`` (the one module that fills
+#: ``spec_raw``) registers it when imported, so this module does not import the decoder back.
+_spec_decoder: Callable[[Claim], ClaimSpec] | None = None
+
+
+def register_spec_decoder(decoder: Callable[[Claim], ClaimSpec]) -> None:
+    global _spec_decoder
+    _spec_decoder = decoder
 
 
 _CLAIM_FIELDS = tuple(f.name for f in fields(Claim))

@@ -25,6 +25,7 @@ from kubectl_dra.model.claim import (
     PodClaimRef,
     Request,
     SubRequest,
+    register_spec_decoder,
 )
 from kubectl_dra.model.device import Device, split_attribute
 from kubectl_dra.model.slices import ResourceSlice
@@ -374,6 +375,9 @@ def decode_claim_spec_of(claim: Claim) -> ClaimSpec:
         return decode_claim_spec(claim.spec_raw, version)
     except _Bad as bad:
         raise DecodeError(f"ResourceClaim {claim.ref} ({claim.api_version}) is malformed: {bad}") from None
+
+
+register_spec_decoder(decode_claim_spec_of)
 
 
 def decode_template(obj: dict, version: str) -> ClaimTemplate:

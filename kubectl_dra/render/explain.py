@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubectl_dra.alloc.severity import ERROR
 from kubectl_dra.render.columns import strip_controls as sanitize
 
 
@@ -31,7 +32,7 @@ def explain_text(data: dict) -> str:
         for n in fits:
             devices = ", ".join(f"{r['request']}={r['device']}" for r in n.get("results", []))
             lines.append(f"  {n['node']}: {sanitize(devices) or ('(already allocated)' if verdict == 'allocated' else '(no devices needed)')}")
-    blocked = [n for n in nodes if not n.get("allocatable") or n.get("status") == "Error"]
+    blocked = [n for n in nodes if not n.get("allocatable") or n.get("status") == ERROR]
     if blocked:
         lines.append("")
         lines.append("does not fit on:" if not fits else "other nodes:")
