@@ -12,13 +12,9 @@ import typer
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
+    CLUSTER_WIDE,
     OUTPUT,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
     Output,
-    RequestTimeout,
     flush_warnings,
     read_cluster,
     write_data,
@@ -27,7 +23,7 @@ from kubectl_dra.console import err, out, warn
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
 
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
+    from kubectl_dra.kube.source import SourceOptions
 
 CLAIM = "Claim"
 
@@ -113,13 +109,7 @@ def claim(
             case_sensitive=False, rich_help_panel=OUTPUT,
         ),
     ] = None,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Print a ResourceClaim (or, with --template, a ResourceClaimTemplate) for the devices a filter describes.
 

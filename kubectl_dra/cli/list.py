@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Hashable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
-    AllNamespaces,
-    ColorOpt,
+    NAMESPACED,
     Color,
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
-    Namespace,
+    ColorOpt,
     NoHeaders,
     Output,
     OutputOpt,
-    Recursive,
-    RequestTimeout,
     SortBy,
     TemplateOutputOpt,
     emit,
@@ -33,15 +26,12 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watch, stream_changes
 from kubectl_dra.console import err, use_color
-from kubectl_dra.domain.device_query import STATE_CHOICES, DeviceQuery
 from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
 
-__all__ = ["STATE_CHOICES", "list_devices", "no_devices", "watch_devices", "device_signature"]
-
 if TYPE_CHECKING:
-    from kubectl_dra.kube.load import SourceOptions
-    from kubectl_dra.kube.watch import Change
-    from kubectl_dra.model.cluster import Cluster, DeviceView
+    from kubectl_dra.domain.device_query import DeviceQuery
+    from kubectl_dra.kube.source import SourceOptions
+    from kubectl_dra.model.cluster import Cluster
 
 
 
@@ -77,16 +67,7 @@ def list_devices(
     no_headers: NoHeaders = False,
     color: ColorOpt = Color.auto,
     watch: WatchOpt = False,
-    filename: Filenames = None,
-    recursive: Recursive = False,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    namespace: Namespace = None,
-    all_namespaces: AllNamespaces = False,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = NAMESPACED,
 ) -> None:
     """List every DRA device: node, driver, product, memory, MIG profile, state, and the claim and pods holding it.
 
@@ -115,6 +96,7 @@ def list_devices(
       kubectl get resourceslices,resourceclaims -A -o yaml > dump.yaml; kubectl dra list -f dump.yaml
     """
     from kubectl_dra import timing
+    from kubectl_dra.domain.device_query import DeviceQuery
     from kubectl_dra.render import devices as render
 
     query = DeviceQuery(split_values(node), split_values(driver), state,
@@ -182,7 +164,7 @@ def list_devices(
     timing.mark("written")
 
 
-def _near_miss_notes(query: DeviceQuery, cluster: "Cluster", views, selected) -> None:
+def _near_miss_notes(query: "DeviceQuery", cluster: "Cluster", views, selected) -> None:
     """Devices a threshold term leaves out by a hair (or the closest ones when nothing matched), on stderr."""
     if not query.filter_text.strip():
         return
@@ -195,6 +177,8 @@ def _near_miss_notes(query: DeviceQuery, cluster: "Cluster", views, selected) ->
     except FilterError:
         return
     # everything but the filter terms still applies to the misses (--node, --state, --class, --cel)
+    from kubectl_dra.domain.device_query import DeviceQuery
+
     rest = DeviceQuery(query.nodes, query.drivers, query.state, "", query.cel_expression, query.device_class)
     candidates = rest.apply(cluster, views)
     for miss in near_misses(flt, candidates, nothing_matched=not selected):
@@ -213,12 +197,11 @@ def no_devices(query: DeviceQuery, cluster: "Cluster", *, total: int) -> str:
     return f"no devices match the given filters ({total} devices in total)"
 
 
-def watch_devices(selection: DeviceQuery, source: "SourceOptions", *, output: Output, no_headers: bool, color: bool) -> None:
+def watch_devices(selection: DeviceQuery, source: SourceOptions, *, output: Output, no_headers: bool, color: bool) -> None:
     """`list -w`: the device table, then a row for every selected device whose state, holders,
     pods or taints change. A device that leaves the selection (e.g. `--state free` and it gets
     allocated) prints as it is now, as DELETED in -o json; one removed from the cluster prints
     with state `deleted`."""
-    from kubectl_dra.kube.watch import DELETED
     from kubectl_dra.render import devices as render
 
     try:
@@ -226,37 +209,7 @@ def watch_devices(selection: DeviceQuery, source: "SourceOptions", *, output: Ou
                             nodes=sorted(selection.nodes))
     except KeyboardInterrupt:
         return
-    wide = output is Output.wide
-    current: dict[tuple[str, str, str], "DeviceView"] = {}
-
-    def snapshot(cluster: "Cluster") -> dict[Hashable, tuple[Any, Any]]:
-        views = selection(cluster)
-        current.clear()
-        current.update((v.device.key, v) for v in cluster.device_views())
-        return {v.device.key: (device_signature(v), v) for v in views}
-
-    def view_of(change: "Change") -> tuple["DeviceView", bool]:
-        """The view to print, and whether the device is gone from the cluster."""
-        if change.type == DELETED:
-            now = current.get(change.key)
-            return (now, False) if now is not None else (change.value, True)
-        return change.value, False
-
-    def rows(cluster: "Cluster", change: "Change") -> list[list[str]]:
-        view, gone = view_of(change)
-        row = render.device_row(view, wide)
-        if gone:
-            row[render.COLUMNS.index("STATE")] = "deleted"
-        return [row]
-
-    def item(cluster: "Cluster", change: "Change") -> dict:
-        view, gone = view_of(change)
-        data = render.device_item(view)
-        return {**data, "state": "deleted"} if gone else data
-
-    def name(change: "Change") -> str:
-        dev = change.value.device
-        return f"{dev.driver}/{dev.pool}/{dev.name}"
+    view = render.DeviceWatchView(selection, wide=output is Output.wide)
 
     def when_empty(cluster: "Cluster") -> None:
         total = len(cluster.device_views())
@@ -265,17 +218,7 @@ def watch_devices(selection: DeviceQuery, source: "SourceOptions", *, output: Ou
         else:
             err(f"no devices match the given filters ({total} devices in total; watching)")
 
-    table = WatchTable(
-        render.WIDE_COLUMNS if wide else render.COLUMNS, no_headers=no_headers, color=color,
-        state_column=render.COLUMNS.index("STATE"), styles=render.STATE_STYLE,
-    )
-    stream_changes(watch, snapshot, output=output, table=table, rows=rows, item=item, name=name, when_empty=when_empty)
-
-
-def device_signature(view: "DeviceView") -> tuple:
-    """What makes a device's line worth printing again: its state, who holds it, which pods use
-    it, what blocks it, its taints."""
-    holders = tuple((h.claim.ref, h.result.request, tuple(h.pods)) for h in view.holders)
-    admin = tuple(h.claim.ref for h in view.admin_holders)
-    taints = tuple(sorted(repr(t) for t in view.device.taints)) if view.device.taints else ()
-    return (view.state, holders, admin, tuple(view.blocked_by), taints)
+    table = WatchTable(view.headers, no_headers=no_headers, color=color, state_column=view.state_column,
+                       styles=render.STATE_STYLE)  # fmt: skip
+    stream_changes(watch, view.snapshot, output=output, table=table, rows=view.rows, item=view.item,
+                   name=view.name, when_empty=when_empty)  # fmt: skip
