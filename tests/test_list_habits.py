@@ -65,3 +65,9 @@ def test_near_misses_on_stderr(run):
     assert "nearest miss: " in none.stderr and "did you mean memory>=191Gi?" in none.stderr
     quiet = run("list", "--demo", "memory>=60Gi")
     assert "note:" not in quiet.stderr  # nothing within 5 % below 60Gi
+
+
+def test_watch_refuses_what_it_cannot_print(run, tmp_path):
+    # a live cluster is needed for -w; the refusal comes first, without reading one
+    r = run("list", "-w", "--sort-by", ".name", "--kubeconfig", str(tmp_path / "none"))
+    assert r.exit_code == 2 and "-w prints devices as" in r.stderr

@@ -106,6 +106,14 @@ def list_devices(
 
     node_selector = parse_selector(selector) if selector else None
     check_watch(watch, source)
+    from kubectl_dra.cli._common import Template, check_output
+
+    check_output(output, data=True, table=True, names=True)  # a bad template: exit 2 before reading
+    if watch and (isinstance(output, Template) or sort_by or selector or show_labels):
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("-w prints devices as table, wide, json, yaml or name",
+                         hint="drop --sort-by, -l, --show-labels and -o jsonpath/custom-columns with -w")
     if watch:
         watch_devices(query, source, output=output, no_headers=no_headers, color=use_color(color.value))
         return

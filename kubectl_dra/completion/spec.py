@@ -93,6 +93,7 @@ OPTIONS = {'attributes': [(('--driver',),
             True,
             'Read objects from a file, a directory or - (stdin) instead of a cluster: YAML/JSON, multi-document, '
             '`kubectl get ... -o yaml` dumps. Repeatable.'),
+           (('--recursive', '-R'), 'flag', False, 'With -f DIR: also the files in its subdirectories (as kubectl).'),
            (('--demo',), 'flag', False, 'Use the built-in demo cluster.'),
            (('--kubeconfig',), 'file', False, 'Path to the kubeconfig file.'),
            (('--context',), 'context', False, 'The kubeconfig context to use.'),
