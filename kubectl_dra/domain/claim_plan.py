@@ -97,7 +97,7 @@ class ClaimRequest:
         version = manifest.normalize_api_version(self.api_version) if self.api_version else None
         text = self.filter_text
         if self.cel_expression is not None:
-            cel.compile(self.cel_expression)  # compile error: exit 2
+            cel.compile(self.cel_expression, estimate=True)  # compile error (also: cost estimate over the limit): exit 2
         for alt_text in [text, *self.alternatives]:
             if alt_text.strip():
                 parse_filter(alt_text)  # syntax errors fail before the cluster is read

@@ -47,7 +47,7 @@ def check_selectors(filter_text: str, cel_expression: str | None) -> None:
     if cel_expression is not None:
         from kubectl_dra import cel
 
-        cel.compile(cel_expression)  # CelCompileError: exit 2
+        cel.compile(cel_expression, estimate=True)  # CelCompileError (also: cost estimate over the limit): exit 2
 
 
 def select(
