@@ -71,3 +71,10 @@ def test_watch_refuses_what_it_cannot_print(run, tmp_path):
     # a live cluster is needed for -w; the refusal comes first, without reading one
     r = run("list", "-w", "--sort-by", ".name", "--kubeconfig", str(tmp_path / "none"))
     assert r.exit_code == 2 and "-w prints devices as" in r.stderr
+
+
+def test_show_and_attributes_take_templates(run):
+    uuid = run("show", "--demo", "dgx-h100-01/gpu-0", "-o", "jsonpath={.attributes.gpu\\.nvidia\\.com/uuid}")
+    assert uuid.exit_code == 0 and uuid.stdout == "GPU-96b74234-6095-51ec-aaaf-9ca5fdbb5b9d"
+    names = run("attributes", "--demo", "--driver", "dra.net", "-o", "custom-columns=NAME:.name", "--no-headers")
+    assert names.exit_code == 0 and names.stdout.splitlines()[0] == "dra.net/encapsulation"

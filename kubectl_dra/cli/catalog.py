@@ -83,7 +83,7 @@ def list_attributes(
         Optional[list[str]],
         typer.Option("--driver", help="Only these drivers, e.g. gpu.nvidia.com or nvidia (repeatable or comma-separated)."),
     ] = None,
-    output: OutputOpt = Output.table,
+    output: TemplateOutputOpt = Output.table,
     no_headers: NoHeaders = False,
     source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
@@ -115,4 +115,5 @@ def list_attributes(
         table=lambda wide: render.attributes_table(summaries, wide=wide, no_headers=no_headers),
         names=lambda: render.attribute_names(summaries),
         empty=None if summaries else render.no_attributes(views, shown, drivers, cluster.source),
+        no_headers=no_headers,
     )

@@ -12,6 +12,7 @@ from kubectl_dra.cli._common import (
     CLUSTER_WIDE,
     Output,
     OutputOpt,
+    TemplateOutputOpt,
     emit,
     flush_warnings,
     keep_alive,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 @command(app, "show")
 def show_device(
     device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, a unique device name, a UUID, or a PCI bus ID ([NODE/]BUSID, e.g. an XID line's PCI:0000:1a:00).")],
-    output: OutputOpt = Output.table,
+    output: TemplateOutputOpt = Output.table,
     source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Show one device: every attribute, capacity, counter, taint, and which claim and pods hold it.
