@@ -253,8 +253,50 @@ OPTIONS = {'attributes': [(('--driver',),
  'nvml': [(('--node',),
            'node',
            False,
-           'The node these GPUs are on (default: $NODE_NAME, else the host name). With --demo: the demo node. With '
-           "--snapshot: overrides the snapshot's node."),
+           'Collect from this node through the cluster (see --via); on the node itself ($NODE_NAME or the host name) '
+           'or with --via local: this machine, labelled NODE. With --demo: the demo node. With --snapshot: overrides '
+           "the snapshot's node."),
+          (('--via',),
+           'choice:auto,local,driver-pod,admin-claim,debug-pod',
+           False,
+           "How to reach --node: driver-pod (exec into the NVIDIA DRA driver's kubelet-plugin pod: needs pods/exec, "
+           'which is root on the node), admin-claim (a short-lived pod with an adminAccess ResourceClaim; the '
+           'namespace must be labelled resource.kubernetes.io/admin-access=true), debug-pod (a privileged pod with the '
+           "host's root: root on the node; never chosen by auto), auto (driver-pod, then admin-claim; the default for "
+           'a remote node), local (this machine).'),
+          (('--all-nodes',),
+           'flag',
+           False,
+           'Collect from every node that publishes gpu.nvidia.com devices and report drift against its ResourceSlices '
+           '(exit code 8 when any node drifts, 9 when some could not be read).'),
+          (('--selector', '-l'),
+           'text',
+           False,
+           'Fleet mode over the nodes with these labels (e.g. nvidia.com/gpu.present=true).'),
+          (('--image',),
+           'text',
+           False,
+           "The collector pod's image for admin-claim and debug-pod (default: ubuntu:24.04; any image with sh and "
+           'timeout: the driver injects nvidia-smi).'),
+          (('--namespace', '-n'),
+           'text',
+           False,
+           'Where admin-claim and debug-pod create their pod and claims, and where --cleanup looks (default: the '
+           "context's namespace)."),
+          (('--driver-namespace',),
+           'text',
+           False,
+           "The NVIDIA DRA driver's namespace (default: search all namespaces)."),
+          (('--timeout',),
+           'text',
+           False,
+           'How long each nvidia-smi command may run on a node (default 20s; e.g. 30s, 1m); the client waits twice '
+           'that plus 15s per node.'),
+          (('--max-concurrency',), 'text', False, 'Fleet mode: nodes collected at the same time.'),
+          (('--cleanup',),
+           'flag',
+           False,
+           "Delete collector pods and claims an interrupted run left behind (by label, in -n's namespace)."),
           (('--snapshot',),
            'file',
            False,
@@ -300,7 +342,13 @@ OPTIONS = {'attributes': [(('--driver',),
           (('--context',), 'context', False, 'The kubeconfig context to use.'),
           (('--request-timeout',), 'text', False, 'How long to wait for the API server (e.g. 10s, 1m; 0 = no limit).'),
           (('--help', '-h'), 'flag', False, 'Show this message and exit.')],
- 'show': [(('--output', '-o'),
+ 'show': [(('--nvml',),
+           'text',
+           False,
+           "Add what NVML says about this GPU now: live collects from the device's node through the cluster "
+           '(live:driver-pod, live:admin-claim, live:debug-pod to choose how; see kubectl dra nvml --via); FILE reads '
+           'a saved snapshot.'),
+          (('--output', '-o'),
            'choice:table,wide,json,yaml,name,jsonpath=,jsonpath-file=,custom-columns=,custom-columns-file=',
            False,
            'Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE, jsonpath-file=FILE, custom-columns=SPEC, '
@@ -319,7 +367,8 @@ OPTIONS = {'attributes': [(('--driver',),
  'topology': [(('--nvml',),
                'file',
                False,
-               'Merge an NVML snapshot (JSON) of NODE: NVLink peer groups and the topology matrix.'),
+               'Merge an NVML snapshot (JSON) of NODE: NVLink peer groups and the topology matrix. live collects it '
+               'from NODE through the cluster (live:VIA: see kubectl dra nvml --via).'),
               (('--local',),
                'flag',
                False,
