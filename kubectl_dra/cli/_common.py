@@ -183,6 +183,14 @@ def source_options(
     )
 
 
+def check_source(source: "SourceOptions") -> None:
+    """The source flags that exclude each other (exit 2), checked before anything is read."""
+    if source.filenames and (source.kubeconfig or source.context):
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+
+
 def read_cluster(
     source: "SourceOptions",
     want: Iterable[str],
@@ -199,11 +207,9 @@ def read_cluster(
     """
     from dataclasses import replace
 
-    from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.load import load_cluster
 
-    if source.filenames and (source.kubeconfig or source.context):
-        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+    check_source(source)
     options = replace(source, nodes=list(nodes), required=frozenset(required), pods=list(pods))
     offline = source.demo or bool(source.filenames)
     if offline:
