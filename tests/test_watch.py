@@ -288,13 +288,12 @@ def test_live_cluster_watch_raises_watch_expired_on_http_and_event_410(fake_api)
 
 
 def test_watch_that_keeps_failing_is_reported(fake_api):
-    from kubectl_dra.cli._common import load
+    from kubectl_dra.cli._common import read_cluster, source_options
     from kubectl_dra.errors import ClusterError
     from kubectl_dra.kube.watch import ClusterWatch, resources_for
 
     fake_api.add(slice_for("node-a"), claim(device="gpu-0"))
-    base = load(filenames=None, demo=False, kubeconfig=None, context=None, namespace=None, all_namespaces=True,
-                request_timeout="0", want=())
+    base = read_cluster(source_options(all_namespaces=True), ())
     watch = ClusterWatch(base, resources_for(base), retry_delays=(0.05, 0.05))
     events = watch.follow(lambda cluster: {v.device.key: (v.state, v) for v in cluster.device_views()})
     _, changes = next(events)

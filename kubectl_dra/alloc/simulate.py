@@ -213,6 +213,7 @@ def _attempt(
     allocated = [ci for ci in inputs if not ci.pending]
     for view in views:
         result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of))
+    diagnose.cross_node(result.nodes, prepared, topology.entries)
     if excluded:
         result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
         rank = {name: i for i, name in enumerate(order)}

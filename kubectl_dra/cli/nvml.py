@@ -25,15 +25,12 @@ from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
     Color,
     ColorOpt,
-    Context,
-    Filenames,
-    Kubeconfig,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     read_cluster,
+    source_flags,
     write_data,
 )
 
@@ -46,6 +43,12 @@ NVML = "NVML source (default: this machine)"
 REMOTE = "Remote collection (through the cluster; see docs/nvml.md)"
 MODE = "What to print (default: the GPUs, MIG devices and topology)"
 DRIVER = "gpu.nvidia.com"
+#: the cluster-wide source flags; --demo also names the NVML facts (the demo's snapshot of --node)
+CLUSTER_SOURCE = source_flags(
+    "filename", "demo", "kubeconfig", "context", "request_timeout",
+    demo=Annotated[bool, typer.Option("--demo", help="Use the built-in demo cluster: its NVML snapshot of --node, and its "
+                                      "ResourceSlices for --compare.", rich_help_panel=NVML)],
+)  # fmt: skip
 
 
 class Via(str, Enum):
@@ -194,17 +197,7 @@ def nvml(
     ] = None,
     output: OutputOpt = Output.table,
     color: ColorOpt = Color.auto,
-    filename: Filenames = None,
-    demo: Annotated[
-        bool,
-        typer.Option("--demo", help="Use the built-in demo cluster: its NVML snapshot of --node, and its ResourceSlices "
-                     "for --compare.", rich_help_panel=NVML),
-    ] = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_SOURCE,
 ) -> None:
     """Show what NVML says about this node's GPUs: MIG devices, NVLink, topology; and what DRA should publish.
 

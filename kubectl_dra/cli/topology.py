@@ -19,6 +19,7 @@ from kubectl_dra.cli._common import (
     ColorOpt,
     Output,
     OutputOpt,
+    check_source,
     emit,
     flush_warnings,
     keep_alive,
@@ -182,8 +183,7 @@ def _load_files(source: SourceOptions) -> tuple[Cluster, list[dict]]:
 
     if source.demo:
         raise UsageError("--demo and -f/--filename cannot be used together")
-    if source.kubeconfig or source.context:
-        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+    check_source(source)
     domains: list[dict] = []
 
     def objects():
