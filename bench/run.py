@@ -141,9 +141,10 @@ def _kill(pid: int) -> None:
 _COUNT_ITEMS = "import json,sys; d=json.load(open(sys.argv[1],'rb')); print(len(d['items']))"
 
 
-def check_output(cmd: Cmd, path: pathlib.Path, expect: dict) -> str | None:
+def check_output(cmd: Cmd, path: pathlib.Path, expect: dict, stderr_path: pathlib.Path | None = None) -> str | None:
     """None if the output looks right, else what is wrong. JSON is parsed in a separate process so
-    this process stays small (see rss_method)."""
+    this process stays small (see rss_method). The table's total: at the end of stdout, or on
+    stderr (``list`` writes it there when stdout is not a terminal)."""
     size = path.stat().st_size
     if size == 0:
         return "empty stdout"
@@ -153,6 +154,9 @@ def check_output(cmd: Cmd, path: pathlib.Path, expect: dict) -> str | None:
                 f.seek(max(0, size - 4096))
                 tail = f.read().decode("utf-8", "replace")
             want = f"Total: {expect['devices']} devices"
+            if stderr_path is not None and stderr_path.is_file():
+                with open(stderr_path, "rb") as f:
+                    tail += f.read(65536).decode("utf-8", "replace")
             if want not in tail:
                 return f"table footer has no {want!r}"
         return None
@@ -299,7 +303,7 @@ def _problem(c: Cmd, r: dict, stdout_path, stderr_path, expect) -> str | None:
     if r["rc"] != 0:
         tail = stderr_path.read_text(errors="replace").strip()[-500:]
         return f"exit code {r['rc']}: {tail}"
-    return check_output(c, stdout_path, expect)
+    return check_output(c, stdout_path, expect, stderr_path)
 
 
 def evaluate(size: str, results: dict) -> dict:
