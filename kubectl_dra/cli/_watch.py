@@ -77,7 +77,7 @@ def stream_changes(
     name: Callable[["Change"], str],
     when_empty: Callable[["Cluster"], None],
 ) -> None:
-    """Print the first listing, then every change as it arrives, until Ctrl-C (exit 0, quietly).
+    """Print the first listing, then every change as it arrives, until Ctrl-C (exit 130).
 
     Tables: the table, then one row per change. -o json: one compact ``{"type", "object"}``
     line per item and change (ADDED for the first listing); -o yaml: the same as YAML
@@ -117,7 +117,5 @@ def stream_changes(
             elif index == 0:
                 when_empty(cluster)  # nothing to list yet: say so, and go on watching
             sys.stdout.flush()
-    except KeyboardInterrupt:
-        pass
     finally:
-        watch.stop()
+        watch.stop()  # Ctrl-C goes on to the command boundary: exit 130, as docs/exit-codes.md says

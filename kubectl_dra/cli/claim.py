@@ -31,6 +31,10 @@ class ManifestOutput(str, Enum):
     json = "json"
 
 
+#: AllocationResultsMaxSize: the most devices one ResourceClaim can be allocated (dra-api.md §2.6)
+MAX_DEVICES_PER_CLAIM = 32
+
+
 @command(app, "claim")
 def claim(
     terms: Annotated[
@@ -147,6 +151,10 @@ def claim(
         raise UsageError("--count and --all exclude each other", hint="--all asks for every matching device (allocationMode All)")
     if count is not None and count <= 0:
         raise UsageError(f"--count must be greater than zero, not {count}")
+    if count is not None and count > MAX_DEVICES_PER_CLAIM:
+        raise UsageError(f"--count {count} is more than a claim can get: at most {MAX_DEVICES_PER_CLAIM} devices",
+                         hint="the API allocates at most 32 devices per ResourceClaim (AllocationResultsMaxSize); "
+                              "split the request over several claims")
     version = manifest.normalize_api_version(api_version) if api_version else None
     extra: list[str] = []
     if min_memory is not None:

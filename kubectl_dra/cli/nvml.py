@@ -62,16 +62,9 @@ def read_snapshot(path: str) -> Snapshot:
     from kubectl_dra.nvml.snapshot import Snapshot, SnapshotError
 
     source = "stdin" if path == "-" else path
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-    except OSError as error:
-        raise SnapshotError(f"--snapshot {source}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise SnapshotError(f"--snapshot {source}: not text (expected the JSON of an NVML snapshot)") from None
+    from kubectl_dra.kube.files import read_input
+
+    text = read_input(path, label=f"--snapshot {source}", error=SnapshotError)  # bytes checked as UTF-8, any locale
     hint = "write one with `kubectl dra nvml -o json > snapshot.json` on the node"
     if not text.strip():
         raise SnapshotError(f"--snapshot {source}: empty", hint=hint)
@@ -80,6 +73,8 @@ def read_snapshot(path: str) -> Snapshot:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise SnapshotError(f"--snapshot {source}: not JSON ({error.msg} at line {error.lineno})", hint=hint) from None
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
+            raise SnapshotError(f"--snapshot {source}: a value this tool cannot read: {str(error)[:100]}", hint=hint) from None
     else:
         import yaml
 
@@ -89,6 +84,8 @@ def read_snapshot(path: str) -> Snapshot:
             mark = getattr(error, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""
             raise SnapshotError(f"--snapshot {source}: not JSON or YAML{where}", hint=hint) from None
+        except (ValueError, RecursionError) as error:
+            raise SnapshotError(f"--snapshot {source}: a value this tool cannot read: {str(error)[:100]}", hint=hint) from None
     return Snapshot.from_dict(data, source)
 
 
