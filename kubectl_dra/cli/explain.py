@@ -132,8 +132,11 @@ def explain(
 
     timing.mark("cluster loaded")
     gates, gates_reason = _features(cluster, features)
-    result = simulate(cluster, subject, nodes=nodes, namespace_labels=_namespace_labels(cluster), unapplied=bool(claim_file),
-                      features=gates)
+    from kubectl_dra.console import Spinner
+
+    with Spinner("simulating the allocator", delay=1.0) as spinner:  # long searches show progress on a terminal
+        result = simulate(cluster, subject, nodes=nodes, namespace_labels=_namespace_labels(cluster), unapplied=bool(claim_file),
+                          features=gates, progress=lambda i, n: setattr(spinner, "text", f"simulating the allocator: node {i + 1} of {n}"))
     if gates_reason is not None:
         result.reasons.append(gates_reason)
     timing.mark("simulated")
@@ -151,6 +154,8 @@ def explain(
         write_data(data, Output.json if output is ExplainOutput.json else Output.yaml)
     if result.verdict in ("unallocatable", "error"):
         raise typer.Exit(int(ExitCode.UNSATISFIABLE))
+    if result.verdict == "undecided":  # the search was cut short before any node fit: not a "no"
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 def _features(cluster, overrides: str | None):
@@ -215,6 +220,10 @@ def _finding(f) -> dict:
     return {k: getattr(f, k, None) for k in ("severity", "code", "message", "hint", "object")}
 
 
+def _cut_short(node: dict) -> bool:
+    return any(r.get("code") == "search-cut-short" for r in node.get("reasons", []))
+
+
 def render_explain(data: dict, *, color: bool = False) -> str:
     """The text report: verdict, claims, where it fits, and per node why not (with the funnel)."""
     from kubectl_dra.render.columns import strip_controls as sanitize
@@ -229,6 +238,8 @@ def render_explain(data: dict, *, color: bool = False) -> str:
         "allocated": "already allocated",
         "unallocatable": f"fits on none of {len(nodes)} node{'s' if len(nodes) != 1 else ''}",
         "error": "the scheduler would stop with an error",
+        "undecided": (f"fits on none of the {sum(1 for n in nodes if not _cut_short(n))} nodes searched; "
+                      f"{sum(1 for n in nodes if _cut_short(n))} not (fully) searched: the overall search budget ran out"),
     }.get(verdict, verdict)
     lines.append(f"verdict: {verdict}: {sanitize(subject)} {summary}")
     for claim in data.get("claims", []):

@@ -101,7 +101,7 @@ def problems(outcome: Outcome, codes: set[int] | int, *, message: str | None = N
     lines = [line for line in outcome.stderr.splitlines() if line.strip()]
     if "Traceback" in outcome.stderr or "internal error" in outcome.stderr:
         found.append("a traceback or internal error")
-    if outcome.code not in (0, 8) and not outcome.timed_out:
+    if outcome.code not in (0, 7, 8, 130) and not outcome.timed_out:  # 7 and 8 are answers, not errors
         errors = [line for line in lines if line.startswith("error: ")]
         if len(errors) != 1:
             found.append(f"{len(errors)} error: lines")
