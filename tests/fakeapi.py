@@ -1413,6 +1413,8 @@ class Fault:
             handler.close_connection = True
             handler.connection.close()
         elif kind in ("mutate", "continue-loop"):
+            if kind == "continue-loop":
+                req.query.pop("continue", None)  # every page is the first one, with the same token
             try:
                 body = fake._handle(req)
                 if isinstance(body, _WatchPlan):

@@ -94,7 +94,9 @@ def object_label(obj: dict) -> str:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     name = meta.get("name") or meta.get("generateName") or "<unnamed>"
     ns = meta.get("namespace")
-    return f"{obj.get('kind', 'object')} {ns + '/' if ns else ''}{name}"
+    name = name if isinstance(name, str) else "<unnamed>"
+    ns = ns if isinstance(ns, str) else None
+    return f"{obj.get('kind', 'object')} {ns + '/' if ns else ''}{name[:253]}"
 
 
 def decode(obj: dict) -> Any:
@@ -118,6 +120,14 @@ def decode(obj: dict) -> Any:
     else:
         return None
     try:
+        meta = obj.get("metadata")
+        if type(meta) is not dict:
+            _map(meta, "metadata")
+        else:
+            for key in ("name", "namespace"):
+                value = meta.get(key)
+                if value is not None and type(value) is not str:
+                    raise _Bad(f"metadata.{key}", f"expected a string, got {_describe(value)}")
         return decoder(obj, version)
     except _Bad as bad:
         raise DecodeError(f"{object_label(obj)} ({api_version}) is malformed: {bad}") from None

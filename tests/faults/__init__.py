@@ -90,7 +90,12 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, stdin: bytes 
                    time.monotonic() - start, timed_out)
 
 
-def problems(outcome: Outcome, codes: set[int] | int, *, message: str | None = None) -> list[str]:
+#: exit codes that are answers, not errors: no `error:` line is expected with them
+ANSWERS = (0, 7, 8, 130)
+
+
+def problems(outcome: Outcome, codes: set[int] | int, *, message: str | None = None,
+             answers: tuple[int, ...] = ANSWERS) -> list[str]:
     """What is wrong with ``outcome`` under the contract (empty when it held)."""
     wanted = {codes} if isinstance(codes, int) else set(codes)
     found = []
@@ -101,7 +106,7 @@ def problems(outcome: Outcome, codes: set[int] | int, *, message: str | None = N
     lines = [line for line in outcome.stderr.splitlines() if line.strip()]
     if "Traceback" in outcome.stderr or "internal error" in outcome.stderr:
         found.append("a traceback or internal error")
-    if outcome.code not in (0, 7, 8, 130) and not outcome.timed_out:  # 7 and 8 are answers, not errors
+    if outcome.code not in answers and not outcome.timed_out:
         errors = [line for line in lines if line.startswith("error: ")]
         if len(errors) != 1:
             found.append(f"{len(errors)} error: lines")
@@ -115,6 +120,7 @@ def problems(outcome: Outcome, codes: set[int] | int, *, message: str | None = N
     return found
 
 
-def check(outcome: Outcome, codes: set[int] | int, *, message: str | None = None) -> None:
-    found = problems(outcome, codes, message=message)
+def check(outcome: Outcome, codes: set[int] | int, *, message: str | None = None,
+          answers: tuple[int, ...] = ANSWERS) -> None:
+    found = problems(outcome, codes, message=message, answers=answers)
     assert not found, "; ".join(found) + " — " + outcome.describe()
