@@ -45,8 +45,10 @@ class WatchTable:
     def format(self, rows: Sequence[Sequence[str]]) -> str:
         if not rows:
             return ""
+        from kubectl_dra.render.columns import width
+
         for row in rows:
-            self.widths = [max(w, len(cell)) for w, cell in zip(self.widths, row)]
+            self.widths = [max(w, width(cell)) for w, cell in zip(self.widths, row)]
         lines = []
         if self.header_due:
             lines.append(self._line(self.headers, header=True))
@@ -55,12 +57,12 @@ class WatchTable:
         return "\n".join(lines) + "\n"
 
     def _line(self, cells: Sequence[str], header: bool = False) -> str:
-        from kubectl_dra.render.columns import ANSI, RESET
+        from kubectl_dra.render.columns import ANSI, RESET, width
 
         last = len(cells) - 1
         parts = []
         for i, cell in enumerate(cells):
-            pad = "" if i == last else " " * (self.widths[i] - len(cell) + 3)
+            pad = "" if i == last else " " * (self.widths[i] - width(cell) + 3)
             style = "bold" if header else (self.styles.get(cell) if i == self.state_column else None)
             parts.append(f"{ANSI[style]}{cell}{RESET}{pad}" if self.color and style else cell + pad)
         return "".join(parts).rstrip()

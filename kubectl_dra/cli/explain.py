@@ -94,7 +94,10 @@ def explain(
     from kubectl_dra.errors import ExitCode, NotFoundError, UsageError
     from kubectl_dra.kube.load import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES
 
-    if (target is None) == (not claim_file):
+    if target is not None and claim_file:
+        raise UsageError(f"give either {target!r} or --claim-file, not both",
+                         hint="explain one pod or claim of the cluster, or the manifests in --claim-file")
+    if target is None and not claim_file:
         raise UsageError("name one pod/NAME or claim, or give --claim-file", hint="kubectl dra explain -n NS CLAIM")
     from kubectl_dra.alloc.features import DEFAULT_FEATURES, with_overrides
 

@@ -72,7 +72,7 @@ def read_snapshot(path: str) -> Snapshot:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise SnapshotError(f"--snapshot {source}: not JSON ({error.msg} at line {error.lineno})", hint=hint) from None
+            raise SnapshotError(f"--snapshot {source}: not JSON ({error})", hint=hint) from None
         except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
             raise SnapshotError(f"--snapshot {source}: a value this tool cannot read: {str(error)[:100]}", hint=hint) from None
     else:

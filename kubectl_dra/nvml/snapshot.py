@@ -552,6 +552,6 @@ def load_snapshot(path_or_text: str | Path) -> Snapshot:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise SnapshotError(f"{source}: not JSON ({e.msg} at line {e.lineno})") from None
+        raise SnapshotError(f"{source}: not JSON ({e})") from None
     return Snapshot.from_dict(data, source)
 
