@@ -233,3 +233,32 @@ def test_escape_sequences_in_names_never_reach_the_terminal(tmp_path):
                  ["list", "--class", "nope"], ["attributes"], ["list", "productName~zzz"]):
         outcome = run_cli([*args, "-f", str(path)])
         assert not [p for p in problems(outcome, outcome.code) if "control" in p], (args, outcome.describe())
+
+
+def _snapshot(mutate) -> dict:
+    import json
+
+    data = json.loads((Path(__file__).resolve().parent.parent / "kubectl_dra/demo/nvml/dgx-h100-01.json").read_text())
+    mutate(data)
+    return data
+
+
+SNAPSHOT_FAULTS = {
+    "bus-id-garbage": lambda d: d["gpus"][0].update(pciBusId="zz:garbage\x1b[2J"),
+    "bus-id-int": lambda d: d["gpus"][0].update(pciBusId=5),
+    "topology-gpus-int": lambda d: d["topology"].update(gpus=5),
+    "topology-matrix-ragged": lambda d: d["topology"].update(matrix=[["X", "NV18"], ["NV18"], "row", [[1]]]),
+    "topology-string": lambda d: d.update(topology="garbage"),
+    "gpus-not-list": lambda d: d.update(gpus={"a": 1}),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(SNAPSHOT_FAULTS))
+def test_malformed_nvml_snapshot(tmp_path, fault):
+    import json
+
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(_snapshot(SNAPSHOT_FAULTS[fault])), encoding="utf-8")
+    for args in (["nvml", "--snapshot", str(path)], ["nvml", "--snapshot", str(path), "--as-resourceslice"],
+                 ["topology", "--demo", "--nvml", str(path), "dgx-h100-01"]):
+        check(run_cli(args), {0, 5})

@@ -394,11 +394,13 @@ class Gpu:
     @classmethod
     def from_dict(cls, d: dict) -> Gpu:
         bus = _opt_str(d.get("pciBusId"))
+        garbage = None
         try:
             bus = normalize_bus_id(bus) if bus else None
         except ValueError:
-            pass  # keep what the file says rather than refuse the snapshot
-        return cls(
+            # not a bus id: unknown (a garbage id cannot be matched nor turned into a DRA attribute), and said
+            garbage, bus = CallError(call="pciBusId", error=f"not a PCI bus id: {bus[:40]!r}", gpu=_opt_int(d.get("index"))), None
+        gpu = cls(
             index=_opt_int(d.get("index")) or 0,
             minor=_opt_int(d.get("minor")),
             uuid=_opt_str(d.get("uuid")),
@@ -419,6 +421,9 @@ class Gpu:
             lost=bool(d.get("lost")),
             errors=[CallError.from_dict(x) for x in _dicts(d.get("errors"))],
         )
+        if garbage is not None:
+            gpu.errors.append(garbage)
+        return gpu
 
 
 @dataclass
@@ -454,10 +459,22 @@ class Topology:
         if not isinstance(d, dict):
             return cls()
 
-        def rows(value: Any) -> list[list[str]]:
-            return [[str(c) for c in r] for r in value if isinstance(r, list)] if isinstance(value, list) else []
+        listed = d.get("gpus")
+        gpus = [g for g in listed if isinstance(g, int) and not isinstance(g, bool)] if isinstance(listed, list) else []
+        size = len(gpus)
 
-        gpus = [g for g in d.get("gpus") or [] if isinstance(g, int)]
+        def rows(value: Any) -> list[list[str]]:
+            # a square matrix of the listed GPUs, whatever the file holds: a missing or malformed row or
+            # cell is unknown ("?"), extra ones are dropped
+            if not isinstance(value, list) or not value:
+                return []
+            out = []
+            for i in range(size):
+                row = value[i] if i < len(value) and isinstance(value[i], list) else []
+                cells = [c if isinstance(c, str) else UNKNOWN_CELL for c in row[:size]]
+                out.append(cells + [UNKNOWN_CELL] * (size - len(cells)))
+            return out
+
         return cls(gpus=gpus, matrix=rows(d.get("matrix")), pcie=rows(d.get("pcie")))
 
 
