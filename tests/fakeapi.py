@@ -1416,7 +1416,7 @@ class Fault:
             if kind == "continue-loop":
                 req.query.pop("continue", None)  # every page is the first one, with the same token
             try:
-                body = fake._handle(req)
+                body = fake._create(req) if req.method == "POST" else fake._handle(req)
                 if isinstance(body, _WatchPlan):
                     raise ApiError(400, "scripted fault: not for watches")
             except ApiError as e:

@@ -118,3 +118,36 @@ def test_no_fault_is_exit_0(server, kubeconfig):
     server.clear_scripts()
     for command, args in COMMANDS.items():
         check(run_cli([*args, "--kubeconfig", str(kubeconfig)]), {0, 7} if command == "explain" else {0})
+
+
+# ---------------------------------------------------------------- writes: claim --apply
+
+APPLY = ["claim", "--class", "gpu.nvidia.com", "-n", "inference", "--name", "faulted", "--apply"]
+
+
+@pytest.mark.parametrize("fault,codes,words", [
+    (Fault("mutate", transform=lambda v: {**v, "metadata": ["x"]}), {0, 4}, None),
+    (Fault("body", body=b"{broken"), {4}, "invalid JSON"),
+    (Fault("status", code=403), {4}, "forbidden"),
+    (Fault("status", code=409), {6}, "already exists"),
+    (Fault("hang"), {4}, "outcome is unknown"),
+    (Fault("reset"), {4}, None),
+], ids=["created-metadata-list", "created-invalid-json", "403", "409", "hang-after-write", "reset-after-write"])
+def test_apply_survives_fault(server, kubeconfig, fault, codes, words):
+    server.clear_scripts()
+    server.script("/apis/resource.k8s.io/v1/namespaces/inference/resourceclaims", fault, watch=False)
+    # only the POST is faulted: reads of the collection (for --check) are not made by --apply
+    try:
+        outcome = run_cli([*APPLY, "--request-timeout", "3s", "--kubeconfig", str(kubeconfig)])
+    finally:
+        server.clear_scripts()
+    check(outcome, codes, message=words)
+
+
+def test_apply_422_text_is_sanitised(server, kubeconfig):
+    server.add_validator(lambda obj: "spec.devices: Invalid value: \x1b]8;;http://evil\x07click\x1b]8;;\x07\x1b[2J")
+    try:
+        outcome = run_cli([*APPLY, "--kubeconfig", str(kubeconfig)])
+    finally:
+        server._validators.clear()
+    check(outcome, 1, message="rejected")

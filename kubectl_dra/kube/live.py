@@ -294,7 +294,18 @@ class LiveCluster:
         query.append(("fieldManager", "kubectl-dra"))
         status, data, _ = self._request(path, query, method="POST", body=obj)
         if status in (200, 201, 202):
-            return _loads(data)
+            try:
+                created = _loads(data)
+                for key in ("metadata", "spec", "status"):
+                    if created.get(key) is not None and not isinstance(created[key], dict):
+                        raise ClusterError(f"{key} is a {_type(created[key])}, not a map")
+            except ClusterError as err:
+                done = "would be created" if dry_run else "was created"
+                raise ClusterError(
+                    f"the API server answered {status} (so {what} {done}), but its answer is malformed: {err.message}",
+                    hint="check the object with `kubectl get -o yaml`",
+                ) from None
+            return created
         reason, message = _status_message(data)
         if status == 409:
             raise AlreadyExists(
