@@ -5,6 +5,7 @@ Sizes (nodes x 8 GPUs, one ResourceSlice per node, driver gpu.nvidia.com, pool =
 
 * ``S``:    10 nodes =     80 devices,     20 allocated ResourceClaims
 * ``L``: 5,000 nodes = 40,000 devices, 10,000 allocated ResourceClaims
+* ``XL``: 20,000 nodes = 160,000 devices, 40,000 allocated ResourceClaims (``bench/scale.py``)
 
 Devices look like what the NVIDIA DRA driver (k8s-dra-driver-gpu) publishes for an H100 node
 (names ``gpu-0..7``, the usual attributes, ``memory: 81559Mi``). A quarter of the devices are
@@ -32,7 +33,7 @@ GPUS_PER_NODE = 8
 DRIVER = "gpu.nvidia.com"
 DEVICE_CLASS = "gpu.nvidia.com"
 NAMESPACES = ("ml-training", "ml-inference", "research", "batch")
-SIZES = {"S": (10, 20), "L": (5000, 10000)}  # nodes, claims (claims = 1/4 of the devices)
+SIZES = {"S": (10, 20), "L": (5000, 10000), "XL": (20000, 40000)}  # nodes, claims (claims = 1/4 of the devices)
 NS_UUID = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")  # uuid.NAMESPACE_URL
 SLICE_TS = "2026-11-01T08:00:00Z"
 CLAIM_TS = "2026-11-20T12:00:00Z"
@@ -180,7 +181,7 @@ def write(size: str, out_dir: pathlib.Path, nodes: int | None = None, claims: in
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", choices=["S", "L", "both"], default="both")
+    p.add_argument("--size", choices=["S", "L", "XL", "both"], default="both")
     p.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path(__file__).resolve().parent / "out")
     p.add_argument("--nodes", type=int, help="override the node count of the size")
     p.add_argument("--claims", type=int, help="override the claim count of the size")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from kubectl_dra.alloc.lint import accesses, guarded, lint
@@ -117,3 +119,29 @@ def test_class_problems():
     assert "class-matches-nothing" in codes(findings, "DeviceClass nothing")
     assert "cel-runtime-error" in codes(findings, "DeviceClass unguarded")
     assert codes(findings, "ResourceClaim default/c") == ["class-missing"]
+
+
+def test_equal_specs_are_analysed_once_and_reported_per_object(monkeypatch):
+    """Thousands of claims from one template: one analysis (each walks every device), one finding
+    per object, exactly as if each had been analysed on its own (issue 15: lint was claims x devices)."""
+    from kubectl_dra.alloc import lint as lint_mod
+
+    base = demo_with(NVIDIA / "quickstart-v1-gpu-test6-a100-selector.yaml")
+    template = next(t for t in base.templates if t.ref == "gpu-test6/a100")
+    alone = [f for f in lint(base, [template])]
+    assert alone, "the fixture has findings to replay"
+    calls = []
+    real = lint_mod._Linter._analyse_spec
+    monkeypatch.setattr(lint_mod._Linter, "_analyse_spec", lambda self, spec, obj: (calls.append(obj), real(self, spec, obj)))
+    copies = []
+    for i in range(5):
+        t = copy.copy(template)
+        t.namespace = f"ns-{i}"
+        copies.append(t)
+    found = lint(base, copies)
+    assert len(calls) == 1
+    for t in copies:
+        mine = [f for f in found if f.object == f"ResourceClaimTemplate {t.ref}"]
+        assert [(f.severity, f.code, f.message, f.hint, f.request, f.data) for f in mine] == \
+               [(f.severity, f.code, f.message, f.hint, f.request, f.data) for f in alone]
+    assert found[0].data is not found[len(alone)].data

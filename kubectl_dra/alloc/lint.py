@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_dra import cel
@@ -138,6 +138,9 @@ class _Linter:
         self.findings: list[Finding] = []
         self._results: dict[str, list[cel.Result]] = {}
         self._checked: set[tuple[str, str]] = set()
+        #: findings of each distinct claim spec, computed once: clusters hold thousands of claims
+        #: made from a few templates, and each analysis walks every device (linear, not claims x devices)
+        self._by_spec: dict[str, list[Finding]] = {}
 
     def results(self, expression: str) -> list[cel.Result] | None:
         if expression not in self._results:
@@ -270,6 +273,18 @@ class _Linter:
             )
 
     def spec(self, spec: ClaimSpec, obj: str) -> None:
+        """Findings for one claim or template. The analysis depends on the spec's requests and
+        constraints only; the object name is a label, so equal specs share one analysis."""
+        key = repr((spec.requests, spec.constraints))
+        known = self._by_spec.get(key)
+        if known is not None:
+            self.findings.extend(replace(f, object=obj, data=dict(f.data)) for f in known)
+            return
+        start = len(self.findings)
+        self._analyse_spec(spec, obj)
+        self._by_spec[key] = self.findings[start:]
+
+    def _analyse_spec(self, spec: ClaimSpec, obj: str) -> None:
         per_request: dict[str, list[bool]] = {}
         for request in spec.requests:
             subs = [request.exactly] if request.exactly is not None else list(request.first_available)

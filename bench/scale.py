@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Scaling benchmark: every read command at 40,000 and at 160,000 devices; prints the growth factors.
+
+For 4x the data a linear command grows at most 4x in time and memory (less, since start-up and
+imports are a fixed cost). This script runs each command against the fake API server
+(``tests/fakeapi.py``, real HTTP on loopback, its own process) on cluster ``L`` (5,000 nodes x 8
+GPUs, 10,000 claims) and ``XL`` (20,000 x 8 = 160,000 devices, 40,000 claims), and prints, per
+command, the median wall time and peak RSS at both sizes and their ratio. A ratio above
+``--limit`` (default 4.4) is a super-linear path: the script exits 1 and names it.
+
+Usage::
+
+    .venv/bin/python bench/scale.py                 # about 10 minutes on 2 cores
+    .venv/bin/python bench/scale.py --repeat 1 --only topology
+
+Results go to ``bench/out/scale.json``. Nothing here is a test: timings are never asserted by the
+suite (see docs/testing.md); run it by hand and record what it prints in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import gen_cluster  # noqa: E402
+import run as bench_run  # noqa: E402
+
+SIZES = {"L": (5000, 10000), "XL": (20000, 40000)}
+LIMIT = 4.4
+
+# an 8-GPU claim whose devices must share a product name (matchAttribute): the explain target
+EXPLAIN_CLAIM = {
+    "apiVersion": "resource.k8s.io/v1",
+    "kind": "ResourceClaim",
+    "metadata": {"name": "eight-gpus", "namespace": "bench"},
+    "spec": {
+        "devices": {
+            "requests": [{"name": "gpus", "exactly": {"deviceClassName": gen_cluster.DEVICE_CLASS,
+                                                      "allocationMode": "ExactCount", "count": 8}}],
+            "constraints": [{"requests": ["gpus"], "matchAttribute": "gpu.nvidia.com/productName"}],
+        }
+    },
+}
+
+
+def commands(dra: str, claim_file: pathlib.Path) -> list[tuple[str, list[str]]]:
+    node = gen_cluster.node_name(42)
+    return [
+        ("list -o json", [dra, "list", "-o", "json"]),
+        ("list (table)", [dra, "list"]),
+        ("list -o name FILTER(3 terms)", [dra, "list", "-o", "name", *bench_run.FILTER_3]),
+        ("list -o name --cel CEL(3 terms)", [dra, "list", "-o", "name", "--cel", bench_run.CEL_3]),
+        ("list --state free -o name", [dra, "list", "--state", "free", "-o", "name"]),
+        ("claims -A -o json", [dra, "claims", "-A", "-o", "json"]),
+        ("claims -A (table)", [dra, "claims", "-A"]),
+        ("show DEVICE", [dra, "show", f"{node}/gpu-3"]),
+        ("classes", [dra, "classes"]),
+        ("attributes", [dra, "attributes"]),
+        ("topology (cluster view)", [dra, "topology"]),
+        ("topology NODE", [dra, "topology", node]),
+        ("explain 8-GPU claim + matchAttribute", [dra, "explain", "--claim-file", str(claim_file)]),
+        ("lint", [dra, "lint"]),
+    ]
+
+
+def bench_size(size: str, args, dra: str, claim_file: pathlib.Path) -> dict:
+    nodes, claims = SIZES[size]
+    if args.nodes:  # a smaller pair with the same 4x step, for a quick check of the script itself
+        nodes, claims = args.nodes * (4 if size == "XL" else 1), args.nodes * (8 if size == "XL" else 2)
+    cluster = args.out_dir / (f"cluster-{size}.json" if not args.nodes else f"cluster-{size}-{nodes}.json")
+    if args.regen or not cluster.is_file():
+        t0 = time.perf_counter()
+        gen_cluster.write(size, args.out_dir, nodes, claims).replace(cluster)
+        print(f"[{size}] generated {cluster} in {time.perf_counter() - t0:.1f}s", flush=True)
+    cmds = [(k, a) for k, a in commands(dra, claim_file) if not args.only or any(o in k for o in args.only)]
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix=f"dra-scale-{size}-") as tmp:
+        work = pathlib.Path(tmp)
+        (work / "home").mkdir()
+        server, url, kubeconfig = bench_run.start_server(cluster, work, args.server_lifetime, args.ready_timeout)
+        print(f"[{size}] fake API server {url}: {nodes * gen_cluster.GPUS_PER_NODE:,} devices, "
+              f"{claims:,} claims", flush=True)
+        env = dict(os.environ)
+        for var in ("KUBECONFIG", "KUBECTL_DRA_DEBUG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+            env.pop(var, None)
+        env.update(HOME=str(work / "home"), KUBECONFIG=str(kubeconfig), LC_ALL="C.UTF-8")
+        try:
+            for key, argv in cmds:
+                runs, error = [], None
+                for i in range(args.repeat + 1):  # the first run warms the page cache and .pyc files
+                    r = bench_run.measure(argv, env, work / "stdout", work / "stderr", args.timeout, work)
+                    if r["timed_out"] or r["rc"] not in (0, 7):  # explain exits 7 when nothing fits
+                        tail = (work / "stderr").read_text(errors="replace").strip()[-300:]
+                        error = f"exit {r['rc']}{' (timed out)' if r['timed_out'] else ''}: {tail}"
+                        break
+                    if i:
+                        runs.append(r)
+                if error:
+                    out[key] = {"error": error}
+                    print(f"[{size}] {key:<40} ERROR {error}", flush=True)
+                    continue
+                out[key] = {"wall_s": statistics.median(r["wall_s"] for r in runs),
+                            "rss_mb": statistics.median(r["rss_mb"] for r in runs), "n": len(runs)}
+                print(f"[{size}] {key:<40} {out[key]['wall_s']:8.3f}s {out[key]['rss_mb']:7.0f} MB", flush=True)
+        finally:
+            bench_run.stop_server(server)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeat", type=int, default=3, help="timed runs per command and size (after one warm-up)")
+    p.add_argument("--only", action="append", help="only commands whose name contains this (repeatable)")
+    p.add_argument("--limit", type=float, default=LIMIT, help="largest acceptable growth factor for 4x the data")
+    p.add_argument("--regen", action="store_true")
+    p.add_argument("--nodes", type=int, help="nodes of the smaller cluster (default 5,000; the larger has 4x)")
+    p.add_argument("--out-dir", type=pathlib.Path, default=HERE / "out")
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--server-lifetime", type=float, default=3600.0)
+    p.add_argument("--ready-timeout", type=float, default=600.0)
+    p.add_argument("--dra", help="kubectl-dra executable (default: next to this Python, else on PATH)")
+    args = p.parse_args(argv)
+    bindir = pathlib.Path(sys.executable).parent
+    dra = args.dra or (str(bindir / "kubectl-dra") if (bindir / "kubectl-dra").exists() else shutil.which("kubectl-dra"))
+    if not dra:
+        p.error("need kubectl-dra (pip install -e '.[test]' in the venv)")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    claim_file = args.out_dir / "explain-claim.json"
+    claim_file.write_text(json.dumps(EXPLAIN_CLAIM))
+    results = {size: bench_size(size, args, dra, claim_file) for size in SIZES}
+    print()
+    print(f"{'command':<40} {'L s':>8} {'XL s':>8} {'time x':>7} {'L MB':>7} {'XL MB':>7} {'mem x':>6}")
+    worst, failed = 0.0, []
+    rows = {}
+    for key in results["L"]:
+        small, big = results["L"][key], results["XL"].get(key, {"error": "not run"})
+        if "error" in small or "error" in big:
+            failed.append(f"{key}: {small.get('error') or big.get('error')}")
+            continue
+        gt, gm = big["wall_s"] / small["wall_s"], big["rss_mb"] / small["rss_mb"]
+        rows[key] = {"L": small, "XL": big, "time_growth": gt, "mem_growth": gm}
+        worst = max(worst, gt, gm)
+        flag = "" if max(gt, gm) <= args.limit else "  <-- super-linear"
+        print(f"{key:<40} {small['wall_s']:8.3f} {big['wall_s']:8.3f} {gt:7.2f} {small['rss_mb']:7.0f} "
+              f"{big['rss_mb']:7.0f} {gm:6.2f}{flag}")
+        if flag:
+            failed.append(f"{key}: grows {max(gt, gm):.2f}x for 4x the data")
+    (args.out_dir / "scale.json").write_text(json.dumps(
+        {"date": time.strftime("%Y-%m-%d"), "limit": args.limit, "commands": rows, "failed": failed,
+         "machine": f"{os.cpu_count()} CPUs", "python": sys.version.split()[0]}, indent=2))
+    print(f"\nworst growth factor {worst:.2f} (limit {args.limit}); results in {args.out_dir / 'scale.json'}")
+    for f in failed:
+        print(f"FAIL {f}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
