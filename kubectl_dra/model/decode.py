@@ -209,13 +209,22 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
                     pass
             else:
                 _bad_attribute(value, f"spec.devices[{i}].attributes.{key}")
-            expected = _ATTRIBUTE_TYPES.get(kind)
-            if expected is not None and type(value) is not expected:
-                _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
-            if kind == "version" and value not in _GOOD_VERSIONS:
-                _check_version(value, f"spec.devices[{i}].attributes.{key}")
             attrs[name] = value
-            if kind != "string" and kind != "int" and kind != "bool":
+            # each kind holds its type (API validation); version also a semantic version
+            if kind == "string":
+                if type(value) is not str:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+            elif kind == "int":
+                if type(value) is not int:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+            elif kind == "bool":
+                if type(value) is not bool:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+            else:
+                if kind == "version" and (type(value) is not str or value not in _GOOD_VERSIONS):
+                    if type(value) is not str:
+                        _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+                    _check_version(value, f"spec.devices[{i}].attributes.{key}")
                 if kinds is None:
                     kinds = {}
                 kinds[name] = kind
@@ -306,7 +315,7 @@ def _check_quantity(quantity: Any, path: str) -> None:
     from kubectl_dra.model.quantity import Quantity, QuantityError
 
     text = "" if quantity is None else str(quantity)
-    if isinstance(quantity, (bool, float)) or not isinstance(quantity, (str, int)):
+    if isinstance(quantity, bool) or not isinstance(quantity, (str, int, float)):  # a JSON number is a quantity
         raise _Bad(path, f"expected a quantity such as 80Gi, got {_describe(quantity)}")
     try:
         Quantity.parse(text)
