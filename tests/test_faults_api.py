@@ -2,17 +2,19 @@
 
 Contract (issue 16): the documented exit code (4 for a faulty server), one ``error:`` line, no
 traceback, no raw control character, and the process ends in bounded time and memory. Runs the
-CLI in subprocesses (tests/faults); about 1 s per case on one core.
+CLI in subprocesses (tests/faults), the commands of one fault in parallel. ``KUBECTL_DRA_FAULTS_LOG=F``
+appends one JSON line per (fault, command) case to F (held or not), for counting.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from tests.fakeapi import Fault, FakeApiServer
-from tests.faults import check, cli_env, run_cli
+from tests.faults import check, problems, run_cli
 
 ROOT_DEMO = "kubectl_dra/demo/cluster.yaml"
 RES = "/apis/resource.k8s.io/v1/"
@@ -96,21 +98,37 @@ def kubeconfig(server, tmp_path_factory):
 CASES = [(c, f) for f in FAULTS for c in COMMANDS if (c, f) not in SKIP]
 
 
-@pytest.mark.parametrize("command,fault", CASES, ids=[f"{f}-{c}" for c, f in CASES])
-def test_command_survives_fault(server, kubeconfig, command, fault):
+def _one(server, kubeconfig, command: str, fault: str) -> list[str]:
     prefix, script, flags, codes, words = FAULTS[fault]
+    outcome = run_cli([*COMMANDS[command], *flags, "--kubeconfig", str(kubeconfig)])
+    answers = (0, 7, 8, 130)
+    if command == "version" and codes == {4}:
+        codes = {0, 4}  # `version` prints what it could read (its own version) and says what it could not
+    if command == "lint" and codes != {4}:
+        codes, answers = codes | {1}, (*answers, 1)  # lint exits 1 when it finds an error in what it read
+    found = problems(outcome, codes, message=words if codes == {4} else None, answers=answers)
+    log = os.environ.get("KUBECTL_DRA_FAULTS_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"fault": fault, "command": command, "held": not found, "problems": found}) + "\n")
+    return [f"{command}: " + "; ".join(found) + " — " + outcome.describe()] if found else []
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_every_command_survives_fault(server, kubeconfig, fault):
+    """One fault, every read command at once (in parallel: most of a case is waiting on the fault)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefix, script = FAULTS[fault][:2]
     server.clear_scripts()
     server.script(prefix, script)
     try:
-        outcome = run_cli([*COMMANDS[command], *flags, "--kubeconfig", str(kubeconfig)])
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            failures = [f for found in pool.map(lambda c: _one(server, kubeconfig, c, fault),
+                                                [c for c, f in CASES if f == fault]) for f in found]
     finally:
         server.clear_scripts()
-    if command == "version" and codes == {4}:
-        codes = {0, 4}  # `version` prints what it could read (its own version) and says what it could not
-    answers = (0, 7, 8, 130)
-    if command == "lint" and codes != {4}:
-        codes, answers = codes | {1}, (*answers, 1)  # lint exits 1 when it finds an error in what it read
-    check(outcome, codes, message=words if codes == {4} else None, answers=answers)
+    assert not failures, "\n".join(failures)
 
 
 def test_no_fault_is_exit_0(server, kubeconfig):
