@@ -221,10 +221,10 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
                 if type(value) is not bool:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
             else:
-                if kind == "version" and (type(value) is not str or value not in _GOOD_VERSIONS):
-                    if type(value) is not str:
-                        _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
-                    _check_version(value, f"spec.devices[{i}].attributes.{key}")
+                # a version must be a string; one that is not semver is kept: the scheduler's CEL
+                # reports it as a runtime error on that device, and so does the simulation
+                if kind == "version" and type(value) is not str:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
                 if kinds is None:
                     kinds = {}
                 kinds[name] = kind
@@ -268,12 +268,9 @@ _QUALIFIED: dict[str, dict[str, str]] = {}
 
 #: the Python type each attribute kind holds (an int in ``string`` is YAML 1.1's ``on``/``0x1F`` at work)
 _ATTRIBUTE_TYPES = {"string": str, "int": int, "bool": bool, "version": str}
-_GOOD_VERSIONS: set[str] = set()
 _GOOD_QUANTITIES: set[str] = {""}
 _GOOD_NAMES: set[str] = set()
 _DNS_LABEL = None
-#: DeviceAttributeMaxValueLength
-MAX_ATTRIBUTE_LENGTH = 64
 
 
 def _describe(value: Any) -> str:
@@ -301,14 +298,6 @@ def _bad_attribute_value(kind: str, value: Any, path: str) -> None:
     if kind in ("string", "version") and isinstance(value, (bool, int, float)):
         hint = " (YAML reads unquoted on/off/yes/no/0x1F/1.0 as booleans and numbers: quote the value)"
     raise _Bad(f"{path}.{kind}", f"expected {'a string' if kind in ('string', 'version') else 'an integer' if kind == 'int' else 'a boolean'}, got {_describe(value)}{hint}")
-
-
-def _check_version(value: str, path: str) -> None:
-    from kubectl_dra.model.semver import Version
-
-    if len(value) > MAX_ATTRIBUTE_LENGTH or not Version.is_valid(value):
-        raise _Bad(path + ".version", f"{value[:70]!r} is not a semantic version (e.g. 1.2.3)")
-    _GOOD_VERSIONS.add(value)
 
 
 def _check_quantity(quantity: Any, path: str) -> None:
