@@ -416,8 +416,8 @@ def test_no_check_no_stderr(run):
 def test_manifest_module_pure():
     from kubectl_dra.render import manifest
 
-    spec = manifest.ClaimSpec(name="a", device_class="c", count=None, selectors=["true"],
-                              constraints=[manifest.Constraint("matchAttribute", "x.io/y")])
+    spec = manifest.ClaimManifest(name="a", device_class="c", count=None, selectors=["true"],
+                              constraints=[manifest.ManifestConstraint("matchAttribute", "x.io/y")])
     data = manifest.build(spec)
     assert data["spec"]["devices"]["requests"][0]["exactly"] == {
         "deviceClassName": "c", "allocationMode": "All", "selectors": [{"cel": {"expression": "true"}}]}

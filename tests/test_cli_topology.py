@@ -372,6 +372,8 @@ def test_nvml_matrix_alone_makes_groups():
         {"name": "gpu-1", "uuid": "GPU-b", "pciBusID": "0000:02:00.0", "type": "gpu"},
     ]}]}]}
     snapshot = {
+        "kind": "NvmlSnapshot",
+        "version": 1,
         "gpus": [
             {"index": 0, "uuid": "GPU-a", "nvlinks": [{"state": "up"}, {"state": "down"}]},
             {"index": 1, "pciBusId": "00000000:02:00.0", "nvlinks": [{"active": False}]},
@@ -385,13 +387,15 @@ def test_nvml_matrix_alone_makes_groups():
     assert [d["nvml"]["nvlinks"] for d in data["numa"][0]["pcieRoots"][0]["devices"]] == [1, 0]
 
 
-def test_normalize_bus_id():
-    from kubectl_dra.render.topology import normalize_bus_id
+def test_bus_id_in_the_dra_form():
+    # the one normaliser is nvml.snapshot.normalize_bus_id (NVML's form, tests/test_nvml_join.py);
+    # the 4-digit lower-case form this view used to match on is the display form, dra_bus_id
+    from kubectl_dra.nvml.snapshot import dra_bus_id
 
-    assert normalize_bus_id("00000000:1A:00.0") == "0000:1a:00.0"
-    assert normalize_bus_id("0000:1a:00.0") == "0000:1a:00.0"
-    assert normalize_bus_id("1a:00.0") == "0000:1a:00.0"
-    assert normalize_bus_id(None) is None
+    assert dra_bus_id("00000000:1A:00.0") == "0000:1a:00.0"
+    assert dra_bus_id("0000:1a:00.0") == "0000:1a:00.0"
+    assert dra_bus_id("1a:00.0") == "0000:1a:00.0"
+    assert dra_bus_id(None) is None
 
 
 def test_nvml_without_node_uses_the_snapshots_node(run):
@@ -496,7 +500,7 @@ def test_local_with_demo_uses_the_demo_snapshot(run, monkeypatch):
 
 
 def test_fabric_clique_only_when_attached():
-    from kubectl_dra.render.topology import _fabric_clique
+    from kubectl_dra.nvml.join import fabric_clique as _fabric_clique
 
     attached = {"clusterUuid": "abc", "cliqueId": 3, "state": "completed", "status": "success"}
     assert _fabric_clique(attached) == "abc.3"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_dra.model.claim import Constraint as ConstraintSpec
+from kubectl_dra.model.claim import DeviceConstraint
 from kubectl_dra.model.device import Device
 
 SCALAR_KINDS = ("string", "int", "bool", "version")
@@ -45,7 +45,7 @@ def _as_set(attr: tuple[str, Any]) -> tuple[str, frozenset] | None:
     return None
 
 
-class Constraint:
+class ConstraintTracker:
     """Base: which requests a constraint covers."""
 
     kind = ""
@@ -66,7 +66,7 @@ class Constraint:
         raise NotImplementedError
 
 
-class MatchAttribute(Constraint):
+class MatchAttribute(ConstraintTracker):
     kind = "matchAttribute"
 
     def __init__(self, spec_requests: list[str], attribute: str) -> None:
@@ -94,7 +94,7 @@ class MatchAttribute(Constraint):
             self.count -= 1
 
 
-class DistinctAttribute(Constraint):
+class DistinctAttribute(ConstraintTracker):
     kind = "distinctAttribute"
 
     def __init__(self, spec_requests: list[str], attribute: str) -> None:
@@ -127,7 +127,7 @@ class DistinctAttribute(Constraint):
             self.count -= 1
 
 
-class MatchAttributeSets(Constraint):
+class MatchAttributeSets(ConstraintTracker):
     """``matchAttribute`` with list-type attributes: a non-empty running intersection."""
 
     kind = "matchAttribute"
@@ -156,7 +156,7 @@ class MatchAttributeSets(Constraint):
             self.stack.pop()
 
 
-class DistinctAttributeSets(Constraint):
+class DistinctAttributeSets(ConstraintTracker):
     """``distinctAttribute`` with list-type attributes: pairwise-disjoint value sets."""
 
     kind = "distinctAttribute"
@@ -182,9 +182,9 @@ class DistinctAttributeSets(Constraint):
             self.stack.pop()
 
 
-def build(specs: list[ConstraintSpec], list_types: bool = False) -> list[Constraint]:
+def build(specs: list[DeviceConstraint], list_types: bool = False) -> list[ConstraintTracker]:
     """Fresh constraint trackers for one claim (specs are validated before)."""
-    out: list[Constraint] = []
+    out: list[ConstraintTracker] = []
     for spec in specs:
         if spec.match_attribute:
             cls = MatchAttributeSets if list_types else MatchAttribute

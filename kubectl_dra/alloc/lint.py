@@ -28,13 +28,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_dra import cel
+from kubectl_dra.alloc.severity import ERROR, WARNING, lint_severity
 from kubectl_dra.model.claim import ClaimSpec, DeviceClass, SubRequest
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.device import Device
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"
 
 
 @dataclass(slots=True)
@@ -169,8 +167,8 @@ class _Linter:
                     alive[k] = False
         return alive, errors
 
-    def add(self, *args: Any, **kw: Any) -> None:
-        self.findings.append(Finding(*args, **kw))
+    def add(self, level: str, *args: Any, **kw: Any) -> None:
+        self.findings.append(Finding(lint_severity(level), *args, **kw))
 
     # -------------------------------------------------------------- expressions
 

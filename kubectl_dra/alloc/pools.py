@@ -31,7 +31,7 @@ from kubectl_dra.alloc.state import AllocatedState, DevKey, quantity
 from kubectl_dra.model.claim import DeviceTaintRule, Node
 from kubectl_dra.model.device import Device
 from kubectl_dra.model.quantity import Quantity
-from kubectl_dra.model.slices import ResourceSlice
+from kubectl_dra.model.slices import ResourceSlice, pool_problems
 
 CounterKey = tuple[str, str]  # (counter set, counter)
 
@@ -259,35 +259,13 @@ class Topology:
         the counter-set slices for the node) unique; every consumed counter set and counter defined, first
         in the slices for the node, then in the other slices of the pool."""
         partitionable = self.features.partitionable_devices
+        relevant = sorted(relevant, key=lambda s: s.name)
         device_slices = [s for s in relevant if not (partitionable and s.shared_counters)]
-        seen: set[str] = set()
-        for sl in sorted(device_slices, key=lambda s: s.name):
-            for dev in sl.devices:
-                if dev.name in seen:
-                    return f"duplicate device name {dev.name}"
-                seen.add(dev.name)
         if not partitionable:
-            return None
-        sets: dict[str, set[str]] = {}
-        for sl in sorted(relevant, key=lambda s: s.name):
-            for counter_set in sl.shared_counters:
-                set_name = str(counter_set.get("name", ""))
-                if set_name in sets:
-                    return f"duplicate counter set name {set_name}"
-                sets[set_name] = {str(c) for c in (counter_set.get("counters") or {})}
+            return next(pool_problems(device_slices), None)
         names = {s.name for s in relevant}
-        others = [s for s in everything if s.name not in names]
-        for group in (sorted(relevant, key=lambda s: s.name), others):
-            for sl in group:
-                for dev in sl.devices:
-                    for entry in dev.consumes_counters:
-                        set_name = str(entry.get("counterSet", ""))
-                        if set_name not in sets:
-                            return f"counter set {set_name} not found"
-                        for cname in entry.get("counters") or {}:
-                            if cname not in sets[set_name]:
-                                return f"counter {cname} not found in counter set {set_name}"
-        return None
+        consumers = relevant + [s for s in everything if s.name not in names]
+        return next(pool_problems(device_slices, relevant, consumers), None)
 
     # ---------------------------------------------------------------- shared records
 

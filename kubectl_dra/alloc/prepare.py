@@ -3,7 +3,7 @@
 Checks what kube-scheduler's DRA plugin and the allocator check before searching — classes
 exist, selectors compile, requests are well formed, features are on, at most 32 devices per
 claim — and turns each request (or each ``firstAvailable`` subrequest) into a ``ReqSpec`` with
-its ``Selection``. Problems become claim-level reasons: a missing class is *Unschedulable*
+its ``RequestSelection``. Problems become claim-level reasons: a missing class is *Unschedulable*
 (PreFilter), everything else an *Error* (the allocator refuses the claim).
 """
 
@@ -16,8 +16,8 @@ from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.features import Features
 from kubectl_dra.alloc.inputs import ClaimInput
 from kubectl_dra.alloc.reasons import Reason
-from kubectl_dra.alloc.selection import Selection
-from kubectl_dra.model.claim import Constraint, DeviceClass, SubRequest
+from kubectl_dra.alloc.selection import RequestSelection
+from kubectl_dra.model.claim import DeviceClass, DeviceConstraint, SubRequest
 
 #: resourceapi.AllocationResultsMaxSize: results per claim
 MAX_RESULTS = 32
@@ -36,7 +36,7 @@ class ReqSpec:
     sub: str | None  # the subrequest's name, None for ``exactly``
     spec: SubRequest
     device_class: DeviceClass
-    selection: Selection
+    selection: RequestSelection
 
     @property
     def name(self) -> str:
@@ -72,7 +72,7 @@ class PreparedClaim:
     requests: list[list[ReqSpec]] = field(default_factory=list)
     #: per request: True for a ``firstAvailable`` request
     first_available: list[bool] = field(default_factory=list)
-    constraints: list[Constraint] = field(default_factory=list)
+    constraints: list[DeviceConstraint] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -88,11 +88,11 @@ class Preparer:
     def __init__(self, classes: list[DeviceClass], features: Features) -> None:
         self.classes = {c.name: c for c in classes}
         self.features = features
-        self._selections: dict[tuple[str, tuple[str, ...]], Selection] = {}
+        self._selections: dict[tuple[str, tuple[str, ...]], RequestSelection] = {}
         self._compile_checked: dict[str, str | None] = {}
 
     @property
-    def selections(self) -> list[Selection]:
+    def selections(self) -> list[RequestSelection]:
         return list(self._selections.values())
 
     def _compile_error(self, expression: str) -> str | None:
@@ -104,11 +104,11 @@ class Preparer:
                 self._compile_checked[expression] = str(err)
         return self._compile_checked[expression]
 
-    def _selection(self, cls: DeviceClass, selectors: list[str]) -> Selection:
+    def _selection(self, cls: DeviceClass, selectors: list[str]) -> RequestSelection:
         key = (cls.name, tuple(selectors))
         sel = self._selections.get(key)
         if sel is None:
-            sel = self._selections[key] = Selection(cls.name, list(cls.selectors), list(selectors))
+            sel = self._selections[key] = RequestSelection(cls.name, list(cls.selectors), list(selectors))
         return sel
 
     def prepare(self, claims: list[ClaimInput]) -> tuple[list[PreparedClaim], list[Reason]]:

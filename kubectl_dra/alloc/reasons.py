@@ -19,11 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-UNSCHEDULABLE = "Unschedulable"
-ERROR = "Error"
-WARNING = "Warning"
-INFO = "Info"
-STATUSES = (UNSCHEDULABLE, ERROR, WARNING, INFO)
+from kubectl_dra.alloc.severity import ERROR, INFO, STATUSES, UNSCHEDULABLE, WARNING  # noqa: F401 (R.ERROR, …)
+
 
 # ------------------------------------------------------------------ claim / pod level (PreFilter)
 CLAIM_MISSING = "claim-missing"  # a ResourceClaim the pod names does not exist

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_dra.alloc.reasons import ERROR, Reason
+from kubectl_dra.alloc.reasons import Reason
+from kubectl_dra.alloc.severity import ERROR, UNSCHEDULABLE
 
 #: verdicts
 ALLOCATABLE = "allocatable"  # at least one node can allocate every pending claim
@@ -185,8 +186,8 @@ class NodeResult:
     def status(self) -> str:
         err = self.scheduler_error
         if err is not None:
-            return "Error"
-        return NODE_OK if self.allocatable else "Unschedulable"
+            return ERROR
+        return NODE_OK if self.allocatable else UNSCHEDULABLE
 
     def codes(self) -> list[str]:
         return [r.code for r in self.reasons]

@@ -1,8 +1,8 @@
 """Which devices a (sub)request selects: DeviceClass selectors, then request selectors (§5.4 step 2).
 
-Selectors are ANDed and evaluated in order — all class selectors, then the request's — stopping
-at the first that is false, as upstream ``selectorsMatch`` does; so a later selector never sees
-(and never fails on) a device an earlier one rejected. Results are computed once per expression
+Selectors are ANDed and evaluated in order — all class selectors, then the request's — by the
+one class-admission rule (``kubectl_dra.admission``): stopping at the first that is false, as
+upstream ``selectorsMatch`` does. Results are computed once per expression
 over all devices the simulation considers (``Program.evaluate_many``: compile once, evaluate
 many) and shared between requests that use the same class or expression.
 
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kubectl_dra import cel
+from kubectl_dra.admission import admit
 from kubectl_dra.alloc.pools import Entry
 from kubectl_dra.model.device import Device
 
@@ -81,7 +82,7 @@ class ExpressionCache:
 
 
 @dataclass(eq=False)
-class Selection:
+class RequestSelection:
     """Selector outcomes of one (sub)request: per device, MATCH or the index of the first false selector."""
 
     class_name: str
@@ -105,24 +106,22 @@ class Selection:
         return i < len(self.class_selectors)
 
     def ensure(self, entries: Sequence[Entry], cache: ExpressionCache) -> None:
-        """Evaluate the devices not seen yet, stage by stage."""
+        """Evaluate the devices not seen yet (class admission: ``kubectl_dra.admission``)."""
         alive = [e for e in entries if e.index not in self.outcome]
+        if not alive:
+            return
+
+        def evaluate(_index: int, expression: str, todo: list[Entry]) -> list[cel.Result]:
+            results = cache.evaluate(expression, todo)
+            return [results[e.index] for e in todo]
+
+        admission = admit(self.selectors, alive, evaluate=evaluate)
         outcome, errors = self.outcome, self.errors
-        for i, expression in enumerate(self.selectors):
-            if not alive:
-                return
-            results = cache.evaluate(expression, alive)
-            survivors = []
-            for entry in alive:
-                result = results[entry.index]
-                if result.matched:
-                    survivors.append(entry)
-                    continue
-                outcome[entry.index] = i
-                if result.error is not None:
-                    errors[entry.index] = (i, result.error)
-            alive = survivors
-        for entry in alive:
+        for rejection in admission.rejected:
+            outcome[rejection.item.index] = rejection.selector
+            if rejection.error is not None:
+                errors[rejection.item.index] = (rejection.selector, rejection.error)
+        for entry in admission.admitted:
             outcome[entry.index] = MATCH
 
     def matches(self, entry: Entry) -> bool:

@@ -183,22 +183,15 @@ def _expr(buf: bytes, parent: Node | None = None) -> Node:
         elif num == 4:
             node.kind = "ident"
             node.value = next((x.decode() for n, _, x in _fields(v) if n == 1), "")
-        elif num == 5:
-            node.kind = "select"
+        elif num in (5, 6):  # select (operand, field, test_only) / call (target, function, args)
+            node.kind = "select" if num == 5 else "call"
             for n, _, x in _fields(v):
                 if n == 1:
                     node.target = _expr(x, node)
                 elif n == 2:
                     node.value = x.decode()
-                elif n == 3:
+                elif n == 3 and num == 5:
                     node.test_only = bool(x)
-        elif num == 6:
-            node.kind = "call"
-            for n, _, x in _fields(v):
-                if n == 1:
-                    node.target = _expr(x, node)
-                elif n == 2:
-                    node.value = x.decode()
                 elif n == 3:
                     node.args.append(_expr(x, node))
         elif num == 7:
@@ -383,6 +376,10 @@ class Verdict:
     output: tuple  # the expression's type
     #: (offset, length, new name) of calls the runtime knows under another name
     renames: list[tuple[int, int, str]] = field(default_factory=list)
+    #: the checked AST (for the cost estimate, kubectl_dra.cel.cost)
+    checked: Checked | None = None
+    #: offsets of ``has(device.<field>)`` tests, checked as ``true`` (see ``_for_checking``)
+    presence: frozenset[int] = frozenset()
 
 
 _lock = threading.Lock()
@@ -444,6 +441,10 @@ def _for_checking(expression: str, blanked: str) -> str:
     for m in _HAS_FIELD_RE.finditer(blanked):
         out = out[: m.start()] + "true".ljust(m.end() - m.start()) + out[m.end():]
     return out
+
+
+def _presence_offsets(blanked: str) -> frozenset[int]:
+    return frozenset(m.start() for m in _HAS_FIELD_RE.finditer(blanked))
 
 
 def _rewrite_errors(expression: str, message: str) -> str:
@@ -527,7 +528,7 @@ def check(expression: str, blanked: str) -> Verdict:
     output = checked.types.get(checked.root.id, ("dyn",))
     if output[0] == "dyn" and _attribute_lookup(checked, checked.root):
         output = ("wk", "any")
-    return Verdict(output, _list_index_renames(expression, checked))
+    return Verdict(output, _list_index_renames(expression, checked), checked, _presence_offsets(blanked))
 
 
 def _list_index_renames(expression: str, checked: Checked) -> list[tuple[int, int, str]]:
@@ -731,19 +732,21 @@ def _regex_env(cel: Any) -> Any:
     return _regex_envs[0]
 
 
-_RE2_TO_GO = (
-    (re.compile(r"missing \): (.*)$", re.S), "missing closing ): `{0}`"),
-    (re.compile(r"missing \]: (.*)$", re.S), "missing closing ]: `{0}`"),
-    (re.compile(r"unexpected \): (.*)$", re.S), "unexpected ): `{0}`"),
-    (re.compile(r"bad repetition operator: (.*)$", re.S), "invalid nested repetition operator: `{0}`"),
-    (re.compile(r"no argument for repetition operator: (.*)$", re.S), "missing argument to repetition operator: `{0}`"),
-    (re.compile(r"bad repetition operator: (.*)$", re.S), "invalid repeat count: `{0}`"),
-    (re.compile(r"invalid escape sequence: (.*)$", re.S), "invalid escape sequence: `{0}`"),
-    (re.compile(r"invalid character class range: (.*)$", re.S), "invalid character class range: `{0}`"),
-    (re.compile(r"missing argument to repetition operator: (.*)$", re.S), "missing argument to repetition operator: `{0}`"),
-    (re.compile(r"invalid named capture group: (.*)$", re.S), "invalid named capture: `{0}`"),
-    (re.compile(r"invalid perl operator: (.*)$", re.S), "invalid or unsupported Perl syntax: `{0}`"),
-    (re.compile(r"invalid repetition size: (.*)$", re.S), "invalid repeat count: `{0}`"),
+#: RE2's wording of a pattern error -> Go regexp's (the offending text follows both, Go quotes it)
+_RE2_WORDS = (
+    ("missing )", "missing closing )"),
+    ("missing ]", "missing closing ]"),
+    ("unexpected )", "unexpected )"),
+    ("bad repetition operator", "invalid nested repetition operator"),
+    ("no argument for repetition operator", "missing argument to repetition operator"),
+    ("invalid escape sequence", "invalid escape sequence"),
+    ("invalid character class range", "invalid character class range"),
+    ("missing argument to repetition operator", "missing argument to repetition operator"),
+    ("invalid named capture group", "invalid named capture"),
+    ("invalid perl operator", "invalid or unsupported Perl syntax"),
+    ("invalid repetition size", "invalid repeat count"),
+)
+_RE2_TO_GO = tuple((re.compile(re.escape(re2) + r": (.*)$", re.S), go + ": `{0}`") for re2, go in _RE2_WORDS) + (
     (re.compile(r"trailing \\$", re.S), "trailing backslash at end of expression: ``"),
 )
 

@@ -60,20 +60,21 @@ def quantity_value(text: str) -> dict[str, str]:
     return tag
 
 
-def _q(value: Any) -> Quantity:
+def _tagged(value: Any, tag: str) -> str:
+    """The text inside a tagged value (``{tag: text}``); no such overload for anything else."""
     if type(value) is dict and len(value) == 1:
-        s = value.get(Q_TAG)
+        s = value.get(tag)
         if type(s) is str:
-            return Quantity.parse(s)
+            return s
     raise CelLibraryError(NO_SUCH_OVERLOAD)
+
+
+def _q(value: Any) -> Quantity:
+    return Quantity.parse(_tagged(value, Q_TAG))
 
 
 def _v(value: Any) -> Version:
-    if type(value) is dict and len(value) == 1:
-        s = value.get(V_TAG)
-        if type(s) is str:
-            return Version.parse(s)
-    raise CelLibraryError(NO_SUCH_OVERLOAD)
+    return Version.parse(_tagged(value, V_TAG))
 
 
 def fn_quantity(s: str) -> dict[str, str]:

@@ -76,7 +76,7 @@ def _root(
 from kubectl_dra.cli import list as _list  # noqa: E402,F401  (registers `list`)
 from kubectl_dra.cli import claims as _claims  # noqa: E402,F401  (registers `claims`)
 from kubectl_dra.cli import show as _show  # noqa: E402,F401  (registers `show`)
-from kubectl_dra.cli import claim as _claim  # noqa: E402,F401  (registers `claim`)
+from kubectl_dra.cli import generate as _generate  # noqa: E402,F401  (registers `claim`)
 from kubectl_dra.cli import catalog as _catalog  # noqa: E402,F401  (registers `classes`, `attributes`)
 from kubectl_dra.cli import version as _version_cmd  # noqa: E402,F401  (registers `version`, `completion`)
 from kubectl_dra.cli import topology as _topology  # noqa: E402,F401  (registers `topology`)

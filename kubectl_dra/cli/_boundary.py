@@ -29,9 +29,19 @@ def report(error: DraError) -> None:
 
 
 def command(app: typer.Typer, name: str, **kwargs) -> Callable:
-    """Register ``fn`` as a subcommand whose DraErrors end the process cleanly."""
+    """Register ``fn`` as a subcommand whose DraErrors end the process cleanly.
+
+    A handler with a parameter ``source`` gets its source flags as one
+    :class:`~kubectl_dra.kube.source.SourceOptions` built by ``cli._common.source_options``.
+    Typer sees the flags: those that ``source``'s default names (``cli._common.NAMESPACED``,
+    ``CLUSTER_WIDE`` or ``source_flags(...)``), in that order where ``source`` stands, plus any of
+    ``cli._common.SOURCE_FLAGS`` the handler declares itself (e.g. a ``--demo`` with its own help).
+    The handler sees only ``source``.
+    """
 
     def register(fn: Callable) -> Callable:
+        fold = _source_folder(fn)
+
         @functools.wraps(fn)
         def run(*args, **kw):
             from kubectl_dra.console import OutputError, SafeOutput
@@ -39,6 +49,8 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
             saved = sys.stdout
             sys.stdout = SafeOutput(saved)  # the one output boundary (console.SafeOutput)
             try:
+                if fold is not None:
+                    kw = fold(kw)
                 result = fn(*args, **kw)
                 sys.stdout.flush()
                 return result
@@ -75,6 +87,8 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
             finally:
                 sys.stdout = saved
 
+        if fold is not None:
+            run.__signature__, run.__annotations__ = _typer_signature(fn)  # type: ignore[attr-defined]
         app.command(name, **kwargs)(run)
         return fn
 
@@ -133,3 +147,45 @@ def _discard(stream):
     except (OSError, ValueError, AttributeError):
         pass
     return open(os.devnull, "w")  # noqa: SIM115
+
+
+def _source_folder(fn: Callable) -> Callable[[dict], dict] | None:
+    """For a handler with a ``source`` parameter: kwargs -> kwargs with the source flags folded."""
+    import inspect
+
+    if "source" not in inspect.signature(fn).parameters:
+        return None
+    from kubectl_dra.cli._common import SOURCE_FLAGS, source_options
+
+    def fold(kw: dict) -> dict:
+        flags = {k: kw.pop(k) for k in SOURCE_FLAGS if k in kw}
+        kw["source"] = source_options(**flags)
+        return kw
+
+    return fold
+
+
+def _typer_signature(fn: Callable):
+    """The signature typer reads: the handler's, with ``source`` replaced by the flags its default
+    names (none when it has no default), annotations evaluated (the modules use ``from __future__
+    import annotations``; ``source``'s type may exist only for type checkers)."""
+    import inspect
+
+    from kubectl_dra.cli._common import SOURCE_OPTIONS, SourceFlags
+
+    namespace = getattr(fn, "__globals__", {})
+    params = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.name == "source":
+            if isinstance(param.default, SourceFlags):
+                params.extend(
+                    inspect.Parameter(flag, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                      annotation=SOURCE_OPTIONS[flag][0], default=SOURCE_OPTIONS[flag][1])
+                    for flag in param.default
+                )  # fmt: skip
+            continue
+        annotation = param.annotation
+        if isinstance(annotation, str):
+            annotation = eval(annotation, namespace)  # noqa: S307 - the module's own annotation text
+        params.append(param.replace(annotation=annotation))
+    return inspect.Signature(params, return_annotation=None), {p.name: p.annotation for p in params}

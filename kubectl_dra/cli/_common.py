@@ -1,13 +1,28 @@
-"""Options every cluster-reading command shares, spelled as kubectl spells them."""
+"""What every command shares: its options as kubectl spells them, the source object, the printer.
+
+A command handler is a thin adapter (docs/architecture.md)::
+
+    @command(app, "claims")
+    def list_claims(output: OutputOpt = Output.table, ..., source: SourceOptions = NAMESPACED) -> None:
+        result = domain_function(read_cluster(source, want=...), request)   # one domain call
+        emit(output, data=lambda: ..., table=lambda wide: ..., names=lambda: ..., empty=...)
+
+- ``source``'s default names the source flags the command offers (:data:`NAMESPACED`,
+  :data:`CLUSTER_WIDE` or :func:`source_flags`); typer shows them in its place, and the handler
+  gets them as one :class:`kubectl_dra.kube.source.SourceOptions` (built by :func:`source_options`);
+- :func:`read_cluster` reads what the command needs from it;
+- :func:`emit` is the one place the -o choice (json/yaml/name/table/wide) is written out.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Iterable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Optional
 
 import typer
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.model.cluster import Cluster
 
 SOURCE = "Input (default: the current kubeconfig context)"
@@ -80,6 +95,117 @@ def keep_alive(*objects: object) -> None:
         KEEP.extend(objects)
 
 
+#: the source flags: handler parameter name -> (its option, its default), as kubectl spells them
+SOURCE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "filename": (Filenames, None),
+    "demo": (Demo, False),
+    "kubeconfig": (Kubeconfig, None),
+    "context": (Context, None),
+    "namespace": (Namespace, None),
+    "all_namespaces": (AllNamespaces, False),
+    "request_timeout": (RequestTimeout, "0"),
+}
+#: the handler parameters that name the input source; the ``command`` decorator
+#: (cli/_boundary.py) folds them into the handler's ``source``
+SOURCE_FLAGS = tuple(SOURCE_OPTIONS)
+
+
+class SourceFlags(tuple):
+    """The default of a handler's ``source`` parameter: which source flags the command offers, in
+    the order its help lists them (the ``command`` decorator puts them where ``source`` stands)."""
+
+
+def source_flags(*names: str) -> Any:
+    """``source: SourceOptions = source_flags("namespace", "filename", …)``: the flags a command
+    offers, by parameter name (:data:`SOURCE_FLAGS`); the presets below fit most commands."""
+    unknown = [n for n in names if n not in SOURCE_OPTIONS]
+    if unknown:
+        raise ValueError(f"not source flags: {unknown}")
+    return SourceFlags(names)
+
+
+#: -f, --demo, --kubeconfig, --context, -n, -A, --request-timeout: a command that lists one
+#: namespace (or every one with -A)
+NAMESPACED = source_flags("filename", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
+#: -f, --demo, --kubeconfig, --context, --request-timeout: a command about the whole cluster
+CLUSTER_WIDE = source_flags("filename", "demo", "kubeconfig", "context", "request_timeout")
+
+
+def source_options(
+    *,
+    filename: Iterable[str] | None = None,
+    demo: bool = False,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+    all_namespaces: bool = False,
+    request_timeout: str = "0",
+) -> "SourceOptions":
+    """The one :class:`~kubectl_dra.kube.source.SourceOptions` of a command, from its source flags.
+
+    Every command gets it without calling this: give the handler a parameter
+    ``source: SourceOptions = NAMESPACED`` (or :data:`CLUSTER_WIDE`, or ``source_flags(...)``);
+    :func:`kubectl_dra.cli._boundary.command` offers those flags and passes the result of this as
+    ``source`` (the handler never sees the flags one by one). Call it directly only where the
+    source is optional (``version --client`` reads no cluster).
+
+    ``--request-timeout`` is parsed here (a bad duration: exit 2); the rest is checked when the
+    cluster is read (:func:`read_cluster`).
+    """
+    from kubectl_dra.errors import UsageError
+    from kubectl_dra.kube.discovery import parse_duration
+    from kubectl_dra.kube.source import SourceOptions
+
+    try:
+        timeout = parse_duration(request_timeout)
+    except ValueError as err:
+        raise UsageError(f"--request-timeout: {err}") from None
+    return SourceOptions(
+        filenames=list(filename or []),
+        demo=demo,
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        request_timeout=timeout,
+    )
+
+
+def read_cluster(
+    source: "SourceOptions",
+    want: Iterable[str],
+    *,
+    nodes: Iterable[str] = (),
+    required: Iterable[str] = (),
+    pods: Iterable[str] = (),
+) -> "Cluster":
+    """Read what a command needs (``want``: kube.load's SLICES, CLAIMS, CLASSES, …) from ``source``.
+
+    ``nodes``: only these nodes' devices are wanted (a live read lists only their slices);
+    ``required``: collections whose 403 fails the command (exit 4) instead of a warning;
+    ``pods``: pods the command names, read by name. A live read shows a spinner on a terminal.
+    """
+    from dataclasses import replace
+
+    from kubectl_dra.errors import UsageError
+    from kubectl_dra.kube.load import load_cluster
+
+    if source.filenames and (source.kubeconfig or source.context):
+        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+    options = replace(source, nodes=list(nodes), required=frozenset(required), pods=list(pods))
+    offline = source.demo or bool(source.filenames)
+    if offline:
+        cluster = load_cluster(options, want)
+    else:
+        from kubectl_dra.console import Spinner
+
+        with Spinner("reading the cluster…"):
+            cluster = load_cluster(options, want)
+    if source.namespace and offline:
+        cluster.namespace = source.namespace
+    return cluster
+
+
 def load(
     *,
     filenames: list[str] | None,
@@ -94,38 +220,11 @@ def load(
     required: Iterable[str] = (),
     pods: Iterable[str] = (),
 ) -> "Cluster":
-    from kubectl_dra.errors import UsageError
-    from kubectl_dra.kube.discovery import parse_duration
-    from kubectl_dra.kube.load import SourceOptions, load_cluster
-
-    try:
-        timeout = parse_duration(request_timeout)
-    except ValueError as err:
-        raise UsageError(f"--request-timeout: {err}") from None
-    if filenames and (kubeconfig or context):
-        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
-    options = SourceOptions(
-        filenames=list(filenames or []),
-        demo=demo,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        request_timeout=timeout,
-        nodes=list(nodes),
-        required=frozenset(required),
-        pods=list(pods),
-    )
-    if demo or filenames:
-        cluster = load_cluster(options, want)
-    else:
-        from kubectl_dra.console import Spinner
-
-        with Spinner("reading the cluster…"):
-            cluster = load_cluster(options, want)
-    if namespace and (demo or filenames):
-        cluster.namespace = namespace
-    return cluster
+    """Transitional (issue 12): the flags one by one. Use ``source`` + :func:`read_cluster`; this
+    goes once cli/list.py, claim.py, topology.py and nvml.py are converted."""
+    source = source_options(filename=filenames, demo=demo, kubeconfig=kubeconfig, context=context,
+                            namespace=namespace, all_namespaces=all_namespaces, request_timeout=request_timeout)
+    return read_cluster(source, want, nodes=nodes, required=required, pods=pods)
 
 
 def split_values(values: Iterable[str] | None) -> set[str]:
@@ -139,6 +238,61 @@ def flush_warnings(cluster: "Cluster") -> None:
     for message in dict.fromkeys(cluster.warnings):
         warn(message)
     cluster.warnings.clear()
+
+
+def emit(
+    output: "Output | Enum | str | None",
+    *,
+    data: Callable[[], Any] | None = None,
+    table: Callable[[bool], str] | None = None,
+    names: Callable[[], str] | None = None,
+    empty: str | None = None,
+) -> None:
+    """The one printer chooser: print a command's result in the -o format asked for.
+
+    ``output``: :class:`Output` or any command's own format enum (values table, wide, text, json,
+    yaml, name), ``None`` for table. Each format calls only its own renderer:
+
+    - json / yaml: ``data()`` (the document; kept alive, see :func:`keep_alive`), also when empty;
+    - name: ``names()``; table / text: ``table(False)``; wide: ``table(True)``;
+    - ``empty``: set when nothing was found: table, wide and name print it on stderr instead
+      (kubectl's "No resources found"), and stdout stays empty.
+
+    A format the command does not print (its renderer is None) is a usage error, exit 2; a command
+    should reject it before reading the cluster with :func:`check_output`.
+    """
+    from kubectl_dra.console import err, out
+
+    fmt = _format(output)
+    if fmt in ("json", "yaml"):
+        check_output(output, data=data, table=table, names=names)
+        document = data()  # type: ignore[misc]
+        keep_alive(document)
+        write_data(document, Output(fmt))
+        return
+    check_output(output, data=data, table=table, names=names)
+    if empty is not None:
+        err(empty)
+    elif fmt == "name":
+        out(names())  # type: ignore[misc]
+    else:
+        out(table(fmt == "wide"))  # type: ignore[misc]
+
+
+def check_output(output: "Output | Enum | str | None", *, data: object = None, table: object = None,
+                 names: object = None) -> None:
+    """Exit 2 when a command has no renderer for ``output`` (pass the renderers it has, or ``True``)."""
+    fmt = _format(output)
+    have = {"json": data, "yaml": data, "name": names, "table": table, "text": table, "wide": table}
+    if have.get(fmt) is None:
+        from kubectl_dra.errors import UsageError
+
+        formats = [f for f in ("table", "wide", "json", "yaml", "name") if have[f] is not None]
+        raise UsageError(f"this command does not print {fmt}: use -o {', '.join(formats)}")
+
+
+def _format(output: "Output | Enum | str | None") -> str:
+    return str(getattr(output, "value", output) or "table").lower()
 
 
 def write_data(data: dict, output: Output) -> None:

@@ -1,14 +1,16 @@
-"""What `list -w` and `claims -w` share: the option, its check, the growing table, the event printer."""
+"""What `list -w` and `claims -w` share: the option, its check, the watch from the command's source,
+the growing table, the event printer (the watch's counterpart of ``_common.emit``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Hashable, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Hashable, Iterable, Optional, Sequence
 
 import typer
 
 from kubectl_dra.cli._common import OUTPUT, Output
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
     from kubectl_dra.kube.watch import Change, ClusterWatch
     from kubectl_dra.model.cluster import Cluster
 
@@ -22,12 +24,29 @@ WatchOpt = Annotated[
     ),
 ]
 
-def check_watch(watch: bool, demo: bool, filenames: Optional[list[str]]) -> None:
-    """-w follows a live API server: with --demo or -f it is a usage error (exit 2)."""
-    if watch and (demo or filenames):
+def check_watch(watch: bool, source: "SourceOptions | bool", filenames: Optional[list[str]] = None) -> None:
+    """-w follows a live API server: with --demo or -f in ``source`` it is a usage error (exit 2).
+
+    (Transitional, issue 12: ``check_watch(watch, demo, filenames)`` until cli/list.py is converted.)
+    """
+    live = (not source and not filenames) if isinstance(source, bool) else source.live
+    if watch and not live:
         from kubectl_dra.errors import UsageError
 
         raise UsageError("--watch needs a cluster", hint="drop --demo / -f: a watch follows the live API server")
+
+
+def start_watch(source: "SourceOptions", *, want: Iterable[str] = (), pods: bool = False,
+                nodes: Sequence[str] = ()) -> "ClusterWatch":
+    """Discovery (and the collections in ``want`` that are not watched, e.g. DeviceClasses) from the
+    live server ``source`` names, then the watch over its slices, claims and (``pods``) pods:
+    claims of every namespace with ``source.all_namespaces``, else of its namespace
+    (:func:`kubectl_dra.kube.watch.watch_for`). Hand the result to :func:`stream_changes`."""
+    from kubectl_dra.cli._common import read_cluster
+    from kubectl_dra.kube.watch import watch_for
+
+    base = read_cluster(source, want)
+    return watch_for(base, source, pods=pods, nodes=nodes)
 
 
 class WatchTable:

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
-    Context,
-    Demo,
-    Filenames,
-    Kubeconfig,
+    CLUSTER_WIDE,
     NoHeaders,
     Output,
     OutputOpt,
-    RequestTimeout,
+    emit,
     flush_warnings,
     keep_alive,
-    load,
+    read_cluster,
     split_values,
-    write_data,
 )
+from kubectl_dra.console import warn
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 
 @command(app, "classes")
 def list_classes(
     output: OutputOpt = Output.table,
     no_headers: NoHeaders = False,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """List DeviceClasses: their selectors, extended resource, and how many devices they admit (and how many are free).
 
@@ -48,47 +45,25 @@ def list_classes(
 
       kubectl dra classes -o json
     """
-    from kubectl_dra.console import err, out, warn
-    from kubectl_dra.kube.load import CLAIMS, CLASSES, SLICES
     from kubectl_dra.render import catalog as render
 
-    cluster = load(
-        filenames=filename,
-        demo=demo,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=None,
-        all_namespaces=True,  # free counts depend on claims in every namespace
-        request_timeout=request_timeout,
-        want=(CLASSES, SLICES, CLAIMS),
-    )
+    # free counts depend on claims in every namespace
+    cluster = read_cluster(source.across_namespaces(), (CLASSES, SLICES, CLAIMS))
     views = cluster.device_views()
     keep_alive(cluster, views)
     flush_warnings(cluster)
     if not cluster.claims_known:
         warn("claims could not be read, so every admitted device is counted as free")
     summaries = render.summarize_classes(cluster.classes, views)
-    for s in summaries:
-        if s.compile_error is not None:
-            warn(f"deviceclass {s.cls.name}: selector does not compile: {s.compile_error}")
-        elif s.first_error is not None:
-            index, device, message = s.first_error
-            warn(
-                f"deviceclass {s.cls.name}: selector #{index}: CEL runtime error on {s.errors} "
-                f"device{'s' if s.errors != 1 else ''} (first: {device}: {message}); "
-                "the scheduler stops on these: guard with device.driver == \"...\" or has()"
-            )
-
-    if output in (Output.json, Output.yaml):
-        write_data(render.class_list(summaries), output)
-        return
-    if not summaries:
-        err("no DeviceClasses found")
-        return
-    if output is Output.name:
-        out(render.class_names(summaries))
-        return
-    out(render.classes_table(summaries, wide=output is Output.wide, no_headers=no_headers))
+    for problem in render.class_problems(summaries):
+        warn(problem)
+    emit(
+        output,
+        data=lambda: render.class_list(summaries),
+        table=lambda wide: render.classes_table(summaries, wide=wide, no_headers=no_headers),
+        names=lambda: render.class_names(summaries),
+        empty=None if summaries else "no DeviceClasses found",
+    )
 
 
 @command(app, "attributes")
@@ -99,11 +74,7 @@ def list_attributes(
     ] = None,
     output: OutputOpt = Output.table,
     no_headers: NoHeaders = False,
-    filename: Filenames = None,
-    demo: Demo = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
+    source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """List every attribute and capacity the devices publish: kind, how many devices have it, and its values.
 
@@ -117,43 +88,20 @@ def list_attributes(
 
       kubectl dra attributes -o json
     """
-    from kubectl_dra.console import err, out
-    from kubectl_dra.kube.load import SLICES
     from kubectl_dra.render import catalog as render
     from kubectl_dra.render.devices import driver_matches
 
     drivers = split_values(driver)
-    cluster = load(
-        filenames=filename,
-        demo=demo,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=None,
-        all_namespaces=True,
-        request_timeout=request_timeout,
-        want=(SLICES,),
-    )
+    cluster = read_cluster(source.across_namespaces(), (SLICES,))
     views = cluster.device_views()
     keep_alive(cluster, views)
     flush_warnings(cluster)
-    total = len(views)
-    if drivers:
-        views = [v for v in views if driver_matches(v.device.driver, drivers)]
-    summaries = render.summarize_attributes(views)
-
-    if output in (Output.json, Output.yaml):
-        write_data(render.attribute_list(summaries), output)
-        return
-    if not summaries:
-        if total == 0:
-            err(f"no DRA devices found in {cluster.source or 'the input'}")
-        elif not views:
-            known = sorted({v.device.driver for v in cluster.device_views()})
-            err(f"no devices of driver {', '.join(sorted(drivers))} (drivers: {', '.join(known)})")
-        else:
-            err("the devices publish no attributes or capacities")
-        return
-    if output is Output.name:
-        out(render.attribute_names(summaries))
-        return
-    out(render.attributes_table(summaries, wide=output is Output.wide, no_headers=no_headers))
+    shown = [v for v in views if driver_matches(v.device.driver, drivers)] if drivers else views
+    summaries = render.summarize_attributes(shown)
+    emit(
+        output,
+        data=lambda: render.attribute_list(summaries),
+        table=lambda wide: render.attributes_table(summaries, wide=wide, no_headers=no_headers),
+        names=lambda: render.attribute_names(summaries),
+        empty=None if summaries else render.no_attributes(views, shown, drivers, cluster.source),
+    )

@@ -31,12 +31,15 @@ from kubectl_dra.cli._common import (
     Output,
     OutputOpt,
     RequestTimeout,
+    emit,
     flush_warnings,
-    load,
+    read_cluster,
     write_data,
 )
 
 if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
+    from kubectl_dra.nvml.compare import DriftReport
     from kubectl_dra.nvml.snapshot import Snapshot
 
 NVML = "NVML source (default: this machine)"
@@ -54,41 +57,6 @@ class DriverRelease(str, Enum):
     main = "main"
 
 
-def read_snapshot(path: str) -> Snapshot:
-    """A snapshot from a file or ``-`` (stdin): the JSON ``-o json`` writes, or the YAML ``-o yaml`` writes."""
-    import json
-    import sys
-
-    from kubectl_dra.nvml.snapshot import Snapshot, SnapshotError
-
-    source = "stdin" if path == "-" else path
-    from kubectl_dra.kube.files import read_input
-
-    text = read_input(path, label=f"--snapshot {source}", error=SnapshotError)  # bytes checked as UTF-8, any locale
-    hint = "write one with `kubectl dra nvml -o json > snapshot.json` on the node"
-    if not text.strip():
-        raise SnapshotError(f"--snapshot {source}: empty", hint=hint)
-    if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SnapshotError(f"--snapshot {source}: not JSON ({error})", hint=hint) from None
-        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
-            raise SnapshotError(f"--snapshot {source}: a value this tool cannot read: {str(error)[:100]}", hint=hint) from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise SnapshotError(f"--snapshot {source}: not JSON or YAML{where}", hint=hint) from None
-        except (ValueError, RecursionError) as error:
-            raise SnapshotError(f"--snapshot {source}: a value this tool cannot read: {str(error)[:100]}", hint=hint) from None
-    return Snapshot.from_dict(data, source)
-
-
 def _demo_snapshot(node: str | None) -> Snapshot:
     from kubectl_dra.errors import NotFoundError, UsageError
     from kubectl_dra.nvml import demo_nodes, demo_snapshot
@@ -100,11 +68,6 @@ def _demo_snapshot(node: str | None) -> Snapshot:
     if snapshot is None:
         raise NotFoundError(f"the demo cluster has no NVML snapshot of node {node}", hint=f"demo nodes with NVML snapshots: {nodes}")
     return snapshot
-
-
-def published_devices(cluster, node: str) -> list:
-    """The node's gpu.nvidia.com devices, newest pool generation only."""
-    return [d for pool in cluster.pools for d in pool.devices if d.driver == DRIVER and (d.node_name == node or d.pool == node)]
 
 
 def _no_devices(cluster, node: str, node_origin: str) -> Exception:
@@ -139,6 +102,12 @@ def nvml(
         typer.Option("--snapshot", metavar="FILE", help="Render a saved snapshot (kubectl dra nvml -o json) instead of "
                      "reading NVML; - reads stdin.", rich_help_panel=NVML),
     ] = None,
+    nvidia_smi: Annotated[
+        list[str] | None,
+        typer.Option("--nvidia-smi", metavar="FILE", help="Build the snapshot from saved nvidia-smi outputs of one node "
+                     "(-q -x XML, -L, mig -lgi/-lci, topo -m, nvlink -s, or the kubectl-dra collector's output; the "
+                     "kind is read from the content); repeat for each file; - reads stdin.", rich_help_panel=NVML),
+    ] = None,
     as_resourceslice: Annotated[
         bool,
         typer.Option("--as-resourceslice", help="Print the ResourceSlices the NVIDIA DRA driver would publish for these "
@@ -172,6 +141,8 @@ def nvml(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     request_timeout: RequestTimeout = "0",
+    *,
+    source: SourceOptions,
 ) -> None:
     """Show what NVML says about this node's GPUs: MIG devices, NVLink, topology; and what DRA should publish.
 
@@ -190,14 +161,50 @@ def nvml(
 
       kubectl dra nvml --snapshot node-nvml.json --as-resourceslice --driver-release v25.8
 
+      kubectl dra nvml --nvidia-smi smi-q.xml --nvidia-smi smi-L.txt --node gpu-node-3 --compare
+
       kubectl dra nvml --compare
 
       kubectl dra nvml --demo --node a100-mig-01 --compare
     """
     from kubectl_dra.console import out, use_color, warn
-    from kubectl_dra.errors import ExitCode, UsageError
+    from kubectl_dra.render import nvml as render
 
-    # ------------------------------------------------------------------ option checks
+    _check(output, source, as_resourceslice=as_resourceslice, compare=compare, driver_release=driver_release,
+           dynamic_mig=dynamic_mig, snapshot=snapshot, nvidia_smi=nvidia_smi)  # fmt: skip
+    snap, node_origin = _snapshot(node, snapshot, nvidia_smi, demo=source.demo)
+    for message in render.snapshot_warnings(snap):
+        warn(message)
+    color_on = use_color(color.value)
+    if as_resourceslice:
+        write_data(_as_resourceslice(snap, driver_release, dynamic_mig), Output.json if output is Output.json else Output.yaml)
+    elif compare:
+        report = _drift(snap, node_origin, source, from_files=bool(snapshot or nvidia_smi), driver_release=driver_release,
+                        dynamic_mig=dynamic_mig)  # fmt: skip
+        emit(
+            output,
+            data=lambda: render.drift_data(report.drift, style=report.style, dynamic_mig=report.dynamic_mig, partial=snap.partial),
+            table=lambda wide: render.drift_text(report.drift, style=report.style, dynamic_mig=report.dynamic_mig,
+                                                 expected=report.expected, published=report.published, snap=snap, color=color_on),
+        )  # fmt: skip
+        if not report.drift.in_sync:
+            from kubectl_dra.errors import ExitCode
+
+            raise typer.Exit(int(ExitCode.DRIFT))
+    elif output is Output.json:
+        from kubectl_dra.nvml.snapshot import dump_snapshot
+
+        out(dump_snapshot(snap))
+    else:
+        emit(output, data=snap.to_dict, table=lambda wide: render.snapshot_text(snap, wide=wide, color=color_on))
+
+
+def _check(output: Output, source: SourceOptions, *, as_resourceslice: bool, compare: bool, driver_release, dynamic_mig,
+           snapshot: str | None, nvidia_smi: list[str] | None) -> None:  # fmt: skip
+    """The option combinations nvml refuses (exit 2), before anything is read."""
+    from kubectl_dra.errors import UsageError
+
+    cluster_flags = source.filenames or source.kubeconfig or source.context
     if output is Output.name:
         raise UsageError("nvml does not print names: use -o table, wide, json or yaml")
     if as_resourceslice and compare:
@@ -206,22 +213,43 @@ def nvml(
     if not (as_resourceslice or compare):
         if driver_release is not None or dynamic_mig is not None:
             raise UsageError("--driver-release and --dynamic-mig apply to --as-resourceslice and --compare")
-        if filename or kubeconfig or context:
+        if cluster_flags:
             raise UsageError("-f/--filename, --kubeconfig and --context choose the cluster that --compare reads",
                              hint="add --compare, or use --snapshot FILE to render a saved NVML snapshot")  # fmt: skip
-        if demo and snapshot:
-            raise UsageError("--demo and --snapshot cannot be used together",
+        if source.demo and (snapshot or nvidia_smi):
+            raise UsageError(f"--demo and {'--snapshot' if snapshot else '--nvidia-smi'} cannot be used together",
                              hint="--demo --node NODE renders the demo snapshot; with --compare, --snapshot FILE --demo "
                              "compares FILE with the demo cluster")  # fmt: skip
-    if as_resourceslice and (filename or kubeconfig or context):
+    if "-" in source.filenames and (snapshot == "-" or "-" in (nvidia_smi or [])):
+        raise UsageError(f"{'--snapshot' if snapshot == '-' else '--nvidia-smi'} - and -f - cannot both read stdin",
+                         hint="save one of them to a file")  # fmt: skip
+    if snapshot and nvidia_smi:
+        raise UsageError("--snapshot and --nvidia-smi cannot be used together",
+                         hint="--snapshot reads a kubectl-dra snapshot, --nvidia-smi what nvidia-smi printed")  # fmt: skip
+    if as_resourceslice and cluster_flags:
         raise UsageError("--as-resourceslice reads no cluster: drop -f/--kubeconfig/--context")
     if as_resourceslice and output is Output.wide:
         raise UsageError("--as-resourceslice prints yaml (the default) or json")
 
-    # ------------------------------------------------------------------ the NVML facts
+
+def _snapshot(node: str | None, snapshot: str | None, nvidia_smi: list[str] | None, *, demo: bool) -> tuple[Snapshot, str]:
+    """The NVML facts (--nvidia-smi FILE…, --snapshot FILE, the demo's, or this machine's) and where the
+    node name came from (option, snapshot, env or host: the hint when the node publishes nothing depends on it)."""
+    from kubectl_dra.console import warn
+
     node_origin = "option" if node else "snapshot"
-    if snapshot:
-        snap = read_snapshot(snapshot)
+    if nvidia_smi:
+        from kubectl_dra.nvml.smi import read_outputs
+
+        snap = read_outputs(nvidia_smi)  # SmiParseError: error + hint, exit 5
+        if node and node != snap.node:
+            if snap.node:
+                warn(f"the nvidia-smi outputs are of node {snap.node}: using --node {node}")
+            snap.node = node
+    elif snapshot:
+        from kubectl_dra.nvml.snapshot import read_snapshot
+
+        snap = read_snapshot(snapshot, "--snapshot")
         if node and node != snap.node:
             if snap.node:
                 warn(f"the snapshot is of node {snap.node}: using --node {node}")
@@ -238,72 +266,41 @@ def nvml(
             node_origin = "env" if os.environ.get("NODE_NAME") else "host"
             node = default_node_name()
         snap = collect(RealBackend(), node)  # NvmlUnavailable: error + hint, exit 1
+    return snap, node_origin
 
-    from kubectl_dra.render import nvml as render
 
-    for message in render.snapshot_warnings(snap):
-        warn(message)
+def _named(snap: Snapshot) -> str:
+    if not snap.node:
+        from kubectl_dra.errors import UsageError
 
-    # ------------------------------------------------------------------ what the driver would publish
-    if as_resourceslice:
-        from kubectl_dra.nvml.resourceslice import DEFAULT_STYLE
-        from kubectl_dra.nvml.resourceslice import as_resourceslice as build
+        raise UsageError("the snapshot does not name its node: pass --node")
+    return snap.node
 
-        if not snap.node:
-            raise UsageError("the snapshot does not name its node: pass --node")
-        style = driver_release.value if driver_release else DEFAULT_STYLE
-        data = build(snap, style, dynamic_mig=bool(dynamic_mig))
-        write_data(data, Output.json if output is Output.json else Output.yaml)
-        return
 
-    # ------------------------------------------------------------------ drift against the published devices
-    if compare:
-        from kubectl_dra.kube.load import SLICES
-        from kubectl_dra.nvml.compare import compare as diff
-        from kubectl_dra.nvml.compare import expected_devices
-        from kubectl_dra.nvml.resourceslice import as_resourceslice as build
-        from kubectl_dra.nvml.resourceslice import detect_dynamic_mig, detect_style
+def _as_resourceslice(snap: Snapshot, driver_release: DriverRelease | None, dynamic_mig: bool | None) -> dict:
+    """What the driver would publish for these GPUs."""
+    from kubectl_dra.nvml.resourceslice import DEFAULT_STYLE, as_resourceslice
 
-        if not snap.node:
-            raise UsageError("the snapshot does not name its node: pass --node")
-        cluster_demo = demo and not filename
-        if demo and filename and snapshot:
-            raise UsageError("--demo and -f/--filename cannot be used together")
-        cluster = load(
-            filenames=filename,
-            demo=cluster_demo,
-            kubeconfig=kubeconfig,
-            context=context,
-            namespace=None,
-            all_namespaces=True,
-            request_timeout=request_timeout,
-            want=(SLICES,),
-            nodes=[snap.node],
-        )
-        published = published_devices(cluster, snap.node)
-        flush_warnings(cluster)
-        if not published:
-            raise _no_devices(cluster, snap.node, node_origin)
-        style = driver_release.value if driver_release else detect_style(published)
-        dynamic = detect_dynamic_mig(published) if dynamic_mig is None else dynamic_mig
-        expected = build(snap, style, dynamic_mig=dynamic)
-        drift = diff(expected, published, node=snap.node)
-        if output in (Output.json, Output.yaml):
-            write_data(render.drift_data(drift, style=style, dynamic_mig=dynamic, partial=snap.partial), output)
-        else:
-            count = len([d for d in expected_devices(expected) if d.driver == DRIVER])
-            out(render.drift_text(drift, style=style, dynamic_mig=dynamic, expected=count, published=len(published),
-                                  snap=snap, color=use_color(color.value)))  # fmt: skip
-        if not drift.in_sync:
-            raise typer.Exit(int(ExitCode.DRIFT))
-        return
+    _named(snap)
+    return as_resourceslice(snap, driver_release.value if driver_release else DEFAULT_STYLE, dynamic_mig=bool(dynamic_mig))
 
-    # ------------------------------------------------------------------ the snapshot itself
-    if output is Output.json:
-        from kubectl_dra.nvml.snapshot import dump_snapshot
 
-        out(dump_snapshot(snap))
-    elif output is Output.yaml:
-        write_data(snap.to_dict(), output)
-    else:
-        out(render.snapshot_text(snap, wide=output is Output.wide, color=use_color(color.value)))
+def _drift(snap: Snapshot, node_origin: str, source: SourceOptions, *, from_files: bool,
+           driver_release: DriverRelease | None, dynamic_mig: bool | None) -> DriftReport:  # fmt: skip
+    """The drift against the devices the node has published (-f, --demo or the cluster)."""
+    from dataclasses import replace
+
+    from kubectl_dra.errors import UsageError
+    from kubectl_dra.kube.kinds import SLICES
+    from kubectl_dra.nvml.compare import drift_report, node_devices
+
+    node = _named(snap)
+    if source.demo and source.filenames and from_files:
+        raise UsageError("--demo and -f/--filename cannot be used together")
+    # with -f, --demo named the NVML facts (the demo's snapshot), not the cluster
+    cluster = read_cluster(replace(source.across_namespaces(), demo=source.demo and not source.filenames), (SLICES,), nodes=[node])
+    published = node_devices((d for pool in cluster.pools for d in pool.devices), node)
+    flush_warnings(cluster)
+    if not published:
+        raise _no_devices(cluster, node, node_origin)
+    return drift_report(snap, published, style=driver_release.value if driver_release else None, dynamic_mig=dynamic_mig)

@@ -9,7 +9,7 @@ import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
-from kubectl_dra.cli._common import OUTPUT, Context, Kubeconfig, RequestTimeout
+from kubectl_dra.cli._common import OUTPUT, Context, Kubeconfig, RequestTimeout, emit, source_options
 
 
 class VersionOutput(str, Enum):
@@ -40,54 +40,22 @@ def version(
     import platform
 
     from kubectl_dra import __version__
-    from kubectl_dra.cli._common import Output, write_data
-    from kubectl_dra.console import out
+    from kubectl_dra.render.version import version_text
 
     data: dict = {"clientVersion": {"kubectlDra": __version__, "python": platform.python_version()}}
     problem = None
     if not client:
+        from kubectl_dra.kube.load import server_version
+
         try:
-            data.update(_server(kubeconfig, context, request_timeout))
+            # built here, not folded by `command`: --client reads no cluster, so its flags are not checked
+            source = source_options(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)
+            data.update(server_version(source))
         except Exception as error:  # print the client part first, like kubectl version
             problem = error
-    if output in (VersionOutput.json, VersionOutput.yaml):
-        write_data(data, Output.json if output is VersionOutput.json else Output.yaml)
-    else:
-        lines = [f"Client Version: kubectl-dra {__version__} (Python {data['clientVersion']['python']})"]
-        server = data.get("serverVersion")
-        if server:
-            lines.append(f"Server Version: {server.get('gitVersion', '?')}")
-        api = data.get("resourceApi")
-        if api is not None:
-            served = ", ".join(api["served"]) or "none"
-            lines.append(f"resource.k8s.io served: {served}; read by this tool: {api['read'] or 'none'}")
-        out("\n".join(lines) + "\n")
+    emit(output, data=lambda: data, table=lambda wide: version_text(data))
     if problem is not None:
         raise problem
-
-
-def _server(kubeconfig: str | None, context: str | None, request_timeout: str) -> dict:
-    from kubectl_dra.errors import NotFoundError, UsageError
-    from kubectl_dra.kube.discovery import choose_version, parse_duration, served_versions
-    from kubectl_dra.kube.live import LiveCluster
-
-    try:
-        timeout = parse_duration(request_timeout)
-    except ValueError as err:
-        raise UsageError(f"--request-timeout: {err}") from None
-    live = LiveCluster(kubeconfig=kubeconfig, context=context, request_timeout=timeout)
-    server = live.get("/version", what="the server version")
-    try:
-        group = live.get("/apis/resource.k8s.io", what="API group resource.k8s.io")
-        served = served_versions(group)
-        preferred = ((group.get("preferredVersion") or {}).get("version")) or None
-    except NotFoundError:
-        served, preferred = [], None
-    keep = ("major", "minor", "gitVersion", "platform")
-    return {
-        "serverVersion": {k: server[k] for k in keep if k in server},
-        "resourceApi": {"served": served, "preferred": preferred, "read": choose_version(served)},
-    }
 
 
 class Shell(str, Enum):

@@ -41,7 +41,7 @@ or a cluster value kind (node, device, driver, class, claim, context, namespace,
 
 
 def _kind(param) -> str:
-    from kubectl_dra.cli.list import STATE_CHOICES
+    from kubectl_dra.domain.device_query import STATE_CHOICES
 
     if getattr(param, "is_flag", False) and not getattr(param, "multiple", False):
         return "flag"

@@ -206,6 +206,12 @@ OPTIONS = {'attributes': [(('--driver',),
            'file',
            False,
            'Render a saved snapshot (kubectl dra nvml -o json) instead of reading NVML; - reads stdin.'),
+          (('--nvidia-smi',),
+           'text',
+           True,
+           'Build the snapshot from saved nvidia-smi outputs of one node (-q -x XML, -L, mig -lgi/-lci, topo -m, '
+           "nvlink -s, or the kubectl-dra collector's output; the kind is read from the content); repeat for each "
+           'file; - reads stdin.'),
           (('--as-resourceslice',),
            'flag',
            False,

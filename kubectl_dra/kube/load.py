@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
 from typing import Iterable
 
 from kubectl_dra.errors import ClusterError, NotFoundError
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
-#: what a command needs from a live cluster
-SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES = "slices", "claims", "classes", "templates", "pods", "nodes"
-
-
-@dataclass
-class SourceOptions:
-    filenames: list[str] = field(default_factory=list)
-    demo: bool = False
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    all_namespaces: bool = False
-    request_timeout: float | None = None
-    #: only these nodes' devices are wanted: a live read asks the server for their slices only
-    nodes: list[str] = field(default_factory=list)
-    #: what the command reports on (CLAIMS, PODS): a 403 on these fails the command (exit 4) instead
-    #: of a warning and a degraded answer (docs/rbac.md, "What happens with less")
-    required: frozenset[str] = frozenset()
-    #: pods the command names (in ``namespace``, else the context's): each is read by name, whatever
-    #: the claims say; one that does not exist is left out (the command reports it), a 403 fails
-    pods: list[str] = field(default_factory=list)
+#: what a command needs, and where it reads from (cheap to import: defined in kube.kinds, kube.source)
+from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES  # noqa: F401
+from kubectl_dra.kube.source import SourceOptions  # noqa: F401
 
 
 #: what a warning adds when an optional read is refused (the refused request comes first)
@@ -261,3 +242,47 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             gc.enable()
     cluster.namespace = namespace
     return cluster
+
+
+def read_claim_manifests(paths: list[str], namespace: str) -> list:
+    """ResourceClaims / ResourceClaimTemplates from manifests not yet applied (``explain --claim-file``),
+    in ``namespace`` where they name none. None in the files: InputError."""
+    from kubectl_dra.errors import InputError
+    from kubectl_dra.kube.files import load_objects
+    from kubectl_dra.model.claim import Claim, ClaimTemplate
+
+    found = []
+    for _source, obj in load_objects(paths):
+        if obj.get("kind") not in ("ResourceClaim", "ResourceClaimTemplate"):
+            continue
+        obj = dict(obj)
+        obj["metadata"] = {**(obj.get("metadata") or {})}
+        obj["metadata"].setdefault("namespace", namespace)
+        decoded = decode(obj)
+        if isinstance(decoded, (Claim, ClaimTemplate)):
+            found.append(decoded)
+    if not found:
+        raise InputError(f"{', '.join(paths)}: no ResourceClaim or ResourceClaimTemplate",
+                         hint="--claim-file takes claim manifests, e.g. the output of `kubectl dra claim`")
+    return found
+
+
+def server_version(options: SourceOptions) -> dict:
+    """``kubectl dra version``'s server part: the Kubernetes version and the resource.k8s.io
+    versions served (and the one this tool reads) by the live server ``options`` names."""
+    from kubectl_dra.kube.discovery import choose_version, served_versions
+    from kubectl_dra.kube.live import LiveCluster
+
+    live = LiveCluster(kubeconfig=options.kubeconfig, context=options.context, request_timeout=options.request_timeout)
+    server = live.get("/version", what="the server version")
+    try:
+        group = live.get("/apis/resource.k8s.io", what="API group resource.k8s.io")
+        served = served_versions(group)
+        preferred = ((group.get("preferredVersion") or {}).get("version")) or None
+    except NotFoundError:
+        served, preferred = [], None
+    keep = ("major", "minor", "gitVersion", "platform")
+    return {
+        "serverVersion": {k: server[k] for k in keep if k in server},
+        "resourceApi": {"served": served, "preferred": preferred, "read": choose_version(served)},
+    }

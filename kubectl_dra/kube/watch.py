@@ -28,11 +28,14 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Mapping, Sequence
 
 from kubectl_dra.errors import ClusterError, DraError, NotFoundError
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
+
+if TYPE_CHECKING:
+    from kubectl_dra.kube.source import SourceOptions
 
 #: events arriving within this long of the first one are applied together
 BATCH_SECONDS = 0.1
@@ -447,3 +450,16 @@ def resources_for(
                 )
             )
     return out
+
+
+def watch_for(base: Cluster, source: "SourceOptions", *, pods: bool = False, nodes: Sequence[str] = ()) -> ClusterWatch:
+    """The :class:`ClusterWatch` a ``-w`` command follows, for the same ``source`` it listed from.
+
+    ``base`` is the cluster read from ``source`` (discovery, plus what is not watched, e.g.
+    DeviceClasses). Claims (and ``pods``) of every namespace with ``source.all_namespaces``, else
+    of ``base.namespace``; with ``nodes``, those nodes' slices only (see :func:`resources_for`).
+    """
+    base.claims_namespace = None if source.all_namespaces else base.namespace
+    resources = resources_for(base, all_claims=source.all_namespaces, claims_namespace=base.namespace,
+                              pods=pods, nodes=nodes)
+    return ClusterWatch(base, resources)

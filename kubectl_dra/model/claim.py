@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -42,7 +43,7 @@ class Request:
 
 
 @dataclass(slots=True)
-class Constraint:
+class DeviceConstraint:
     requests: list[str] = field(default_factory=list)
     match_attribute: str | None = None
     distinct_attribute: str | None = None
@@ -66,7 +67,7 @@ class AllocationResult:
 @dataclass(slots=True)
 class ClaimSpec:
     requests: list[Request] = field(default_factory=list)
-    constraints: list[Constraint] = field(default_factory=list)
+    constraints: list[DeviceConstraint] = field(default_factory=list)
     config: list[dict] = field(default_factory=list)
 
 
@@ -95,9 +96,9 @@ class Claim:
     @property
     def spec(self) -> ClaimSpec:
         if self._spec is None:
-            from kubectl_dra.model.decode import decode_claim_spec_of
-
-            self._spec = decode_claim_spec_of(self)
+            if _spec_decoder is None:
+                raise RuntimeError("ResourceClaim spec decoder not registered: import kubectl_dra.model.decode")
+            self._spec = _spec_decoder(self)
         return self._spec
 
     @spec.setter
@@ -234,6 +235,16 @@ class DeviceTaintRule:
             and (not self.pool or self.pool == pool)
             and (not self.device or self.device == device)
         )
+
+
+#: decodes ``Claim.spec_raw`` on first use. ``kubectl_dra.model.decode`` (the one module that fills
+#: ``spec_raw``) registers it when imported, so this module does not import the decoder back.
+_spec_decoder: Callable[[Claim], ClaimSpec] | None = None
+
+
+def register_spec_decoder(decoder: Callable[[Claim], ClaimSpec]) -> None:
+    global _spec_decoder
+    _spec_decoder = decoder
 
 
 _CLAIM_FIELDS = tuple(f.name for f in fields(Claim))

@@ -17,14 +17,15 @@ from kubectl_dra.model.claim import (
     Claim,
     ClaimSpec,
     ClaimTemplate,
-    Constraint,
     DeviceClass,
+    DeviceConstraint,
     DeviceTaintRule,
     Node,
     Pod,
     PodClaimRef,
     Request,
     SubRequest,
+    register_spec_decoder,
 )
 from kubectl_dra.model.device import Device, split_attribute
 from kubectl_dra.model.slices import ResourceSlice
@@ -409,7 +410,7 @@ def decode_claim_spec(spec: Any, version: str, path: str = "spec") -> ClaimSpec:
         cpath = f"{path}.devices.constraints[{i}]"
         raw = _map(raw, cpath)
         out.constraints.append(
-            Constraint(
+            DeviceConstraint(
                 requests=[str(r) for r in _list(raw.get("requests"), cpath + ".requests")],
                 match_attribute=raw.get("matchAttribute"),
                 distinct_attribute=raw.get("distinctAttribute"),
@@ -467,6 +468,9 @@ def decode_claim_spec_of(claim: Claim) -> ClaimSpec:
         return decode_claim_spec(claim.spec_raw, version)
     except _Bad as bad:
         raise DecodeError(f"ResourceClaim {claim.ref} ({claim.api_version}) is malformed: {bad}") from None
+
+
+register_spec_decoder(decode_claim_spec_of)
 
 
 def decode_template(obj: dict, version: str) -> ClaimTemplate:

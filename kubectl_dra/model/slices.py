@@ -7,6 +7,7 @@ present as ``resourceSliceCount`` says (dra-api.md §2.7, §5.2).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from kubectl_dra.model.device import Device
@@ -100,30 +101,55 @@ def build_pools(slices: list[ResourceSlice]) -> list[Pool]:
 
 
 def _validate(pool: Pool) -> None:
-    seen: set[str] = set()
     for sl in pool.slices:
         for counter_set in sl.shared_counters:
             name = counter_set.get("name", "")
             if name in pool.counter_sets:
-                pool.problems.append(f"duplicate counter set name {name}")
-                continue
+                continue  # the first set of a name counts; pool_problems reports the duplicate
             counters = counter_set.get("counters") or {}
             pool.counter_sets[name] = {
                 cname: str((c or {}).get("value", "0")) if isinstance(c, dict) else str(c)
                 for cname, c in counters.items()
             }
-    for sl in pool.slices:
+    pool.problems.extend(pool_problems(pool.slices, pool.slices))
+
+
+def pool_problems(
+    device_slices: Iterable[ResourceSlice],
+    counter_slices: Iterable[ResourceSlice] | None = None,
+    consumer_slices: Iterable[ResourceSlice] | None = None,
+) -> Iterator[str]:
+    """What makes a pool invalid, in the order upstream ``buildPool`` checks it: a device name used
+    twice among ``device_slices``; then, unless ``counter_slices`` is None (counters not checked), a
+    counter set name defined twice among ``counter_slices``, and a counter set or counter that a
+    device of ``consumer_slices`` (default: ``device_slices``) consumes but no counter slice defines.
+
+    Every problem is yielded (the model lists them all); the allocator takes the first, as upstream.
+    """
+    seen: set[str] = set()
+    device_slices = list(device_slices)
+    for sl in device_slices:
         for dev in sl.devices:
             if dev.name in seen:
-                pool.problems.append(f"duplicate device name {dev.name}")
+                yield f"duplicate device name {dev.name}"
             seen.add(dev.name)
-    for dev in pool.devices:
-        for consumption in dev.consumes_counters:
-            set_name = consumption.get("counterSet", "")
-            counter_set = pool.counter_sets.get(set_name)
-            if counter_set is None:
-                pool.problems.append(f"counter set {set_name} not found")
+    if counter_slices is None:
+        return
+    sets: dict[str, set[str]] = {}
+    for sl in counter_slices:
+        for counter_set in sl.shared_counters:
+            set_name = str(counter_set.get("name", ""))
+            if set_name in sets:
+                yield f"duplicate counter set name {set_name}"
                 continue
-            for cname in consumption.get("counters") or {}:
-                if cname not in counter_set:
-                    pool.problems.append(f"counter {cname} not found in counter set {set_name}")
+            sets[set_name] = {str(c) for c in (counter_set.get("counters") or {})}
+    for sl in device_slices if consumer_slices is None else consumer_slices:
+        for dev in sl.devices:
+            for entry in dev.consumes_counters:
+                set_name = str(entry.get("counterSet", ""))
+                if set_name not in sets:
+                    yield f"counter set {set_name} not found"
+                    continue
+                for cname in entry.get("counters") or {}:
+                    if cname not in sets[set_name]:
+                        yield f"counter {cname} not found in counter set {set_name}"

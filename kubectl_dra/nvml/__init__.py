@@ -1,12 +1,16 @@
 """NVML side of kubectl-dra: what the node's GPUs really are, next to what DRA publishes.
 
-* ``snapshot``      the NvmlSnapshot data model and its JSON form (the public interface)
+* ``snapshot``      the NvmlSnapshot data model, its JSON form (the public interface), the one reader
+                    of snapshot files (``read_snapshot``) and the one PCI bus-id normaliser
 * ``backend``       the NVML calls the collector needs (``NvmlBackend``) and their errors
 * ``real``          that interface over pynvml (package nvidia-ml-py, imported lazily)
 * ``fake``          that interface over data: NVIDIA's nvml-mock profiles or a snapshot
 * ``collect``       ``collect(backend, node) -> Snapshot``
+* ``smi``           nvidia-smi as a source: the collector script (``collector.sh``) and the parsers of
+                    its outputs (``parse_collected``, ``parse_outputs``), stdlib only
 * ``resourceslice`` the ResourceSlice(s) the NVIDIA DRA driver would publish for a snapshot
 * ``compare``       drift between those and the devices the cluster has published
+* ``join``          NVML facts joined to a node's DRA devices (NVLink peer groups; ``topology`` renders them)
 
 Importing this package imports neither pynvml nor the Kubernetes model.
 """

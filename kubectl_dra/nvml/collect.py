@@ -51,7 +51,7 @@ from kubectl_dra.nvml.snapshot import (
     Placement,
     Snapshot,
     Topology,
-    normalize_bus_id,
+    bus_id_key,
 )
 
 _ABSENT = frozenset({NOT_SUPPORTED, "FUNCTION_NOT_FOUND"})
@@ -162,7 +162,7 @@ class _Collector:
         gpu.cuda_compute_capability = f"{cc[0]}.{cc[1]}" if cc else None
         gpu.memory_bytes = self.value(gpu, b.device_memory_total, h)
         bus = self.value(gpu, b.device_pci_bus_id, h)
-        gpu.pci_bus_id = _bus(bus)
+        gpu.pci_bus_id = bus_id_key(bus)  # canonical; a value that is not a bus id is dropped (the reader refuses it)
         numa = self.value(gpu, b.device_numa_node, h, quiet=_ABSENT)
         gpu.numa_node = numa if isinstance(numa, int) and numa >= 0 else None
         gpu.pcie_root = self.value(gpu, b.device_pcie_root, h, quiet=_ABSENT)
@@ -248,7 +248,7 @@ class _Collector:
             if not nv.active:
                 continue
             nv.version = self.value(gpu, b.nvlink_version, h, link)
-            nv.remote_pci_bus_id = _bus(self.value(gpu, b.nvlink_remote_pci_bus_id, h, link))
+            nv.remote_pci_bus_id = bus_id_key(self.value(gpu, b.nvlink_remote_pci_bus_id, h, link))
             kind = self.value(gpu, b.nvlink_remote_device_type, h, link, quiet=_ABSENT)
             nv.remote_type = NVLINK_REMOTE_TYPES.get(kind, "unknown") if kind is not None else "unknown"
 
@@ -339,15 +339,6 @@ def _engines(info: GpuInstanceProfileInfo) -> dict[str, int]:
         "jpeg_count": info.jpeg_count,
         "ofa_count": info.ofa_count,
     }
-
-
-def _bus(value: Any) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return normalize_bus_id(value)
-    except ValueError:
-        return value
 
 
 def _uuid(raw: bytes) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from kubectl_dra.model.decode import decode_slice, split_api_version
 from kubectl_dra.model.device import Device
@@ -73,6 +73,9 @@ class Drift:
     removed_keys: list[KeyChange] = field(default_factory=list)
     added_keys: list[KeyChange] = field(default_factory=list)
     stale_mig: list[StaleMig] = field(default_factory=list)
+    #: published keys the snapshot could not check (its source does not report them, e.g. nvidia-smi
+    #: without the PCIe root); not drift. Written only when there are some.
+    unverified: list[KeyChange] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -88,7 +91,7 @@ class Drift:
             "removedKeys": [k.to_dict() for k in self.removed_keys],
             "addedKeys": [k.to_dict() for k in self.added_keys],
             "staleMig": [s.to_dict() for s in self.stale_mig],
-        }
+        } | ({"unverified": [k.to_dict() for k in self.unverified]} if self.unverified else {})
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -130,9 +133,11 @@ def _raw(d: Device, key: str) -> Any:
     return {kind: value} if kind not in ("string", "int", "bool") else value
 
 
-def _compare_device(name: str, old: Device, new: Device, drift: Drift) -> None:
+def _compare_device(name: str, old: Device, new: Device, drift: Drift, unknown: frozenset[str] = frozenset()) -> None:
     for key in sorted(set(old.attributes) | set(new.attributes)):
-        if key not in new.attributes:
+        if key not in new.attributes and key in unknown:
+            drift.unverified.append(KeyChange(name, key, _raw(old, key)))
+        elif key not in new.attributes:
             drift.removed_keys.append(KeyChange(name, key, _raw(old, key)))
         elif key not in old.attributes:
             drift.added_keys.append(KeyChange(name, key, _raw(new, key)))
@@ -169,26 +174,29 @@ def mig_layouts(devices: Iterable[Device]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in layouts.items()}
 
 
-def compare(expected_slice_devices: Any, published_devices: Iterable[Device], *, node: str | None = None) -> Drift:
+def compare(expected_slice_devices: Any, published_devices: Iterable[Device], *, node: str | None = None,
+            unknown: Callable[[Device], frozenset[str]] | None = None) -> Drift:  # fmt: skip
     """Compare the devices NVML implies with the published ``gpu.nvidia.com`` devices.
 
     ``expected_slice_devices`` is ``as_resourceslice`` output (or decoded Devices);
     ``published_devices`` any Devices, of which only ``gpu.nvidia.com`` ones on the node
     are considered (the node defaults to the expected slices' ``nodeName``). Devices are
     matched by name. The MIG layout check is skipped under DynamicMIG, where published
-    MIG devices are possible placements, not existing instances.
+    MIG devices are possible placements, not existing instances. ``unknown(expected device)``
+    names the attribute keys the snapshot could not tell for it: a published key among them is
+    listed in ``unverified``, not as a removed key (``smi.unknown_keys``).
     """
     expected = [d for d in expected_devices(expected_slice_devices) if d.driver == DRIVER]
     if node is None:
         node = next((d.node_name for d in expected if d.node_name), None)
-    published = [d for d in published_devices if d.driver == DRIVER and _on_node(d, node)]
+    published = node_devices(published_devices, node)
     drift = Drift(node=node)
     want = {d.name: d for d in expected}
     have = {d.name: d for d in published}
     drift.missing = sorted(n for n in want if n not in have)
     drift.extra = sorted(n for n in have if n not in want)
     for name in sorted(set(want) & set(have)):
-        _compare_device(name, have[name], want[name], drift)
+        _compare_device(name, have[name], want[name], drift, unknown(want[name]) if unknown else frozenset())
     dynamic = any(d.consumes_counters for d in expected) or any(d.consumes_counters for d in published)
     if not dynamic:
         old, new = mig_layouts(published), mig_layouts(expected)
@@ -199,16 +207,40 @@ def compare(expected_slice_devices: Any, published_devices: Iterable[Device], *,
     return drift
 
 
+def node_devices(devices: Iterable[Device], node: str | None) -> list[Device]:
+    """The ``gpu.nvidia.com`` devices a node has published (its ``nodeName``, or a pool named after it)."""
+    return [d for d in devices if d.driver == DRIVER and _on_node(d, node)]
+
+
+@dataclass
+class DriftReport:
+    """A comparison and what it assumed: the driver release, DynamicMIG, and how many devices each side has."""
+
+    drift: Drift
+    style: str
+    dynamic_mig: bool
+    expected: int  # gpu.nvidia.com devices NVML implies
+    published: int  # gpu.nvidia.com devices the node has published
+
+
+def drift_report(snapshot: Any, published_devices: Iterable[Device], *, style: str | None = None,
+                 dynamic_mig: bool | None = None) -> DriftReport:  # fmt: skip
+    """``compare`` with the driver release and DynamicMIG mode read off the published devices
+    unless given (``resourceslice.detect_style`` / ``detect_dynamic_mig``); keys a snapshot built
+    from nvidia-smi outputs could not tell are unverified, not removed (``smi.unknown_keys``)."""
+    from kubectl_dra.nvml.resourceslice import as_resourceslice, detect_dynamic_mig, detect_style
+    from kubectl_dra.nvml.smi import unknown_keys
+
+    published = node_devices(published_devices, snapshot.node)
+    style = style or detect_style(published)
+    dynamic = detect_dynamic_mig(published) if dynamic_mig is None else dynamic_mig
+    expected = as_resourceslice(snapshot, style, dynamic_mig=dynamic)
+    drift = compare(expected, published, node=snapshot.node, unknown=unknown_keys(snapshot))
+    count = len([d for d in expected_devices(expected) if d.driver == DRIVER])
+    return DriftReport(drift, style, dynamic, count, len(published))
+
+
 def compare_snapshot(snapshot: Any, published_devices: Iterable[Device], *, style: str | None = None,
                      dynamic_mig: bool | None = None) -> Drift:  # fmt: skip
-    """``compare`` with the driver release and DynamicMIG mode read off the published devices
-    unless given (``resourceslice.detect_style`` / ``detect_dynamic_mig``)."""
-    from kubectl_dra.nvml.resourceslice import as_resourceslice, detect_dynamic_mig, detect_style
-
-    published = [d for d in published_devices if d.driver == DRIVER and _on_node(d, snapshot.node)]
-    expected = as_resourceslice(
-        snapshot,
-        style or detect_style(published),
-        dynamic_mig=detect_dynamic_mig(published) if dynamic_mig is None else dynamic_mig,
-    )
-    return compare(expected, published, node=snapshot.node)
+    """``drift_report`` without the report: the drift alone."""
+    return drift_report(snapshot, published_devices, style=style, dynamic_mig=dynamic_mig).drift

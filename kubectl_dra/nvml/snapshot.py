@@ -1,4 +1,4 @@
-"""The NVML snapshot of one node: what NVML said about its GPUs, as plain data (stdlib only).
+"""The NVML snapshot of one node: what NVML said about its GPUs, as plain data (stdlib; pyyaml for YAML input).
 
 A snapshot is the one shape that every NVML consumer in the plugin reads: the collector
 (``collect.py``) writes it, the fake backend can replay it, ``resourceslice.py`` turns it
@@ -43,12 +43,13 @@ _BUS_ID = re.compile(r"^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{
 
 
 def normalize_bus_id(bus_id: str) -> str:
-    """NVML's canonical PCI bus id: 8-hex-digit domain, upper case (``00000000:1A:00.0``).
+    """The one canonical PCI bus id: NVML's form, 8-hex-digit domain, upper case (``00000000:1A:00.0``).
 
     Accepts NVML's own form, the legacy/DRA 4-digit form (``0000:1a:00.0``, as in the
     ``resource.kubernetes.io/pciBusID`` attribute), and a bare ``1a:00.0`` (domain 0), so
     DRA devices and NVML GPUs can be matched by bus id. Raises ``ValueError`` for
-    anything else.
+    anything else: where a value comes from a file, the reader turns that into an input error
+    (``Snapshot.from_dict``); where it only serves to match, ``bus_id_key`` makes it match nothing.
     """
     m = _BUS_ID.match(bus_id.strip())
     if not m:
@@ -57,21 +58,31 @@ def normalize_bus_id(bus_id: str) -> str:
     return f"{int(domain or '0', 16):08X}:{int(bus, 16):02X}:{int(dev, 16):02X}.{fn}"
 
 
-def dra_bus_id(bus_id: str) -> str:
-    """The form the NVIDIA DRA driver publishes: lower case, domain trimmed to 4 digits
-    (``0000:1a:00.0``); a domain above 0xFFFF keeps all its digits (go-nvlib ``GetPCIBusID``)."""
+def bus_id_key(value: Any) -> str | None:
+    """For joining: the canonical bus id, or None (matches nothing) for a missing value or one that
+    is not a bus id (a device attribute the driver got wrong must not match another wrong one)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return normalize_bus_id(value)
+    except ValueError:
+        return None
+
+
+def dra_bus_id(bus_id: str | None) -> str | None:
+    """For display in the form the NVIDIA DRA driver publishes: lower case, domain trimmed to 4
+    digits (``0000:1a:00.0``); a domain above 0xFFFF keeps all its digits (go-nvlib ``GetPCIBusID``).
+    None stays None; anything else that is not a bus id raises ``ValueError``."""
+    if bus_id is None:
+        return None
     nvml = normalize_bus_id(bus_id).lower()
     return nvml[4:] if nvml.startswith("0000") else nvml
 
 
 def same_bus_id(a: str | None, b: str | None) -> bool:
     """True when two bus ids, in any accepted form, name the same PCI function."""
-    if not a or not b:
-        return False
-    try:
-        return normalize_bus_id(a) == normalize_bus_id(b)
-    except ValueError:
-        return False
+    key = bus_id_key(a)
+    return key is not None and key == bus_id_key(b)
 
 
 # ---------------------------------------------------------------------------- records
@@ -87,6 +98,18 @@ def _opt_str(value: Any) -> str | None:
 
 def _opt_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def _file_bus_id(value: Any, where: str) -> str | None:
+    """A bus id read from a snapshot, canonical; one that is not a bus id is the file's error."""
+    if value is None or value == "":
+        return None
+    try:
+        return normalize_bus_id(str(value))
+    except ValueError:
+        raise SnapshotError(
+            f"{where}: {value!r} is not a PCI bus id", hint="expected NVML's form, e.g. 00000000:1A:00.0"
+        ) from None
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -250,6 +273,8 @@ class MigProfile(Engines):
 
 #: nvmlDeviceGetNvLinkRemoteDeviceType values as snapshot strings
 REMOTE_TYPES = ("gpu", "switch", "cpu", "unknown")
+#: link ``state`` words read as active
+_ACTIVE_STATES = ("active", "up", "enabled", "on", "1", "true")
 
 
 @dataclass
@@ -272,13 +297,19 @@ class NvLink:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> NvLink:
+    def from_dict(cls, d: dict, where: str = "nvlink") -> NvLink:
+        """``active`` may also be given as ``state`` (``active``/``up``/``enabled`` or a boolean)."""
         remote_type = d.get("remoteType")
+        if "active" in d or "state" not in d:
+            active = bool(d.get("active"))
+        else:
+            state = d["state"]
+            active = state.lower() in _ACTIVE_STATES if isinstance(state, str) else bool(state)
         return cls(
             link=_opt_int(d.get("link")) or 0,
-            active=bool(d.get("active")),
+            active=active,
             version=_opt_int(d.get("version")),
-            remote_pci_bus_id=_opt_str(d.get("remotePciBusId")),
+            remote_pci_bus_id=_file_bus_id(_opt_str(d.get("remotePciBusId")), f"{where}: remotePciBusId"),
             remote_type=remote_type if remote_type in REMOTE_TYPES else "unknown",
         )
 
@@ -360,6 +391,10 @@ class Gpu:
     pcie_root: str | None = None  # pci0000:15, from sysfs like the driver (resource.kubernetes.io/pcieRoot)
     mig_profiles: list[MigProfile] = field(default_factory=list)
     lost: bool = False  # a call returned GPU_IS_LOST: the rest of this record is missing
+    # additions written only when set (nvidia-smi sources, kubectl_dra/nvml/smi.py):
+    #: ECC mode/counters, retired pages, remapped rows, XIDs, reset state, fabric health (see smi.py)
+    health: dict | None = None
+    cpu_affinity: str | None = None  # nvidia-smi topo -m "CPU Affinity", e.g. 0-31,64-95
 
     @property
     def dra_bus_id(self) -> str | None:
@@ -369,7 +404,7 @@ class Gpu:
         return [link for link in self.nvlinks if link.active]
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "index": self.index,
             "minor": self.minor,
             "uuid": self.uuid,
@@ -390,17 +425,15 @@ class Gpu:
             "lost": self.lost,
             "errors": [e.to_dict() for e in self.errors],
         }
+        if self.health is not None:
+            d["health"] = self.health
+        if self.cpu_affinity is not None:
+            d["cpuAffinity"] = self.cpu_affinity
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Gpu:
-        bus = _opt_str(d.get("pciBusId"))
-        garbage = None
-        try:
-            bus = normalize_bus_id(bus) if bus else None
-        except ValueError:
-            # not a bus id: unknown (a garbage id cannot be matched nor turned into a DRA attribute), and said
-            garbage, bus = CallError(call="pciBusId", error=f"not a PCI bus id: {bus[:40]!r}", gpu=_opt_int(d.get("index"))), None
-        gpu = cls(
+        return cls(
             index=_opt_int(d.get("index")) or 0,
             minor=_opt_int(d.get("minor")),
             uuid=_opt_str(d.get("uuid")),
@@ -409,21 +442,20 @@ class Gpu:
             architecture=_opt_str(d.get("architecture")),
             cuda_compute_capability=_opt_str(d.get("cudaComputeCapability")),
             memory_bytes=_opt_int(d.get("memoryBytes")),
-            pci_bus_id=bus,
+            pci_bus_id=_file_bus_id(d.get("pciBusId"), f"GPU {d.get('index')}: pciBusId"),
             numa_node=_opt_int(d.get("numaNode")),
             pcie_root=_opt_str(d.get("pcieRoot")),
             mig_enabled=_opt_bool(d.get("migEnabled")),
             mig_devices=[MigDevice.from_dict(x) for x in _dicts(d.get("migDevices"))],
             mig_profiles=[MigProfile.from_dict(x) for x in _dicts(d.get("migProfiles"))],
-            nvlinks=[NvLink.from_dict(x) for x in _dicts(d.get("nvlinks"))],
+            nvlinks=[NvLink.from_dict(x, f"GPU {d.get('index')}: nvlinks[{i}]") for i, x in enumerate(_dicts(d.get("nvlinks")))],
             fabric=Fabric.from_dict(d.get("fabric")),
             addressing_mode=_opt_str(d.get("addressingMode")),
             lost=bool(d.get("lost")),
             errors=[CallError.from_dict(x) for x in _dicts(d.get("errors"))],
+            health=d.get("health") if isinstance(d.get("health"), dict) else None,
+            cpu_affinity=_opt_str(d.get("cpuAffinity")),
         )
-        if garbage is not None:
-            gpu.errors.append(garbage)
-        return gpu
 
 
 @dataclass
@@ -439,6 +471,9 @@ class Topology:
     gpus: list[int] = field(default_factory=list)
     matrix: list[list[str]] = field(default_factory=list)
     pcie: list[list[str]] = field(default_factory=list)
+    #: additions written only when set: NIC columns of ``topo -m`` (``mlx5_0``) and each GPU's cell to them
+    nics: list[str] = field(default_factory=list)
+    nic_matrix: list[list[str]] = field(default_factory=list)
 
     def cell(self, a: int, b: int) -> str:
         """The cell for two GPU indices (not positions)."""
@@ -452,30 +487,54 @@ class Topology:
         return int(cell[2:]) if cell.startswith("NV") and cell[2:].isdigit() else 0
 
     def to_dict(self) -> dict:
-        return {"gpus": list(self.gpus), "matrix": [list(r) for r in self.matrix], "pcie": [list(r) for r in self.pcie]}
+        d: dict[str, Any] = {"gpus": list(self.gpus), "matrix": [list(r) for r in self.matrix], "pcie": [list(r) for r in self.pcie]}
+        if self.nics:
+            d["nics"] = list(self.nics)
+            d["nicMatrix"] = [list(r) for r in self.nic_matrix]
+        return d
 
     @classmethod
-    def from_dict(cls, d: Any) -> Topology:
+    def from_dict(cls, d: Any, uuids: dict[str, int] | None = None) -> Topology:
+        """``gpus`` are GPU indices (also read: ``GPU3``, ``{"index": 3}``, ``{"uuid": …}`` with ``uuids``
+        mapping UUIDs to indices); ``matrix`` is a list of rows, or a mapping ``{row: {column: cell}}``
+        keyed by the same labels (or their ``GPU<index>`` / index spelling)."""
         if not isinstance(d, dict):
             return cls()
 
-        listed = d.get("gpus")
-        gpus = [g for g in listed if isinstance(g, int) and not isinstance(g, bool)] if isinstance(listed, list) else []
-        size = len(gpus)
-
         def rows(value: Any) -> list[list[str]]:
-            # a square matrix of the listed GPUs, whatever the file holds: a missing or malformed row or
-            # cell is unknown ("?"), extra ones are dropped
-            if not isinstance(value, list) or not value:
-                return []
-            out = []
-            for i in range(size):
-                row = value[i] if i < len(value) and isinstance(value[i], list) else []
-                cells = [c if isinstance(c, str) else UNKNOWN_CELL for c in row[:size]]
-                out.append(cells + [UNKNOWN_CELL] * (size - len(cells)))
-            return out
+            return [[str(c) for c in r] for r in value if isinstance(r, list)] if isinstance(value, list) else []
 
-        return cls(gpus=gpus, matrix=rows(d.get("matrix")), pcie=rows(d.get("pcie")))
+        def index(label: Any) -> int | None:
+            if isinstance(label, bool):
+                return None
+            if isinstance(label, int):
+                return label
+            if isinstance(label, dict):
+                found = _opt_int(label.get("index"))
+                return found if found is not None else (uuids or {}).get(str(label.get("uuid")))
+            m = re.fullmatch(r"(?i)(?:gpu\s*)?(\d+)", str(label).strip())
+            return int(m.group(1)) if m else (uuids or {}).get(str(label))
+
+        labels = d.get("gpus")
+        matrix = d.get("matrix")
+        if isinstance(matrix, dict):
+            keys = labels if isinstance(labels, list) else list(matrix)
+            by_index = {index(k): v for k, v in matrix.items()}
+            gpus = [i for i in (index(k) for k in keys) if i is not None]
+            grid = []
+            for a in gpus:
+                row = by_index.get(a)
+                cells = {index(k): v for k, v in row.items()} if isinstance(row, dict) else {}
+                grid.append([str(cells.get(b, UNKNOWN_CELL)) for b in gpus])
+        else:
+            gpus = [i for i in (index(g) for g in (labels if isinstance(labels, list) else [])) if i is not None]
+            grid = rows(matrix)
+            if grid:  # square, whatever the file holds: a missing or short row is unknown ("?"), extras dropped
+                size = len(gpus)
+                grid = [(grid[i] if i < len(grid) else [])[:size] for i in range(size)]
+                grid = [row + [UNKNOWN_CELL] * (size - len(row)) for row in grid]
+        nics = [str(n) for n in d.get("nics") or [] if isinstance(n, str)]
+        return cls(gpus=gpus, matrix=grid, pcie=rows(d.get("pcie")), nics=nics, nic_matrix=rows(d.get("nicMatrix")))
 
 
 @dataclass
@@ -492,6 +551,8 @@ class Snapshot:
     errors: list[CallError] = field(default_factory=list)
     gpus: list[Gpu] = field(default_factory=list)
     topology: Topology = field(default_factory=Topology)
+    #: where the facts come from: ``nvidia-smi`` (kubectl_dra/nvml/smi.py); None (not written) = NVML via pynvml
+    source: str | None = None
 
     def gpu(self, index: int) -> Gpu | None:
         return next((g for g in self.gpus if g.index == index), None)
@@ -504,7 +565,7 @@ class Snapshot:
         return next((g for g in self.gpus if same_bus_id(g.pci_bus_id, bus_id)), None)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "kind": KIND,
             "version": VERSION,
             "node": self.node,
@@ -517,6 +578,9 @@ class Snapshot:
             "gpus": [g.to_dict() for g in self.gpus],
             "topology": self.topology.to_dict(),
         }
+        if self.source is not None:
+            d["source"] = self.source
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "snapshot") -> Snapshot:
@@ -531,6 +595,11 @@ class Snapshot:
                 f"{source}: NvmlSnapshot version {version!r} is not supported",
                 hint=f"this kubectl-dra reads version {VERSION}; upgrade it to read newer snapshots",
             )
+        try:
+            gpus = [Gpu.from_dict(x) for x in _dicts(d.get("gpus"))]
+        except SnapshotError as error:
+            raise SnapshotError(f"{source}: {error.message}", hint=error.hint) from None
+        uuids = {g.uuid: g.index for g in gpus if g.uuid}
         return cls(
             node=str(d.get("node") or ""),
             collected_at=str(d.get("collectedAt") or ""),
@@ -539,8 +608,9 @@ class Snapshot:
             nvml_version=_opt_str(d.get("nvmlVersion")),
             partial=bool(d.get("partial")),
             errors=[CallError.from_dict(x) for x in _dicts(d.get("errors"))],
-            gpus=[Gpu.from_dict(x) for x in _dicts(d.get("gpus"))],
-            topology=Topology.from_dict(d.get("topology")),
+            gpus=gpus,
+            topology=Topology.from_dict(d.get("topology"), uuids),
+            source=_opt_str(d.get("source")),
         )
 
 
@@ -555,20 +625,52 @@ def dump_snapshot(snapshot: Snapshot) -> str:
 dump = dump_snapshot
 
 
+HINT = "write one with `kubectl dra nvml -o json > snapshot.json` on the node"
+
+
+def parse_snapshot(text: str, source: str = "snapshot", *, where: str | None = None) -> Snapshot:
+    """A snapshot from its JSON text, or the YAML that ``kubectl dra nvml -o yaml`` writes.
+    ``where`` prefixes the messages about the text itself (default: ``source``)."""
+    where = where or source
+    if not text.strip():
+        raise SnapshotError(f"{where}: empty", hint=HINT)
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:  # its text, not msg + line: "starting at: line 1 column 5"
+            raise SnapshotError(f"{where}: not JSON ({error})", hint=HINT) from None
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
+            raise SnapshotError(f"{where}: a value this tool cannot read: {str(error)[:100]}", hint=HINT) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = f" (line {mark.line + 1})" if mark is not None else ""
+            raise SnapshotError(f"{where}: not JSON or YAML{line}", hint=HINT) from None
+        except (ValueError, RecursionError) as error:
+            raise SnapshotError(f"{where}: a value this tool cannot read: {str(error)[:100]}", hint=HINT) from None
+    return Snapshot.from_dict(data, source)
+
+
+def read_snapshot(path: str | Path, option: str | None = None) -> Snapshot:
+    """The one reader of snapshot files: a path, or ``-`` for stdin; JSON or YAML. ``option`` (e.g.
+    ``--snapshot``) names the flag in the messages about reading the file."""
+    import sys
+
+    from kubectl_dra.kube.files import read_input
+
+    source = "stdin" if str(path) == "-" else str(path)
+    where = f"{option} {source}" if option else source
+    # the one input reader: bytes checked as UTF-8 whatever the locale, size bounded
+    text = read_input(str(path), label=where, error=SnapshotError)
+    return parse_snapshot(text, source, where=where)
+
+
 def load_snapshot(path_or_text: str | Path) -> Snapshot:
     """Read a snapshot from a file path, or from JSON text (a string starting with ``{``)."""
     if isinstance(path_or_text, str) and path_or_text.lstrip().startswith("{"):
-        text, source = path_or_text, "snapshot"
-    else:
-        path = Path(path_or_text)
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise SnapshotError(f"cannot read {source}: {e.strerror or e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SnapshotError(f"{source}: not JSON ({e})") from None
-    return Snapshot.from_dict(data, source)
-
+        return parse_snapshot(path_or_text)
+    return read_snapshot(path_or_text)

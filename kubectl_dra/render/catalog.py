@@ -54,38 +54,31 @@ def summarize_classes(classes: Sequence[DeviceClass], views: Sequence[DeviceView
     """Per class (sorted by name): how many devices its selectors admit, how many of those are
     free, and on how many a selector fails.
 
-    Selectors are evaluated in order as the scheduler does: a device must match every one; a
-    false selector ends the evaluation (later ones are not run), and so does a runtime error,
-    which counts the device under ``errors`` instead of ``devices``.
+    Selectors are evaluated in order as the scheduler does (``kubectl_dra.admission``): a device
+    must match every one; a false selector ends the evaluation (later ones are not run), and so
+    does a runtime error, which counts the device under ``errors`` instead of ``devices``.
     """
-    from kubectl_dra import cel
+    from kubectl_dra.admission import admit
 
     summaries: list[ClassSummary] = []
     for dc in sorted(classes, key=lambda c: natural_key(c.name)):
         summary = ClassSummary(dc)
         summaries.append(summary)
-        try:
-            programs = [cel.compile(expr) for expr in dc.selectors]
-        except cel.CelCompileError as error:
-            summary.compile_error = error.message
+        admission = admit(dc.selectors, views, device=_device_of)
+        if admission.compile_error is not None:
+            summary.compile_error = admission.compile_error.message
             continue
-        candidates = list(views)
-        for index, program in enumerate(programs):
-            if not candidates:
-                break
-            results = program.evaluate_many([v.device for v in candidates])
-            kept = []
-            for view, result in zip(candidates, results):
-                if result.error is not None:
-                    summary.errors += 1
-                    if summary.first_error is None:
-                        summary.first_error = (index, view.device.id, result.error)
-                elif result.matched:
-                    kept.append(view)
-            candidates = kept
-        summary.devices = len(candidates)
-        summary.free = sum(1 for v in candidates if v.state == "free")
+        errors = admission.errors
+        summary.errors = len(errors)
+        if errors:
+            summary.first_error = (errors[0].selector, errors[0].item.device.id, errors[0].error)
+        summary.devices = len(admission.admitted)
+        summary.free = sum(1 for v in admission.admitted if v.state == "free")
     return summaries
+
+
+def _device_of(view: DeviceView):
+    return view.device
 
 
 def selector_text(dc: DeviceClass) -> str:
@@ -261,3 +254,30 @@ def attribute_list(summaries: Sequence[AttributeSummary]) -> dict:
 
 def attribute_names(summaries: Sequence[AttributeSummary]) -> str:
     return "".join(f"{name}\n" for name in dict.fromkeys(s.name for s in summaries))
+
+
+def class_problems(summaries: Sequence[ClassSummary]) -> list[str]:
+    """The warnings ``classes`` prints: selectors that do not compile or fail on some devices."""
+    problems = []
+    for s in summaries:
+        if s.compile_error is not None:
+            problems.append(f"deviceclass {s.cls.name}: selector does not compile: {s.compile_error}")
+        elif s.first_error is not None:
+            index, device, message = s.first_error
+            problems.append(
+                f"deviceclass {s.cls.name}: selector #{index}: CEL runtime error on {s.errors} "
+                f"device{'s' if s.errors != 1 else ''} (first: {device}: {message}); "
+                "the scheduler stops on these: guard with device.driver == \"...\" or has()"
+            )
+    return problems
+
+
+def no_attributes(views: Sequence[DeviceView], shown: Sequence[DeviceView], drivers: set[str], source: str | None) -> str:
+    """What ``attributes`` says on stderr when it has nothing to list: ``views`` every device read,
+    ``shown`` those of the ``drivers`` asked for."""
+    if not views:
+        return f"no DRA devices found in {source or 'the input'}"
+    if not shown:
+        known = sorted({v.device.driver for v in views})
+        return f"no devices of driver {', '.join(sorted(drivers))} (drivers: {', '.join(known)})"
+    return "the devices publish no attributes or capacities"

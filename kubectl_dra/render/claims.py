@@ -132,3 +132,55 @@ def claim_list(claims: Sequence[Claim], cluster: Cluster) -> dict:
 
 def claim_names(claims: Sequence[Claim]) -> str:
     return "".join(f"resourceclaim.resource.k8s.io/{c.name}\n" for c in claims)
+
+
+def no_claims(cluster: Cluster, *, all_namespaces: bool) -> str:
+    """What ``claims`` says on stderr when it lists none (and how many claims it read elsewhere)."""
+    where = "any namespace" if all_namespaces else f"namespace {cluster.namespace}"
+    message = f"no ResourceClaims found in {where}"
+    others = len(cluster.claims)  # none of them is listed
+    if others > 0 and not all_namespaces:
+        message += f" ({others} in other namespaces: use -A)"
+    return message
+
+
+class ClaimWatchView:
+    """What ``claims -w`` prints of each rebuilt cluster (``cli._watch.stream_changes``'s callbacks):
+    the listed claims keyed by (namespace, name) with a signature of what a row shows (state,
+    devices, pods), their rows, items and names; a deleted claim shows the state ``deleted``."""
+
+    def __init__(self, *, all_namespaces: bool) -> None:
+        self.all_namespaces = all_namespaces
+        self.state_column = 2 if all_namespaces else 1
+        self.headers = (("NAMESPACE",) if all_namespaces else ()) + COLUMNS
+        self._index: tuple[int, dict] | None = None
+
+    def index(self, cluster: Cluster) -> dict:
+        """The cluster's device index, built once per rebuilt cluster."""
+        if self._index is None or self._index[0] != id(cluster):
+            self._index = (id(cluster), cluster.device_index())
+        return self._index[1]
+
+    def snapshot(self, cluster: Cluster) -> dict:
+        from kubectl_dra.model.queries import listed_claims
+
+        index = self.index(cluster)
+        result = {}
+        for claim in listed_claims(cluster, all_namespaces=self.all_namespaces):
+            data = claim_item(claim, cluster, index)
+            result[(claim.namespace, claim.name)] = ((data["state"], data["devices"], data["pods"]), claim)
+        return result
+
+    def rows(self, cluster: Cluster, change: Any) -> list[list[str]]:
+        lines = claim_rows(change.value, cluster, self.index(cluster), cluster.now, self.all_namespaces)
+        if change.type == "DELETED":
+            lines[0][self.state_column] = "deleted"
+        return lines
+
+    def item(self, cluster: Cluster, change: Any) -> dict:
+        data = claim_item(change.value, cluster, self.index(cluster))
+        return {**data, "state": "deleted"} if change.type == "DELETED" else data
+
+    @staticmethod
+    def name(change: Any) -> str:
+        return f"resourceclaim.resource.k8s.io/{change.value.name}"

@@ -256,3 +256,60 @@ def device_list(views: Sequence[DeviceView]) -> dict:
 
 def device_names(views: Sequence[DeviceView]) -> str:
     return "".join(f"{v.device.driver}/{v.device.pool}/{v.device.name}\n" for v in views)
+
+
+# ---------------------------------------------------------------------------- list -w
+
+
+def device_signature(view: DeviceView) -> tuple:
+    """What makes a device's line worth printing again: its state, who holds it, which pods use
+    it, what blocks it, its taints."""
+    holders = tuple((h.claim.ref, h.result.request, tuple(h.pods)) for h in view.holders)
+    admin = tuple(h.claim.ref for h in view.admin_holders)
+    taints = tuple(sorted(repr(t) for t in view.device.taints)) if view.device.taints else ()
+    return (view.state, holders, admin, tuple(view.blocked_by), taints)
+
+
+class DeviceWatchView:
+    """What ``list -w`` prints of each rebuilt cluster (``cli._watch.stream_changes``'s callbacks):
+    the selected devices keyed by device key with their :func:`device_signature`, their rows, items
+    and names. A device that leaves the selection prints as it is now; one removed from the
+    cluster prints with the state ``deleted``.
+
+    ``select(cluster)``: the selected device views (``domain.device_query.DeviceQuery``)."""
+
+    def __init__(self, select: Any, *, wide: bool) -> None:
+        self.select = select
+        self.wide = wide
+        self.headers = WIDE_COLUMNS if wide else COLUMNS
+        self.state_column = COLUMNS.index("STATE")
+        self._current: dict[tuple[str, str, str], DeviceView] = {}
+
+    def snapshot(self, cluster: Any) -> dict:
+        views = self.select(cluster)
+        self._current = {v.device.key: v for v in cluster.device_views()}
+        return {v.device.key: (device_signature(v), v) for v in views}
+
+    def _view_of(self, change: Any) -> tuple[DeviceView, bool]:
+        """The view to print, and whether the device is gone from the cluster."""
+        if change.type == "DELETED":
+            now = self._current.get(change.key)
+            return (now, False) if now is not None else (change.value, True)
+        return change.value, False
+
+    def rows(self, cluster: Any, change: Any) -> list[list[str]]:
+        view, gone = self._view_of(change)
+        row = device_row(view, self.wide)
+        if gone:
+            row[self.state_column] = "deleted"
+        return [row]
+
+    def item(self, cluster: Any, change: Any) -> dict:
+        view, gone = self._view_of(change)
+        data = device_item(view)
+        return {**data, "state": "deleted"} if gone else data
+
+    @staticmethod
+    def name(change: Any) -> str:
+        dev = change.value.device
+        return f"{dev.driver}/{dev.pool}/{dev.name}"

@@ -24,7 +24,7 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 
 
 @dataclass
-class Constraint:
+class ManifestConstraint:
     kind: str  # "matchAttribute" or "distinctAttribute"
     attribute: str  # fully qualified
 
@@ -42,13 +42,13 @@ MAX_ALTERNATIVES = 8  # DeviceSubRequests per request (dra-api.md §3.1)
 
 
 @dataclass
-class ClaimSpec:
+class ClaimManifest:
     name: str
     device_class: str
     request: str = "gpu"
     selectors: list[str] = field(default_factory=list)
     count: int | None = 1  # None: allocationMode All
-    constraints: list[Constraint] = field(default_factory=list)
+    constraints: list[ManifestConstraint] = field(default_factory=list)
     namespace: str | None = None
     template: bool = False
     api_version: str = DEFAULT_API_VERSION
@@ -71,7 +71,7 @@ def normalize_api_version(text: str) -> str:
     return f"{GROUP}/{version}"
 
 
-def validate_names(spec: ClaimSpec) -> None:
+def validate_names(spec: ClaimManifest) -> None:
     if len(spec.name) > 253 or not _DNS_SUBDOMAIN.match(spec.name):
         raise UsageError(f"--name {spec.name!r} is not a valid object name",
                          hint="lower-case letters, digits, '-' and '.', starting and ending with a letter or digit")
@@ -87,7 +87,7 @@ def validate_names(spec: ClaimSpec) -> None:
                          hint=f"use at most {MAX_ALTERNATIVES - 1} --or filters")
 
 
-def build(spec: ClaimSpec) -> dict:
+def build(spec: ClaimManifest) -> dict:
     """The manifest: a ResourceClaim, or a ResourceClaimTemplate when ``spec.template``."""
     validate_names(spec)
     flat = spec.api_version.endswith("/v1beta1")
@@ -115,7 +115,7 @@ def build(spec: ClaimSpec) -> dict:
     return {"apiVersion": spec.api_version, "kind": "ResourceClaim", "metadata": metadata, "spec": claim_spec}
 
 
-def _device_fields(spec: ClaimSpec, device_class: str, selectors: Sequence[str]) -> dict:
+def _device_fields(spec: ClaimManifest, device_class: str, selectors: Sequence[str]) -> dict:
     fields: dict = {"deviceClassName": device_class}
     if spec.count is None:
         fields["allocationMode"] = "All"

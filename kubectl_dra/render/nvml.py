@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kubectl_dra.model.computedomain import CLIQUE_LABEL
 from kubectl_dra.render.columns import ANSI, RESET, format_table, strip_controls
 
 #: ``nvidia-smi topo -m``'s legend, in its order
@@ -35,7 +36,6 @@ LEGEND = (
     ("NV#", "Connection traversing a bonded set of # NVLinks"),
 )
 UNKNOWN_LEGEND = ("?", "NVML could not tell (a call failed or a GPU is lost)")
-CLIQUE_LABEL = "nvidia.com/gpu.clique"
 #: how many failed calls a warning names before "and N more"
 EXAMPLES = 3
 
@@ -105,7 +105,8 @@ def snapshot_warnings(snap) -> list[str]:
     if snap.partial or lost or losing:
         count = len(losing) + len(lost)
         examples = [f"GPU {g.index} has fallen off the bus (GPU_IS_LOST)" for g in lost] + _describe(losing)
-        noun = "NVML call failed" if count == 1 else "NVML calls failed"
+        what = "nvidia-smi command" if getattr(snap, "source", None) == "nvidia-smi" else "NVML call"
+        noun = f"{what} failed" if count == 1 else f"{what}s failed"
         out.append(f"partial result: {count} {noun}: {_examples(examples)}; values NVML could not read are shown as -")
     unsupported = [e for e in snap.errors if not e.loses_data]
     if unsupported:
@@ -189,6 +190,10 @@ def gpu_notes(snap) -> list[str]:
         elif g.mig_enabled and not g.mig_devices:
             notes.append(f"GPU {g.index} has MIG mode on but no MIG devices: the DRA driver publishes nothing for it "
                          "(unless DynamicMIG is on)")  # fmt: skip
+        if getattr(g, "health", None):
+            from kubectl_dra.nvml.smi import health_problems
+
+            notes.extend(f"GPU {g.index}: {problem}" for problem in health_problems(g.health))
     return notes
 
 
@@ -266,6 +271,8 @@ def nvlink_summary(snap) -> str:
                 key = f"GPU{peer.index}" if peer else f"GPU at {_s(link.remote_pci_bus_id)}"
             elif link.remote_type == "cpu":
                 key = "CPU"
+            elif link.remote_pci_bus_id is None:
+                continue  # the source does not say where it goes (nvidia-smi nvlink -s)
             else:
                 key = f"{_s(link.remote_pci_bus_id)} (unknown)"
             targets[key] = targets.get(key, 0) + 1
@@ -305,6 +312,8 @@ def header(snap) -> str:
         ("Driver:", f"{_s(snap.driver_version)} ({', '.join(versions)})"),
         ("Collected:", _s(snap.collected_at)),
     ]
+    if getattr(snap, "source", None):
+        rows.append(("Source:", snap.source))
     if snap.partial:
         failed = sum(1 for e in snap.errors if e.loses_data and e.error != "GPU_IS_LOST") + sum(1 for g in snap.gpus if g.lost)
         rows.append(("Partial:", f"yes: {failed} NVML call{'s' if failed != 1 else ''} failed (see the warning)"))
@@ -360,9 +369,14 @@ def drift_text(drift, *, style: str, dynamic_mig: bool, expected: int, published
     """The ``--compare`` report."""
     node = _s(drift.node)
     mode = f"driver release {style}, {'DynamicMIG' if dynamic_mig else 'static MIG'}"
+    unverified = ""
+    if getattr(drift, "unverified", None):
+        keys = sorted({k.key for k in drift.unverified})
+        unverified = (f"not checked: {', '.join(_s(k) for k in keys)} on {_plural(len({k.device for k in drift.unverified}), 'device')} "
+                      "(the nvidia-smi outputs do not say; the collector's output does)\n")  # fmt: skip
     if drift.in_sync:
         return (f"node {node}: {_paint('in sync', 'green', color)}: the {_plural(published, 'published gpu.nvidia.com device')} "
-                f"match what NVML reports ({mode})\n")  # fmt: skip
+                f"match what NVML reports ({mode})\n" + unverified)  # fmt: skip
     lines = [
         f"node {node}: {_paint('drift', 'red', color)} between NVML and the published ResourceSlices",
         f"({mode}; {expected} expected from NVML, {published} published)",
@@ -404,6 +418,8 @@ def drift_text(drift, *, style: str, dynamic_mig: bool, expected: int, published
         _plural(len(drift.stale_mig), "stale MIG layout"),
     ]
     lines += ["", "summary: " + ", ".join(counts)]
+    if unverified:
+        lines.append(unverified.rstrip("\n"))
     for hint in drift_hints(drift, style=style, snap=snap):
         lines.append(f"hint: {hint}")
     return "\n".join(lines) + "\n"

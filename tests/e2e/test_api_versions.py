@@ -109,6 +109,19 @@ def written(api: Api):
             outcomes[version] = objects.outcome(api, ns, "probe")
         yield outcomes
     finally:
+        # pods and claims first, and waited for: no kubelet ends a graceful pod delete, so deleting the
+        # namespace alone left the claims allocated on the slices deleted below, and every later
+        # listing of the shared cluster warned about them (test_rbac compares stderr)
+        namespaces = [name for kind, name in created if kind == "Namespace"]
+        for ns in namespaces:
+            for p in api.list("Pod", ns):
+                api.delete("Pod", p["metadata"]["name"], ns)
+            for c in api.list("ResourceClaim", ns):
+                if c["metadata"].get("finalizers"):
+                    api.patch("ResourceClaim", c["metadata"]["name"], {"metadata": {"finalizers": None}}, ns)
+                api.delete("ResourceClaim", c["metadata"]["name"], ns)
+        api.wait("the apiv pods and claims to go",
+                 lambda: not any(api.list(kind, ns) for ns in namespaces for kind in ("Pod", "ResourceClaim")), timeout=30)
         for kind, name in reversed(created):
             api.delete(kind, name)
 

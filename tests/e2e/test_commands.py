@@ -179,7 +179,7 @@ def test_paged_reads_equal_whole_ones(run, live, demo_cluster, monkeypatch):
 
 
 def test_list_state_each_value(run, live, truth):
-    from kubectl_dra.cli.list import STATE_CHOICES
+    from kubectl_dra.domain.device_query import STATE_CHOICES
 
     for state in STATE_CHOICES:
         result = run("list", "--state", state, "-o", "name")

@@ -496,8 +496,19 @@ def same(a: tuple[str, object], b: tuple[str, object]) -> bool:
     return a[0] == b[0] and (a[0] != "value" or a[1] == b[1])
 
 
+_ANSWERS: dict[str, list[dict]] = {}
+
+
+def cel_answers(oracle, cases: list[tuple[str, list[dict]]]) -> list[dict]:
+    """The oracle's answers, asked once per run for the same cases (the cost tests reuse the generated run)."""
+    key = json.dumps(cases, sort_keys=True)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = oracle.cel([{"id": i, "expression": e, "devices": ds} for i, (e, ds) in enumerate(cases)])
+    return _ANSWERS[key]
+
+
 def compare(oracle, cases: list[tuple[str, list[dict]]]) -> list[tuple[int, list[tuple], list[tuple]]]:
-    answers = oracle.cel([{"id": i, "expression": e, "devices": ds} for i, (e, ds) in enumerate(cases)])
+    answers = cel_answers(oracle, cases)
     diffs = []
     for i, ((expr, devices), answer) in enumerate(zip(cases, answers)):
         if answer.get("panic"):

@@ -16,13 +16,15 @@ package main
 // Result:
 //
 //	{"id": any, "compileError": "..."|absent, "errorType": "...", "outputType": "bool",
-//	 "maxCost": N (the compile-time estimate), "newExpressionsError": "..." (API validation of a new object),
+//	 "maxCost": N (the compile-time estimate, 18446744073709551615 when unbounded; absent when the
+//	 estimation failed), "newExpressionsError": "..." (API validation of a new object),
+//	 "validation": "..." (what validateCELSelector in pkg/apis/resource/validation says of a new
+//	 selector: the compile error, or "too complex, exceeds cost limit"; absent when valid),
 //	 "results": [{"value": true|false} | {"error": "..."}, with "cost": actual cost]}
 
 import (
 	"context"
 	"encoding/json"
-	"math"
 
 	resourcev1 "k8s.io/api/resource/v1"
 	"k8s.io/apiserver/pkg/cel/environment"
@@ -64,6 +66,7 @@ type celOutput struct {
 	OutputType          string      `json:"outputType,omitempty"`
 	MaxCost             *uint64     `json:"maxCost,omitempty"`
 	NewExpressionsError string      `json:"newExpressionsError,omitempty"`
+	Validation          string      `json:"validation,omitempty"`
 	Results             []celResult `json:"results"`
 }
 
@@ -92,13 +95,21 @@ func celCase(line json.RawMessage) any {
 		out.OutputType = expr.OutputType.String()
 	}
 	// the compile-time estimate (API validation computes it)
-	if est := compiler.CompileCELExpression(in.Expression, cel.Options{}); est.Error == nil && est.MaxCost != math.MaxUint64 {
+	if est := compiler.CompileCELExpression(in.Expression, cel.Options{}); est.Error == nil {
 		maxCost := est.MaxCost
 		out.MaxCost = &maxCost
 	}
 	newEnv := environment.NewExpressions
 	if n := compiler.CompileCELExpression(in.Expression, cel.Options{EnvType: &newEnv, DisableCostEstimation: true}); n.Error != nil {
 		out.NewExpressionsError = n.Error.Detail
+	}
+	// validateCELSelector for a new selector: the NewExpressions environment, with the estimate
+	if len(in.Expression) > resourcev1.CELSelectorExpressionMaxLength {
+		out.Validation = "too long"
+	} else if v := compiler.CompileCELExpression(in.Expression, cel.Options{EnvType: &newEnv}); v.Error != nil {
+		out.Validation = v.Error.Detail
+	} else if v.MaxCost > resourcev1.CELSelectorExpressionMaxCost {
+		out.Validation = "too complex, exceeds cost limit"
 	}
 	if expr.Error != nil {
 		return out

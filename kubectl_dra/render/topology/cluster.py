@@ -1,0 +1,84 @@
+"""`topology` cluster view, the data: nodes by NVLink clique, then by product (shapes: render/topology/__init__.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubectl_dra.model.cluster import Cluster, natural_key
+from kubectl_dra.model.computedomain import cliques
+from kubectl_dra.render.devices import device_type, product
+from kubectl_dra.render.topology.tree import API_VERSION, TRAILING_TYPES, text_or_none
+
+
+def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> dict:
+    views = cluster.device_views()
+    clique_of = cliques(cluster.nodes, compute_domains)
+    domains: dict[str | None, dict] = {}
+
+    def domain(clique: str | None) -> dict:
+        d = domains.get(clique)
+        if d is None:
+            d = domains[clique] = {"clique": clique, "computeDomains": [], "nodes": [], "devices": 0, "free": 0, "products": {}}
+        return d
+
+    for name in clique_of:
+        domain(clique_of[name])["nodes"].append(name)
+    for view in views:
+        dev = view.device
+        # a device without a node of its own (allNodes, a node selector) is listed under
+        # `<all nodes>` / `<node selector>`, which are not nodes: they are not counted as such
+        node = dev.node_name or dev.node_label
+        if dev.node_name and node not in clique_of:
+            clique_of[node] = None
+            domain(None)["nodes"].append(node)
+        d = domain(clique_of.get(node))
+        free = view.state == "free"
+        d["devices"] += 1
+        d["free"] += free
+        key = (product(dev), dev.driver, device_type(dev))
+        prod = d["products"].get(key)
+        if prod is None:
+            prod = d["products"][key] = {
+                "product": text_or_none(key[0]),
+                "driver": dev.driver,
+                "type": text_or_none(key[2]),
+                "devices": 0,
+                "free": 0,
+                "overlapping": False,
+                "nodes": {},
+            }
+        prod["devices"] += 1
+        prod["free"] += free
+        if dev.consumes_counters and not prod.get("overlapping"):
+            prod["overlapping"] = True
+        counts = prod["nodes"].setdefault(node, [0, 0])
+        counts[0] += 1
+        counts[1] += free
+    for cd in compute_domains:
+        ref = f"{cd['namespace']}/{cd['name']}"
+        spanned = {clique_of.get(n["name"]) for n in cd["nodes"]} or {None}
+        for clique in sorted(spanned, key=lambda c: (c is None, c or "")):
+            domain(clique)["computeDomains"].append(ref)
+    out = []
+    for clique in sorted(domains, key=lambda c: (c is None, c or "")):
+        d = domains[clique]
+        d["nodes"] = sorted(d["nodes"], key=natural_key)
+        products = sorted(
+            d["products"].values(),
+            key=lambda p: (p["type"] in TRAILING_TYPES, p["product"] is None, p["product"] or "", p["driver"], p["type"] or ""),
+        )
+        for p in products:
+            p["nodes"] = [
+                {"node": n, "devices": c[0], "free": c[1]} for n, c in sorted(p["nodes"].items(), key=lambda kv: natural_key(kv[0]))
+            ]
+        d["products"] = products
+        out.append(d)
+    return {
+        "kind": "ClusterTopology",
+        "apiVersion": API_VERSION,
+        "nodes": len(clique_of),
+        "devices": len(views),
+        "free": sum(v.state == "free" for v in views),
+        "domains": out,
+        "computeDomains": list(compute_domains),
+    }
