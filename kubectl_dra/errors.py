@@ -18,7 +18,8 @@ class ExitCode(IntEnum):
     INPUT = 5  # an input file (-f) that cannot be read or is not Kubernetes objects
     EXISTS = 6  # `claim --apply`: an object of that name exists already; nothing was changed
     UNSATISFIABLE = 7  # `explain`: the pod / claim fits on no node (or the scheduler would stop with an error)
-    DRIFT = 8  # `nvml --compare`: the node's published devices differ from what NVML reports
+    DRIFT = 8  # `nvml --compare` / fleet mode: the node's published devices differ from what NVML reports
+    REMOTE = 9  # `nvml --node/--all-nodes`: remote collection could not run on the node (reason in the message)
 
 
 class DraError(Exception):

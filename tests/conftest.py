@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background by a non-interactive shell (`.ci/run &`, nohup, some CI
+# runners) inherits SIGINT ignored, and so would every kubectl-dra the tests start: the Ctrl-C
+# tests (watch, fault suite) would then wait forever. Give the run, and so its children, the
+# default Ctrl-C behaviour.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

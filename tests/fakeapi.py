@@ -429,6 +429,10 @@ class FakeApiServer:
         self._continue_expiry: int | None = None  # None: forever
         self._failures: list[_Failure] = []
         self._validators: list = []
+        #: extra routes, tried in order after auth and injected failures: ``route(fake, req, handler)``
+        #: answers the request itself and returns True, or returns False (tests/fakekubelet.py adds
+        #: exec, logs, deletes and a simulated kubelet this way)
+        self.routes: list = []
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url: str | None = None
@@ -1292,6 +1296,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.token is not None and req.headers.get("authorization") != f"Bearer {fake.token}":
                 raise ApiError(401)
             fake._check_injected(req.path)
+            for route in list(fake.routes):
+                if route(fake, req, self):
+                    return
             if self.command == "POST":
                 code, body = 201, fake._create(req)
             elif self.command not in ("GET", "HEAD"):

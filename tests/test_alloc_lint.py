@@ -145,3 +145,20 @@ def test_equal_specs_are_analysed_once_and_reported_per_object(monkeypatch):
         assert [(f.severity, f.code, f.message, f.hint, f.request, f.data) for f in mine] == \
                [(f.severity, f.code, f.message, f.hint, f.request, f.data) for f in alone]
     assert found[0].data is not found[len(alone)].data
+
+
+
+def test_a_selector_that_does_not_compile_keeps_earlier_runtime_errors():
+    """Class admission (kubectl_dra.admission) over lint's cached results: selectors in order, the
+    first false/error stops a device; a selector that does not compile admits nothing, and the
+    runtime errors of the selectors before it are still reported."""
+    cls = device_class("two", 'device.attributes["driver-a"].model == "m1"')
+    cls["spec"]["selectors"].append({"cel": {"expression": "device.driver =="}})
+    c = cluster_of(node(), cls, rslice([dev("a", model="m1"), dev("b"), dev("c", model="m2")]))
+    findings = lint(c)
+    assert [(f.code, f.data.get("expression"), f.data.get("devices")) for f in findings] == [
+        ("unguarded-attribute", 'device.attributes["driver-a"].model == "m1"', None),
+        ("cel-compile-error", "device.driver ==", None),
+        ("cel-runtime-error", 'device.attributes["driver-a"].model == "m1"', ["driver-a/pool-1/b"]),
+        ("class-matches-nothing", None, None),
+    ]

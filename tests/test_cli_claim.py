@@ -122,11 +122,10 @@ def request_fields(manifest: dict) -> dict:
 def matched_ids(manifest: dict) -> list[str]:
     """Device ids in the demo cluster that the class selectors AND the request selectors admit."""
     from kubectl_dra import cel
-    from kubectl_dra.cli._common import load
+    from kubectl_dra.cli._common import read_cluster, source_options
     from kubectl_dra.kube.load import CLASSES, SLICES
 
-    cluster = load(filenames=None, demo=True, kubeconfig=None, context=None, namespace=None, all_namespaces=True,
-                   request_timeout="0", want=(SLICES, CLASSES))
+    cluster = read_cluster(source_options(demo=True, all_namespaces=True), (SLICES, CLASSES))
     fields = request_fields(manifest)
     cls = next(c for c in cluster.classes if c.name == fields["deviceClassName"])
     expressions = [*cls.selectors, *(s["cel"]["expression"] for s in fields.get("selectors", []))]

@@ -377,7 +377,7 @@ def test_no_kernel_driver_is_a_clear_error(run, monkeypatch):
 
 def test_no_pynvml_is_a_clear_error(run, monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)
-    result = run("nvml", "--node", "n1")
+    result = run("nvml", "--node", "n1", "--via", "local")
     assert result.exit_code == 1 and "pip install nvidia-ml-py" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -408,7 +408,7 @@ def test_host_name_hint_when_the_node_is_not_found(run, monkeypatch, tmp_path):
     monkeypatch.delenv("NODE_NAME", raising=False)
     result = run("nvml", "--compare", "-f", str(DEMO))
     assert result.exit_code == ExitCode.NOT_FOUND
-    assert "host name; in a pod it is not the node name: pass --node, or set NODE_NAME" in result.stderr
+    assert "host name; in a pod it is not the node name: pass --node NODE --via local, or set NODE_NAME" in result.stderr
 
 
 def test_help_imports_neither_pynvml_nor_the_nvml_package():

@@ -80,6 +80,28 @@ def test_the_default_of_source_names_the_flags_offered_in_their_place():
         source_flags("namespace", "colour")
 
 
+
+def test_source_flags_may_word_a_flags_help_itself():
+    """nvml's --demo also names the NVML facts: its own help, still folded into ``source``."""
+    from typing import Annotated
+
+    from kubectl_dra.cli._common import source_flags
+
+    seen = []
+    own = Annotated[bool, typer.Option("--demo", help="The demo snapshot of --node.")]
+
+    def probe(source: SourceOptions = source_flags("filename", "demo", demo=own)) -> None:
+        seen.append(source)
+
+    app = _app_with(probe)
+    assert _invoke(app, "--demo").exit_code == 0
+    assert seen == [SourceOptions(demo=True)]
+    help_text = _invoke(app, "--help").output
+    assert "The demo snapshot of --node." in help_text and "Use the built-in demo cluster." not in help_text
+    with pytest.raises(ValueError, match="options for flags the command does not offer"):
+        source_flags("filename", demo=own)
+
+
 def test_a_bad_request_timeout_is_a_usage_error_before_the_handler_runs():
     calls = []
 

@@ -321,6 +321,14 @@ def test_demo_and_files_conflict(run, tmp_path):
     assert run("topology", "-f", path, "--context", "x").exit_code == 2
 
 
+
+def test_files_with_a_kubeconfig_say_what_every_command_says(run, tmp_path):
+    """topology reads -f itself (it keeps ComputeDomains) but checks the source as read_cluster does."""
+    path = _write(tmp_path, "gb200.yaml", _gb200_objects())
+    result = run("topology", "-f", path, "--kubeconfig", str(tmp_path / "kc"))
+    assert result.exit_code == 2
+    assert "error: -f/--filename reads files, not a cluster: drop --kubeconfig/--context" in result.stderr
+
 def test_color_always_uses_rich_and_matches_plain(run):
     plain = run("topology", "h100-dmig-01", "--demo")
     colored = run("topology", "h100-dmig-01", "--demo", "--color", "always")

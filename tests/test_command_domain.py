@@ -27,7 +27,7 @@ def demo():
 )
 def test_explain_request_usage_errors(request_, needle):
     with pytest.raises(UsageError, match=needle):
-        request_.check()
+        request_.validate()
 
 
 def test_explain_request_names_the_pod():

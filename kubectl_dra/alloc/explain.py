@@ -42,7 +42,7 @@ class ExplainRequest:
             return self.target.split("/", 1)[1]
         return None
 
-    def check(self) -> None:
+    def validate(self) -> None:
         """The usage errors (exit 2) found before the cluster is read."""
         if self.target is not None and self.claim_files:
             raise UsageError(f"give either {self.target!r} or --claim-file, not both",

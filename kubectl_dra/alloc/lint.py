@@ -28,11 +28,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_dra import cel
+from kubectl_dra.admission import admit
 from kubectl_dra.alloc.severity import ERROR, WARNING, lint_severity
 from kubectl_dra.model.claim import ClaimSpec, DeviceClass, SubRequest
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.device import Device
-
 
 
 @dataclass(slots=True)
@@ -150,21 +150,23 @@ class _Linter:
         return self._results[expression]
 
     def admitted(self, selectors: list[str], among: list[bool] | None = None) -> tuple[list[bool], dict[int, tuple[int, str]]]:
-        """Per device: passes every selector (in order, stopping at the first false), and errors."""
-        alive = list(among) if among is not None else [True] * len(self.devices)
-        errors: dict[int, tuple[int, str]] = {}
-        for i, expression in enumerate(selectors):
+        """Per device: whether the class-admission rule (:func:`kubectl_dra.admission.admit`) admits
+        it, over this linter's cached results; and the runtime errors, device -> (selector, error).
+        A selector that does not compile admits nothing; earlier selectors' errors are kept."""
+        results: list[list[cel.Result]] = []
+        for expression in selectors:
             res = self.results(expression)
             if res is None:
-                return [False] * len(self.devices), errors
-            for k, r in enumerate(res):
-                if not alive[k]:
-                    continue
-                if r.error is not None:
-                    errors[k] = (i, r.error)
-                    alive[k] = False
-                elif not r.matched:
-                    alive[k] = False
+                break
+            results.append(res)
+        start = range(len(self.devices)) if among is None else [k for k, ok in enumerate(among) if ok]
+        outcome = admit(selectors[: len(results)], start,
+                        evaluate=lambda i, _expression, alive: [results[i][k] for k in alive])  # fmt: skip
+        errors = {r.item: (r.selector, r.error) for r in outcome.errors}
+        alive = [False] * len(self.devices)
+        if len(results) == len(selectors):
+            for k in outcome.admitted:
+                alive[k] = True
         return alive, errors
 
     def add(self, level: str, *args: Any, **kw: Any) -> None:

@@ -34,9 +34,8 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
     A handler with a parameter ``source`` gets its source flags as one
     :class:`~kubectl_dra.kube.source.SourceOptions` built by ``cli._common.source_options``.
     Typer sees the flags: those that ``source``'s default names (``cli._common.NAMESPACED``,
-    ``CLUSTER_WIDE`` or ``source_flags(...)``), in that order where ``source`` stands, plus any of
-    ``cli._common.SOURCE_FLAGS`` the handler declares itself (e.g. a ``--demo`` with its own help).
-    The handler sees only ``source``.
+    ``CLUSTER_WIDE`` or ``source_flags(...)``, which may word a flag's help itself), in that order
+    where ``source`` stands. The handler sees only ``source``.
     """
 
     def register(fn: Callable) -> Callable:
@@ -178,9 +177,10 @@ def _typer_signature(fn: Callable):
     for param in inspect.signature(fn).parameters.values():
         if param.name == "source":
             if isinstance(param.default, SourceFlags):
+                own = param.default.options
                 params.extend(
                     inspect.Parameter(flag, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                      annotation=SOURCE_OPTIONS[flag][0], default=SOURCE_OPTIONS[flag][1])
+                                      annotation=own.get(flag, SOURCE_OPTIONS[flag][0]), default=SOURCE_OPTIONS[flag][1])
                     for flag in param.default
                 )  # fmt: skip
             continue

@@ -112,16 +112,28 @@ SOURCE_FLAGS = tuple(SOURCE_OPTIONS)
 
 class SourceFlags(tuple):
     """The default of a handler's ``source`` parameter: which source flags the command offers, in
-    the order its help lists them (the ``command`` decorator puts them where ``source`` stands)."""
+    the order its help lists them (the ``command`` decorator puts them where ``source`` stands),
+    and the options of those whose help the command words itself (``options``)."""
+
+    options: dict[str, Any]
 
 
-def source_flags(*names: str) -> Any:
+def source_flags(*names: str, **options: Any) -> Any:
     """``source: SourceOptions = source_flags("namespace", "filename", …)``: the flags a command
-    offers, by parameter name (:data:`SOURCE_FLAGS`); the presets below fit most commands."""
+    offers, by parameter name (:data:`SOURCE_FLAGS`); the presets below fit most commands.
+
+    A keyword gives one of them an option of the command's own, e.g. ``demo=Annotated[bool,
+    typer.Option("--demo", help=…)]`` where --demo means more than the demo cluster (``nvml``).
+    """
     unknown = [n for n in names if n not in SOURCE_OPTIONS]
     if unknown:
         raise ValueError(f"not source flags: {unknown}")
-    return SourceFlags(names)
+    stray = [n for n in options if n not in names]
+    if stray:
+        raise ValueError(f"options for flags the command does not offer: {stray}")
+    flags = SourceFlags(names)
+    flags.options = options
+    return flags
 
 
 #: -f, --demo, --kubeconfig, --context, -n, -A, --request-timeout: a command that lists one
@@ -171,6 +183,14 @@ def source_options(
     )
 
 
+def check_source(source: "SourceOptions") -> None:
+    """The source flags that exclude each other (exit 2), checked before anything is read."""
+    if source.filenames and (source.kubeconfig or source.context):
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+
+
 def read_cluster(
     source: "SourceOptions",
     want: Iterable[str],
@@ -187,11 +207,9 @@ def read_cluster(
     """
     from dataclasses import replace
 
-    from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.load import load_cluster
 
-    if source.filenames and (source.kubeconfig or source.context):
-        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+    check_source(source)
     options = replace(source, nodes=list(nodes), required=frozenset(required), pods=list(pods))
     offline = source.demo or bool(source.filenames)
     if offline:
@@ -204,27 +222,6 @@ def read_cluster(
     if source.namespace and offline:
         cluster.namespace = source.namespace
     return cluster
-
-
-def load(
-    *,
-    filenames: list[str] | None,
-    demo: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    namespace: str | None,
-    all_namespaces: bool,
-    request_timeout: str,
-    want: Iterable[str],
-    nodes: Iterable[str] = (),
-    required: Iterable[str] = (),
-    pods: Iterable[str] = (),
-) -> "Cluster":
-    """Transitional (issue 12): the flags one by one. Use ``source`` + :func:`read_cluster`; this
-    goes once cli/list.py, claim.py, topology.py and nvml.py are converted."""
-    source = source_options(filename=filenames, demo=demo, kubeconfig=kubeconfig, context=context,
-                            namespace=namespace, all_namespaces=all_namespaces, request_timeout=request_timeout)
-    return read_cluster(source, want, nodes=nodes, required=required, pods=pods)
 
 
 def split_values(values: Iterable[str] | None) -> set[str]:

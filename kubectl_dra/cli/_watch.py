@@ -3,7 +3,7 @@ the growing table, the event printer (the watch's counterpart of ``_common.emit`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Hashable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Hashable, Iterable, Sequence
 
 import typer
 
@@ -24,13 +24,9 @@ WatchOpt = Annotated[
     ),
 ]
 
-def check_watch(watch: bool, source: "SourceOptions | bool", filenames: Optional[list[str]] = None) -> None:
-    """-w follows a live API server: with --demo or -f in ``source`` it is a usage error (exit 2).
-
-    (Transitional, issue 12: ``check_watch(watch, demo, filenames)`` until cli/list.py is converted.)
-    """
-    live = (not source and not filenames) if isinstance(source, bool) else source.live
-    if watch and not live:
+def check_watch(watch: bool, source: "SourceOptions") -> None:
+    """-w follows a live API server: with --demo or -f in ``source`` it is a usage error (exit 2)."""
+    if watch and not source.live:
         from kubectl_dra.errors import UsageError
 
         raise UsageError("--watch needs a cluster", hint="drop --demo / -f: a watch follows the live API server")

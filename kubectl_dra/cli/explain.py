@@ -77,7 +77,7 @@ def explain(
     from kubectl_dra.render.explain import explain_text
 
     request = ExplainRequest(target, list(claim_file or []), node, source.namespace, features)
-    request.check()  # usage errors before the cluster is read
+    request.validate()  # usage errors before the cluster is read
     # the claims decide what is free (a 403 fails rather than simulating on a cluster that looks empty);
     # the named pod is read by name, whichever claims it has
     cluster = read_cluster(source.across_namespaces(), (SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES),

@@ -25,15 +25,12 @@ from kubectl_dra.cli._boundary import command
 from kubectl_dra.cli._common import (
     Color,
     ColorOpt,
-    Context,
-    Filenames,
-    Kubeconfig,
     Output,
     OutputOpt,
-    RequestTimeout,
     emit,
     flush_warnings,
     read_cluster,
+    source_flags,
     write_data,
 )
 
@@ -43,8 +40,25 @@ if TYPE_CHECKING:
     from kubectl_dra.nvml.snapshot import Snapshot
 
 NVML = "NVML source (default: this machine)"
+REMOTE = "Remote collection (through the cluster; see docs/nvml.md)"
 MODE = "What to print (default: the GPUs, MIG devices and topology)"
 DRIVER = "gpu.nvidia.com"
+#: the cluster-wide source flags; --demo also names the NVML facts (the demo's snapshot of --node)
+CLUSTER_SOURCE = source_flags(
+    "filename", "demo", "kubeconfig", "context", "request_timeout",
+    demo=Annotated[bool, typer.Option("--demo", help="Use the built-in demo cluster: its NVML snapshot of --node, and its "
+                                      "ResourceSlices for --compare.", rich_help_panel=NVML)],
+)  # fmt: skip
+
+
+class Via(str, Enum):
+    """``kubectl_dra.nvml.remote.VIAS`` plus ``local`` (spelled out here: --help must not import the package)."""
+
+    auto = "auto"
+    local = "local"
+    driver_pod = "driver-pod"
+    admin_claim = "admin-claim"
+    debug_pod = "debug-pod"
 
 
 class DriverRelease(str, Enum):
@@ -77,7 +91,7 @@ def _no_devices(cluster, node: str, node_origin: str) -> Exception:
 
     others = sorted({d.node_name or d.pool for pool in cluster.pools for d in pool.devices if d.driver == DRIVER})
     if node_origin == "host":
-        hint = (f'"{node}" is this machine\'s host name; in a pod it is not the node name: pass --node, or set NODE_NAME '
+        hint = (f'"{node}" is this machine\'s host name; in a pod it is not the node name: pass --node NODE --via local, or set NODE_NAME '
                 "from the downward API (fieldRef spec.nodeName)")  # fmt: skip
     elif others:
         close = difflib.get_close_matches(node, others, n=3, cutoff=0.8)
@@ -93,10 +107,61 @@ def _no_devices(cluster, node: str, node_origin: str) -> Exception:
 def nvml(
     node: Annotated[
         str | None,
-        typer.Option("--node", metavar="NODE", help="The node these GPUs are on (default: $NODE_NAME, else the host name). "
+        typer.Option("--node", metavar="NODE", help="Collect from this node through the cluster (see --via); on the node "
+                     "itself ($NODE_NAME or the host name) or with --via local: this machine, labelled NODE. "
                      "With --demo: the demo node. With --snapshot: overrides the snapshot's node.",
                      rich_help_panel=NVML),
     ] = None,
+    via: Annotated[
+        Via | None,
+        typer.Option("--via", help="How to reach --node: driver-pod (exec into the NVIDIA DRA driver's kubelet-plugin "
+                     "pod: needs pods/exec, which is root on the node), admin-claim (a short-lived pod with an "
+                     "adminAccess ResourceClaim; the namespace must be labelled resource.kubernetes.io/admin-access=true), "
+                     "debug-pod (a privileged pod with the host's root: root on the node; never chosen by auto), "
+                     "auto (driver-pod, then admin-claim; the default for a remote node), local (this machine).",
+                     case_sensitive=False, rich_help_panel=REMOTE),
+    ] = None,
+    all_nodes: Annotated[
+        bool,
+        typer.Option("--all-nodes", help="Collect from every node that publishes gpu.nvidia.com devices and report "
+                     "drift against its ResourceSlices (exit code 8 when any node drifts, 9 when some could not be read).",
+                     rich_help_panel=REMOTE),
+    ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option("--selector", "-l", metavar="SELECTOR", help="Fleet mode over the nodes with these labels "
+                     "(e.g. nvidia.com/gpu.present=true).", rich_help_panel=REMOTE),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option("--image", help="The collector pod's image for admin-claim and debug-pod (default: ubuntu:24.04; "
+                     "any image with sh and timeout: the driver injects nvidia-smi).", rich_help_panel=REMOTE),
+    ] = None,
+    pod_namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Where admin-claim and debug-pod create their pod and claims, and "
+                     "where --cleanup looks (default: the context's namespace).", rich_help_panel=REMOTE),
+    ] = None,
+    driver_namespace: Annotated[
+        str | None,
+        typer.Option("--driver-namespace", help="The NVIDIA DRA driver's namespace (default: search all namespaces).",
+                     rich_help_panel=REMOTE),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="How long each nvidia-smi command may run on a node (default 20s; e.g. 30s, 1m); "
+                     "the client waits twice that plus 15s per node.",
+                     rich_help_panel=REMOTE),
+    ] = None,
+    max_concurrency: Annotated[
+        int,
+        typer.Option("--max-concurrency", help="Fleet mode: nodes collected at the same time.", rich_help_panel=REMOTE),
+    ] = 8,
+    cleanup: Annotated[
+        bool,
+        typer.Option("--cleanup", help="Delete collector pods and claims an interrupted run left behind (by label, "
+                     "in -n's namespace).", rich_help_panel=REMOTE),
+    ] = False,
     snapshot: Annotated[
         str | None,
         typer.Option("--snapshot", metavar="FILE", help="Render a saved snapshot (kubectl dra nvml -o json) instead of "
@@ -132,17 +197,7 @@ def nvml(
     ] = None,
     output: OutputOpt = Output.table,
     color: ColorOpt = Color.auto,
-    filename: Filenames = None,
-    demo: Annotated[
-        bool,
-        typer.Option("--demo", help="Use the built-in demo cluster: its NVML snapshot of --node, and its ResourceSlices "
-                     "for --compare.", rich_help_panel=NVML),
-    ] = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    request_timeout: RequestTimeout = "0",
-    *,
-    source: SourceOptions,
+    source: SourceOptions = CLUSTER_SOURCE,
 ) -> None:
     """Show what NVML says about this node's GPUs: MIG devices, NVLink, topology; and what DRA should publish.
 
@@ -166,13 +221,39 @@ def nvml(
       kubectl dra nvml --compare
 
       kubectl dra nvml --demo --node a100-mig-01 --compare
+
+      kubectl dra nvml --node dgx-01 --via driver-pod
+
+      kubectl dra nvml --all-nodes -o json
     """
     from kubectl_dra.console import out, use_color, warn
     from kubectl_dra.render import nvml as render
 
+    from kubectl_dra.cli import nvml_remote
+
+    # remote collection (--node elsewhere, --via, --all-nodes, -l, --cleanup): kubectl_dra/cli/nvml_remote.py
+    remote_args = nvml_remote.RemoteArgs(via.value if via else None, all_nodes, selector, image, pod_namespace,
+                                         driver_namespace, timeout, max_concurrency, cleanup)  # fmt: skip
+    saved = "--snapshot" if snapshot else "--nvidia-smi" if nvidia_smi else ""
+    remote = nvml_remote.wants_remote(node, remote_args, snapshot=bool(saved), demo=source.demo)
     _check(output, source, as_resourceslice=as_resourceslice, compare=compare, driver_release=driver_release,
-           dynamic_mig=dynamic_mig, snapshot=snapshot, nvidia_smi=nvidia_smi)  # fmt: skip
-    snap, node_origin = _snapshot(node, snapshot, nvidia_smi, demo=source.demo)
+           dynamic_mig=dynamic_mig, snapshot=snapshot, nvidia_smi=nvidia_smi, remote=remote)  # fmt: skip
+    nvml_remote.check_usage(node, remote_args, snapshot=saved, demo=source.demo, filename=bool(source.filenames),
+                            as_resourceslice=as_resourceslice)  # fmt: skip
+    # the source flags arrive folded into ``source`` (cli/_boundary.py)
+    conn = {"kubeconfig": source.kubeconfig, "context": source.context, "request_timeout": str(source.request_timeout or 0)}
+    if remote and cleanup:
+        nvml_remote.cleanup(remote_args, **conn)
+        return
+    if remote and remote_args.fleet:
+        code = nvml_remote.fleet(remote_args, output=output, color=color, **conn)
+        if code:
+            raise typer.Exit(code)
+        return
+    if remote:
+        snap, node_origin = nvml_remote.remote_snapshot(node, remote_args, **conn), "option"
+    else:
+        snap, node_origin = _snapshot(node, snapshot, nvidia_smi, demo=source.demo)
     for message in render.snapshot_warnings(snap):
         warn(message)
     color_on = use_color(color.value)
@@ -200,11 +281,12 @@ def nvml(
 
 
 def _check(output: Output, source: SourceOptions, *, as_resourceslice: bool, compare: bool, driver_release, dynamic_mig,
-           snapshot: str | None, nvidia_smi: list[str] | None) -> None:  # fmt: skip
-    """The option combinations nvml refuses (exit 2), before anything is read."""
+           snapshot: str | None, nvidia_smi: list[str] | None, remote: bool = False) -> None:  # fmt: skip
+    """The option combinations nvml refuses (exit 2), before anything is read. ``remote``: the NVML facts
+    come through the cluster (--kubeconfig/--context choose it)."""
     from kubectl_dra.errors import UsageError
 
-    cluster_flags = source.filenames or source.kubeconfig or source.context
+    cluster_flags = source.filenames or ((source.kubeconfig or source.context) and not remote)
     if output is Output.name:
         raise UsageError("nvml does not print names: use -o table, wide, json or yaml")
     if as_resourceslice and compare:

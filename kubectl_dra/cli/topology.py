@@ -19,6 +19,7 @@ from kubectl_dra.cli._common import (
     ColorOpt,
     Output,
     OutputOpt,
+    check_source,
     emit,
     flush_warnings,
     keep_alive,
@@ -40,7 +41,7 @@ def topology(
     ] = None,
     nvml_file: Annotated[
         str | None,
-        typer.Option("--nvml", metavar="FILE", help="Merge an NVML snapshot (JSON) of NODE: NVLink peer groups and the topology matrix."),
+        typer.Option("--nvml", metavar="FILE|live", help="Merge an NVML snapshot (JSON) of NODE: NVLink peer groups and the topology matrix. live collects it from NODE through the cluster (live:VIA: see kubectl dra nvml --via)."),
     ] = None,
     local: Annotated[
         bool, typer.Option("--local", help="Merge NVML facts read on this machine (with --demo: the demo node's snapshot).")
@@ -63,6 +64,8 @@ def topology(
 
       kubectl dra topology dgx-h100-01 --nvml dgx-h100-01-nvml.json
 
+      kubectl dra topology dgx-h100-01 --nvml live
+
       kubectl dra topology dgx-h100-01 -o json
     """
     from kubectl_dra.console import err, use_color
@@ -73,7 +76,8 @@ def topology(
         raise UsageError("topology does not print names: use -o table, wide, json or yaml")
     if nvml_file == "-" and "-" in source.filenames:
         raise UsageError("--nvml - and -f - cannot both read stdin", hint="save one of them to a file")
-    nvml, node = _nvml_facts(node, nvml_file=nvml_file, local=local, demo=source.demo, files=bool(source.filenames))
+    nvml, node = _nvml_facts(node, nvml_file=nvml_file, local=local, demo=source.demo, files=bool(source.filenames),
+                             source=source)  # fmt: skip
     cluster, domains = _read(source, node)
     keep_alive(cluster, cluster.device_views())
     try:
@@ -85,7 +89,14 @@ def topology(
     emit(output, data=lambda: data, table=lambda wide: render.topology_text(data, wide=wide, color=use_color(color.value)))
 
 
-def _nvml_facts(node: str | None, *, nvml_file: str | None, local: bool, demo: bool, files: bool) -> tuple[Snapshot | None, str | None]:
+def _live_via(value: str) -> str | None:
+    from kubectl_dra.cli import nvml_remote
+
+    return nvml_remote.live_via(value)
+
+
+def _nvml_facts(node: str | None, *, nvml_file: str | None, local: bool, demo: bool, files: bool,
+                source: SourceOptions | None = None) -> tuple[Snapshot | None, str | None]:  # fmt: skip
     """The NVML snapshot to merge (--nvml FILE, --local, or the demo's own for a demo node) and the
     node to show (NODE, else the snapshot's)."""
     from kubectl_dra.console import err
@@ -93,7 +104,12 @@ def _nvml_facts(node: str | None, *, nvml_file: str | None, local: bool, demo: b
 
     if local and nvml_file:
         raise UsageError("--local and --nvml cannot be used together")
-    if nvml_file:
+    if nvml_file and _live_via(nvml_file):  # --nvml live[:VIA]: collected from NODE through the cluster
+        from kubectl_dra.cli import nvml_remote
+
+        nvml = nvml_remote.live_snapshot(node, nvml_file, demo=demo, files=files, kubeconfig=source.kubeconfig,
+                                         context=source.context, request_timeout=str(source.request_timeout or 0))  # fmt: skip
+    elif nvml_file:
         from kubectl_dra.nvml.snapshot import read_snapshot
 
         nvml = read_snapshot(nvml_file, "--nvml")
@@ -167,8 +183,7 @@ def _load_files(source: SourceOptions) -> tuple[Cluster, list[dict]]:
 
     if source.demo:
         raise UsageError("--demo and -f/--filename cannot be used together")
-    if source.kubeconfig or source.context:
-        raise UsageError("-f/--filename reads files, not a cluster: drop --kubeconfig/--context")
+    check_source(source)
     domains: list[dict] = []
 
     def objects():

@@ -59,7 +59,7 @@ from kubectl_dra.nvml.snapshot import (
     Snapshot,
     SnapshotError,
     Topology,
-    normalize_bus_id,
+    bus_id_key,
 )
 
 SOURCE = "nvidia-smi"
@@ -248,13 +248,7 @@ def _camel(tag: str) -> str:
 
 
 def _bus(text: str | None) -> str | None:
-    t = _na(text)
-    if t is None:
-        return None
-    try:
-        return normalize_bus_id(t)
-    except ValueError:
-        return None
+    return bus_id_key(_na(text))  # the one normaliser; not a bus id: None
 
 
 #: nvidia-smi's product_brand -> go-nvlib ``GetBrandAsString`` (what NVML collection reports)
