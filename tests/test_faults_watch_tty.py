@@ -58,13 +58,12 @@ def test_watch_faults_end_cleanly_on_ctrl_c(server, fault):
 
 
 def test_watch_gives_up_with_exit_4_after_backoff(fake_api):
-    from kubectl_dra.cli._common import load
+    from kubectl_dra.cli._common import read_cluster, source_options
     from kubectl_dra.errors import ClusterError
     from kubectl_dra.kube.watch import ClusterWatch, resources_for
 
     fake_api.script(RES, Fault("watch-close"), watch=True)
-    base = load(filenames=None, demo=False, kubeconfig=None, context=None, namespace=None, all_namespaces=True,
-                request_timeout="0", want=())
+    base = read_cluster(source_options(all_namespaces=True), ())
     watch = ClusterWatch(base, resources_for(base), retry_delays=(0.01, 0.02, 0.04))
     events = watch.follow(lambda cluster: {v.device.key: (v.state, v) for v in cluster.device_views()})
     next(events)
