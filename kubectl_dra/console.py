@@ -136,6 +136,15 @@ def use_color(choice: str = "auto", stream=None) -> bool:
         return False
 
 
+def stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (tables add their totals there; in a pipe they go to stderr)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
 def out(text: str) -> None:
     sys.stdout.write(text)
 

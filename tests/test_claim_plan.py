@@ -77,14 +77,17 @@ def test_alternatives_constraints_and_check_counts(demo):
     assert lines[0] == "alternative 1 of 2 (first: (mig=false) (product~h100)):"
     assert lines[1].startswith("  check: 10 devices on 2 nodes match class gpu.nvidia.com and the selectors; 4 free now")
     assert "  warning: no node has 2 free matching devices now (at most 1 on one node)" in lines
-    assert "  note: constraints (--same/--distinct) are not evaluated by --check" in lines
+    # constraints and alternatives through the simulated allocator: two H100s on one PCIe root, via "first"
+    assert "check (simulated): fits on 1 of 6 nodes: dgx-h100-01 (gpu-6, gpu-7 via first)" in lines
+    assert "  the allocator would pick: first (alternatives are tried in order)" in lines
 
 
 def test_check_with_no_match_in_the_class_gives_the_nearest_misses(demo):
     plan = plan_claim(ClaimRequest(terms=["memory>=100Gi"], device_class="gpu.nvidia.com", check=True), demo)
     check = plan.alternatives[0].check
     assert check.matching == 0 and not plan.matches_now
-    assert check.near_misses[0] == "NVIDIA A100 80GB PCIe publishes 80Gi; did you mean memory>=80Gi?"
+    assert check.near_misses == ["11 devices (NVIDIA A100 80GB PCIe, 80Gi; NVIDIA H100 80GB HBM3, 79.6Gi; NVIDIA H100 "
+                                 "80GB HBM3, 79.3Gi; 5 free) are the closest below memory>=100Gi; did you mean memory>=80Gi?"]
     assert check_lines(plan)[0] == ("check: no device matches class gpu.nvidia.com and the selectors now "
                                     "(the claim asks for 1 device)")
 
@@ -138,3 +141,17 @@ def test_choose_class_refuses_ties_and_an_empty_catalog(demo):
         choose_class(["a", "b"], admitted, views, views, "", "x")
     with pytest.raises(UsageError, match="no DeviceClasses in the input"):
         choose_class([], {}, views, views, "")
+
+
+def test_headline_claim_is_short_and_its_check_names_the_40gb_slices(run):
+    # issue 13: `kubectl dra claim --min-memory 40Gi --mig --demo`: a selector a human would write, and
+    # --check says that the 3g.40gb/4g.40gb slices (39.xGi) are just below the threshold
+    result = run("claim", "--min-memory", "40Gi", "--mig", "--demo", "--check")
+    assert result.exit_code == 0, result.stderr
+    import yaml as _yaml
+
+    request = _yaml.safe_load(result.stdout)["spec"]["devices"]["requests"][0]["exactly"]
+    [selector] = [s["cel"]["expression"] for s in request["selectors"]]
+    assert request["deviceClassName"] == "mig.nvidia.com" and len(selector) < 150
+    assert ("  near miss: 7 devices (3g.40gb, 39.5Gi; 4g.40gb, 39.5Gi; 3g.40gb, 39.3Gi; 6 free) are just below "
+            "memory>=40Gi; did you mean memory>=39Gi?") in result.stderr.splitlines()

@@ -187,7 +187,8 @@ def test_v1beta1_is_flat(run, definitions, version):
     assert manifest["apiVersion"] == "resource.k8s.io/v1beta1"
     request = manifest["spec"]["devices"]["requests"][0]
     assert "exactly" not in request
-    assert request["deviceClassName"] == "mig.nvidia.com" and request["count"] == 2 and request["selectors"]
+    assert request["deviceClassName"] == "mig.nvidia.com" and request["count"] == 2
+    assert "selectors" not in request  # mig.nvidia.com admits MIG devices only: --mig needs no selector
     assert_valid(manifest, definitions)
 
 
@@ -257,7 +258,8 @@ def test_unsatisfiable_filter_names_nearest_misses(run):
     result = run("claim", "--demo", "--min-memory", "90Gi", "product~h100")
     assert result.exit_code == 2
     assert "no device matches the filter" in result.stderr
-    assert "NVIDIA H100 80GB HBM3 publishes 81559Mi = 79.6Gi; did you mean memory>=79Gi?" in result.stderr
+    assert ("nearest miss: 18 devices (NVIDIA H100 80GB HBM3, 79.6Gi; NVIDIA H100 80GB HBM3, 79.3Gi; 7g.80gb, 79.3Gi; "
+            "2 more; 10 free) are the closest below memory>=90Gi; did you mean memory>=79Gi?") in result.stderr
     assert "A100" not in result.stderr  # the other terms still apply to the misses
 
 
@@ -293,7 +295,7 @@ def test_cel_is_added_verbatim(run):
     expression = 'device.attributes["gpu.nvidia.com"].profile == "1g.10gb"'
     manifest = claim_of(run, "--mig", "--cel", expression)
     selectors = [s["cel"]["expression"] for s in request_fields(manifest)["selectors"]]
-    assert len(selectors) == 2 and selectors[1] == expression
+    assert selectors == [expression]  # --mig is what the class mig.nvidia.com guarantees: no selector of its own
 
 
 def test_cel_only_claim(run):
@@ -384,7 +386,9 @@ def test_check_reports_on_stderr(run):
                         "4 free now (the claim asks for 2 devices)")
     assert "  dgx-h100-01: 8 matching, 3 free" in lines
     assert "  h100-dmig-01: 2 matching, 1 free" in lines
-    assert any("not evaluated" in line for line in lines)
+    # the constraint is evaluated by the simulated allocator: two H100s on one PCIe root exist
+    assert any(line.startswith("check (simulated): fits on 1 of 6 nodes: dgx-h100-01 (") for line in lines)
+    assert not any("not evaluated" in line for line in lines)
 
 
 def test_check_nothing_matches_names_nearest_misses(run):
@@ -392,8 +396,8 @@ def test_check_nothing_matches_names_nearest_misses(run):
     assert result.exit_code == 0
     assert yaml.safe_load(result.stdout)["spec"]["devices"]["requests"][0]["exactly"]["deviceClassName"] == "gpu.nvidia.com"
     assert "check: no device matches class gpu.nvidia.com" in result.stderr
-    assert "NVIDIA H100 80GB HBM3 publishes 81559Mi = 79.6Gi; did you mean memory>=79Gi?" in result.stderr
-    assert "NVIDIA A100 80GB PCIe publishes 80Gi; did you mean memory>=80Gi?" in result.stderr
+    assert ("nearest miss: 11 devices (NVIDIA A100 80GB PCIe, 80Gi; NVIDIA H100 80GB HBM3, 79.6Gi; "
+            "NVIDIA H100 80GB HBM3, 79.3Gi; 5 free) are the closest below memory>=90Gi; did you mean memory>=80Gi?") in result.stderr
 
 
 def test_check_warns_when_too_few_free(run):

@@ -19,8 +19,20 @@ EXAMPLE_V1 = str(FIXTURES / "dra-example-driver" / "resourceslice-list-v1-readme
 def test_list_demo_table(run, golden):
     result = run("list", "--demo")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""
+    # not a terminal: the totals go to stderr, so `| awk`/`| wc -l` see device rows only (issue 13)
+    assert result.stderr.startswith("Total: 71 devices") and "warning" not in result.stderr
+    assert "Total:" not in result.stdout
     golden("list-demo.txt", result.stdout)
+
+
+def test_list_totals_on_a_terminal_follow_the_table(run, monkeypatch):
+    monkeypatch.setattr("kubectl_dra.console.stdout_is_terminal", lambda: True)
+    result = run("list", "--demo", "--node", "h100-dmig-01")
+    table, _, totals = result.stdout.partition("\n\n")
+    assert table.startswith("NODE") and totals.startswith("Total: 38 devices, 29 free")
+    # DynamicMIG placements overlap: the totals say how many are usable together (issue 13 item 4)
+    assert "  partitions share their GPU: 29 placements free on 2 GPUs; at most 11 usable at once\n" in totals
+    assert result.stderr == ""
 
 
 def test_list_demo_wide(run, golden):
@@ -121,8 +133,7 @@ def test_list_no_match_and_no_devices(run, tmp_path):
 
 
 def test_list_footer_totals(run):
-    out = run("list", "--demo").stdout
-    footer = out.split("\n\n", 1)[1]
+    footer = run("list", "--demo").stderr
     assert footer.startswith("Total: 71 devices, 47 free, 15 allocated (14 in use by pods), 1 tainted, 8 consumed-by-partition\n")
     assert "  NVIDIA H100 80GB HBM3: 10 (4 free)\n" in footer
 

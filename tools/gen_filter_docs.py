@@ -48,6 +48,12 @@ version-like name (`…Version`, `cudaComputeCapability`) a version; `true`/`fal
 anything else a string. An operator that does not fit the type (`~` on a quantity, `>` on a string) or
 a value of the wrong type (`memory>=fast`) is an error (exit 2).
 
+Byte spellings are accepted as the quantity they mean: `'memory>=40GB'` is `memory>=40G` (decimal,
+40·10⁹ bytes: it admits a `3g.40gb` MIG slice, which publishes 39.5Gi), `'memory>=80GiB'` is
+`memory>=80Gi`; the CEL carries the Kubernetes spelling. Quote terms with `>`, `<` or `~` on the
+command line: unquoted, the shell takes `>=40Gi` as a redirection, passes only `memory` and creates a
+file named `=40Gi` (kubectl dra says so and suggests quoting).
+
 `mig=true` selects partition devices: {mig}; `mig=false` (or `not mig`) selects whole devices.
 
 ## Aliases

@@ -479,3 +479,186 @@ def cel_errors(view: NodeView, claims: list[PreparedClaim], reached: set[tuple[i
                     reason.message += f" ({len(entries)} device(s); the search did not reach them on this node)"
                 out.append(reason)
     return out
+
+
+# ---------------------------------------------------------------------- across nodes
+#
+# A node's reasons say what went wrong there; some answers need every node: which node got
+# furthest (the one worth detailing), the nearest miss of a selector over all devices the class
+# admits ("largest gpu.nvidia.com memory: 79.6Gi on dgx-h100-01"), and hints another node disproves
+# (on one node the class admits nothing, but on another it admits enough and the selector rejects
+# them all: "is it the right class?" is then the wrong question).
+
+import re as _re
+
+_Q = r"""["']([^"'\\]+)["']"""
+_CAPACITY_CMP = _re.compile(
+    rf"device\.capacity\[\s*{_Q}\s*\]\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*{_Q}\s*\])\s*\.\s*"
+    rf"(?:compareTo\(\s*quantity\(\s*{_Q}\s*\)\s*\)\s*(>=|>|<=|<)\s*0|(isGreaterThan|isLessThan)\(\s*quantity\(\s*{_Q}\s*\)\s*\))")
+_ATTRIBUTE_CMP = _re.compile(
+    rf"device\.attributes\[\s*{_Q}\s*\]\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*{_Q}\s*\])\s*(>=|>|<=|<)\s*(-?[0-9]+)(?![0-9.])")
+
+
+def thresholds(expression: str) -> list[tuple[str, str, str, str]]:
+    """(place, qualified name, op, value) of every capacity or int comparison with a constant in a selector."""
+    out = []
+    for m in _CAPACITY_CMP.finditer(expression or ""):
+        domain, ident = m.group(1), m.group(2) or m.group(3)
+        if m.group(5):
+            op, value = m.group(5), m.group(4)
+        else:
+            op, value = (">" if m.group(6) == "isGreaterThan" else "<"), m.group(7)
+        out.append(("capacity", f"{domain}/{ident}", op, value))
+    for m in _ATTRIBUTE_CMP.finditer(expression or ""):
+        out.append(("attribute", f"{m.group(1)}/{m.group(2) or m.group(3)}", m.group(4), m.group(5)))
+    return out
+
+
+def nearest_miss(spec: ReqSpec, entries: Iterable[Entry], selector: int) -> dict | None:
+    """Over every device that passes the class and the selectors before ``selector`` but fails it: the
+    value closest to the selector's threshold, e.g. the largest memory for ``memory >= 200Gi``."""
+    sel = spec.selection
+    if selector >= len(sel.selectors):
+        return None
+    devices = [e.device for e in entries if sel.outcome.get(e.index) == selector]
+    return closest_miss(sel.selectors[selector], devices)
+
+
+def closest_miss(expression: str, devices: Iterable) -> dict | None:
+    """Among ``devices`` (that ``expression`` rejects), the value closest to its one threshold:
+    ``{"text": "largest gpu.nvidia.com memory: 80Gi on a100-mig-01 (the selector asks for >= 200Gi)", …}``;
+    None when the expression has no single threshold or no device publishes the value."""
+    from kubectl_dra.filter.nearmiss import threshold_miss
+    from kubectl_dra.model.quantity import Quantity, QuantityError
+    from kubectl_dra.render.devices import human_quantity
+
+    found = thresholds(expression)
+    if len(found) != 1:
+        return None  # none, or several: which one failed is not known
+    place, name, op, wanted = found[0]
+    try:
+        target = Quantity.parse(wanted).value if place == "capacity" else int(wanted)
+    except (QuantityError, ValueError):
+        return None
+
+    def value_of(device):
+        raw = (device.capacity if place == "capacity" else device.attributes).get(name)
+        if raw is None:
+            return None
+        if place == "capacity":
+            try:
+                return Quantity.parse(raw).value
+            except (QuantityError, TypeError):
+                return None
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+    def shown_of(device):
+        raw = (device.capacity if place == "capacity" else device.attributes).get(name)
+        return human_quantity(raw) if place == "capacity" else str(raw)
+
+    domain, _, ident = name.rpartition("/")
+    # the one near-miss engine (filter.nearmiss); the selector rejected all of them: the closest count
+    miss = threshold_miss(list(devices), value_of, shown_of, name=ident, op=op, threshold=wanted,
+                          kind="quantity" if place == "capacity" else "int", wanted=target, nothing_matched=True)
+    if miss is None:
+        return None
+    device = miss.devices[0]
+    raw = (device.capacity if place == "capacity" else device.attributes).get(name)
+    shown = shown_of(device)
+    word = "largest" if op in (">", ">=") else "smallest"
+    text = f"{word} {domain} {ident}: {shown} on {device.node_label} (the selector asks for {op} {wanted})"
+    if miss.near and miss.suggestion:
+        text += f"; {miss.count} device{'s' if miss.count != 1 else ''} within 5 %: {op} {miss.suggestion} would admit them"
+    return {
+        "name": name, "op": op, "wanted": wanted, "value": raw, "shown": shown,
+        "node": device.node_label, "device": device.id, "near": miss.near, "count": miss.count,
+        "suggestion": miss.suggestion, "groups": [g.__dict__ for g in miss.groups], "text": text,
+    }
+
+
+def cross_node(nodes: list, prepared: list[PreparedClaim], entries: list[Entry]) -> None:
+    """Fill in what needs every node (see above) on the nodes' NO_MATCH reasons, in place:
+    ``data["nearestMiss"]`` and a hint that names it; a class hint that another node disproves is replaced."""
+    specs = {(pc.ref, spec.name): spec for pc in prepared for spec in pc.specs()}
+    funnels: dict[tuple[str, str], list[Funnel]] = {}
+    for n in nodes:
+        for f in n.funnels:
+            funnels.setdefault((f.claim, f.request), []).append(f)
+    cache: dict[tuple[str, str, int], dict | None] = {}
+    for n in nodes:
+        for reason in n.reasons:
+            if reason.code != R.NO_MATCH or (reason.claim, reason.request) not in specs:
+                continue
+            spec = specs[(reason.claim, reason.request)]
+            nc = len(spec.selection.class_selectors)
+            needed = reason.data.get("needed")
+            needed = 1 if not isinstance(needed, int) else max(needed, 1)
+            # the class admits enough devices on some node: the class is not what fails
+            class_ok = any(f.count("class") >= needed for f in funnels.get((reason.claim, reason.request), [])
+                           if any(s.stage == "class" for s in f.stages))
+            stages = reason.data.get("stages") or []
+            failing = next((i - 1 for i, s in enumerate(stages) if s.get("stage") in ("class", "selector")
+                            and s.get("count", 0) < needed), None)
+            selector = None
+            if failing is not None and failing >= nc:
+                selector = failing
+            elif class_ok:
+                # the first request selector that leaves fewer than needed on the best node
+                selector = _failing_selector(funnels.get((reason.claim, reason.request), []), nc, needed)
+            miss = None
+            if selector is not None:
+                key = (reason.claim, reason.request, selector)
+                if key not in cache:
+                    found = nearest_miss(spec, entries, selector)
+                    cache[key] = None if found is None else {"selector": selector - nc, **found}
+                miss = cache[key]
+            if miss is not None:
+                reason.data["nearestMiss"] = miss
+            if class_ok and reason.hint and reason.hint.endswith("is it the right class?"):
+                reason.data["classHintDisproved"] = True
+                reason.hint = None
+            if miss is not None:
+                reason.hint = f"selector #{selector - nc}: {miss['text']}"
+            elif reason.data.get("classHintDisproved") and selector is not None:
+                expression = spec.selection.selectors[selector]
+                reason.hint = (f"selector #{selector - nc} `{_short(expression)}` rejects the devices the class admits "
+                               "(the class admits enough on other nodes)")
+
+
+def _failing_selector(fs: list[Funnel], nc: int, needed: int) -> int | None:
+    best = None
+    for f in fs:
+        stages = [s for s in f.stages if s.stage in ("class", "selector")]
+        if not stages or stages[min(nc, len(stages)) - 1].count < needed:
+            continue
+        for i, s in enumerate(stages):
+            if i >= nc and s.count < needed:
+                best = i if best is None else min(best, i)
+                break
+    return best
+
+
+def progress(node: dict) -> tuple:
+    """How far a node (NodeResult.to_dict()) got through its funnels: for detailing the node of a group
+    of equally failing nodes that came closest, not the first by name.  Larger is further."""
+    keys = []
+    for funnel in node.get("funnels") or []:
+        needed = funnel.get("needed")
+        needed = 1 if needed is None else max(needed, 1)
+        counts = [s.get("count", 0) for s in funnel.get("stages", [])]
+        passed = next((i for i, c in enumerate(counts) if c < needed), len(counts))
+        # then the counts from the stage that failed back to the first: more devices got further
+        back = counts[:passed + 1][::-1]
+        keys.append((passed, tuple(min(c, needed) for c in back), tuple(back)))
+    if not keys:
+        return ((0, (), ()),)
+    return tuple(sorted(keys))  # the worst funnel first: a node is as far as its weakest request
+
+
+def furthest(group: list[dict]) -> dict:
+    """The node of ``group`` (NodeResult dicts) that got furthest; ties keep the first (by name)."""
+    best = group[0]
+    for n in group[1:]:
+        if progress(n) > progress(best):
+            best = n
+    return best

@@ -169,6 +169,20 @@ class _Linter:
                 alive[k] = True
         return alive, errors
 
+    def nearest_miss(self, selectors: list[str], admitted: list[bool]) -> dict | None:
+        """The first selector that rejects every device still in the running, and the closest value to
+        its threshold among those devices (diagnose.closest_miss), or None."""
+        from kubectl_dra.alloc.diagnose import closest_miss
+
+        alive = admitted
+        for i, expression in enumerate(selectors):
+            after, _ = self.admitted([expression], alive)
+            if not any(after):
+                miss = closest_miss(expression, [self.devices[k] for k, ok in enumerate(alive) if ok])
+                return None if miss is None else {"selector": i, **miss}
+            alive = after
+        return None
+
     def add(self, level: str, *args: Any, **kw: Any) -> None:
         self.findings.append(Finding(lint_severity(level), *args, **kw))
 
@@ -335,13 +349,16 @@ class _Linter:
         matched, errors = self.admitted(sub.selectors, admitted)
         self.runtime_errors(errors, sub.selectors, obj, lambda i: f"request {name} selector #{i}", name)
         if self.devices and not any(matched):
+            miss = self.nearest_miss(sub.selectors, admitted)
             self.add(
                 WARNING,
                 "request-matches-nothing",
                 f"request {name}: no published device matches class {cls.name} and the request's selectors",
                 obj,
                 request=name,
-                data={"deviceClass": cls.name, "selectors": list(sub.selectors)},
+                hint=None if miss is None else f"selector #{miss['selector']}: {miss['text']}",
+                data={"deviceClass": cls.name, "selectors": list(sub.selectors),
+                      **({"nearestMiss": miss} if miss else {})},
             )
         elif sub.allocation_mode == "ExactCount" and sub.count > 1:
             per_node: Counter[str] = Counter()

@@ -225,6 +225,7 @@ def _attempt(
         if tracker.progress is not None:
             tracker.progress(index, len(views))
         result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker))
+    diagnose.cross_node(result.nodes, prepared, topology.entries)
     if excluded:
         result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
         rank = {name: i for i, name in enumerate(order)}

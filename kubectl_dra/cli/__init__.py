@@ -21,6 +21,10 @@ class _Group(typer.core.TyperGroup):
     text) printed as every other error is, kubectl-style: ``error: …`` and a ``hint: …`` (exit 2)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        from kubectl_dra.cli.argv import normalize
+
+        # kubectl's habits (flags before the subcommand, -o=wide, --no-headers=true): see cli/argv.py
+        args = normalize(self, [*(sys.argv[1:] if args is None else args)])
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         # click's exception classes, wherever this typer keeps click (it may vendor it)

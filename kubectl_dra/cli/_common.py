@@ -53,6 +53,11 @@ Filenames = Annotated[
         rich_help_panel=SOURCE,
     ),
 ]
+Recursive = Annotated[
+    bool,
+    typer.Option("--recursive", "-R", help="With -f DIR: also the files in its subdirectories (as kubectl).",
+                 rich_help_panel=SOURCE),
+]
 Demo = Annotated[bool, typer.Option("--demo", help="Use the built-in demo cluster.", rich_help_panel=SOURCE)]
 Kubeconfig = Annotated[
     Optional[str], typer.Option("--kubeconfig", help="Path to the kubeconfig file.", rich_help_panel=SOURCE)
@@ -77,6 +82,58 @@ RequestTimeout = Annotated[
 OutputOpt = Annotated[
     Output, typer.Option("--output", "-o", help="Output format.", case_sensitive=False, rich_help_panel=OUTPUT)
 ]
+
+
+class Template:
+    """``-o jsonpath=…|jsonpath-file=…|custom-columns=…|custom-columns-file=…`` (kubectl's template
+    formats), printed by :func:`emit` from the same document ``-o json`` prints."""
+
+    value = "template"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Template({self.text!r})"
+
+
+def _output_type():
+    from typer._click.types import ParamType
+
+    class OutputType(ParamType):
+        name = "FORMAT"
+        #: what completion offers (kubectl_dra.completion.build reads ``choices``)
+        choices = (*(o.value for o in Output), "jsonpath=", "jsonpath-file=", "custom-columns=", "custom-columns-file=")
+
+        def convert(self, value, param, ctx):  # type: ignore[override]
+            if isinstance(value, (Output, Template)):
+                return value
+            text = str(value)
+            from kubectl_dra.render.kubectl_formats import is_template
+
+            if is_template(text):
+                return Template(text)
+            try:
+                return Output(text.lower())
+            except ValueError:
+                self.fail(f"{text!r} is not one of table, wide, json, yaml, name, jsonpath=…, jsonpath-file=…, "
+                          "custom-columns=…, custom-columns-file=…", param, ctx)
+
+    return OutputType()
+
+
+#: -o for commands that print through emit(): kubectl's template formats too
+TemplateOutputOpt = Annotated[
+    str,  # an Output or a Template (the click type converts; typer must not convert again)
+    typer.Option("--output", "-o", help="Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE, "
+                 "jsonpath-file=FILE, custom-columns=SPEC, custom-columns-file=FILE (as kubectl get).",
+                 click_type=_output_type(), rich_help_panel=OUTPUT),
+]
+SortBy = Annotated[
+    Optional[str],
+    typer.Option("--sort-by", help="Sort the list by a JSONPath into -o json's items, e.g. '.node' or "
+                 "'{.capacity.gpu\\.nvidia\\.com/memory}' (as kubectl get --sort-by).", rich_help_panel=OUTPUT),
+]
 ColorOpt = Annotated[
     Color, typer.Option("--color", help="Colour the output.", case_sensitive=False, rich_help_panel=OUTPUT)
 ]
@@ -98,6 +155,7 @@ def keep_alive(*objects: object) -> None:
 #: the source flags: handler parameter name -> (its option, its default), as kubectl spells them
 SOURCE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "filename": (Filenames, None),
+    "recursive": (Recursive, False),
     "demo": (Demo, False),
     "kubeconfig": (Kubeconfig, None),
     "context": (Context, None),
@@ -138,14 +196,15 @@ def source_flags(*names: str, **options: Any) -> Any:
 
 #: -f, --demo, --kubeconfig, --context, -n, -A, --request-timeout: a command that lists one
 #: namespace (or every one with -A)
-NAMESPACED = source_flags("filename", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
+NAMESPACED = source_flags("filename", "recursive", "demo", "kubeconfig", "context", "namespace", "all_namespaces", "request_timeout")
 #: -f, --demo, --kubeconfig, --context, --request-timeout: a command about the whole cluster
-CLUSTER_WIDE = source_flags("filename", "demo", "kubeconfig", "context", "request_timeout")
+CLUSTER_WIDE = source_flags("filename", "recursive", "demo", "kubeconfig", "context", "request_timeout")
 
 
 def source_options(
     *,
     filename: Iterable[str] | None = None,
+    recursive: bool = False,
     demo: bool = False,
     kubeconfig: str | None = None,
     context: str | None = None,
@@ -174,6 +233,7 @@ def source_options(
         raise UsageError(f"--request-timeout: {err}") from None
     return SourceOptions(
         filenames=list(filename or []),
+        recursive=recursive,
         demo=demo,
         kubeconfig=kubeconfig,
         context=context,
@@ -244,6 +304,8 @@ def emit(
     table: Callable[[bool], str] | None = None,
     names: Callable[[], str] | None = None,
     empty: str | None = None,
+    no_headers: bool = False,
+    sort_by: str | None = None,
 ) -> None:
     """The one printer chooser: print a command's result in the -o format asked for.
 
@@ -261,10 +323,25 @@ def emit(
     from kubectl_dra.console import err, out
 
     fmt = _format(output)
+    if isinstance(output, Template):
+        from kubectl_dra.render.kubectl_formats import parse_output, render, sort_by as sorted_by
+
+        spec = parse_output(output.text)
+        check_output(Output.json, data=data, table=table, names=names)
+        document = data()  # type: ignore[misc]
+        keep_alive(document)
+        if sort_by:
+            document = sorted_by(document, sort_by)
+        out(render(spec, document, no_headers=no_headers))
+        return
     if fmt in ("json", "yaml"):
         check_output(output, data=data, table=table, names=names)
         document = data()  # type: ignore[misc]
         keep_alive(document)
+        if sort_by:
+            from kubectl_dra.render.kubectl_formats import sort_by as sorted_by
+
+            document = sorted_by(document, sort_by)
         write_data(document, Output(fmt))
         return
     check_output(output, data=data, table=table, names=names)
@@ -278,7 +355,13 @@ def emit(
 
 def check_output(output: "Output | Enum | str | None", *, data: object = None, table: object = None,
                  names: object = None) -> None:
-    """Exit 2 when a command has no renderer for ``output`` (pass the renderers it has, or ``True``)."""
+    """Exit 2 when a command has no renderer for ``output`` (pass the renderers it has, or ``True``);
+    a template (-o jsonpath=…) is parsed here too, so a bad one fails before the cluster is read."""
+    if isinstance(output, Template):
+        from kubectl_dra.render.kubectl_formats import parse_output
+
+        parse_output(output.text)
+        output = Output.json
     fmt = _format(output)
     have = {"json": data, "yaml": data, "name": names, "table": table, "text": table, "wide": table}
     if have.get(fmt) is None:
@@ -290,6 +373,16 @@ def check_output(output: "Output | Enum | str | None", *, data: object = None, t
 
 def _format(output: "Output | Enum | str | None") -> str:
     return str(getattr(output, "value", output) or "table").lower()
+
+
+def sort_rows(sort_by: str | None, rows: list, items: list[dict]) -> list:
+    """``rows`` (views, claims…) in the order ``--sort-by`` gives their -o json ``items`` (same order, same length)."""
+    if not sort_by:
+        return rows
+    from kubectl_dra.render.kubectl_formats import sort_by as sorted_by
+
+    tagged = {"items": [{**item, "\x00index": i} for i, item in enumerate(items)]}
+    return [rows[item["\x00index"]] for item in sorted_by(tagged, sort_by)["items"]]
 
 
 def write_data(data: dict, output: Output) -> None:

@@ -13,7 +13,11 @@ from kubectl_dra.cli._common import (
     NoHeaders,
     Output,
     OutputOpt,
+    SortBy,
+    TemplateOutputOpt,
+    check_output,
     emit,
+    sort_rows,
     flush_warnings,
     keep_alive,
     read_cluster,
@@ -28,7 +32,8 @@ if TYPE_CHECKING:
 
 @command(app, "classes")
 def list_classes(
-    output: OutputOpt = Output.table,
+    output: TemplateOutputOpt = Output.table,
+    sort_by: SortBy = None,
     no_headers: NoHeaders = False,
     source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
@@ -44,9 +49,12 @@ def list_classes(
       kubectl dra classes -o wide
 
       kubectl dra classes -o json
+
+      kubectl dra classes --sort-by .free -o custom-columns=NAME:.name,FREE:.free,AT-ONCE:.usableAtOnce --demo
     """
     from kubectl_dra.render import catalog as render
 
+    check_output(output, data=True, table=True, names=True)
     # free counts depend on claims in every namespace
     cluster = read_cluster(source.across_namespaces(), (CLASSES, SLICES, CLAIMS))
     views = cluster.device_views()
@@ -54,15 +62,18 @@ def list_classes(
     flush_warnings(cluster)
     if not cluster.claims_known:
         warn("claims could not be read, so every admitted device is counted as free")
-    summaries = render.summarize_classes(cluster.classes, views)
+    summaries = render.summarize_classes(cluster.classes, views, cluster)
     for problem in render.class_problems(summaries):
         warn(problem)
+    if sort_by:
+        summaries = sort_rows(sort_by, summaries, render.class_list(summaries)["items"])
     emit(
         output,
         data=lambda: render.class_list(summaries),
         table=lambda wide: render.classes_table(summaries, wide=wide, no_headers=no_headers),
         names=lambda: render.class_names(summaries),
         empty=None if summaries else "no DeviceClasses found",
+        no_headers=no_headers,
     )
 
 
@@ -72,7 +83,7 @@ def list_attributes(
         Optional[list[str]],
         typer.Option("--driver", help="Only these drivers, e.g. gpu.nvidia.com or nvidia (repeatable or comma-separated)."),
     ] = None,
-    output: OutputOpt = Output.table,
+    output: TemplateOutputOpt = Output.table,
     no_headers: NoHeaders = False,
     source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
@@ -104,4 +115,5 @@ def list_attributes(
         table=lambda wide: render.attributes_table(summaries, wide=wide, no_headers=no_headers),
         names=lambda: render.attribute_names(summaries),
         empty=None if summaries else render.no_attributes(views, shown, drivers, cluster.source),
+        no_headers=no_headers,
     )

@@ -6,7 +6,9 @@ The example of a thin command (docs/architecture.md): flags -> ``source`` (folde
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
 
 from kubectl_dra.cli import app
 from kubectl_dra.cli._boundary import command
@@ -17,7 +19,11 @@ from kubectl_dra.cli._common import (
     NoHeaders,
     Output,
     OutputOpt,
+    SortBy,
+    Template,
+    TemplateOutputOpt,
     emit,
+    sort_rows,
     flush_warnings,
     keep_alive,
     read_cluster,
@@ -33,7 +39,17 @@ if TYPE_CHECKING:
 
 @command(app, "claims")
 def list_claims(
-    output: OutputOpt = Output.table,
+    names: Annotated[
+        Optional[list[str]], typer.Argument(help="Only these claims (NAME or NAMESPACE/NAME).", show_default=False)
+    ] = None,
+    state: Annotated[
+        Optional[list[str]],
+        typer.Option("--state", help="Only claims in this state: pending, allocated, reserved, deallocating, deleting "
+                     "(repeatable or comma-separated)."),
+    ] = None,
+    node: Annotated[Optional[str], typer.Option("--node", help="Only claims with a device on this node.")] = None,
+    output: TemplateOutputOpt = Output.table,
+    sort_by: SortBy = None,
     no_headers: NoHeaders = False,
     color: ColorOpt = Color.auto,
     watch: WatchOpt = False,
@@ -47,28 +63,57 @@ def list_claims(
 
       kubectl dra claims -n ml-team -o json
 
+      kubectl dra claims -A --state pending --demo
+
+      kubectl dra claims -A --node dgx-h100-01 -o wide --demo
+
       kubectl dra claims -A -w   (then a line each time a claim is allocated, reserved, released or deleted)
     """
     from kubectl_dra.model.queries import listed_claims
     from kubectl_dra.render import claims as render
 
+    from kubectl_dra.cli._common import check_output, split_values
+    from kubectl_dra.model.claim_query import select_claims
+
+    states = split_values(state)
+    if states:
+        select_claims([], states=sorted(states))  # a bad --state: exit 2 before the cluster is read
+    check_output(output, data=True, table=True, names=True)
     check_watch(watch, source)
+    if watch and (isinstance(output, Template) or sort_by or names or states or node):
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("-w prints every claim as table, wide, json, yaml or name",
+                         hint="drop NAME, --state, --node, --sort-by and -o jsonpath/custom-columns with -w")
     if watch:
         watch_claims(source, output=output, no_headers=no_headers, color=use_color(color.value))
         return
     # pods: who waits on a claim that is not reserved yet; the claims are the answer: a 403 fails
     cluster = read_cluster(source, (SLICES, CLAIMS, PODS), required=(CLAIMS,))
     claims = listed_claims(cluster, all_namespaces=source.all_namespaces)
-    keep_alive(cluster, cluster.device_index())  # joins devices; may add warnings about stale allocations
+    index = cluster.device_index()
+    keep_alive(cluster, index)  # joins devices; may add warnings about stale allocations
     flush_warnings(cluster)
+    if names or states or node:
+        claims = select_claims(claims, names=names or (), states=sorted(states), node=node, device_index=index)
+        if names and not claims:
+            from kubectl_dra.errors import NotFoundError
+
+            where = "any namespace" if source.all_namespaces else f"namespace {cluster.namespace}"
+            raise NotFoundError(f'resourceclaims "{names[0]}" not found in {where}',
+                                hint="kubectl dra claims -A lists every claim")
+    if sort_by:
+        claims = sort_rows(sort_by, claims, render.claim_list(claims, cluster)["items"])
     emit(
         output,
         data=lambda: render.claim_list(claims, cluster),
         table=lambda wide: render.claims_table(
-            claims, cluster, all_namespaces=source.all_namespaces, color=use_color(color.value), no_headers=no_headers
+            claims, cluster, all_namespaces=source.all_namespaces, color=use_color(color.value), no_headers=no_headers,
+            wide=wide,
         ),
         names=lambda: render.claim_names(claims),
         empty=None if claims else render.no_claims(cluster, all_namespaces=source.all_namespaces),
+        no_headers=no_headers,
     )
 
 

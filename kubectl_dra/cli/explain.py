@@ -48,7 +48,7 @@ def explain(
     ] = None,
     node: Annotated[Optional[str], typer.Option("--node", help="Only this node.")] = None,
     output: ExplainOutputOpt = ExplainOutput.table,
-    source: SourceOptions = source_flags("namespace", "filename", "demo", "kubeconfig", "context", "request_timeout"),
+    source: SourceOptions = source_flags("namespace", "filename", "recursive", "demo", "kubeconfig", "context", "request_timeout"),
     features: Annotated[
         Optional[str],
         typer.Option("--features", help="Feature gates to simulate, as Kubernetes names them: "
@@ -66,11 +66,11 @@ def explain(
 
     Examples:
 
-      kubectl dra explain -n research pretrain-70b-gpus-fmb6b --demo
+      kubectl dra explain -n research pretrain-70b-gpus-fmb6b --demo   (exit code 7: it fits nowhere)
 
-      kubectl dra explain pod/llm-train-1 -n ml-team
+      kubectl dra explain pod/pretrain-70b -n research   (exit code 7)
 
-      kubectl dra claim --min-memory 40Gi --count 8 > c.yaml; kubectl dra explain --claim-file c.yaml
+      kubectl dra claim product~h100 'not mig' --count 2 > c.yaml; kubectl dra explain --claim-file c.yaml
     """
     from kubectl_dra.alloc.explain import ExplainRequest, explain as explain_claims
     from kubectl_dra.kube.load import read_claim_manifests

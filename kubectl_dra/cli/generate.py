@@ -37,7 +37,7 @@ class ManifestOutput(str, Enum):
 def claim(
     terms: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Filter terms, ANDed, e.g. memory>=40Gi mig=true (same language as `list`).", show_default=False),
+        typer.Argument(help="Filter terms, ANDed, e.g. 'memory>=40Gi' mig=true (same language as `list`; quote terms with > or <).", show_default=False),
     ] = None,
     min_memory: Annotated[Optional[str], typer.Option("--min-memory", help="Adds the term memory>=Q, e.g. 40Gi.")] = None,
     mig: Annotated[bool, typer.Option("--mig", help="A MIG / partition device (adds the term mig=true).")] = False,
@@ -123,11 +123,11 @@ def claim(
 
       kubectl dra claim --profile 1g.10gb --template --name mig-small --demo
 
-      kubectl dra claim 'memory>=40Gi' --count 2 --same pcieRoot --demo
+      kubectl dra claim 'memory>=40Gi' product~h100 'not mig' --count 2 --same pcieRoot --demo
 
       kubectl dra claim product~h100 --class gpu.nvidia.com --check
 
-      kubectl dra claim product~h100 --or product~a100 --or 'mig=true profile=3g.40gb' --demo
+      kubectl dra claim product~h100 'not mig' --or 'product~a100 not mig' --or 'mig=true profile=3g.40gb' --demo
     """
     from kubectl_dra.domain.claim_plan import ClaimRequest, apply_manifest, plan_claim
     from kubectl_dra.render.claim_check import check_lines

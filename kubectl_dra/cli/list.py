@@ -15,7 +15,10 @@ from kubectl_dra.cli._common import (
     NoHeaders,
     Output,
     OutputOpt,
+    SortBy,
+    TemplateOutputOpt,
     emit,
+    sort_rows,
     flush_warnings,
     keep_alive,
     read_cluster,
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 def list_devices(
     terms: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Filter terms, ANDed, e.g. memory>=40Gi mig=true (same language as --where).", show_default=False),
+        typer.Argument(help="Filter terms, ANDed, e.g. 'memory>=40Gi' mig=true (same language as --where; quote terms with > or <).", show_default=False),
     ] = None,
     where: Annotated[
         Optional[list[str]],
@@ -51,7 +54,16 @@ def list_devices(
     node: Annotated[Optional[list[str]], typer.Option("--node", help="Only devices on these nodes (repeatable or comma-separated).")] = None,
     driver: Annotated[Optional[list[str]], typer.Option("--driver", help="Only these drivers, e.g. gpu.nvidia.com or nvidia.")] = None,
     state: Annotated[str, typer.Option("--state", help="free | allocated (incl. reserved) | reserved | tainted | consumed-by-partition | unavailable (not free) | all.")] = "all",
-    output: OutputOpt = Output.table,
+    selector: Annotated[
+        Optional[str],
+        typer.Option("--selector", "-l", help="Only devices on nodes whose labels match this selector "
+                     "(kubectl's syntax: k=v, k!=v, k in (a,b), k, !k; comma-separated, ANDed)."),
+    ] = None,
+    show_labels: Annotated[
+        bool, typer.Option("--show-labels", help="Add a LABELS column with the node's labels.", rich_help_panel="Output")
+    ] = False,
+    output: TemplateOutputOpt = Output.table,
+    sort_by: SortBy = None,
     no_headers: NoHeaders = False,
     color: ColorOpt = Color.auto,
     watch: WatchOpt = False,
@@ -59,15 +71,21 @@ def list_devices(
 ) -> None:
     """List every DRA device: node, driver, product, memory, MIG profile, state, and the claim and pods holding it.
 
+    Devices belong to no namespace: without -n (or with -A) every device is listed; -n NS lists the
+    devices held by claims in NS (devices no claim holds are left out, and stderr says how many).
+    A threshold term that leaves out devices just below it (a 3g.40gb MIG slice has 39.5Gi, below
+    memory>=40Gi) gets a note on stderr with the threshold that would admit them.
+    On a terminal the table ends with totals; in a pipe the totals go to stderr.
+
     Examples:
 
       kubectl dra list --demo
 
       kubectl dra list --node dgx-h100-01 --state free
 
-      kubectl dra list memory>=40Gi mig=true --demo
+      kubectl dra list 'memory>=40Gi' mig=true --demo
 
-      kubectl dra list --cel 'device.attributes["gpu.nvidia.com"].architecture == "Hopper"'
+      kubectl dra list --cel 'device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].architecture == "Hopper"'
 
       kubectl dra list --class mig.nvidia.com --state free
 
@@ -84,12 +102,27 @@ def list_devices(
     query = DeviceQuery(split_values(node), split_values(driver), state,
                         " ".join([*(where or []), *(terms or [])]), cel_expression, device_class)
     query.validate()
+    from kubectl_dra.model.labels import parse_selector
+
+    node_selector = parse_selector(selector) if selector else None
     check_watch(watch, source)
+    from kubectl_dra.cli._common import Template, check_output
+
+    check_output(output, data=True, table=True, names=True)  # a bad template: exit 2 before reading
+    if watch and (isinstance(output, Template) or sort_by or selector or show_labels):
+        from kubectl_dra.errors import UsageError
+
+        raise UsageError("-w prints devices as table, wide, json, yaml or name",
+                         hint="drop --sort-by, -l, --show-labels and -o jsonpath/custom-columns with -w")
     if watch:
         watch_devices(query, source, output=output, no_headers=no_headers, color=use_color(color.value))
         return
     # device state depends on claims in every namespace, so always read them all
     want = (SLICES, CLAIMS, CLASSES) if device_class else (SLICES, CLAIMS)
+    if node_selector is not None or show_labels:
+        from kubectl_dra.kube.kinds import NODES
+
+        want = (*want, NODES)
     cluster = read_cluster(source.across_namespaces(), want, nodes=sorted(query.nodes))
     timing.mark("cluster loaded")
     views = cluster.device_views()
@@ -99,6 +132,19 @@ def list_devices(
     selected = query.apply(cluster, views)
     if not cluster.claims_known:
         err("warning: claims could not be read, so every device is shown as free")
+    labels_of = {n.name: (n.labels or {}) for n in cluster.nodes}
+    if node_selector is not None:
+        selected = [v for v in selected if node_selector.matches(labels_of.get(v.device.node_label))]
+    from kubectl_dra.model.claim_query import devices_in_namespace
+
+    scoped = devices_in_namespace(selected, source.namespace, source.all_namespaces)
+    selected = scoped.views
+    if scoped.hidden_free:
+        err(f"note: -n {source.namespace}: {scoped.hidden_free} device{'s' if scoped.hidden_free != 1 else ''} that no "
+            "claim holds not shown (devices belong to no namespace; drop -n or use -A to see them)")
+    _near_miss_notes(query, cluster, views, selected)
+    if sort_by:
+        selected = sort_rows(sort_by, selected, render.device_list(selected)["items"])
 
     def data() -> dict:
         items = render.device_list(selected)
@@ -106,12 +152,45 @@ def list_devices(
         return items
 
     def table(wide: bool) -> str:
-        text = render.devices_table(selected, wide=wide, color=use_color(color.value), no_headers=no_headers)
-        return text if no_headers else text + "\n" + render.footer(selected)
+        text = render.devices_table(selected, wide=wide, color=use_color(color.value), no_headers=no_headers,
+                                    labels=[labels_of.get(v.device.node_label) for v in selected] if show_labels else None)
+        if no_headers:
+            return text
+        from kubectl_dra.model.partitions import partition_capacity, summary
+
+        keys = {v.device.key for v in selected}
+        totals = render.footer(selected, summary(partition_capacity(cluster, keys=keys)))
+        from kubectl_dra.console import stdout_is_terminal
+
+        if stdout_is_terminal():
+            return text + "\n" + totals
+        err(totals.rstrip("\n"))  # in a pipe the totals would be read as rows (awk, wc -l): stderr
+        return text
 
     emit(output, data=data, table=table, names=lambda: render.device_names(selected),
-         empty=None if selected else no_devices(query, cluster, total=len(views)))
+         empty=None if selected else no_devices(query, cluster, total=len(views)), no_headers=no_headers)
     timing.mark("written")
+
+
+def _near_miss_notes(query: "DeviceQuery", cluster: "Cluster", views, selected) -> None:
+    """Devices a threshold term leaves out by a hair (or the closest ones when nothing matched), on stderr."""
+    if not query.filter_text.strip():
+        return
+    from kubectl_dra.filter import FilterError, Schema
+    from kubectl_dra.filter import compile as compile_filter
+    from kubectl_dra.filter.nearmiss import near_misses
+
+    try:
+        flt = compile_filter(query.filter_text, Schema.from_devices(v.device for v in views))
+    except FilterError:
+        return
+    # everything but the filter terms still applies to the misses (--node, --state, --class, --cel)
+    from kubectl_dra.domain.device_query import DeviceQuery
+
+    rest = DeviceQuery(query.nodes, query.drivers, query.state, "", query.cel_expression, query.device_class)
+    candidates = rest.apply(cluster, views)
+    for miss in near_misses(flt, candidates, nothing_matched=not selected):
+        err(f"{'note' if selected else 'nearest miss'}: {miss.message()}")
 
 
 def no_devices(query: DeviceQuery, cluster: "Cluster", *, total: int) -> str:

@@ -125,12 +125,13 @@ def _connect(kubeconfig, context, request_timeout):
 
 def _published(live, nodes: list[str] | None, kubeconfig, context, request_timeout):
     """(served resource.k8s.io version, the gpu.nvidia.com devices by node); nodes None: every node."""
-    from kubectl_dra.cli._common import flush_warnings, load
+    from kubectl_dra.cli._common import flush_warnings, read_cluster, source_options
     from kubectl_dra.kube.load import SLICES
     from kubectl_dra.nvml.remote import DRIVER
 
-    cluster = load(filenames=None, demo=False, kubeconfig=kubeconfig, context=context, namespace=None,
-                   all_namespaces=True, request_timeout=request_timeout, want=(SLICES,), nodes=nodes or [])  # fmt: skip
+    source = source_options(filename=None, demo=False, kubeconfig=kubeconfig, context=context, namespace=None,
+                            all_namespaces=True, request_timeout=request_timeout)
+    cluster = read_cluster(source, (SLICES,), nodes=nodes or [])
     flush_warnings(cluster)
     by_node: dict[str, list] = {}
     for pool in cluster.pools:

@@ -12,6 +12,7 @@ from kubectl_dra.cli._common import (
     CLUSTER_WIDE,
     Output,
     OutputOpt,
+    TemplateOutputOpt,
     emit,
     flush_warnings,
     keep_alive,
@@ -25,14 +26,14 @@ if TYPE_CHECKING:
 
 @command(app, "show")
 def show_device(
-    device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, or a unique device name.")],
+    device: Annotated[str, typer.Argument(help="DRIVER/POOL/DEVICE, POOL/DEVICE, NODE/DEVICE, a unique device name, a UUID, or a PCI bus ID ([NODE/]BUSID, e.g. an XID line's PCI:0000:1a:00).")],
     nvml_source: Annotated[
         str | None,
         typer.Option("--nvml", metavar="live|FILE", help="Add what NVML says about this GPU now: live collects from "
                      "the device's node through the cluster (live:driver-pod, live:admin-claim, live:debug-pod to "
                      "choose how; see kubectl dra nvml --via); FILE reads a saved snapshot."),
     ] = None,
-    output: OutputOpt = Output.table,
+    output: TemplateOutputOpt = Output.table,
     source: SourceOptions = CLUSTER_WIDE,
 ) -> None:
     """Show one device: every attribute, capacity, counter, taint, and which claim and pods hold it.
@@ -42,6 +43,10 @@ def show_device(
       kubectl dra show gpu.nvidia.com/dgx-h100-01/gpu-0 --demo
 
       kubectl dra show dgx-h100-01/gpu-3 -o yaml
+
+      kubectl dra show GPU-96b74234-6095-51ec-aaaf-9ca5fdbb5b9d --demo
+
+      kubectl dra show dgx-h100-01/PCI:0000:1a:00 --demo
 
       kubectl dra show dgx-h100-01/gpu-3 --nvml live
     """

@@ -17,7 +17,6 @@ kube client, after a server-side dry run.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -127,7 +126,8 @@ class AlternativeCheck:
     free: int = 0
     #: (node, matching, free), nodes in natural order
     nodes: list[tuple[str, int, int]] = field(default_factory=list)
-    #: for a ``memory>=Q`` term that nothing matches: the biggest devices below Q
+    #: devices a threshold term leaves out by a hair (filter.nearmiss), always; when nothing
+    #: matches, the closest ones: "4 free devices (3g.40gb, 39.5Gi) are just below memory>=40Gi; …"
     near_misses: list[str] = field(default_factory=list)
 
 
@@ -144,6 +144,8 @@ class PlannedAlternative:
     #: those of them the class admits
     in_class: list["DeviceView"]
     check: AlternativeCheck | None = None
+    #: the compiled filter (None: CEL only), for the near misses
+    filter: object | None = None
 
 
 @dataclass
@@ -152,6 +154,9 @@ class ClaimPlan:
     alternatives: list[PlannedAlternative]
     #: False when claims could not be read: every device counts as free
     claims_known: bool = True
+    #: --check: the allocator simulated on the manifest (alloc.check.CheckReport): constraints,
+    #: the count on one node and the --or alternatives in order, as the scheduler would decide now
+    simulation: object | None = None
 
     def manifest(self) -> dict:
         """The ResourceClaim / ResourceClaimTemplate to print or create."""
@@ -221,6 +226,9 @@ def plan_claim(
     if request.alternatives and not (text or cel_expression):
         raise UsageError("--or adds an alternative to a filter: give the first one as terms or flags",
                          hint="e.g. kubectl dra claim product~h100 --or product~a100")
+    from kubectl_dra.filter import ClassFacts, class_facts
+
+    classes = {c.name: c for c in cluster.classes}
     chosen: list[PlannedAlternative] = []
     for index, (alt_text, alt_cel) in enumerate(wanted):
         flt = compile_filter(alt_text, schema) if alt_text else None  # FilterError: exit 2
@@ -232,7 +240,13 @@ def plan_claim(
         label = None if len(wanted) == 1 else (f"--or {alt_text!r}" if index else "the first alternative")
         alt_class = device_class or choose_class(cluster.classes, admitted, matched, views, alt_text, label)
         in_class = [v for v in matched if v.device.key in admitted[alt_class]]
-        chosen.append(PlannedAlternative(manifest.alternative_name(index), alt_text, alt_class, selectors, matched, in_class))
+        if flt is not None and alt_class in classes:
+            # minimal CEL: only the drivers the class admits, nothing the class already tests
+            minimal = flt.to_cel_for(class_facts(classes[alt_class].selectors))
+            if minimal is not None:  # None: nothing the class admits can match; keep the full selector
+                selectors = ([minimal] if minimal else []) + ([alt_cel] if alt_cel else [])
+        chosen.append(PlannedAlternative(manifest.alternative_name(index), alt_text, alt_class, selectors, matched,
+                                         in_class, filter=flt))
 
     drivers = {v.device.driver for alt in chosen for v in alt.in_class} or {
         v.device.driver for alt in chosen for v in alt.matched}
@@ -247,19 +261,28 @@ def plan_claim(
     spec.selectors = chosen[0].selectors
     if len(chosen) > 1:
         spec.alternatives = [manifest.Alternative(alt.name, alt.device_class, alt.selectors) for alt in chosen]
+    plan = ClaimPlan(spec, chosen, claims_known=cluster.claims_known)
     if request.check:
         for alt in chosen:
             alt.check = check_counts(alt, views, admitted[alt.device_class])
-    return ClaimPlan(spec, chosen, claims_known=cluster.claims_known)
+        if cluster.classes:
+            from kubectl_dra.alloc.check import check_manifest
+
+            plan.simulation = check_manifest(cluster, plan.manifest(), spec.namespace or "default")
+    return plan
 
 
 def check_counts(alt: PlannedAlternative, views: Sequence["DeviceView"], class_keys: set[Key]) -> AlternativeCheck:
     """--check: how many devices of the alternative match now, on which nodes, how many are free."""
     from kubectl_dra.model.cluster import natural_key
 
+    from kubectl_dra.filter.nearmiss import near_misses
+
     check = AlternativeCheck(alt.device_class)
+    if alt.filter is not None:
+        # always, not only when nothing matches: MIG slices just below a rounded threshold
+        check.near_misses = [m.message() for m in near_misses(alt.filter, views, keys=class_keys)]
     if not alt.in_class:
-        check.near_misses = nearest_misses(views, alt.text, class_keys)
         return check
     by_node: dict[str, list] = {}
     for view in alt.in_class:
@@ -280,7 +303,7 @@ def choose_class(classes, admitted: dict[str, set[Key]], matched, views, text: s
     if not matched:
         raise NoMatchError(
             f"no device matches the filter{where}, so no DeviceClass can be chosen",
-            [f"nearest miss: {line}" for line in nearest_misses(views, text, None)],
+            [f"nearest miss: {line}" for line in _closest(views, text)],
             hint="pass --class to generate the claim anyway",
         )
     keys = {v.device.key for v in matched}
@@ -305,56 +328,19 @@ def choose_class(classes, admitted: dict[str, set[Key]], matched, views, text: s
     )
 
 
-_MEMORY_TERM = re.compile(r"\bmemory\s*>=?\s*([0-9.]+[A-Za-z]*)")
+def _closest(views, text: str) -> list[str]:
+    """Nothing matches the filter: the closest devices for each threshold term (filter.nearmiss)."""
+    from kubectl_dra.filter import FilterError, Schema
+    from kubectl_dra.filter import compile as compile_filter
+    from kubectl_dra.filter.nearmiss import near_misses
 
-
-def nearest_misses(views, text: str, device_class_keys: set | None, limit: int = 3) -> list[str]:
-    """For a ``memory>=Q`` term: the biggest devices below Q, e.g. "NVIDIA H100 80GB HBM3 publishes 81559Mi = 79.6Gi; did you mean memory>=79Gi?"."""
-    from kubectl_dra.model.quantity import Quantity, QuantityError
-    from kubectl_dra.render.devices import human_quantity, product
-
-    found = _MEMORY_TERM.findall(text)
-    if not found:
+    if not text:
         return []
     try:
-        wanted = max((Quantity.parse(q) for q in found), key=lambda q: q.value)
-    except QuantityError:
+        flt = compile_filter(text, Schema.from_devices(v.device for v in views))
+    except FilterError:
         return []
-    rest = None
-    if text:
-        # the filter with each memory term replaced by a term every device matches
-        from kubectl_dra.filter import FilterError, Schema
-        from kubectl_dra.filter import compile as compile_filter
-
-        try:
-            relaxed = _MEMORY_TERM.sub("(mig or not mig)", text)
-            rest = compile_filter(relaxed, Schema.from_devices(v.device for v in views))
-        except FilterError:
-            rest = None
-    best: dict[tuple[str, str], Quantity] = {}
-    for view in views:
-        device = view.device
-        if device_class_keys is not None and device.key not in device_class_keys:
-            continue
-        if rest is not None and not rest.matches(device):
-            continue
-        raw = device.cap("memory")
-        if raw is None:
-            continue
-        try:
-            q = Quantity.parse(raw)
-        except QuantityError:
-            continue
-        if q.value < wanted.value:
-            best[(product(device), raw)] = q
-    ranked = sorted(best.items(), key=lambda item: -item[1].value)[:limit]
-    out = []
-    for (prod, raw), q in ranked:
-        gib = int(q.value // (1 << 30))
-        human = human_quantity(raw)
-        shown = raw if raw == human else f"{raw} = {human}"
-        out.append(f"{prod} publishes {shown}" + (f"; did you mean memory>={gib}Gi?" if gib > 0 else ""))
-    return out
+    return [m.message() for m in near_misses(flt, views, nothing_matched=True)]
 
 
 def apply_manifest(cluster: "Cluster", data: dict, namespace: str | None) -> dict:

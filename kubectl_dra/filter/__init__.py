@@ -16,6 +16,7 @@ from typing import Any
 from dataclasses import dataclass, field
 
 from . import ast
+from .classfacts import ClassFacts, class_facts
 from .errors import FilterError, FilterNameError, FilterSyntaxError, FilterTypeError
 from .evaluate import matcher as _matcher
 from .parser import parse
@@ -24,6 +25,8 @@ from .to_cel import ALIASES, MAX_CEL_LENGTH, Resolved, resolve, to_cel
 
 __all__ = [
     "ALIASES",
+    "ClassFacts",
+    "class_facts",
     "Filter",
     "FilterError",
     "FilterNameError",
@@ -53,6 +56,20 @@ class Filter:
         if self._matcher is None:
             object.__setattr__(self, "_matcher", _matcher(self.resolved))  # built once per filter
         return self._matcher(device)
+
+    def to_cel_for(self, facts) -> str | None:
+        """The selector for a claim whose DeviceClass guarantees ``facts`` (a ClassFacts, see
+        ``class_facts``): other drivers' branches and what the class already tests are left out.
+        "" when the class alone implies the filter (no selector needed); None when no device the
+        class admits can match."""
+        from .to_cel import specialize
+
+        node = specialize(self.resolved, facts.drivers, facts.equal, facts.mig)
+        if node is True:
+            return ""
+        if node is False:
+            return None
+        return to_cel(node)
 
     def select(self, devices: Iterable) -> list:
         return [d for d in devices if self.matches(d)]

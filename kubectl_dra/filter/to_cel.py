@@ -89,6 +89,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
 _DOMAIN = re.compile(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _INT = re.compile(r"[-+]?[0-9]+\Z")
 _SUFFIXED_QUANTITY = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)\Z")
+_BYTE_SUFFIX = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([kKMGTPE])(i?)B\Z")
 _VERSIONISH = re.compile(r"v?[0-9]+(\.[0-9]+){0,2}\Z")
 _VERSION_NAMES = frozenset({"cudaComputeCapability"})
 
@@ -113,6 +114,8 @@ class Test:
 @dataclass(frozen=True)
 class Mig:
     value: bool
+    #: the only drivers the expression will see (a class guarantees it): the CEL tests only theirs
+    drivers: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,12 +169,25 @@ def _split(name: ast.Name, text: str) -> tuple[str | None, str]:
     return domain, ident
 
 
+def byte_units(text: str) -> str:
+    """``40GB`` -> ``40G``, ``80GiB`` -> ``80Gi``, ``512KB`` -> ``512k``: the byte spellings people type
+    (and MIG profile names use) as the Kubernetes quantity they mean; any other text unchanged."""
+    m = _BYTE_SUFFIX.match(text)
+    if m is None:
+        return text
+    number, unit, binary = m.groups()
+    if binary:
+        return f"{number}{unit.upper()}i"
+    return f"{number}{'k' if unit in 'kK' else unit}"
+
+
 def _type_value(kind: str, value: ast.Value, label: str, text: str) -> Any:
     s = value.text
     if kind == "string":
         return s
     try:
         if kind == "quantity":
+            s = byte_units(s) if not value.quoted else s
             return (s, Quantity.parse(s))
         if kind == "version":
             return Version.parse(s, normalize=True)
@@ -191,10 +207,30 @@ def _type_value(kind: str, value: ast.Value, label: str, text: str) -> Any:
 def _check_op(kind: str, op: str, label: str, node_start: int, text: str, flag: bool) -> None:
     if op not in _OPS_BY_KIND[kind]:
         if flag:
-            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, node_start,
-                                  hint=f"compare it with a value, e.g. {label}=…")
+            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, node_start, hint=_flag_hint(label, kind))
         raise FilterTypeError(f"operator {op!r} does not apply to {label} (a {kind})", text, node_start,
                               hint=f"{kind} values take {', '.join(sorted(_OPS_BY_KIND[kind]))}")
+
+
+_EXAMPLE_VALUE = {"quantity": "40Gi", "version": "9.0", "int": "8", "string": "VALUE"}
+
+
+def _flag_hint(label: str, kind: str) -> str:
+    """A name written alone where a comparison was meant.  Unquoted, ``memory>=40Gi`` reaches us as
+    ``memory``: the shell took ``>=40Gi`` as a redirection (and created a file named ``=40Gi``)."""
+    import os
+
+    op = ">=" if kind in ("quantity", "version", "int") else "="
+    example = f"{label}{op}{_EXAMPLE_VALUE.get(kind, 'VALUE')}"
+    if op == ">=":
+        try:
+            eaten = sorted(n for n in os.listdir(".") if n.startswith("=") and len(n) > 1)
+        except OSError:
+            eaten = []
+        made = f" (the file {eaten[0]!r} here is likely the rest of it)" if eaten else ""
+        return (f"quote the term, e.g. '{example}': unquoted, the shell reads '>' and '<' as redirections"
+                f" and passes only {label!r}{made}")
+    return f"compare it with a value, e.g. {label}{op}…"
 
 
 def _guess_kind(ident: str, values: tuple[ast.Value, ...]) -> str:
@@ -235,12 +271,14 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
     domain, ident = _split(written, text)
 
     if schema is None:
-        if place is None and values and all(not v.quoted and _SUFFIXED_QUANTITY.match(v.text) for v in values):
+        if place is None and values and all(not v.quoted and _SUFFIXED_QUANTITY.match(byte_units(v.text)) for v in values):
             place = "capacity"
         if place == "capacity":
             kind = "quantity"
         else:
             place, kind = "attribute", ("bool" if flag else _guess_kind(ident, values))
+        if flag and kind != "bool":
+            raise FilterTypeError(f"{label} is a {kind}, not a flag", text, name.start, hint=_flag_hint(label, kind))
         _check_op(kind, op, label, name.start, text, flag)
         typed_values = tuple(_type_value(kind, v, label, text) for v in values)
         return Test(place, domain, ident, None, kind, kind == "quantity", op, typed_values)
@@ -283,7 +321,7 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
             continue
         if flag and kind != "bool":
             first_error = first_error or FilterTypeError(f"{label} is a {kind}, not a flag", text, name.start,
-                                                         hint=f"compare it with a value, e.g. {label}=…")
+                                                         hint=_flag_hint(label, kind))
             continue
         try:
             _check_op(kind, op, label, name.start, text, flag)
@@ -385,15 +423,31 @@ def _test_cel(t: Test) -> tuple[str, int]:
     return cmp, prec
 
 
-def _mig_cel(value: bool) -> tuple[str, int]:
+def _mig_cel(value: bool, drivers: frozenset[str] | None = None) -> tuple[str, int]:
     branches = []
+    single = drivers is not None and len(drivers) == 1
     for driver, type_value in MIG_TYPES.items():
+        if drivers is not None and driver not in drivers:
+            continue
         d = quote(driver)
-        branches.append(f"(device.driver == {d} && \"type\" in device.attributes[{d}] && "
-                        f"device.attributes[{d}].type == {quote(type_value)})")
-    others = ", ".join(quote(d) for d in MIG_TYPES)
-    branches.append(f"(!(device.driver in [{others}]) && "
-                    f"{quote(PARTITION_ATTRIBUTE)} in device.attributes[device.driver])")
+        test = f"\"type\" in device.attributes[{d}] && device.attributes[{d}].type == {quote(type_value)}"
+        branches.append(test if single else f"(device.driver == {d} && {test})")
+    others = sorted(drivers - set(MIG_TYPES)) if drivers is not None else None
+    if others is None or others:
+        partition = f"{quote(PARTITION_ATTRIBUTE)} in device.attributes[device.driver]"
+        if single:
+            branches.append(partition)
+        elif others is None:
+            listed = ", ".join(quote(d) for d in MIG_TYPES)
+            branches.append(f"(!(device.driver in [{listed}]) && {partition})")
+        else:
+            listed = ", ".join(quote(d) for d in others)
+            branches.append(f"(device.driver in [{listed}] && {partition})")
+    if not branches:  # pragma: no cover - specialize() folds a Mig of no admitted driver away
+        return ("false", _ATOM) if value else ("true", _ATOM)
+    if single:
+        text, prec = branches[0], _AND
+        return (text, prec) if value else (f"!({text})", _ATOM)
     text = " || ".join(branches)
     return (text, _OR) if value else (f"!({text})", _ATOM)
 
@@ -402,7 +456,7 @@ def render(node: Resolved) -> tuple[str, int]:
     if isinstance(node, Test):
         return _test_cel(node)
     if isinstance(node, Mig):
-        return _mig_cel(node.value)
+        return _mig_cel(node.value, node.drivers)
     if isinstance(node, Negate):
         inner, _ = render(node.item)
         return f"!({inner})", _ATOM
@@ -415,3 +469,81 @@ def render(node: Resolved) -> tuple[str, int]:
 
 def to_cel(node: Resolved) -> str:
     return render(node)[0]
+
+
+# -- minimal CEL: what the chosen class already guarantees is left out ---------------------------
+
+
+def specialize(node: Resolved, drivers: frozenset[str] | None, equal: dict[str, str] | None = None,
+               mig: bool | None = None) -> Resolved | bool:
+    """``node`` for the devices a class admits: only ``drivers`` (None: any) are seen, every admitted
+    device has the string attribute values in ``equal`` (qualified name -> value) and is (``mig``
+    True) or is not (False) a partition.  Returns True when the class alone already implies the
+    filter, False when no admitted device can match, else a smaller tree with the same meaning on
+    every admitted device.  Branches for other drivers go, driver guards that the class makes
+    redundant go, ``mig``/``type`` terms the class decides go.  The attribute-presence guards stay,
+    so the result never raises a CEL runtime error; and the class's selectors run before a
+    request's (kube-scheduler evaluates DeviceClass selectors first), so other drivers' devices
+    never reach it."""
+    equal = equal or {}
+    single = next(iter(drivers)) if drivers is not None and len(drivers) == 1 else None
+
+    def walk(n: Resolved) -> Resolved | bool:
+        if isinstance(n, AllOf):
+            items: list[Resolved] = []
+            for item in map(walk, n.items):
+                if item is False:
+                    return False
+                if item is True:
+                    continue
+                items.extend(item.items if isinstance(item, AllOf) else [item])
+            items = list(dict.fromkeys(items))
+            return True if not items else items[0] if len(items) == 1 else AllOf(tuple(items))
+        if isinstance(n, AnyOf):
+            items = []
+            for item in map(walk, n.items):
+                if item is True:
+                    return True
+                if item is False:
+                    continue
+                items.extend(item.items if isinstance(item, AnyOf) else [item])
+            items = list(dict.fromkeys(items))
+            return False if not items else items[0] if len(items) == 1 else AnyOf(tuple(items))
+        if isinstance(n, Negate):
+            inner = walk(n.item)
+            return (not inner) if isinstance(inner, bool) else Negate(inner)
+        if isinstance(n, Mig):
+            if mig is not None:
+                return n.value == mig
+            if drivers is not None:
+                if not drivers:
+                    return False
+                return Mig(n.value, frozenset(drivers))
+            return n
+        return _specialize_test(n)
+
+    def _specialize_test(t: Test) -> Resolved | bool:
+        if t.place == "driver":
+            if drivers is None or t.op not in ("=", "!=", "in"):
+                return t
+            wanted = set(t.values)
+            hits = {d for d in drivers if d in wanted}
+            if t.op == "!=":
+                hits = set(drivers) - hits
+            if hits == set(drivers):
+                return True
+            return False if not hits else t
+        if drivers is not None:
+            if t.driver is not None and t.driver not in drivers:
+                return False
+            if t.driver is not None and single is not None:
+                t = Test(t.place, t.domain, t.ident, None, t.kind, t.checked, t.op, t.values)
+        if t.place == "attribute" and t.kind == "string" and t.op in ("=", "!=", "in"):
+            domain = t.domain if t.domain is not None else single
+            known = equal.get(f"{domain}/{t.ident}") if domain is not None else None
+            if known is not None:
+                hit = known in t.values
+                return hit if t.op != "!=" else not hit
+        return t
+
+    return walk(node)

@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from kubectl_dra.errors import InputError
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 
 
-def expand(paths: Iterable[str]) -> list[str]:
-    """Files named by -f, with directories expanded (their .yaml/.yml/.json files, sorted, like kubectl)."""
-    out: list[str] = []
+def expand(paths: Iterable[str], recursive: bool = False) -> list[str]:
+    """Files named by -f, with directories expanded (their .yaml/.yml/.json files, sorted, like kubectl;
+    with ``recursive`` (-R) their subdirectories' too)."""
+    return [name for name, _ in expand_named(paths, recursive)]
+
+
+def expand_named(paths: Iterable[str], recursive: bool = False) -> list[tuple[str, str | None]]:
+    """(file, the directory -f named it through, or None when -f named the file itself)."""
+    out: list[tuple[str, str | None]] = []
     for raw in paths:
         if raw == "-":
-            out.append("-")
+            out.append(("-", None))
             continue
         if not raw.strip():
             raise InputError("-f/--filename: an empty file name", hint="name a file, a directory, or - for stdin")
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+            walk = path.rglob("*") if recursive else path.iterdir()
+            found = sorted(str(p) for p in walk if p.is_file() and p.suffix.lower() in EXTENSIONS)
             if not found:
-                raise InputError(f"{raw}: directory has no .yaml, .yml or .json files")
-            out.extend(found)
-        elif path.is_file() or path.is_fifo() or path.is_char_device():
-            out.append(str(path))  # -f <(kubectl get ...) is a pipe
+                raise InputError(f"{raw}: directory has no .yaml, .yml or .json files"
+                                 + ("" if recursive else " (-R reads its subdirectories too)"))
+            out.extend((name, raw) for name in found)
+            continue
+        if path.is_file() or path.is_fifo() or path.is_char_device():
+            out.append((str(path), None))  # -f <(kubectl get ...) is a pipe
         elif path.exists():
             raise InputError(f"{raw}: not a regular file or directory")
         else:
@@ -139,33 +148,55 @@ def iter_objects(documents: list) -> Iterator[dict]:
         yield doc
 
 
-def load_objects(paths: Iterable[str]) -> Iterator[tuple[str, dict]]:
+def load_objects(paths: Iterable[str], *, recursive: bool = False,
+                 warn: Callable[[str], None] | None = None) -> Iterator[tuple[str, dict]]:
     """(file name, object) for every Kubernetes object in the named files.
 
-    A file with documents but no Kubernetes object at all is an error; so is an empty file.
+    A file named by -f with documents but no Kubernetes object at all is an error (exit 5); so is
+    an empty or unreadable one.  A file found in a directory that -f named (a values.yaml, an NVML
+    snapshot next to the dumps) is skipped with a warning through ``warn``, as kubectl's builder
+    reports such files and goes on; a directory that yields no object at all is still an error.
     """
-    for name in expand(paths):
-        docs = parse_documents(read_text(name), name)
+    by_dir: dict[str, int] = {}
+    for name, directory in expand_named(paths, recursive):
         display = "<stdin>" if name == "-" else name
-        if not docs:
-            raise InputError(f"{display}: no Kubernetes objects found (the file is empty)")
-        found = 0
-        others = 0
-        objects = iter_objects(docs)
-        while True:
-            try:
-                obj = next(objects)
-            except StopIteration:
-                break
-            except InputError as err:
-                raise InputError(f"{display}: {err.message}", hint=err.hint) from None
-            if obj is None:
-                others += 1
-                continue
-            found += 1
+        try:
+            objects = list(_file_objects(name, display))
+        except InputError as error:
+            if directory is None or warn is None:
+                raise
+            warn(f"skipping {error.message}")
+            by_dir.setdefault(directory, 0)
+            continue
+        if directory is not None:
+            by_dir[directory] = by_dir.get(directory, 0) + len(objects)
+        for obj in objects:
             yield display, obj
-        if not found:
-            raise InputError(
-                f"{display}: not Kubernetes objects (documents need apiVersion and kind)",
-                hint="pass `kubectl get resourceslices,resourceclaims -A -o yaml` output or manifests",
-            )
+    for directory, count in by_dir.items():
+        if not count:
+            raise InputError(f"{directory}: no Kubernetes objects in any of its files",
+                             hint=None if recursive else "-R also reads its subdirectories")
+
+
+def _file_objects(name: str, display: str) -> Iterator[dict]:
+    docs = parse_documents(read_text(name), name)
+    if not docs:
+        raise InputError(f"{display}: no Kubernetes objects found (the file is empty)")
+    found = 0
+    objects = iter_objects(docs)
+    while True:
+        try:
+            obj = next(objects)
+        except StopIteration:
+            break
+        except InputError as err:  # e.g. a List whose items is not a list: name the file
+            raise InputError(f"{display}: {err.message}", hint=err.hint) from None
+        if obj is None:
+            continue
+        found += 1
+        yield obj
+    if not found:
+        raise InputError(
+            f"{display}: not Kubernetes objects (documents need apiVersion and kind)",
+            hint="pass `kubectl get resourceslices,resourceclaims -A -o yaml` output or manifests",
+        )

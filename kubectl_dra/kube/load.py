@@ -137,7 +137,7 @@ def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
         from kubectl_dra.kube.files import load_objects
 
         cluster = Cluster(source=", ".join(options.filenames))
-        add_all(cluster, load_objects(options.filenames))
+        add_all(cluster, load_objects(options.filenames, recursive=options.recursive, warn=cluster.warnings.append))
         return cluster
     return _load_live(options, set(want))
 

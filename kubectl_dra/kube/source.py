@@ -17,6 +17,8 @@ class SourceOptions:
     """
 
     filenames: list[str] = field(default_factory=list)
+    #: -R: directories named by -f are read with their subdirectories
+    recursive: bool = False
     demo: bool = False
     kubeconfig: str | None = None
     context: str | None = None

@@ -30,9 +30,10 @@ def listed_claims(cluster: Cluster, *, all_namespaces: bool) -> list[Claim]:
 
 
 def find_device(views: Sequence[DeviceView], ref: str) -> DeviceView:
-    """The device ``ref`` names: ``driver/pool/device``, ``pool/device``, ``node/device`` or a
-    unique device name. Ambiguous: UsageError (exit 2) listing candidates; none: NotFoundError
-    (exit 3) with similar names."""
+    """The device ``ref`` names: ``driver/pool/device``, ``pool/device``, ``node/device``, a
+    unique device name, a UUID or a PCI bus ID (``[NODE/]BUSID`` in any common form, e.g. an XID
+    line's ``PCI:0000:1b:00``: model.identify). Ambiguous: UsageError (exit 2) listing candidates;
+    none: NotFoundError (exit 3) with similar names."""
     from kubectl_dra.errors import NotFoundError, UsageError
 
     exact = [v for v in views if v.device.id == ref]
@@ -47,6 +48,10 @@ def find_device(views: Sequence[DeviceView], ref: str) -> DeviceView:
         ]
     else:
         matches = [v for v in views if v.device.name == ref]
+    if not matches:
+        from kubectl_dra.model.identify import identify
+
+        matches = identify(views, ref)
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

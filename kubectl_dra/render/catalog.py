@@ -48,9 +48,12 @@ class ClassSummary:
     first_error: tuple[int, str, str] | None = None
     #: set when a selector does not compile: nothing is counted then
     compile_error: str | None = None
+    #: free devices usable at the same time: overlapping partitions (DynamicMIG placements sharing a
+    #: GPU's counters) count as many as fit together (model.partitions); None: not computed
+    usable: int | None = None
 
 
-def summarize_classes(classes: Sequence[DeviceClass], views: Sequence[DeviceView]) -> list[ClassSummary]:
+def summarize_classes(classes: Sequence[DeviceClass], views: Sequence[DeviceView], cluster: Any = None) -> list[ClassSummary]:
     """Per class (sorted by name): how many devices its selectors admit, how many of those are
     free, and on how many a selector fails.
 
@@ -74,6 +77,14 @@ def summarize_classes(classes: Sequence[DeviceClass], views: Sequence[DeviceView
             summary.first_error = (errors[0].selector, errors[0].item.device.id, errors[0].error)
         summary.devices = len(admission.admitted)
         summary.free = sum(1 for v in admission.admitted if v.state == "free")
+        if cluster is not None:
+            free = [v for v in admission.admitted if v.state == "free"]
+            shared = {v.device.key for v in free if v.device.consumes_counters}
+            if shared:
+                from kubectl_dra.model.partitions import partition_capacity
+
+                summary.usable = (len(free) - len(shared)
+                                  + sum(c.at_once for c in partition_capacity(cluster, keys=shared)))
     return summaries
 
 
@@ -100,7 +111,8 @@ def classes_table(summaries: Sequence[ClassSummary], *, wide: bool = False, no_h
         if s.compile_error is not None:
             counts = ["invalid", "-", "-"]
         else:
-            counts = [str(s.devices), str(s.free), str(s.errors)]
+            free = str(s.free) if s.usable is None or s.usable == s.free else f"{s.free} ({s.usable} at once)"
+            counts = [str(s.devices), free, str(s.errors)]
         rows.append([strip_controls(s.cls.name), selector, strip_controls(s.cls.extended_resource_name or "-"), *counts])
     return format_table(CLASS_COLUMNS, rows, no_headers=no_headers)
 
@@ -114,6 +126,8 @@ def class_item(s: ClassSummary) -> dict:
         "free": s.free,
         "errors": s.errors,
     }
+    if s.usable is not None:
+        item["usableAtOnce"] = s.usable
     if s.compile_error is not None:
         item["devices"] = item["free"] = item["errors"] = None
         item["compileError"] = s.compile_error

@@ -24,6 +24,9 @@ def check_lines(plan: "ClaimPlan") -> list[str]:
             lines.append(f"alternative {index + 1} of {len(alternatives)} ({alt.name}: {alt.text or 'CEL only'}):")
         indent = "  " if several else ""
         lines += [indent + line for line in _alternative_lines(alt.check, plan)]
+    simulation = getattr(plan, "simulation", None)
+    if simulation is not None:
+        lines += simulation.lines()
     return lines
 
 
@@ -33,15 +36,17 @@ def _alternative_lines(check: "AlternativeCheck", plan: "ClaimPlan") -> list[str
     if not check.matching:
         return [f"check: no device matches class {check.device_class} and the selectors now (the claim asks for {want})",
                 *(f"  nearest miss: {line}" for line in check.near_misses)]
+    near = [f"  near miss: {line}" for line in check.near_misses]
     lines = [f"check: {_plural(check.matching, 'device')} on {_plural(len(check.nodes), 'node')} "
              f"match class {check.device_class} and the selectors; {check.free} free now (the claim asks for {want})"]
     lines += [f"  {node}: {matching} matching, {free} free" for node, matching, free in check.nodes]
+    lines += near
     if not plan.claims_known:
         lines.append("warning: claims could not be read, so every device counts as free")
     if count is not None:
         best = max(free for _, _, free in check.nodes)
         if best < count:
             lines.append(f"warning: no node has {count} free matching devices now (at most {best} on one node)")
-    if plan.spec.constraints:
-        lines.append("note: constraints (--same/--distinct) are not evaluated by --check")
+    if plan.spec.constraints and getattr(plan, "simulation", None) is None:
+        lines.append("note: constraints (--same/--distinct) are not evaluated without DeviceClasses")
     return lines

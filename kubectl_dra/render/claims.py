@@ -12,6 +12,8 @@ from kubectl_dra.render.devices import pci_bus_id
 from kubectl_dra.render.timefmt import age
 
 COLUMNS = ("NAME", "STATE", "REQUESTS", "NODE", "DEVICE", "UUID/PCI", "PODS", "AGE")
+#: -o wide: the UUID and the PCI bus ID apart, the class and the selectors of each request
+WIDE_COLUMNS = ("NAME", "STATE", "REQUESTS", "NODE", "DEVICE", "UUID", "PCI", "CLASS", "SELECTORS", "PODS", "AGE")
 
 STATE_STYLE = {"pending": "yellow", "allocated": "cyan", "reserved": "green", "deallocating": "magenta", "deleting": "magenta"}
 
@@ -59,10 +61,41 @@ def claim_rows(claim: Claim, cluster: Cluster, index: dict, now: datetime | None
     return rows
 
 
-def claims_table(claims: Sequence[Claim], cluster: Cluster, *, all_namespaces: bool, color: bool = False, no_headers: bool = False) -> str:
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def claim_rows_wide(claim: Claim, cluster: Cluster, index: dict, now: datetime | None, all_namespaces: bool) -> list[list[str]]:
+    """-o wide rows: per device its UUID and PCI bus ID, and per request its class(es) and selectors."""
+    pods = ",".join(strip_controls(p) for p in claim_pods(claim, cluster)) or "-"
+    subs = [s for r in claim.spec.requests for s in r.alternatives]
+    classes = ",".join(dict.fromkeys(strip_controls(s.device_class) for s in subs)) or "-"
+    selectors = "; ".join(_short(strip_controls(e)) for s in subs for e in s.selectors) or "-"
+    head = [strip_controls(claim.name), claim.state, requests_text(claim.spec.requests)]
+    tail = [classes, selectors, pods, age(claim.created, now)]
+    if all_namespaces:
+        head.insert(0, strip_controls(claim.namespace))
+    if not claim.results:
+        return [head + ["-", "-", "-", "-"] + tail]
+    rows = []
+    for i, result in enumerate(claim.results):
+        view = index.get(result.key)
+        node = strip_controls(view.device.node_label) if view else "-"
+        device = strip_controls(result.device if not result.admin_access else f"{result.device} (admin)")
+        uuid = strip_controls(str(view.device.attr("uuid"))) if view and view.device.attr("uuid") else "-"
+        pci = pci_bus_id(view.device) if view else "-"
+        cells = [node, device, uuid, pci]
+        rows.append(head + cells + tail if i == 0 else [""] * len(head) + cells + [""] * len(tail))
+    return rows
+
+
+def claims_table(claims: Sequence[Claim], cluster: Cluster, *, all_namespaces: bool, color: bool = False, no_headers: bool = False,
+                 wide: bool = False) -> str:
     index = cluster.device_index()
-    headers = (("NAMESPACE",) if all_namespaces else ()) + COLUMNS
-    rows = [row for c in claims for row in claim_rows(c, cluster, index, cluster.now, all_namespaces)]
+    headers = (("NAMESPACE",) if all_namespaces else ()) + (WIDE_COLUMNS if wide else COLUMNS)
+    rows_of = claim_rows_wide if wide else claim_rows
+    rows = [row for c in claims for row in rows_of(c, cluster, index, cluster.now, all_namespaces)]
     state_col = headers.index("STATE")
     return format_table(
         headers, rows, color=color, no_headers=no_headers, style=lambda i, cell: STATE_STYLE.get(cell) if i == state_col else None

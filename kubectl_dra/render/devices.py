@@ -151,9 +151,16 @@ def device_row(view: DeviceView, wide: bool = False) -> list[str]:
     return row
 
 
-def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: bool = False, no_headers: bool = False) -> str:
+def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: bool = False, no_headers: bool = False,
+                  labels: Sequence[dict | None] | None = None) -> str:
+    """``labels``: per view, its node's labels: a LABELS column last (``--show-labels``, as kubectl)."""
     headers = WIDE_COLUMNS if wide else COLUMNS
     rows = [device_row(v, wide) for v in views]
+    if labels is not None:
+        from kubectl_dra.model.labels import show_labels
+
+        headers = [*headers, "LABELS"]
+        rows = [[*row, show_labels(node_labels)] for row, node_labels in zip(rows, labels)]
     state_col = COLUMNS.index("STATE")
     return format_table(
         headers,
@@ -164,8 +171,9 @@ def devices_table(views: Sequence[DeviceView], *, wide: bool = False, color: boo
     )
 
 
-def footer(views: Sequence[DeviceView]) -> str:
-    """Totals: devices by state, then by product (with how many of each are free)."""
+def footer(views: Sequence[DeviceView], partitions: str | None = None) -> str:
+    """Totals: devices by state, then by product (with how many of each are free); ``partitions``:
+    the physical truth for overlapping placements (model.partitions.summary), on its own line."""
     states = Counter(v.state for v in views)
     busy = states["allocated"] + states["reserved"]
     parts = [f"{len(views)} devices", f"{states['free']} free", f"{busy} allocated"]
@@ -190,6 +198,8 @@ def footer(views: Sequence[DeviceView]) -> str:
     for key in sorted(by_product, key=lambda k: (-by_product[k][0], k)):
         total, free = by_product[key]
         lines.append(f"  {key}: {total} ({free} free)")
+    if partitions:
+        lines.append(f"  partitions share their GPU: {partitions}")
     return "\n".join(lines) + "\n"
 
 

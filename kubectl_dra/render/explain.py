@@ -50,7 +50,10 @@ def explain_text(data: dict) -> str:
         for code, group in order:
             names = ", ".join(n["node"] for n in group)
             lines.append(f"  {code} ({len(group)} node{'s' if len(group) != 1 else ''}: {names})")
-            example = group[0]
+            # detail the node that got furthest through the funnel, not the first by name
+            from kubectl_dra.alloc.diagnose import furthest
+
+            example = furthest(group)
             for reason in example.get("reasons", [])[:3]:
                 lines.append(f"    {sanitize(reason['message'])}")
                 if reason.get("hint"):

@@ -177,9 +177,87 @@ def filter_text(terms: Sequence[str], where: Sequence[str], extra: Sequence[str]
     return " ".join(f"({g})" for g in groups)
 
 
+FOLD_WIDTH = 80  # CEL expressions longer than this are printed as folded block scalars
+
+
 def to_yaml(data: dict) -> str:
-    """YAML with each CEL expression on one line (no folding), keys in manifest order."""
+    """YAML in manifest key order; a CEL ``expression`` longer than FOLD_WIDTH is printed as a folded
+    block scalar (``>-``) broken before top-level ``&&`` / ``||``.  Folding turns each line break back
+    into the one space it replaced, so the loaded string is byte for byte the expression (checked:
+    an expression that would not survive the round trip stays on one line)."""
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 20)
+    folded: dict[str, list[str]] = {}
+
+    def swap(node):
+        if isinstance(node, dict):
+            return {k: (_placeholder(v, folded) if k == "expression" and isinstance(v, str) else swap(v))
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node
+
+    text = yaml.dump(swap(data), Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=1 << 20)
+    if not folded:
+        return text
+    out = []
+    for line in text.splitlines(keepends=True):
+        key, sep, rest = line.rstrip("\n").partition("expression: ")
+        lines = folded.get(rest) if sep and not key.strip("- ") else None
+        if lines is None:
+            out.append(line)
+            continue
+        indent = " " * (len(key) + 2)
+        out.append(f"{key}expression: >-\n" + "".join(f"{indent}{part}\n" for part in lines))
+    return "".join(out)
+
+
+def _placeholder(expression: str, folded: dict[str, list[str]]) -> str:
+    lines = fold_cel(expression)
+    if len(lines) < 2:
+        return expression
+    import yaml
+
+    key = f"FOLDED-CEL-EXPRESSION-{len(folded)}"
+    block = "x: >-\n" + "".join(f"  {part}\n" for part in lines)
+    if yaml.safe_load(block) != {"x": expression}:  # pragma: no cover - fold_cel keeps to the folding rules
+        return expression
+    folded[key] = lines
+    return key
+
+
+def fold_cel(expression: str, width: int = FOLD_WIDTH) -> list[str]:
+    """``expression`` cut into lines of about ``width`` at single spaces before a top-level ``&&``
+    or ``||`` (outside string literals and parentheses); one line when it is short or cannot be cut."""
+    if len(expression) <= width or "\n" in expression or expression != expression.strip():
+        return [expression]
+    cuts, depth, quote, i = [], 0, "", 0
+    while i < len(expression):
+        c = expression[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and c == " " and expression[i + 1:i + 3] in ("&&", "||") and expression[i - 1] != " ":
+            cuts.append(i)
+        i += 1
+    lines, start, last = [], 0, None
+    for cut in cuts:
+        if cut - start > width and last is not None:
+            lines.append(expression[start:last])
+            start = last + 1
+        last = cut
+    if last is not None and len(expression) - start > width and last > start:
+        lines.append(expression[start:last])
+        start = last + 1
+    lines.append(expression[start:])
+    return lines

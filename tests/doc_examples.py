@@ -1,0 +1,216 @@
+"""Every `kubectl dra …` example in README.md, docs/ and the --help texts (issue 13 item 7)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_SPAN = re.compile(r"`(kubectl dra [^`]+)`")
+_LINE = re.compile(r"^\s*(?:\$ )?(kubectl dra .+?)\s*$")
+_PLACEHOLDER = re.compile(r"^(?:-{1,2}[\w-]+=)?[A-Z][A-Z_]+(?:[/=:].*)?$")
+
+
+@dataclass(frozen=True)
+class Example:
+    where: str  # "README.md:12", "list --help"
+    text: str  # as written, from "kubectl dra"
+    args: tuple[str, ...]  # after "kubectl dra"
+    exit: int | None = None  # documented next to the example in a --help text: "(exit code 7)"
+
+
+def _candidates_markdown(path: Path) -> list[tuple[int, str]]:
+    out, fence = [], False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+            continue
+        if fence:
+            m = _LINE.match(line)
+            if m:
+                out.append((number, m.group(1)))
+            continue
+        for m in _SPAN.finditer(line):
+            out.append((number, m.group(1).replace("\\|", "|")))
+    return out
+
+
+def synopsis(text: str) -> bool:
+    """A usage line rather than a runnable example: placeholders (NAME, DEVICE), [optional] parts, a|b."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return True
+    if len(words) == 2:
+        return True  # a bare command name in a heading or a sentence
+    if len(words) == 3 and words[2] not in BARE_RUNNABLE:
+        return True
+    for word in words[2:]:
+        if word in ("…", "...") or word.startswith(("[", "<")) or _PLACEHOLDER.match(word):
+            return True
+        if any(_PLACEHOLDER.match(part) for part in word.split("/")[1:]):
+            return True  # pod/NAME
+        if "|" in word and not any(c in word for c in "'\"") and word not in text.split("'"):
+            # `-o table|wide|json` is a list of choices, not a value
+            if re.fullmatch(r"[\w./=-]+(\|[\w./=-]+)+", word):
+                return True
+    return False
+
+
+#: commands that do something useful without arguments: `kubectl dra list` in a sentence is an example;
+#: `kubectl dra explain` is the name of a command
+BARE_RUNNABLE = {"list", "claims", "classes", "attributes", "topology", "lint", "nvml", "version"}
+
+
+def _takes_value(words: list[str]) -> bool:
+    """The last word is an option that needs a value (``explain --claim-file`` in a sentence)."""
+    from typer.main import get_command
+
+    from kubectl_dra.cli import app
+
+    if len(words) < 4 or not words[-1].startswith("-"):
+        return False
+    command = get_command(app).commands.get(words[2])
+    if command is None:
+        return False
+    for param in command.params:
+        if words[-1] in getattr(param, "opts", ()) and not getattr(param, "is_flag", False):
+            return True
+    return False
+
+
+def markdown_examples() -> list[Example]:
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    out = []
+    for path in files:
+        for number, text in _candidates_markdown(path):
+            text = text.split(" # ")[0].strip()  # a trailing shell comment
+            text = re.split(r"\s+(?:\||&&|;|>|2>)\s+", text)[0]  # pipes and redirections: the kubectl dra part
+            if synopsis(text) or _takes_value(shlex.split(text)):
+                continue
+            out.append(Example(f"{path.relative_to(ROOT)}:{number}", text, tuple(shlex.split(text)[2:])))
+    return out
+
+
+def help_examples() -> list[Example]:
+    from typer.main import get_command
+
+    from kubectl_dra.cli import app
+
+    group = get_command(app)
+    out = []
+    for name, command in sorted(group.commands.items()):
+        doc = command.help or ""
+        for line in doc.splitlines():
+            m = _LINE.match(line)
+            if not m:
+                continue
+            text, _, note = m.group(1).partition("   (")  # a trailing note: "   (exit code 7: …)"
+            text = text.strip()
+            if synopsis(text):
+                continue
+            code = re.match(r"exit code (\d+)", note)
+            out.append(Example(f"{name} --help", text, tuple(shlex.split(text)[2:]), int(code.group(1)) if code else None))
+    return out
+
+
+def all_examples() -> list[Example]:
+    return markdown_examples() + help_examples()
+
+
+# -- how each example runs in-process ------------------------------------------------------------
+
+#: examples that cannot run here, each with the reason (kept short and explicit: the test lists them)
+NOT_RUN = {
+    "watch": "a watch follows a live API server (--demo and -f are refused by design)",
+    "apply": "--apply creates objects on a live cluster",
+    "perf": "docs/performance.md's benchmark input is generated by bench/",
+    "remote": "collects NVML from a live cluster's GPU node (--via, --all-nodes, -l, --cleanup, a real node name); "
+              "tests/test_nvml_remote.py covers it against the fake API server",
+    "smi": "compares nvidia-smi output saved on a GPU node with that node's published devices on a live "
+           "cluster (tests/test_nvml_smi.py covers --nvidia-smi)",
+    "drift": "documents exit 8 on a drifting node; the demo's NVML snapshots agree with their slices "
+             "(tests/test_cli_nvml.py covers exit 8)",
+}
+
+#: files the examples name, made in the example's working directory first: a copy, or what a command prints
+FILES = {
+    "my-claims.yaml": ROOT / "kubectl_dra" / "demo" / "cluster.yaml",  # claims with the classes and slices they use
+    "node-nvml.json": ["nvml", "--demo", "--node", "a100-mig-01", "-o", "json"],
+    "dgx-h100-01-nvml.json": ["nvml", "--demo", "--node", "dgx-h100-01", "-o", "json"],
+}
+
+
+def classify(example: Example) -> str | None:
+    """Why the example is not run, or None."""
+    args = example.args
+    if "-w" in args or "--watch" in args:
+        return "watch"
+    if "--apply" in args:
+        return "apply"
+    if example.where.startswith("docs/performance.md"):
+        return "perf"
+    if "--nvidia-smi" in args and "--compare" in args:
+        return "smi"
+    if args[:1] == ("nvml",) and "--demo" not in args and "--snapshot" not in args and (
+            any(a in args for a in ("--via", "--all-nodes", "--cleanup", "-l", "--selector"))
+            or ("--node" in args and args[args.index("--node") + 1] not in _DEMO_NVML_NODES)):
+        return "remote"
+    if example.where.startswith("docs/exit-codes.md") and args[:1] == ("nvml",) and "--compare" in args:
+        return "drift"
+    return None
+
+
+_READS_NOTHING = {"completion"}
+_DEMO_NVML_NODES = {"a100-mig-01", "dgx-h100-01", "h100-dmig-01", "l40s-01"}
+
+
+def prepared(example: Example) -> list[str]:
+    """The arguments to run: --demo added where the example reads a cluster (or a node's NVML)."""
+    args = list(example.args)
+    if not args:
+        return args
+    command = args[0]
+    if command in _READS_NOTHING or "--help" in args:
+        return args
+    if command == "version":
+        return args if "--client" in args else [*args, "--client"]
+    if command == "nvml" and "--snapshot" in args:
+        return args
+    has_source = any(a in ("--demo", "-f", "--filename") or a.startswith(("--filename=", "-f=")) for a in args)
+    if not has_source:
+        args.append("--demo")
+    if command == "nvml" and "--node" not in args:
+        args += ["--node", "a100-mig-01"]
+    return args
+
+
+def shell_words(text: str) -> list[list[str]]:
+    """The commands of a shell line (split at ; and &&), each as words; raises ValueError where a
+    word holds an unquoted shell operator (memory>=40Gi: the shell would redirect)."""
+    import shlex as _shlex
+
+    lexer = _shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
+    lexer.whitespace_split = True
+    words = list(lexer)
+    commands, current = [], []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in (";", "&&"):
+            commands.append(current)
+            current = []
+        elif (w == ">" and i + 1 < len(words) and f" > {words[i + 1]}" in text
+              and (i + 2 >= len(words) or words[i + 2] in (";", "&&"))):
+            current.append(f">{words[i + 1]}")  # an intended redirection of the whole command to a file
+            i += 1
+        elif set(w) <= set(";&|<>"):
+            raise ValueError(f"unquoted shell operator {w!r} in `{text}`: quote the term")
+        else:
+            current.append(w)
+        i += 1
+    if current:
+        commands.append(current)
+    return commands
