@@ -2,8 +2,121 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import sys
+
+from kubectl_dra.errors import DraError
+
+#: what may reach a terminal from us: colour (SGR) sequences, tab, newline; anything else that is a
+#: control character (ESC sequences such as OSC 8 links or title changes, BEL, CR, C1 controls) came
+#: from data (an object's name, a server's message, a file) and is replaced by "?"
+_UNSAFE = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_SGR = "\x1b["
+
+
+#: SGR parameters that hide or blink text: never kept, whoever wrote them
+_HIDING = {"5", "6", "8"}
+
+
+def _replace(match: "re.Match[str]") -> str:
+    text = match.group()
+    if text.startswith(_SGR) and text.endswith("m") and not _HIDING.intersection(text[2:-1].split(";")):
+        return text
+    return "?"
+
+
+#: the C0 controls and DEL, but tab and newline (``bytes.translate`` deletes them to count them fast)
+_C0 = bytes(b for b in (*range(0, 32), 127) if b not in (9, 10))
+_C0_BUT_ESC = bytes(b for b in _C0 if b != 27)
+_SGR_ONLY = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _safe_already(text: str, colour: bool) -> bool:
+    """A fast check (a 40,000-row table is 6 MB) that nothing needs replacing."""
+    if not text.isascii():
+        return _UNSAFE.search(text) is None
+    data = text.encode("ascii")
+    if not colour or "\x1b" not in text:
+        return len(data.translate(None, _C0)) == len(data)
+    if len(data.translate(None, _C0_BUT_ESC)) != len(data):
+        return False
+    sequences = _SGR_ONLY.findall(text)
+    return len(sequences) == text.count("\x1b") and not any(
+        _HIDING.intersection(seq[2:-1].split(";")) for seq in set(sequences))
+
+
+def sanitize(text: str, *, colour: bool = False) -> str:
+    """``text`` safe for a terminal: control characters replaced by ``?``; with ``colour`` our own
+    SGR colour sequences are kept (the table renderers add them), else replaced too."""
+    if _safe_already(text, colour):
+        return text
+    if colour:
+        return _UNSAFE.sub(_replace, text)
+    return _UNSAFE.sub("?", text)
+
+
+class OutputError(DraError):
+    """stdout cannot take the output (closed, a full disk): exit 1 with one line on stderr."""
+
+
+class SafeOutput:
+    """The one output boundary for stdout: every write is sanitised (colour kept), and a stream that
+    cannot be written (closed, full) becomes ``OutputError``; a broken pipe stays ``BrokenPipeError``
+    (the caller stops quietly, as kubectl does under ``| head``)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(sanitize(text, colour=True))
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as err:
+            raise _output_error(err) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as err:
+            raise _output_error(err) from None
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _output_error(err: Exception) -> OutputError:
+    if isinstance(err, OSError) and err.errno == errno.EPIPE:  # pragma: no cover - BrokenPipeError above
+        raise err
+    reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return OutputError(f"cannot write the output to stdout: {reason}", hint="check where stdout goes (a full disk, a closed stream)")
+
+
+class ClosedStream:
+    """Stands in for a stream whose file descriptor was closed when the process started (``>&-``)."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "stdout is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "closed")
 
 
 def use_color(choice: str = "auto", stream=None) -> bool:
@@ -37,7 +150,12 @@ def out(text: str) -> None:
 
 
 def err(text: str) -> None:
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    """A message line on stderr, sanitised; a closed or broken stderr loses it quietly."""
+    text = sanitize(text)
+    try:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def warn(message: str) -> None:

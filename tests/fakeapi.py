@@ -88,6 +88,7 @@ __all__ = [
     "RESOURCE_VERSIONS",
     "EXPIRED_CONTINUE_MESSAGE",
     "WATCH_EVENT_TYPES",
+    "Fault",
     "main",
 ]
 
@@ -803,6 +804,34 @@ class FakeApiServer:
         path.write_text(json.dumps(config, indent=2) + "\n")
         return path
 
+    # ------------------------------------------------------------------ scripted faults
+    def script(self, path_prefix: str, fault: "Fault", *, times: int | None = None, watch: bool | None = None) -> None:
+        """Answer requests whose path starts with ``path_prefix`` with ``fault`` (see :class:`Fault`).
+
+        ``times=None``: every matching request; ``watch``: only watch requests (True), only
+        non-watch requests (False), or both (None). The first matching script wins.
+        """
+        with self._lock:
+            self.__dict__.setdefault("_scripts", []).append([path_prefix, fault, times, watch])
+
+    def clear_scripts(self) -> None:
+        with self._lock:
+            self.__dict__.setdefault("_scripts", []).clear()
+
+    def _scripted_fault(self, req: Request) -> "Fault | None":
+        with self._lock:
+            for rule in list(self.__dict__.get("_scripts", ())):
+                prefix, fault, times, watch = rule
+                is_watch = req.query.get("watch") in ("1", "true")
+                if not req.path.startswith(prefix) or (watch is not None and watch != is_watch):
+                    continue
+                if times is not None:
+                    rule[2] -= 1
+                    if rule[2] <= 0:
+                        self._scripts.remove(rule)
+                return fault
+        return None
+
     # ------------------------------------------------------------------ request handling
     def _record(self, req: Request) -> None:
         with self._lock:
@@ -1259,6 +1288,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             req.body = self.rfile.read(length)
         code = 200
+        scripted = fake._scripted_fault(req)  # tests/fakeapi.py "scripted faults"
+        if scripted is not None:
+            scripted.serve(self, fake, req)
+            return
         try:
             if fake.token is not None and req.headers.get("authorization") != f"Bearer {fake.token}":
                 raise ApiError(401)
@@ -1307,6 +1340,129 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+
+
+# ---------------------------------------------------------------------- scripted faults
+class Fault:
+    """A scripted misbehaviour of the fake server (:meth:`FakeApiServer.script`).
+
+    ``kind`` is one of:
+
+    * ``status``: answer ``code`` with ``body`` (default: a Status of that code);
+    * ``body``: answer 200 with the raw ``body``;
+    * ``truncate``: announce ``len(body) + 1000`` bytes, send ``body`` and hang up;
+    * ``hang``: read the request, then send nothing until the server stops;
+    * ``drip``: send the headers of a 200 and then one byte of ``body`` every ``delay`` seconds;
+    * ``reset``: close the connection at once with a TCP reset;
+    * ``mutate``: the normal answer, its JSON passed through ``transform(value) -> value``;
+    * ``continue-loop``: the normal list answer, with ``metadata.continue`` always the same token;
+    * ``watch-close``: a 200 watch stream that ends at once with no events;
+    * ``watch-stall``: the headers of a 200 watch stream, then nothing;
+    * ``watch-lines``: a 200 watch stream of the raw ``lines`` (bytes, one event each), then the end;
+    * ``watch-flood``: ``count`` copies of the first line of ``lines``, then the end.
+    """
+
+    def __init__(self, kind: str, *, code: int = 200, body: bytes | None = None, delay: float = 0.5,
+                 transform=None, lines: list[bytes] | None = None, count: int = 100000) -> None:
+        self.kind, self.code, self.body, self.delay = kind, code, body, delay
+        self.transform, self.lines, self.count = transform, lines or [], count
+        #: requests answered with this fault
+        self.hits = 0
+
+    def __repr__(self) -> str:
+        return f"Fault({self.kind!r})"
+
+    def serve(self, handler: "_Handler", fake: FakeApiServer, req: Request) -> None:
+        self.hits += 1
+        kind = self.kind
+        if kind == "status":
+            handler._send(self.code, self.body if self.body is not None else ApiError(self.code).body())
+        elif kind == "body":
+            handler._send(self.code, self.body or b"")
+        elif kind == "truncate":
+            body = self.body or b'{"kind":"ResourceSliceList","items":[{"metadata":'
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body) + 1000))
+            handler.end_headers()
+            handler.wfile.write(body)
+            handler.wfile.flush()
+            handler.close_connection = True
+        elif kind in ("hang", "watch-stall"):
+            if kind == "watch-stall":
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Transfer-Encoding", "chunked")
+                handler.end_headers()
+                handler.wfile.flush()
+            with fake._cond:
+                while not fake._stopping:
+                    fake._cond.wait(0.2)
+            handler.close_connection = True
+        elif kind == "drip":
+            body = self.body or b'{"kind":"Status"}'
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            for i in range(len(body)):
+                if fake._stopping:
+                    break
+                handler.wfile.write(body[i:i + 1])
+                handler.wfile.flush()
+                time.sleep(self.delay)
+            handler.close_connection = True
+        elif kind == "reset":
+            import struct
+
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.close_connection = True
+            handler.connection.close()
+        elif kind in ("mutate", "continue-loop"):
+            if kind == "continue-loop":
+                req.query.pop("continue", None)  # every page is the first one, with the same token
+            try:
+                body = fake._create(req) if req.method == "POST" else fake._handle(req)
+                if isinstance(body, _WatchPlan):
+                    raise ApiError(400, "scripted fault: not for watches")
+            except ApiError as e:
+                handler._send(e.code, e.body(), e.headers)
+                return
+            value = json.loads(body)
+            if kind == "continue-loop":
+                if isinstance(value, dict):
+                    value.setdefault("metadata", {})["continue"] = "c2FtZQ"
+            else:
+                value = self.transform(value)
+            handler._send(200, _dumps(value))
+        elif kind.startswith("watch-"):
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+
+            def write(data: bytes) -> None:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+            try:
+                if kind == "watch-lines":
+                    for line in self.lines:
+                        write(line.rstrip(b"\n") + b"\n")
+                elif kind == "watch-flood":
+                    line = (self.lines[0] if self.lines else b'{"type":"BOOKMARK","object":{"kind":"X","apiVersion":"v1",'
+                            b'"metadata":{"resourceVersion":"1"}}}').rstrip(b"\n") + b"\n"
+                    block = line * 1000
+                    for _ in range(max(1, self.count // 1000)):
+                        if fake._stopping:
+                            break
+                        write(block)
+                handler.wfile.write(b"0\r\n\r\n")
+            except (ConnectionError, OSError):
+                pass
+            handler.close_connection = True
+        else:  # pragma: no cover - a typo in a test
+            raise ValueError(f"unknown fault kind {kind!r}")
 
 
 # ---------------------------------------------------------------------- CLI

@@ -21,7 +21,7 @@ def demo():
     ("request_", "needle"),
     [
         (ExplainRequest(), "name one pod/NAME or claim, or give --claim-file"),
-        (ExplainRequest(target="x", claim_files=["c.yaml"]), "name one pod/NAME or claim, or give --claim-file"),
+        (ExplainRequest(target="x", claim_files=["c.yaml"]), "give either .x. or --claim-file, not both"),  # issue 16
         (ExplainRequest(target="x", features="NoSuchGate=true"), "NoSuchGate"),
     ],
 )

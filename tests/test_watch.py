@@ -1,7 +1,7 @@
 """`list -w` and `claims -w` over real HTTP: the CLI in a subprocess follows the fake API server's watch.
 
 Each test starts the real CLI, waits for the lines it expects (never sleeps blindly), changes the
-fake's objects as the control plane would through a claim's life, then sends SIGINT (exit 0).
+fake's objects as the control plane would through a claim's life, then sends SIGINT (exit 130).
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def test_list_watch_shows_the_device_lifecycle(cli, api):
     c.printed_nothing_before(api, lambda: api.add(slice_for("node-z", devices=1)),
                              lambda line: device_row(line)[:3] == ("node-z", "gpu-0", "free"))
     rc, stderr = c.interrupt()
-    assert rc == 0 and stderr == ""
+    assert rc == 130 and stderr == ""  # Ctrl-C: 130, quietly (docs/exit-codes.md)
 
 
 def test_claims_watch_shows_each_step(cli, api):
@@ -236,7 +236,7 @@ def test_claims_watch_shows_each_step(cli, api):
     c.printed_nothing_before(api, lambda: api.add(claim("sentinel")),
                              lambda line: claim_row(line) == ("sentinel", "pending"))
     rc, stderr = c.interrupt()
-    assert rc == 0
+    assert rc == 130
     assert stderr == "no ResourceClaims found in namespace team-a (watching)\n"
 
 
@@ -261,7 +261,7 @@ def test_expired_watch_relists_and_reports_the_change_in_the_gap(cli, api):
     api.update(claim(device="gpu-0", pod="p"))  # and the new watch streams again
     assert claim_row(c.next().split(None, 1)[1]) == ("train", "reserved")
     rc, stderr = c.interrupt()
-    assert rc == 0 and stderr == ""
+    assert rc == 130 and stderr == ""  # Ctrl-C: 130, quietly (docs/exit-codes.md)
 
 
 def test_live_cluster_watch_raises_watch_expired_on_http_and_event_410(fake_api):
@@ -320,7 +320,7 @@ def test_filters_apply_to_watch_output(cli, api):
     c.printed_nothing_before(api, lambda: api.update(claim("a1", device="gpu-1")),
                              lambda line: device_row(line) == ("node-a", "gpu-1", "allocated", "team-a/a1", "-"))
     rc, _ = c.interrupt()
-    assert rc == 0
+    assert rc == 130
     slice_watches = [r for r in api.requests if r.path.endswith("/resourceslices") and r.query.get("watch")]
     assert {r.query.get("fieldSelector") for r in slice_watches} == {"spec.nodeName=node-a", "spec.nodeName="}
 
@@ -340,7 +340,7 @@ def test_json_watch_prints_one_event_per_line(cli, api):
     deleted = [json.loads(line) for line in c.take(2)]
     assert [(e["type"], e["object"]["state"]) for e in deleted] == [("DELETED", "deleted")] * 2
     rc, _ = c.interrupt()
-    assert rc == 0
+    assert rc == 130
 
 
 def test_yaml_watch_prints_documents(cli, api):
@@ -354,7 +354,7 @@ def test_yaml_watch_prints_documents(cli, api):
     while "state: allocated" not in c.next():
         pass
     rc, _ = c.interrupt()
-    assert rc == 0
+    assert rc == 130
     docs = list(yaml.safe_load_all("\n".join(c.seen)))
     assert [(d["type"], d["object"]["name"]) for d in docs] == [("ADDED", "train"), ("MODIFIED", "train")]
 

@@ -44,7 +44,10 @@ class ExplainRequest:
 
     def validate(self) -> None:
         """The usage errors (exit 2) found before the cluster is read."""
-        if (self.target is None) == (not self.claim_files):
+        if self.target is not None and self.claim_files:
+            raise UsageError(f"give either {self.target!r} or --claim-file, not both",
+                             hint="explain one pod or claim of the cluster, or the manifests in --claim-file")
+        if self.target is None and not self.claim_files:
             raise UsageError("name one pod/NAME or claim, or give --claim-file", hint="kubectl dra explain -n NS CLAIM")
         with_overrides(DEFAULT_FEATURES, self.features or "")
 
@@ -61,6 +64,11 @@ class ExplainReport:
     def unsatisfiable(self) -> bool:
         return self.verdict in ("unallocatable", "error")
 
+    @property
+    def undecided(self) -> bool:
+        """The overall search budget ran out before any node fit (``explain`` exits 1, not 7)."""
+        return self.verdict == "undecided"
+
 
 def explain(cluster: Cluster, request: ExplainRequest, unapplied: Sequence[Any] = ()) -> ExplainReport:
     """Simulate ``request`` on ``cluster``; ``unapplied``: the Claims/ClaimTemplates read from
@@ -75,9 +83,13 @@ def explain(cluster: Cluster, request: ExplainRequest, unapplied: Sequence[Any] 
         raise NotFoundError(f'node "{request.node}" not found')
     timing.mark("cluster loaded")
     features, features_reason = simulated_features(cluster, request.features)
-    result = simulate(cluster, subject, nodes=[request.node] if request.node else None,
-                      namespace_labels=namespace_labels(cluster), unapplied=bool(request.claim_files),
-                      features=features)  # fmt: skip
+    from kubectl_dra.console import Spinner
+
+    with Spinner("simulating the allocator", delay=1.0) as spinner:  # long searches show progress on a terminal
+        result = simulate(cluster, subject, nodes=[request.node] if request.node else None,
+                          namespace_labels=namespace_labels(cluster), unapplied=bool(request.claim_files),
+                          features=features,
+                          progress=lambda i, n: setattr(spinner, "text", f"simulating the allocator: node {i + 1} of {n}"))  # fmt: skip
     if features_reason is not None:
         result.reasons.append(features_reason)
     timing.mark("simulated")

@@ -60,6 +60,7 @@ POOL_INCOMPLETE = "pool-incomplete"  # a pool is being updated (slices missing)
 POOL_INVALID = "pool-invalid"  # duplicate device names, bad counter references
 CEL_RUNTIME_ERROR = "cel-runtime-error"  # a selector fails on a device (expression + device)
 BUDGET_EXHAUSTED = "budget-exhausted"  # the search gave up after N steps
+SEARCH_CUT_SHORT = "search-cut-short"  # explain's overall budget ran out: this node was not (fully) searched
 TAINT_RULES_IGNORED = "taint-rules-ignored"  # DeviceTaintRules exist, the DRADeviceTaintRules gate is off
 FEATURE_GATES = "feature-gates"  # the simulated gates are not the 1.36 defaults (cluster release, --features)
 
@@ -97,6 +98,7 @@ CODES = (
     POOL_INVALID,
     CEL_RUNTIME_ERROR,
     BUDGET_EXHAUSTED,
+    SEARCH_CUT_SHORT,
     TAINT_RULES_IGNORED,
     FEATURE_GATES,
 )

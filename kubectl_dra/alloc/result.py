@@ -29,6 +29,7 @@ ALLOCATABLE = "allocatable"  # at least one node can allocate every pending clai
 UNALLOCATABLE = "unallocatable"  # no node can (or a claim-level problem)
 SCHEDULER_ERROR = "error"  # kube-scheduler would return an error (CEL runtime error, …)
 ALLOCATED = "allocated"  # nothing to allocate: every claim is allocated and usable
+UNDECIDED = "undecided"  # no node searched fits, but the overall search budget ran out before every node was
 
 #: node statuses
 NODE_OK = "Allocatable"

@@ -34,6 +34,7 @@ from kubectl_dra.alloc.result import (
     ALLOCATED,
     SCHEDULER_ERROR,
     UNALLOCATABLE,
+    UNDECIDED,
     ClaimSummary,
     NodeResult,
     SimulationResult,
@@ -57,6 +58,7 @@ def simulate(
     features: Features = DEFAULT_FEATURES,
     namespace_labels: Callable[[str], dict | None] | None = None,
     unapplied: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
     """Simulate allocating ``claims`` on every candidate node.
 
@@ -68,11 +70,15 @@ def simulate(
     ``namespace_labels``: labels of a namespace (None if unknown), to check adminAccess against
     the namespace label the API server requires; ``unapplied``: the claims are manifests not
     created yet (the server would reject them rather than the scheduler fail).
+    The whole simulation has a budget too (``OVERALL_BUDGET_NODES`` node budgets): nodes it does not
+    reach are reported ``search-cut-short`` and, when none of the others fits, the verdict is
+    ``undecided``, never ``unallocatable``. ``progress(i, n)`` is called before node i of n.
     """
     enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small records: the cyclic GC would only cost time here
     try:
-        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied)
+        tracker = _Overall(budget * OVERALL_BUDGET_NODES, progress)
+        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied, tracker)
     finally:
         if enabled:
             gc.enable()
@@ -86,13 +92,15 @@ def _simulate(
     features: Features,
     namespace_labels: Callable[[str], dict | None] | None = None,
     unapplied: bool = False,
+    tracker: "_Overall | None" = None,
 ) -> SimulationResult:
+    tracker = tracker or _Overall(budget * OVERALL_BUDGET_NODES, None)
     inputs, found, pod = resolve(cluster, claims)
     found.extend(claim_level_reasons(inputs, pod))
     found.extend(admin_access_reasons(inputs, namespace_labels, unapplied))
     if features.binding_conditions:
         found.extend(reservation_reasons(inputs, pod))
-    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set())
+    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set(), tracker)
     # kube-scheduler's PostFilter (DynamicResources.PostFilter): when the pod fits nowhere and one of
     # its claims is allocated, reserved by no other pod and not usable on some node that was tried,
     # it deallocates that claim and schedules the pod again (it picks one such claim at random per
@@ -104,7 +112,7 @@ def _simulate(
             break
         deallocated.append(victim)
         inputs = [_deallocate(ci) if ci is victim else ci for ci in inputs]
-        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated})
+        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated}, tracker)
     for ci in deallocated:
         where = sorted(names_in_selector(ci.node_selector))
         result.reasons.append(
@@ -152,8 +160,10 @@ def _attempt(
     budget: int,
     features: Features,
     deallocated: set[str],
+    tracker: "_Overall | None" = None,
 ) -> SimulationResult:
     """One scheduling attempt: PreFilter checks, then every candidate node."""
+    tracker = tracker or _Overall(budget * OVERALL_BUDGET_NODES, None)
     summaries = [
         ClaimSummary(ci.ref, ci.state, ci.source, [r.describe() for r in ci.spec.requests]) for ci in inputs
     ]
@@ -211,8 +221,10 @@ def _attempt(
         for spec in pc.specs()
     }
     allocated = [ci for ci in inputs if not ci.pending]
-    for view in views:
-        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of))
+    for index, view in enumerate(views):
+        if tracker.progress is not None:
+            tracker.progress(index, len(views))
+        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker))
     diagnose.cross_node(result.nodes, prepared, topology.entries)
     if excluded:
         result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
@@ -308,16 +320,25 @@ def _node(
     checker: Checker,
     budget: int,
     drivers_of: dict[int, set[str]],
+    tracker: "_Overall | None" = None,
 ) -> NodeResult:
     node = view.node.name
     reasons = _allocated_reasons(view.node, allocated)
     allocated_ok = not any(r.blocking for r in reasons)
     if not prepared:
         return NodeResult(node, allocated_ok, reasons=reasons, pending_fit=True)
-    outcome = NodeSearch(view, prepared, checker, budget).run()
+    node_budget = budget if tracker is None else min(budget, tracker.left)
+    if node_budget <= 0:
+        reasons.append(tracker.cut_short(node, searched=False))
+        return NodeResult(node, False, reasons=reasons)
+    outcome = NodeSearch(view, prepared, checker, node_budget).run()
+    if tracker is not None:
+        tracker.left -= outcome.steps
     funnels = diagnose.funnels(view, prepared, checker, outcome)
     if outcome.fatal is not None:
         reasons.append(outcome.fatal)
+    elif outcome.budget_exceeded and node_budget < budget:
+        reasons.append(tracker.cut_short(node, searched=True))
     elif outcome.budget_exceeded:
         reasons.append(
             Reason(
@@ -358,7 +379,31 @@ def _verdict(result: SimulationResult, pending: bool) -> str:
         return SCHEDULER_ERROR
     if any(n.allocatable for n in result.nodes):
         return ALLOCATABLE if pending else ALLOCATED
+    if any(r.code == R.SEARCH_CUT_SHORT for n in result.nodes for r in n.reasons):
+        return UNDECIDED  # some nodes were not searched: "fits nowhere" would be a guess
     return UNALLOCATABLE
+
+
+#: the whole simulation may take this many per-node budgets (1,000,000 steps by default: ~10 s)
+OVERALL_BUDGET_NODES = 10
+
+
+class _Overall:
+    """The steps left to the whole simulation (all nodes, all PostFilter attempts)."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total = self.left = total
+        self.progress = progress
+
+    def cut_short(self, node: str, *, searched: bool) -> Reason:
+        what = "search not finished" if searched else "not searched"
+        return Reason(
+            R.SEARCH_CUT_SHORT,
+            f"{what} on node {node}: the whole simulation's budget ({self.total} steps) was used up",
+            status=R.WARNING,
+            data={"node": node, "overallBudget": self.total},
+            hint="explain one node with --node NODE, or make the requests more specific",
+        )
 
 
 def simulate_node(cluster: Cluster, claims: Any, node: str | Node, budget: int = DEFAULT_BUDGET, **kw: Any) -> NodeResult:

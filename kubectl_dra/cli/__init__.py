@@ -96,6 +96,10 @@ def main() -> None:
     gc.disable()
     _common.KEEP = []
     timing.mark("imports")
+    from kubectl_dra.cli._boundary import check_argv, prepare_streams
+
+    prepare_streams()
+    check_argv(sys.argv[1:])
     try:
         app(prog_name="kubectl dra")
         code = 0
@@ -109,11 +113,20 @@ def main() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         pass
+    except (OSError, ValueError) as error:  # a full disk, a closed descriptor: the output is lost
+        try:
+            sys.stderr.write(f"error: cannot write the output to stdout: {getattr(error, 'strerror', None) or error}\n")
+        except (OSError, ValueError):
+            pass
+        code = code or 1
     timing.mark("output flushed")
     # os._exit skips atexit: run it ourselves, e.g. the kubernetes client deletes the temporary
     # files it wrote for inline certificates and keys (kubeconfig *-data fields) there
     import atexit
 
     atexit._run_exitfuncs()
-    sys.stderr.flush()
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     os._exit(code)

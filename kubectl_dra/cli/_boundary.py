@@ -13,11 +13,19 @@ from kubectl_dra.errors import DraError, ExitCode
 
 
 def report(error: DraError) -> None:
-    sys.stderr.write(f"error: {error.message}\n")
-    for line in error.detail_lines():
-        sys.stderr.write(line + "\n")
+    """``error:``, detail and ``hint:`` lines on stderr, sanitised (messages carry names and text from
+    the cluster or a file); a closed stderr loses them quietly, the exit code still says it."""
+    from kubectl_dra.console import sanitize
+
+    lines = [f"error: {error.message}", *error.detail_lines()]
     if error.hint:
-        sys.stderr.write(f"hint: {error.hint}\n")
+        lines.append(f"hint: {error.hint}")
+    text = "".join(sanitize(line) + "\n" for line in lines)
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def command(app: typer.Typer, name: str, **kwargs) -> Callable:
@@ -35,13 +43,21 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
 
         @functools.wraps(fn)
         def run(*args, **kw):
+            from kubectl_dra.console import OutputError, SafeOutput
+
+            saved = sys.stdout
+            sys.stdout = SafeOutput(saved)  # the one output boundary (console.SafeOutput)
             try:
                 if fold is not None:
                     kw = fold(kw)
-                return fn(*args, **kw)
+                result = fn(*args, **kw)
+                sys.stdout.flush()
+                return result
             except DraError as error:
                 if os.environ.get("KUBECTL_DRA_DEBUG"):
                     raise
+                if isinstance(error, OutputError):
+                    saved = _discard(saved)  # the unwritten output is dropped, not retried at exit
                 report(error)
                 raise typer.Exit(int(error.exit_code)) from None
             except BrokenPipeError:
@@ -52,7 +68,7 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
                     pass
                 raise typer.Exit(int(ExitCode.OK)) from None
             except KeyboardInterrupt:
-                sys.stderr.write("\n")
+                _quiet_newline()  # past the terminal's ^C
                 raise typer.Exit(130) from None
             except (typer.Exit, typer.Abort, SystemExit):
                 raise
@@ -67,6 +83,8 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
                     )
                 )
                 raise typer.Exit(int(ExitCode.ERROR)) from None
+            finally:
+                sys.stdout = saved
 
         if fold is not None:
             run.__signature__, run.__annotations__ = _typer_signature(fn)  # type: ignore[attr-defined]
@@ -74,6 +92,60 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
         return fn
 
     return register
+
+
+def _quiet_newline() -> None:
+    try:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def check_argv(argv: list[str]) -> None:
+    """Arguments that are not valid UTF-8 (Python keeps the bytes as lone surrogates) are a usage
+    error here, before any of them reaches a parser, a CEL compiler or a request."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            from kubectl_dra.console import sanitize
+
+            sys.stderr.write(f"error: argument {sanitize(shown)!r} is not valid UTF-8\n"
+                             "hint: pass text in UTF-8 (check the terminal's or the script's encoding)\n")
+            sys.exit(int(ExitCode.USAGE))
+
+
+def prepare_streams() -> None:
+    """Streams a command can always write to: a descriptor closed at start (``>&-``, ``2>&-``) gets a
+    stand-in (stdout: writing fails with a clean error; stderr: messages are lost, the exit code
+    stays), and a non-UTF-8 locale (``LC_ALL=C``, ``PYTHONIOENCODING=ascii``) replaces what it cannot
+    encode instead of failing."""
+    from kubectl_dra.console import ClosedStream
+
+    if sys.stdout is None:
+        sys.stdout = ClosedStream()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
+def _discard(stream):
+    """A stream whose pending output is dropped: devnull (the failed one is left unflushed)."""
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None and hasattr(buffer, "raw"):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return open(os.devnull, "w")  # noqa: SIM115
 
 
 def _source_folder(fn: Callable) -> Callable[[dict], dict] | None:

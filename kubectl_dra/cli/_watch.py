@@ -60,8 +60,10 @@ class WatchTable:
     def format(self, rows: Sequence[Sequence[str]]) -> str:
         if not rows:
             return ""
+        from kubectl_dra.render.columns import width
+
         for row in rows:
-            self.widths = [max(w, len(cell)) for w, cell in zip(self.widths, row)]
+            self.widths = [max(w, width(cell)) for w, cell in zip(self.widths, row)]
         lines = []
         if self.header_due:
             lines.append(self._line(self.headers, header=True))
@@ -70,12 +72,12 @@ class WatchTable:
         return "\n".join(lines) + "\n"
 
     def _line(self, cells: Sequence[str], header: bool = False) -> str:
-        from kubectl_dra.render.columns import ANSI, RESET
+        from kubectl_dra.render.columns import ANSI, RESET, width
 
         last = len(cells) - 1
         parts = []
         for i, cell in enumerate(cells):
-            pad = "" if i == last else " " * (self.widths[i] - len(cell) + 3)
+            pad = "" if i == last else " " * (self.widths[i] - width(cell) + 3)
             style = "bold" if header else (self.styles.get(cell) if i == self.state_column else None)
             parts.append(f"{ANSI[style]}{cell}{RESET}{pad}" if self.color and style else cell + pad)
         return "".join(parts).rstrip()
@@ -93,7 +95,7 @@ def stream_changes(
     when_empty: Callable[["Cluster"], None],
     partial: Callable[..., Any] | None = None,
 ) -> None:
-    """Print the first listing, then every change as it arrives, until Ctrl-C (exit 0, quietly).
+    """Print the first listing, then every change as it arrives, until Ctrl-C (exit 130).
 
     Tables: the table, then one row per change. -o json: one compact ``{"type", "object"}``
     line per item and change (ADDED for the first listing); -o yaml: the same as YAML
@@ -138,7 +140,5 @@ def stream_changes(
                 # collection over them took 1-3 s on 40,000 devices, on the first change printed)
                 gc.freeze()
                 gc.enable()
-    except KeyboardInterrupt:
-        pass
     finally:
-        watch.stop()
+        watch.stop()  # Ctrl-C goes on to the command boundary: exit 130, as docs/exit-codes.md says

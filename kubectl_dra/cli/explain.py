@@ -89,6 +89,8 @@ def explain(
     emit(output, data=lambda: report.data, table=lambda wide: explain_text(report.data))
     if report.unsatisfiable:
         raise typer.Exit(int(ExitCode.UNSATISFIABLE))
+    if report.undecided:  # the search was cut short before any node fit: not a "no"
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 @command(app, "lint")

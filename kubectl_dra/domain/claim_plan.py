@@ -37,6 +37,9 @@ def _console_warn(message: str) -> None:
     warn(message)
 
 
+#: AllocationResultsMaxSize: the most devices one ResourceClaim can be allocated (dra-api.md §2.6)
+MAX_DEVICES_PER_CLAIM = 32
+
 @dataclass
 class ClaimRequest:
     """What `claim` is asked for: the flags, as data."""
@@ -94,6 +97,10 @@ class ClaimRequest:
             raise UsageError("--count and --all exclude each other", hint="--all asks for every matching device (allocationMode All)")
         if self.count is not None and self.count <= 0:
             raise UsageError(f"--count must be greater than zero, not {self.count}")
+        if self.count is not None and self.count > MAX_DEVICES_PER_CLAIM:  # also keeps int64 out of the manifest
+            raise UsageError(f"--count {self.count} is more than a claim can get: at most {MAX_DEVICES_PER_CLAIM} devices",
+                             hint="the API allocates at most 32 devices per ResourceClaim (AllocationResultsMaxSize); "
+                                  "split the request over several claims")
         version = manifest.normalize_api_version(self.api_version) if self.api_version else None
         text = self.filter_text
         if self.cel_expression is not None:

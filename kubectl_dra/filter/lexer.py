@@ -42,6 +42,16 @@ class Token:
         return repr(self.value)
 
 
+def quote(value: str) -> str:
+    """``value`` as one filter value that :func:`tokenize` reads back exactly: as is when it is one
+    plain word, else double-quoted with ``\\`` and ``"`` escaped (any text, both quotes included)."""
+    import re
+
+    if value and re.fullmatch(r"[A-Za-z0-9_.:/+\-]+", value) and value.lower() not in KEYWORDS:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens, ending with an ``eof`` token; raise FilterSyntaxError on bad input."""
     tokens: list[Token] = []

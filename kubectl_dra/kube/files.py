@@ -24,6 +24,8 @@ def expand_named(paths: Iterable[str], recursive: bool = False) -> list[tuple[st
         if raw == "-":
             out.append(("-", None))
             continue
+        if not raw.strip():
+            raise InputError("-f/--filename: an empty file name", hint="name a file, a directory, or - for stdin")
         path = Path(raw).expanduser()
         if path.is_dir():
             walk = path.rglob("*") if recursive else path.iterdir()
@@ -33,8 +35,8 @@ def expand_named(paths: Iterable[str], recursive: bool = False) -> list[tuple[st
                                  + ("" if recursive else " (-R reads its subdirectories too)"))
             out.extend((name, raw) for name in found)
             continue
-        if path.is_file():
-            out.append((str(path), None))
+        if path.is_file() or path.is_fifo() or path.is_char_device():
+            out.append((str(path), None))  # -f <(kubectl get ...) is a pipe
         elif path.exists():
             raise InputError(f"{raw}: not a regular file or directory")
         else:
@@ -42,15 +44,39 @@ def expand_named(paths: Iterable[str], recursive: bool = False) -> list[tuple[st
     return out
 
 
-def read_text(name: str) -> str:
+#: an input file larger than this is not a cluster dump (100,000 devices of YAML are ~150 MB)
+MAX_INPUT_BYTES = 1 << 30
+
+
+def read_input(name: str, *, label: str | None = None, error: type = InputError) -> str:
+    """The text of a file or ``-`` (stdin) as UTF-8: the one reader of input files (-f, --claim-file,
+    --snapshot). Bytes that are not UTF-8, an unreadable or a huge file are ``error`` naming it —
+    never a crash, whatever the locale (stdin is read as bytes)."""
+    shown = label or ("<stdin>" if name == "-" else name)
     try:
         if name == "-":
-            return sys.stdin.read()
-        return Path(name).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: not a text file (expected YAML or JSON)") from None
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:  # a test harness's text stdin
+                data = (sys.stdin.read() if sys.stdin is not None else "").encode("utf-8", "surrogateescape")
+            else:
+                data = stream.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(Path(name).expanduser(), "rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
     except OSError as err:
-        raise InputError(f"{name}: cannot read: {err.strerror or err}") from None
+        raise error(f"{shown}: cannot read: {err.strerror or err}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise error(f"{shown}: larger than {MAX_INPUT_BYTES >> 20} MiB: not reading it")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise error(f"{shown}: not UTF-8 text (byte {err.start + 1}, line {line}); expected YAML or JSON") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_text(name: str) -> str:
+    return read_input(name)
 
 
 def parse_documents(text: str, name: str) -> list:
@@ -73,6 +99,9 @@ def parse_documents(text: str, name: str) -> list:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise InputError(f"{name}: not valid YAML or JSON{where}: {problem}") from None
+    except (ValueError, RecursionError, OverflowError) as err:  # e.g. a 5,000-digit number, deep nesting
+        detail = " ".join(str(err).split())[:120] or type(err).__name__
+        raise InputError(f"{name}: a value this tool cannot read: {detail}") from None
 
 
 _LOADER = None
@@ -101,6 +130,9 @@ def iter_objects(documents: list) -> Iterator[dict]:
             continue
         kind = str(doc["kind"])
         items = doc.get("items")
+        if kind.endswith("List") and items is not None and not isinstance(items, list):
+            raise InputError(f"a {kind[:60]}'s items is a {type(items).__name__}, not a list",
+                             hint="a List holds its objects under items: as a list")
         if kind.endswith("List") and isinstance(items, list):
             item_kind = kind[:-4] if kind != "List" else None
             for item in items:
@@ -151,7 +183,14 @@ def _file_objects(name: str, display: str) -> Iterator[dict]:
     if not docs:
         raise InputError(f"{display}: no Kubernetes objects found (the file is empty)")
     found = 0
-    for obj in iter_objects(docs):
+    objects = iter_objects(docs)
+    while True:
+        try:
+            obj = next(objects)
+        except StopIteration:
+            break
+        except InputError as err:  # e.g. a List whose items is not a list: name the file
+            raise InputError(f"{display}: {err.message}", hint=err.hint) from None
         if obj is None:
             continue
         found += 1

@@ -21,14 +21,22 @@ from kubectl_dra.errors import AlreadyExists, ClusterError, NotFoundError, Rejec
 DEFAULT_PAGE = 500
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER = 10.0
+#: a list of more pages than this is a server whose paging is broken (5,000,000 objects at 500 a page)
+MAX_PAGES = 10000
+#: a reply larger than this is not an API server's answer (an unpaged list of 100,000 devices is ~200 MB)
+MAX_RESPONSE_BYTES = 1 << 30
+UNREACHABLE_HINT = "check --context / --kubeconfig, and that the cluster is running"
 
 
 def kubeconfig_paths(explicit: str | None) -> list[str]:
     """The kubeconfig files to merge: --kubeconfig, else $KUBECONFIG (read now), else ~/.kube/config."""
     if explicit:
-        if not Path(explicit).expanduser().is_file():
+        path = Path(explicit).expanduser()
+        if not path.exists():
             raise ClusterError(f"kubeconfig {explicit} does not exist", hint="check the --kubeconfig path")
-        return [str(Path(explicit).expanduser())]
+        if path.is_dir():
+            raise ClusterError(f"kubeconfig {explicit} is a directory", hint="pass the kubeconfig file itself")
+        return [str(path)]
     env = os.environ.get("KUBECONFIG")
     if env:
         paths = [p for p in env.split(os.pathsep) if p and Path(p).expanduser().is_file()]
@@ -83,6 +91,11 @@ READER_HINT = (
 )
 
 
+class NotServed(ClusterError):
+    """404 on a collection (a list or a watch): the server does not serve it. Not ``NotFoundError``
+    (exit 3), which is for an object the user named."""
+
+
 class WatchExpired(ClusterError):
     """410 Gone on a watch (an HTTP status or an ERROR event): the server no longer has the changes
     since our resourceVersion. The caller lists again and watches from the new list's version."""
@@ -105,7 +118,7 @@ WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 class LiveCluster:
     def __init__(self, *, kubeconfig: str | None = None, context: str | None = None, request_timeout: float | None = None):
         self._kubeconfig = kubeconfig
-        self._context = context
+        self._context = context or None  # kubectl's --context '': the current context
         self._timeout = request_timeout
         self._api: Any = None
         self._namespace: str | None = None
@@ -137,9 +150,16 @@ class LiveCluster:
                     raise ClusterError("the kubeconfig has no current context", hint="pass --context NAME")
                 chosen = next((c for c in contexts if c.get("name") == self._context), active) if self._context else active
                 self._namespace = ((chosen or {}).get("context") or {}).get("namespace")
-                config.load_kube_config(
-                    config_file=joined, context=self._context, client_configuration=configuration, persist_config=False
-                )
+                with _ExecFailures() as exec_failures:
+                    config.load_kube_config(
+                        config_file=joined, context=self._context, client_configuration=configuration, persist_config=False
+                    )
+                if exec_failures.messages:
+                    # the client logs a failing exec credential plugin and goes on without credentials
+                    raise ClusterError(
+                        f"the kubeconfig's exec credential plugin failed: {exec_failures.messages[0]}",
+                        hint="run the plugin's command (users[].user.exec in the kubeconfig) by hand to see why",
+                    )
             elif os.environ.get("KUBERNETES_SERVICE_HOST"):
                 config.load_incluster_config(client_configuration=configuration)
                 ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -160,6 +180,12 @@ class LiveCluster:
                 f"cannot load kubeconfig {os.pathsep.join(paths) or '(in-cluster)'}: {type(err).__name__}: {detail}",
                 hint="check --kubeconfig / KUBECONFIG",
             ) from None
+        for key, value in (configuration.api_key or {}).items():
+            if isinstance(value, str) and any(c in value for c in "\r\n\x00"):
+                raise ClusterError(
+                    "the kubeconfig's token contains a line break or NUL character",
+                    hint="remove the trailing newline from users[].user.token (or the token file) in the kubeconfig",
+                )
         configuration.retries = 0
         self.host = configuration.host
         self._api = client.ApiClient(configuration=configuration)
@@ -200,29 +226,54 @@ class LiveCluster:
             method, path, query_params=query or [], header_params=header_params, body=body, auth_settings=["BearerToken"]
         )
         timeout = (min(self._timeout, 10.0), self._timeout) if self._timeout else (10.0, None)
+        write = method != "GET"
         for attempt in range(MAX_429_RETRIES + 1):
+            deadline = time.monotonic() + self._timeout if self._timeout else None
             try:
                 response = api.call_api(method, url, header_params=headers, body=serialized, _request_timeout=timeout)
-                data = response.read()
-            except urllib3.exceptions.HTTPError as err:
-                reason = getattr(err, "reason", None) or err
+                data = _read_body(response.response, deadline)
+            except _Overdue:
+                raise self._timed_out(path, write) from None
+            except _TooBig:
                 raise ClusterError(
-                    f"cannot reach the API server at {self.host}: {_short(reason)}",
-                    hint="check --context / --kubeconfig, and that the cluster is running",
+                    f"the API server's answer to {path} is larger than {MAX_RESPONSE_BYTES >> 20} MiB: not reading it",
                 ) from None
+            except urllib3.exceptions.HTTPError as err:
+                if write and not isinstance(err, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+                    raise self._timed_out(path, write, _short(getattr(err, "reason", None) or err)) from None
+                if isinstance(err, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError)) and self._timeout:
+                    raise self._timed_out(path, write) from None
+                raise self._unreachable(err) from None
+            except ValueError as err:  # http.client refuses a header value (a token with a line break)
+                raise ClusterError(f"cannot send the request to {self.host}: {_short(err)}",
+                                   hint="check the credentials in the kubeconfig") from None
             except Exception as err:  # ApiException for SSL problems, socket errors
                 status = getattr(err, "status", None)
                 if status == 0 or isinstance(err, OSError):
-                    raise ClusterError(
-                        f"cannot reach the API server at {self.host}: {_short(getattr(err, 'reason', err))}",
-                        hint="check --context / --kubeconfig, and that the cluster is running",
-                    ) from None
+                    raise self._unreachable(err) from None
                 raise
             if response.status == 429 and attempt < MAX_429_RETRIES:
                 time.sleep(_retry_after(response.getheader("Retry-After")))
                 continue
             return response.status, data, response
         return response.status, data, response  # pragma: no cover - loop always returns
+
+    def _unreachable(self, err: Exception) -> ClusterError:
+        reason = getattr(err, "reason", None) or err
+        return ClusterError(f"cannot reach the API server at {self.host}: {_short(reason)}", hint=UNREACHABLE_HINT)
+
+    def _timed_out(self, path: str, write: bool, detail: str = "") -> ClusterError:
+        limit = f" within --request-timeout ({_seconds(self._timeout)})" if self._timeout else ""
+        if write:
+            return ClusterError(
+                f"the API server did not answer the write to {path}{limit}{': ' + detail if detail else ''}: "
+                "the outcome is unknown (the object may or may not have been created)",
+                hint="check with `kubectl get` whether it exists before trying again",
+            )
+        return ClusterError(
+            f"the API server at {self.host} did not answer {path}{limit}",
+            hint="the server is slow or stalled; try again, or raise --request-timeout",
+        )
 
     def get(
         self, path: str, query: list[tuple[str, str]] | None = None, *, what: str | None = None, verb: str = "get"
@@ -243,7 +294,18 @@ class LiveCluster:
         query.append(("fieldManager", "kubectl-dra"))
         status, data, _ = self._request(path, query, method="POST", body=obj)
         if status in (200, 201, 202):
-            return _loads(data)
+            try:
+                created = _loads(data)
+                for key in ("metadata", "spec", "status"):
+                    if created.get(key) is not None and not isinstance(created[key], dict):
+                        raise ClusterError(f"{key} is a {_type(created[key])}, not a map")
+            except ClusterError as err:
+                done = "would be created" if dry_run else "was created"
+                raise ClusterError(
+                    f"the API server answered {status} (so {what} {done}), but its answer is malformed: {err.message}",
+                    hint="check the object with `kubectl get -o yaml`",
+                ) from None
+            return created
         reason, message = _status_message(data)
         if status == 409:
             raise AlreadyExists(
@@ -292,8 +354,10 @@ class LiveCluster:
             return self._request(path, query)
 
         # While the caller decodes one page, the next one is already on its way.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page")
+        try:
             token = ""
+            seen: set[str] = set()
             pending = pool.submit(fetch, token)
             while pending is not None:
                 status, data, _ = pending.result()
@@ -303,16 +367,29 @@ class LiveCluster:
                     self._raise(status, data, path, what, "list")
                 page = _loads(data)
                 del data
-                token = str((page.get("metadata") or {}).get("continue") or "")
+                items, token, _ = list_page(page, what)
+                if token:
+                    if token in seen:
+                        raise ClusterError(
+                            f"the API server sent the same continue token twice while listing {what}: its paging is broken",
+                            hint="stopped rather than read forever; try again, or `kubectl get --raw` the list to see",
+                        )
+                    if len(seen) >= MAX_PAGES:
+                        raise ClusterError(f"the list of {what} has more than {MAX_PAGES} pages: stopped reading",
+                                           hint="the server's paging looks broken; try again")
+                    seen.add(token)
                 pending = pool.submit(fetch, token) if token else None
                 kind = str(page.get("kind") or "")
                 item_kind = kind[:-4] if kind.endswith("List") else kind
                 api_version = page.get("apiVersion")
-                for item in page.get("items") or []:
+                for item in items:
                     if isinstance(item, dict):
                         item.setdefault("kind", item_kind)
                         item.setdefault("apiVersion", api_version)
                         yield item
+        finally:
+            # never wait for a request still on its way (Ctrl-C, an error, the caller stopped early)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def watch(
         self,
@@ -356,23 +433,25 @@ class LiveCluster:
         # server's timeout (or a bookmark): only a dead connection should trip it
         read_timeout = (timeout_seconds + 30.0) if timeout_seconds is not None else None
         connect = min(self._timeout, 10.0) if self._timeout else 10.0
-        unreachable = "check --context / --kubeconfig, and that the cluster is running"
+        unreachable = UNREACHABLE_HINT
         try:
             response = api.call_api("GET", url, header_params=headers, _request_timeout=(connect, read_timeout))
         except urllib3.exceptions.HTTPError as err:
-            reason = getattr(err, "reason", None) or err
-            raise ClusterError(f"cannot reach the API server at {self.host}: {_short(reason)}", hint=unreachable) from None
+            raise self._unreachable(err) from None
+        except ValueError as err:  # http.client refuses a header value
+            raise ClusterError(f"cannot send the request to {self.host}: {_short(err)}") from None
         except Exception as err:  # ApiException for SSL problems, socket errors
             if getattr(err, "status", None) == 0 or isinstance(err, OSError):
-                raise ClusterError(
-                    f"cannot reach the API server at {self.host}: {_short(getattr(err, 'reason', err))}", hint=unreachable
-                ) from None
+                raise self._unreachable(err) from None
             raise
         raw = response.response  # urllib3, opened with preload_content=False: read as it arrives
         finished = False
         try:
             if response.status != 200:
-                data = raw.read()
+                try:
+                    data = _read_body(raw, time.monotonic() + (self._timeout or 30.0))
+                except (_Overdue, _TooBig, urllib3.exceptions.HTTPError, OSError):
+                    data = b""
                 if response.status == 410:
                     raise WatchExpired(what, _status_message(data)[1])
                 self._raise(response.status, data, path, what, "watch")
@@ -380,6 +459,8 @@ class LiveCluster:
             try:
                 for chunk in raw.stream(65536):
                     buffer += chunk
+                    if len(buffer) > MAX_RESPONSE_BYTES:
+                        raise ClusterError(f"the watch of {what} sent a line longer than {MAX_RESPONSE_BYTES >> 20} MiB")
                     if b"\n" not in chunk:
                         continue
                     *lines, buffer = buffer.split(b"\n")
@@ -402,11 +483,14 @@ class LiveCluster:
 
     def _watch_event(self, line: bytes, what: str) -> tuple[str, dict]:
         """One decoded event line; ERROR events become exceptions."""
-        event = _loads(line)
+        try:
+            event = _loads(line)
+        except ClusterError:
+            raise ClusterError(f"the API server sent a watch event for {what} that is not JSON: {line[:120]!r}") from None
         kind = str(event.get("type") or "")
         obj = event.get("object")
-        if kind not in WATCH_TYPES or not isinstance(obj, dict):
-            raise ClusterError(f"the API server sent an unexpected watch event for {what}: {line[:200]!r}")
+        if kind not in WATCH_TYPES or not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), (dict, type(None))):
+            raise ClusterError(f"the API server sent an unexpected watch event for {what}: {line[:120]!r}")
         if kind == "ERROR":
             code, message = obj.get("code"), str(obj.get("message") or obj.get("reason") or "")
             if code == 410:
@@ -426,6 +510,10 @@ class LiveCluster:
         if status == 403:
             raise Forbidden(f"forbidden: cannot {verb} {subject}: {detail}", hint=READER_HINT, verb=verb, resource=subject)
         if status == 404:
+            if verb in ("list", "watch"):
+                # a collection is not an object the user named: the server does not serve it (exit 4)
+                raise NotServed(f"the API server does not serve {subject} (404 NotFound): {detail}",
+                                hint="the API version may be disabled; `kubectl api-resources` lists what it serves")
             raise NotFoundError(f"{subject} not found: {detail}")
         if status == 429:
             raise ClusterError(f"the API server is throttling requests (429 Too Many Requests): {detail}", hint="try again later")
@@ -440,14 +528,72 @@ def _loads(data: bytes) -> dict:
     gc.disable()
     try:
         value = loads(data)
-    except ValueError as err:
-        raise ClusterError(f"the API server returned invalid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:
+        raise ClusterError(f"the API server returned invalid JSON: {_short(err)[:200]}") from None
     finally:
         if enabled:
             gc.enable()
     if not isinstance(value, dict):
         raise ClusterError("the API server returned an unexpected response (not a JSON object)")
     return value
+
+
+def list_page(page: dict, what: str) -> tuple[list, str, str]:
+    """(items, continue token, resourceVersion) of a list reply, its shape checked: a reply that is not
+    shaped like a list is the server's fault (exit 4), never a crash or a silently empty answer."""
+    meta = page.get("metadata")
+    if meta is None:
+        meta = {}
+    elif not isinstance(meta, dict):
+        raise ClusterError(f"the API server returned a malformed list of {what}: metadata is a {_type(meta)}, not a map")
+    items = page.get("items")
+    if items is None:
+        items = []
+    elif not isinstance(items, list):
+        raise ClusterError(f"the API server returned a malformed list of {what}: items is a {_type(items)}, not a list")
+    token, version = meta.get("continue") or "", meta.get("resourceVersion") or ""
+    if not isinstance(token, str) or not isinstance(version, (str, int)):
+        raise ClusterError(f"the API server returned a malformed list of {what}: metadata.continue/resourceVersion is not a string")
+    return items, token, str(version)
+
+
+def _type(value: Any) -> str:
+    return {dict: "map", list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+class _Overdue(Exception):
+    pass
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _read_body(raw: Any, deadline: float | None) -> bytes:
+    """The whole body of a urllib3 response, read as it arrives: past ``deadline`` (a slow drip that
+    never trips the per-read timeout) ``_Overdue``, beyond ``MAX_RESPONSE_BYTES`` ``_TooBig``."""
+    parts = []
+    size = 0
+    try:
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _Overdue()
+            chunk = raw.read1(1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise _TooBig()
+            parts.append(chunk)
+    except BaseException:
+        raw.close()
+        raise
+    raw.release_conn()
+    return b"".join(parts)
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g}s" if value else "none"
 
 
 def _retry_after(value: str | None) -> float:
@@ -457,9 +603,40 @@ def _retry_after(value: str | None) -> float:
         return 1.0
 
 
+class _ExecFailures:
+    """Collects what the kubernetes client logs while it loads a kubeconfig: it logs a failing exec
+    credential plugin (``logging.error``) and goes on without credentials."""
+
+    def __enter__(self) -> "_ExecFailures":
+        import logging
+
+        self.messages: list[str] = []
+        outer = self
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.levelno >= logging.ERROR:
+                    outer.messages.append(" ".join(record.getMessage().split())[:300] or "no message")
+
+        self._root = logging.getLogger()
+        self._handler = Handler()
+        self._saved = (self._root.handlers[:], self._root.level)
+        self._root.handlers = [self._handler]  # nothing reaches stderr as a stray ERROR:root: line
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._root.handlers, level = self._saved
+        self._root.setLevel(level)
+
+
 def _short(reason: Any) -> str:
     text = str(reason)
     # urllib3 wraps messages: "<urllib3.connection.HTTPConnection object at 0x..>: Failed to establish..."
     if ">: " in text:
         text = text.split(">: ", 1)[1]
-    return text.strip().rstrip(")").strip() or "connection failed"
+    text = " ".join(text.split())
+    # urllib3 nests reasons ("...(104, 'Connection reset by peer'))"): keep the parentheses balanced
+    while text.count(")") > text.count("(") and text.endswith(")"):
+        text = text[:-1].rstrip()
+    text += ")" * max(0, text.count("(") - text.count(")"))
+    return text or "connection failed"

@@ -144,7 +144,7 @@ def load_cluster(options: SourceOptions, want: Iterable[str]) -> Cluster:
 
 def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
     from kubectl_dra.kube.discovery import choose_version, served_versions
-    from kubectl_dra.kube.live import Forbidden, LiveCluster
+    from kubectl_dra.kube.live import Forbidden, LiveCluster, NotServed
 
     from kubectl_dra import timing
 
@@ -217,7 +217,7 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
             if rules_version:
                 try:
                     _read_list(cluster, live, f"/apis/resource.k8s.io/{rules_version}/devicetaintrules", "devicetaintrules")
-                except (Forbidden, NotFoundError) as err:
+                except (Forbidden, NotFoundError, NotServed) as err:
                     cluster.warnings.append(f"{err.message}; {TAINT_RULES_MISSING}")
         timing.mark("resourceslices read")
         if claims_waiter is not None:

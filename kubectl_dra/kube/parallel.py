@@ -24,10 +24,12 @@ def fork_allowed() -> bool:
 def start_in_child(work: Callable[[], Any], before: Callable[[], None] | None = None) -> Callable[[], Any]:
     """Start ``work()`` in a child process; return a function that waits for its result (or raises its DraError)."""
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 0
         try:
+            _die_with(parent)
             os.close(read_fd)
             if before is not None:
                 before()
@@ -61,3 +63,20 @@ def start_in_child(work: Callable[[], Any], before: Callable[[], None] | None = 
         return value
 
     return wait
+
+
+def _die_with(parent: int) -> None:
+    """The child ends when the parent does (Ctrl-C, an error): it must not go on waiting on a
+    stalled server, holding the parent's stdout and stderr open, after the command has ended."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C on the terminal ends the child too, quietly
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+    if os.getppid() != parent:  # the parent ended before prctl took effect
+        os._exit(1)

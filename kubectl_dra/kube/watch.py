@@ -46,8 +46,12 @@ if TYPE_CHECKING:
 BATCH_SECONDS = 0.02
 #: the server ends each watch after a random time in this range (client-go's reflector: 5-10 min)
 WATCH_TIMEOUT = (300, 600)
-#: waits before reconnecting a broken watch; when they are used up the error is reported
+#: waits before reconnecting a broken watch (each with up to 50% jitter added); when they are used up
+#: the error is reported (exit 4)
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: a watch stream that ends sooner than this after it opened, with no event, counts as a failure:
+#: a server (or proxy) that closes every stream at once would otherwise be reconnected in a tight loop
+QUICK_END_SECONDS = 1.0
 #: a collection that expires this many times in a row without a single event gives up
 MAX_EXPIRIES = 5
 PAGE = 500
@@ -403,7 +407,7 @@ class ClusterWatch:
 
     def _follow(self, resource: Resource) -> None:
         """List, then watch from the list's version for as long as the process runs."""
-        from kubectl_dra.kube.live import Forbidden, WatchExpired
+        from kubectl_dra.kube.live import Forbidden, NotServed, WatchExpired
 
         live = self.base.client
         put = self._queue.put
@@ -425,20 +429,26 @@ class ClusterWatch:
                     timeout_seconds=random.randint(low, high),
                     bookmarks=self.bookmarks,
                 )
+                opened = time.monotonic()
+                received = False
                 for type_, obj in events:
+                    received = True
                     failures = expiries = 0
                     version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                     if type_ != "BOOKMARK":
                         put(_Events(resource.key, [(type_, obj)]))
                     if self._stop.is_set():
                         return
+                if not received and time.monotonic() - opened < QUICK_END_SECONDS:
+                    raise ClusterError(f"the API server keeps closing the watch of {resource.what} at once",
+                                       hint="a proxy or the server ends every watch; `kubectl get -w` will show the same")
             except WatchExpired as err:
                 expiries += 1
                 if expiries > MAX_EXPIRIES:
                     put(_Failed(resource.key, err))
                     return
                 listed, relist = False, True  # list again: what changed meanwhile is diffed by the caller
-            except (Forbidden, NotFoundError) as err:
+            except (Forbidden, NotFoundError, NotServed) as err:
                 if resource.optional and not relist and not listed:
                     put(_Unavailable(resource.key, f"{err.message}; {resource.warning}" if resource.warning else None))
                 else:
@@ -452,7 +462,8 @@ class ClusterWatch:
                 if failures > len(self.retry_delays):
                     put(_Failed(resource.key, err))
                     return
-                self._stop.wait(self.retry_delays[failures - 1])
+                delay = self.retry_delays[failures - 1]
+                self._stop.wait(delay + random.uniform(0, delay / 2))  # jitter: many clients do not reconnect in step
             except Exception as err:  # a bug: end the command rather than a thread, silently
                 put(_Failed(resource.key, DraError(f"internal error in the watch of {resource.what}: {type(err).__name__}: {err}")))
                 return
@@ -460,9 +471,10 @@ class ClusterWatch:
     def _list(self, resource: Resource) -> tuple[list[dict], str]:
         """Every item (kind/apiVersion filled in) and the list's resourceVersion, page by page;
         an expired continue token restarts the list as one request."""
-        from kubectl_dra.kube.live import Forbidden
+        from kubectl_dra.kube.live import MAX_PAGES, Forbidden, list_page
 
         live = self.base.client
+        seen: set[str] = set()
         items: list[dict] = []
         token = ""
         limit = PAGE
@@ -479,17 +491,26 @@ class ClusterWatch:
                 if not token or isinstance(err, Forbidden):
                     raise
                 items, token, limit, version = [], "", 0, ""  # 410 on a continue token: start over, unpaged
+                seen.clear()
                 continue
-            meta = page.get("metadata") or {}
-            version = version or str(meta.get("resourceVersion") or "")
+            page_items, next_token, page_version = list_page(page, resource.what)
+            version = version or page_version
+            if next_token and next_token in seen:
+                raise ClusterError(
+                    f"the API server sent the same continue token twice while listing {resource.what}: its paging is broken",
+                    hint="stopped rather than read forever; try again",
+                )
+            if len(seen) >= MAX_PAGES:
+                raise ClusterError(f"the list of {resource.what} has more than {MAX_PAGES} pages: stopped reading")
+            seen.add(next_token)
             kind = str(page.get("kind") or "")
             item_kind = kind[:-4] if kind.endswith("List") else kind
-            for item in page.get("items") or []:
+            for item in page_items:
                 if isinstance(item, dict):
                     item.setdefault("kind", item_kind)
                     item.setdefault("apiVersion", page.get("apiVersion"))
                     items.append(item)
-            token = str(meta.get("continue") or "")
+            token = next_token
             if not token:
                 return items, version
 

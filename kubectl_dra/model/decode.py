@@ -95,7 +95,9 @@ def object_label(obj: dict) -> str:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     name = meta.get("name") or meta.get("generateName") or "<unnamed>"
     ns = meta.get("namespace")
-    return f"{obj.get('kind', 'object')} {ns + '/' if ns else ''}{name}"
+    name = name if isinstance(name, str) else "<unnamed>"
+    ns = ns if isinstance(ns, str) else None
+    return f"{obj.get('kind', 'object')} {ns + '/' if ns else ''}{name[:253]}"
 
 
 def decode(obj: dict) -> Any:
@@ -119,6 +121,14 @@ def decode(obj: dict) -> Any:
     else:
         return None
     try:
+        meta = obj.get("metadata")
+        if type(meta) is not dict:
+            _map(meta, "metadata")
+        else:
+            for key in ("name", "namespace"):
+                value = meta.get(key)
+                if value is not None and type(value) is not str:
+                    raise _Bad(f"metadata.{key}", f"expected a string, got {_describe(value)}")
         return decoder(obj, version)
     except _Bad as bad:
         raise DecodeError(f"{object_label(obj)} ({api_version}) is malformed: {bad}") from None
@@ -199,9 +209,23 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
                 for kind, value in value.items():  # noqa: B007 - the one entry
                     pass
             else:
-                kind, value = split_attribute(value) if type(value) is dict and value else ("unknown", value)
+                _bad_attribute(value, f"spec.devices[{i}].attributes.{key}")
             attrs[name] = value
-            if kind != "string" and kind != "int" and kind != "bool":
+            # each kind holds its type (API validation); version also a semantic version
+            if kind == "string":
+                if type(value) is not str:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+            elif kind == "int":
+                if type(value) is not int:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+            elif kind == "bool":
+                if type(value) is not bool:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+            else:
+                # a version must be a string; one that is not semver is kept: the scheduler's CEL
+                # reports it as a runtime error on that device, and so does the simulation
+                if kind == "version" and type(value) is not str:
+                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
                 if kinds is None:
                     kinds = {}
                 kinds[name] = kind
@@ -219,10 +243,13 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
                     policies[name] = _map(value["requestPolicy"], f"spec.devices[{i}].capacity.{key}.requestPolicy")
             else:
                 quantity = value
-            caps[name] = "" if quantity is None else str(quantity)
+            text = "" if quantity is None else str(quantity)
+            if text not in _GOOD_QUANTITIES:
+                _check_quantity(quantity, f"spec.devices[{i}].capacity.{key}")
+            caps[name] = text
         device_name = raw.get("name")
-        if type(device_name) is not str:
-            device_name = _str(device_name, f"spec.devices[{i}].name")
+        if type(device_name) is not str or device_name not in _GOOD_NAMES:
+            device_name = _device_name(device_name, f"spec.devices[{i}].name")
         dev = Device(
             driver, pool_name, device_name, name_of_slice, attrs, kinds, caps, policies, (), (), node_name, node_selector, all_nodes
         )
@@ -235,6 +262,72 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
 
 
 _QUALIFIED: dict[str, dict[str, str]] = {}
+
+# ---- input checks: what the API server's validation would reject is an error naming the field
+# (the object is skipped with a warning), never a silently wrong answer. Valid values are cached:
+# a big cluster repeats a few distinct names, quantities and versions thousands of times.
+
+#: the Python type each attribute kind holds (an int in ``string`` is YAML 1.1's ``on``/``0x1F`` at work)
+_ATTRIBUTE_TYPES = {"string": str, "int": int, "bool": bool, "version": str}
+_GOOD_QUANTITIES: set[str] = {""}
+_GOOD_NAMES: set[str] = set()
+_DNS_LABEL = None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return "an integer" if len(str(abs(value))) > 20 else f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return f"a {type(value).__name__}"
+
+
+def _bad_attribute(value: Any, path: str) -> None:
+    if type(value) is dict and len(value) > 1:
+        raise _Bad(path, f"has {len(value)} values ({', '.join(map(str, value))}); an attribute has exactly one of int, bool, string, version")
+    if type(value) is dict:
+        raise _Bad(path, "has no value; an attribute has exactly one of int, bool, string, version")
+    raise _Bad(path, f"expected a map with one of int, bool, string, version, got {_describe(value)}")
+
+
+def _bad_attribute_value(kind: str, value: Any, path: str) -> None:
+    hint = ""
+    if kind in ("string", "version") and isinstance(value, (bool, int, float)):
+        hint = " (YAML reads unquoted on/off/yes/no/0x1F/1.0 as booleans and numbers: quote the value)"
+    raise _Bad(f"{path}.{kind}", f"expected {'a string' if kind in ('string', 'version') else 'an integer' if kind == 'int' else 'a boolean'}, got {_describe(value)}{hint}")
+
+
+def _check_quantity(quantity: Any, path: str) -> None:
+    from kubectl_dra.model.quantity import Quantity, QuantityError
+
+    text = "" if quantity is None else str(quantity)
+    if isinstance(quantity, bool) or not isinstance(quantity, (str, int, float)):  # a JSON number is a quantity
+        raise _Bad(path, f"expected a quantity such as 80Gi, got {_describe(quantity)}")
+    try:
+        Quantity.parse(text)
+    except (QuantityError, ValueError, TypeError):
+        raise _Bad(path, f"{text[:40]!r} is not a quantity (e.g. 80Gi, 1500m, 4)") from None
+    _GOOD_QUANTITIES.add(text)
+
+
+def _device_name(value: Any, path: str) -> str:
+    global _DNS_LABEL
+    if value is None or value == "":
+        raise _Bad(path, "required")
+    if not isinstance(value, str):
+        raise _Bad(path, f"expected a string, got {_describe(value)}")
+    if _DNS_LABEL is None:
+        import re
+
+        _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise _Bad(path, f"{value[:70]!r} is not a DNS label (lower-case letters, digits and '-', at most 63)")
+    _GOOD_NAMES.add(value)
+    return value
 _PLAIN_DEVICE_KEYS = frozenset(("name", "attributes", "capacity", "basic"))
 
 

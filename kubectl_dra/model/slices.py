@@ -66,6 +66,11 @@ class Pool:
         return ",".join(sorted(nodes)) if nodes else ""
 
     def describe_incomplete(self) -> str:
+        if len(self.slices) > self.slice_count:  # not "2 of 1": more slices than the pool says it has
+            return (
+                f"pool {self.driver}/{self.name} is inconsistent: {len(self.slices)} slices of generation "
+                f"{self.generation}, but resourceSliceCount says {self.slice_count}"
+            )
         return (
             f"pool {self.driver}/{self.name} is incomplete: {len(self.slices)} of "
             f"{self.slice_count} slices of generation {self.generation} are present"

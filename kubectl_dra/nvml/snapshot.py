@@ -527,8 +527,12 @@ class Topology:
                 cells = {index(k): v for k, v in row.items()} if isinstance(row, dict) else {}
                 grid.append([str(cells.get(b, UNKNOWN_CELL)) for b in gpus])
         else:
-            gpus = [i for i in (index(g) for g in labels or []) if i is not None]
+            gpus = [i for i in (index(g) for g in (labels if isinstance(labels, list) else [])) if i is not None]
             grid = rows(matrix)
+            if grid:  # square, whatever the file holds: a missing or short row is unknown ("?"), extras dropped
+                size = len(gpus)
+                grid = [(grid[i] if i < len(grid) else [])[:size] for i in range(size)]
+                grid = [row + [UNKNOWN_CELL] * (size - len(row)) for row in grid]
         nics = [str(n) for n in d.get("nics") or [] if isinstance(n, str)]
         return cls(gpus=gpus, matrix=grid, pcie=rows(d.get("pcie")), nics=nics, nic_matrix=rows(d.get("nicMatrix")))
 
@@ -633,8 +637,10 @@ def parse_snapshot(text: str, source: str = "snapshot", *, where: str | None = N
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SnapshotError(f"{where}: not JSON ({error.msg} at line {error.lineno})", hint=HINT) from None
+        except json.JSONDecodeError as error:  # its text, not msg + line: "starting at: line 1 column 5"
+            raise SnapshotError(f"{where}: not JSON ({error})", hint=HINT) from None
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
+            raise SnapshotError(f"{where}: a value this tool cannot read: {str(error)[:100]}", hint=HINT) from None
     else:
         import yaml
 
@@ -644,6 +650,8 @@ def parse_snapshot(text: str, source: str = "snapshot", *, where: str | None = N
             mark = getattr(error, "problem_mark", None)
             line = f" (line {mark.line + 1})" if mark is not None else ""
             raise SnapshotError(f"{where}: not JSON or YAML{line}", hint=HINT) from None
+        except (ValueError, RecursionError) as error:
+            raise SnapshotError(f"{where}: a value this tool cannot read: {str(error)[:100]}", hint=HINT) from None
     return Snapshot.from_dict(data, source)
 
 
@@ -652,17 +660,12 @@ def read_snapshot(path: str | Path, option: str | None = None) -> Snapshot:
     ``--snapshot``) names the flag in the messages about reading the file."""
     import sys
 
+    from kubectl_dra.kube.files import read_input
+
     source = "stdin" if str(path) == "-" else str(path)
     where = f"{option} {source}" if option else source
-    try:
-        if str(path) == "-":
-            text = sys.stdin.read()
-        else:
-            text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise SnapshotError(f"{where}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise SnapshotError(f"{where}: not text (expected the JSON of an NVML snapshot)") from None
+    # the one input reader: bytes checked as UTF-8 whatever the locale, size bounded
+    text = read_input(str(path), label=where, error=SnapshotError)
     return parse_snapshot(text, source, where=where)
 
 

@@ -23,6 +23,24 @@ def strip_controls(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
+def width(text: str) -> int:
+    """Terminal columns ``text`` takes: CJK and most emoji take two, combining marks and zero-width
+    characters none (``len`` would misalign every column after such a cell)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    n = 0
+    for ch in text:
+        if unicodedata.combining(ch) or ch in _ZERO_WIDTH:
+            continue
+        n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return n
+
+
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\ufe0e\ufe0f")
+
+
 def format_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -40,19 +58,24 @@ def format_table(
         return ""
     ncols = len(headers)
     widths = [0] * ncols
+    wide = False  # a cell whose width is not its length (CJK, emoji, combining marks)
     for row in all_rows:
         for i, cell in enumerate(row):
-            n = len(cell)
+            if cell.isascii():
+                n = len(cell)
+            else:
+                n = width(cell)
+                wide = wide or n != len(cell)
             if n > widths[i]:
                 widths[i] = n
     last = ncols - 1
     lines = []
-    if color and style is not None:
+    if (color and style is not None) or wide:
         for r, row in enumerate(all_rows):
             parts = []
             for i, cell in enumerate(row):
-                pad = "" if i == last else " " * (widths[i] - len(cell) + 3)
-                name = style(i, cell) if (r or no_headers) else "bold"
+                pad = "" if i == last else " " * (widths[i] - width(cell) + 3)
+                name = (style(i, cell) if (r or no_headers) else "bold") if color and style is not None else None
                 parts.append(f"{ANSI[name]}{cell}{RESET}{pad}" if name else cell + pad)
             lines.append("".join(parts).rstrip())
     else:

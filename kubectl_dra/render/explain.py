@@ -6,6 +6,10 @@ from kubectl_dra.alloc.severity import ERROR
 from kubectl_dra.render.columns import strip_controls as sanitize
 
 
+def _cut_short(node: dict) -> bool:
+    return any(r.get("code") == "search-cut-short" for r in node.get("reasons", []))
+
+
 def explain_text(data: dict) -> str:
     """The text report: verdict, claims, where it fits, and per node why not (with the funnel)."""
     lines: list[str] = []
@@ -18,6 +22,8 @@ def explain_text(data: dict) -> str:
         "allocated": "already allocated",
         "unallocatable": f"fits on none of {len(nodes)} node{'s' if len(nodes) != 1 else ''}",
         "error": "the scheduler would stop with an error",
+        "undecided": (f"fits on none of the {sum(1 for n in nodes if not _cut_short(n))} nodes searched; "
+                      f"{sum(1 for n in nodes if _cut_short(n))} not (fully) searched: the overall search budget ran out"),
     }.get(verdict, verdict)
     lines.append(f"verdict: {verdict}: {sanitize(subject)} {summary}")
     for claim in data.get("claims", []):

@@ -161,14 +161,11 @@ def resolve_attribute(name: str, schema, drivers: Iterable[str] = (), *, flag: s
 
 
 def quote_value(value: str) -> str:
-    """A value for the filter language: as is when it is one plain word, else quoted."""
-    if value and re.fullmatch(r"[A-Za-z0-9_.:/+\-]+", value) and value.lower() not in ("and", "or", "not", "in"):
-        return value
-    if '"' not in value:
-        return f'"{value}"'
-    if "'" not in value:
-        return f"'{value}'"
-    raise UsageError(f"value {value!r} contains both quote characters")
+    """A value for the filter language: as is when it is one plain word, else quoted and escaped
+    (the filter lexer's own quoting, so any text reads back exactly)."""
+    from kubectl_dra.filter.lexer import quote
+
+    return quote(value)
 
 
 def filter_text(terms: Sequence[str], where: Sequence[str], extra: Sequence[str]) -> str:

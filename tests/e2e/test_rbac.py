@@ -418,7 +418,7 @@ def test_watches_work_with_the_reader_role(api, users):
                     "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu.nvidia.com"}}]}}})
 
     code, out, err = _watch(users.kubeconfig["dra-viewer"], "claims", "-w", "-n", WATCH_NS, "-o", "json", change=new_claim)
-    assert code == 0, err
+    assert code == 130, err  # stopped with Ctrl-C (docs/exit-codes.md)
     assert err == f"no ResourceClaims found in namespace {WATCH_NS} (watching)\n"
     event = json.loads(out[0])
     assert (event["type"], event["object"]["name"], event["object"]["state"]) == ("ADDED", "watched", "pending")
@@ -435,7 +435,7 @@ def test_watches_work_with_the_reader_role(api, users):
         code, out, err = _watch(users.kubeconfig["dra-viewer"], "list", "-w", "--node", node, "-o", "json", change=new_slice)
     finally:
         api.delete("ResourceSlice", node)
-    assert code == 0, err
+    assert code == 130, err  # stopped with Ctrl-C
     assert "forbidden" not in err and "warning" not in err, err
     event = json.loads(out[0])
     assert (event["type"], event["object"]["node"], event["object"]["name"]) == ("ADDED", node, "dev-0")

@@ -196,7 +196,7 @@ def test_watch_follows_a_claim_from_pending_to_released(api, control_plane, worl
 
         # Ctrl-C: docs/commands.md says a watch ends with exit code 0 (docs/exit-codes.md lists 130 for Ctrl-C)
         for name, watch in watches.items():
-            assert watch.interrupt() == 0, name
+            assert watch.interrupt() == 130, name  # Ctrl-C: 130 (docs/exit-codes.md)
             assert watch.errors() == [], (name, watch.errors())
     finally:
         for watch in watches.values():
