@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kubectl_dra.textscan import closing, unquoted
+
 from .to_cel import MIG_TYPES
 
 _STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
@@ -61,56 +63,23 @@ def _literal(m: re.Match, *groups: int) -> str | None:
 def conjuncts(expression: str) -> list[str]:
     """The top-level ``&&`` operands of ``expression`` (outer parentheses removed); [] if it has a top-level ``||``."""
     text = expression.strip()
-    while text.startswith("(") and _closing(text, 0) == len(text) - 1:
+    while text.startswith("(") and closing(text, 0) == len(text) - 1:
         text = text[1:-1].strip()
-    parts, depth, start, i, quote = [], 0, 0, 0, ""
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith("&&", i):
+    parts, start = [], 0
+    for i, c, depth in unquoted(text):
+        if i < start or depth:
+            continue
+        if text.startswith("&&", i):
             parts.append(text[start:i].strip())
             start = i + 2
-            i += 1
-        elif depth == 0 and (text.startswith("||", i) or c == "?"):
+        elif text.startswith("||", i) or c == "?":
             return []
-        i += 1
     parts.append(text[start:].strip())
     out: list[str] = []
     for part in parts:
         inner = conjuncts(part) if part.startswith("(") else [part]
         out.extend(inner)
     return out
-
-
-def _closing(text: str, open_at: int) -> int:
-    depth, quote, i = 0, "", open_at
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
 
 
 def class_facts(selectors: Iterable[str]) -> ClassFacts:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_dra.errors import DraError, UsageError
+from kubectl_dra.textscan import closing, split_top
 
 
 class JSONPathError(DraError):
@@ -297,7 +298,7 @@ def _segments(r: _Reader, stop: str) -> list:
 
 
 def _bracket(r: _Reader):
-    close = _closing_bracket(r.text, r.i)
+    close = closing(r.text, r.i)
     if close < 0:
         raise r.error("unterminated array")
     inner = r.text[r.i + 1:close]
@@ -308,7 +309,7 @@ def _bracket(r: _Reader):
         return _filter(r, inner[2:-1].strip())
     if inner.startswith("'"):
         paths = []
-        for part in _split_top(inner, ","):
+        for part in split_top(inner, ","):
             part = part.strip()
             if len(part) < 2 or not (part.startswith("'") and part.endswith("'")):
                 raise r.error(f"invalid array index {inner}")
@@ -329,47 +330,6 @@ def _bracket(r: _Reader):
     for part in inner.split(","):
         indices.append(_index(r, part, inner))
     return indices[0] if len(indices) == 1 else IndexUnion(tuple(indices))
-
-
-def _closing_bracket(text: str, i: int) -> int:
-    depth, quote = 0, ""
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c == "[":
-            depth += 1
-        elif c == "]":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    parts, quote, start = [], "", 0
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c == sep:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
 
 
 _INT = re.compile(r"-?[0-9]+\Z")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kubectl_dra.errors import UsageError
+from kubectl_dra.textscan import unquoted
 
 GROUP = "resource.k8s.io"
 API_VERSIONS = ("v1", "v1beta2", "v1beta1")
@@ -233,23 +234,8 @@ def fold_cel(expression: str, width: int = FOLD_WIDTH) -> list[str]:
     or ``||`` (outside string literals and parentheses); one line when it is short or cannot be cut."""
     if len(expression) <= width or "\n" in expression or expression != expression.strip():
         return [expression]
-    cuts, depth, quote, i = [], 0, "", 0
-    while i < len(expression):
-        c = expression[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif depth == 0 and c == " " and expression[i + 1:i + 3] in ("&&", "||") and expression[i - 1] != " ":
-            cuts.append(i)
-        i += 1
+    cuts = [i for i, c, depth in unquoted(expression)
+            if depth == 0 and c == " " and expression[i + 1:i + 3] in ("&&", "||") and expression[i - 1] != " "]
     lines, start, last = [], 0, None
     for cut in cuts:
         if cut - start > width and last is not None:
