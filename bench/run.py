@@ -359,7 +359,7 @@ def report(res: dict) -> str:
         if r["error"]:
             lines.append(f"{label:<46} FAILED: {r['error']}")
     ratios = res["ratios"]
-    if ratios:
+    if "time" in ratios:  # with --only, list may not have run
         lines.append(f"ratio dra list -o json / kubectl get resourceslices -o json: time {ratios['time']:.3f}x, "
                      f"peak RSS {ratios['memory']:.3f}x")
     for t in res["targets"]:
