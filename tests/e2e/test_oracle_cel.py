@@ -46,6 +46,11 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
         "two-variable comprehensions (cel-go ext.TwoVarComprehensions, 1.32+) and the lists extension's sortBy "
         "are parser macros; the cel-cpp parser of cel-expr-python 0.1.3 has no switch for them",
         "[1, 2].all(i, v, v > 0)"),
+    "map-literal-dynamic-key": (
+        r"\{", r"Invalid map key type",
+        "a map literal whose key is only known at run time to be a map or a list: cel-cpp refuses to build "
+        "the map (Invalid map key type), cel-go builds it without checking key types, so lookups simply miss",
+        '"x" in {dyn({}): 1}'),
     "url-ip-cidr-libraries": (
         r"\b(isURL|url|ip|isIP|cidr|isCIDR)\(", r".",
         "the Kubernetes url/ip/cidr libraries are not implemented in kubectl_dra.cel",
