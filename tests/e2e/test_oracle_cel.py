@@ -10,7 +10,7 @@ devices by kubectl_dra.cel and by the oracle; the outcome (compile error / runti
 false) must be the same.
 
 KUBECTL_DRA_ORACLE_CEL_CASES (default 5000) sets how many expressions, KUBECTL_DRA_ORACLE_SEED the
-seed (printed). Differences found earlier are kept in oracle_cases/cel-regressions.json and must
+seed (printed; default 1, `random` draws one from the clock to explore). Differences found earlier are kept in oracle_cases/cel-regressions.json and must
 agree; KNOWN lists what cannot agree (with the reason), each pinned by a strict xfail.
 """
 
@@ -32,7 +32,11 @@ from tests.e2e.oracle import CASES, cel_outcome, oracle  # noqa: F401 - fixture
 pytestmark = pytest.mark.e2e
 
 N_CASES = int(os.environ.get("KUBECTL_DRA_ORACLE_CEL_CASES", "5000"))
-SEED = int(os.environ.get("KUBECTL_DRA_ORACLE_SEED", str(int(time.time()) % 100000)))
+#: fixed by default so that CI's verdict does not depend on the day: each exploring run with
+#: KUBECTL_DRA_ORACLE_SEED=random (or a number) has found rare engine differences, which are then
+#: pinned in KNOWN or fixed; a CI run must not go red on one it happened to draw
+_seed = os.environ.get("KUBECTL_DRA_ORACLE_SEED", "1")
+SEED = int(time.time()) % 100000 if _seed == "random" else int(_seed)
 REGRESSIONS = CASES / "cel-regressions.json"
 
 #: what kubectl_dra.cel cannot do like upstream (cel-expr-python 0.1.3 lacks it; see the report /

@@ -216,16 +216,21 @@ def test_expensive_selectors_agree_with_upstream(oracle):
         for device, mine, r, i in zip(devices, ours(expr, devices), answer["results"], range(len(devices))):
             upstream = cel_outcome(answer, i)
             upstream_exceeded += upstream == ("error", cost.EXCEEDED)
+            data = activation.activation_data(model_device(device))
+            sizes = cost.device_sizes(data)
             verdict = classify_runtime(mine, upstream)
             if verdict == "agree" and upstream == ("error", cost.EXCEEDED):
                 verdict = "agree: limit exceeded"
             elif verdict == "engine-iterations":
                 verdict += ": upstream " + ("exceeded" if upstream == ("error", cost.EXCEEDED) else upstream[0])
+            elif (verdict == "differ" and upstream == ("error", cost.EXCEEDED) and mine[0] == "value"
+                  and cost.lower(v.checked, sizes) <= cost.LIMIT < cost.bound(v.checked, v.presence, sizes)):
+                # the documented gap (docs/fidelity.md, CEL cost limits): neither bound decides, the
+                # engine's answer stands; found by per-run seeds (e.g. 49570)
+                verdict = "between the bounds: upstream exceeded"
             counts[verdict] = counts.get(verdict, 0) + 1
             if verdict == "differ":
                 problems.append(f"{expr}\n    kubectl-dra {mine}\n    upstream    {upstream}")
-            data = activation.activation_data(model_device(device))
-            sizes = cost.device_sizes(data)
             actual = r.get("cost", 0)
             if actual > cost.bound(v.checked, v.presence, sizes):
                 problems.append(f"actual {actual} above the bound: {expr}")
