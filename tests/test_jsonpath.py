@@ -133,7 +133,13 @@ def _labelled() -> dict:
 def test_agrees_with_kubectl(oracle, template):
     code, stdout, stderr = oracle[template]
     assert code == 0, stderr
-    assert execute(template, _labelled()) == stdout
+    got = execute(template, _labelled())
+    if ".." in template:
+        # recursive descent walks Go maps, whose iteration order kubectl does not fix from run to run:
+        # the same values, in an order that can differ
+        assert sorted(got.split()) == sorted(stdout.split())
+    else:
+        assert got == stdout
 
 
 @pytest.mark.parametrize(("template", "message"), ORACLE_ERRORS)
