@@ -152,14 +152,17 @@ def list_devices(
         return items
 
     def table(wide: bool) -> str:
+        rows = render.device_rows(selected, wide)
         text = render.devices_table(selected, wide=wide, color=use_color(color.value), no_headers=no_headers,
-                                    labels=[labels_of.get(v.device.node_label) for v in selected] if show_labels else None)
+                                    labels=[labels_of.get(v.device.node_label) for v in selected] if show_labels else None,
+                                    rows=rows)
         if no_headers:
             return text
         from kubectl_dra.model.partitions import partition_capacity, summary
 
-        keys = {v.device.key for v in selected}
-        totals = render.footer(selected, summary(partition_capacity(cluster, keys=keys)))
+        # every device listed (the views are distinct): no need for the set of their keys
+        keys = None if len(selected) == len(views) else {v.device.key for v in selected}
+        totals = render.footer(selected, summary(partition_capacity(cluster, keys=keys)), rows=rows)
         from kubectl_dra.console import stdout_is_terminal
 
         if stdout_is_terminal():

@@ -50,11 +50,13 @@ class PartitionCapacity:
 def partition_capacity(cluster, node: str | None = None, keys: set | None = None) -> list[PartitionCapacity]:
     """One PartitionCapacity per group of counter sets that free devices consume (see module doc);
     ``node``/``keys``: only those devices (a filtered list counts what it shows)."""
-    views = cluster.device_index()
+    views = None  # built for the first pool with counters (most clusters have none)
     out: list[PartitionCapacity] = []
     for pool in cluster.pools:
         if not pool.counter_sets:
             continue
+        if views is None:
+            views = cluster.device_index()
         available, _ = counters_left(pool, views)
         free = []
         for dev in pool.devices:
