@@ -30,6 +30,8 @@ BUSY_STATES = ("allocated", "reserved")
 
 _DIGITS = re.compile(r"(\d+)")
 
+_NO_NODE = object()
+
 
 @lru_cache(maxsize=65536)
 def natural_key(text: str) -> tuple:
@@ -138,21 +140,67 @@ class Cluster:
             return self._views
         pools = self.pools
         views: dict[tuple[str, str, str], DeviceView] = {}
-        pod_index = self.pods_by_claim()
-        holding: dict[tuple[str, str, str], list[Claim]] = {}
-        read_pools = {(p.driver, p.name) for p in pools}
+        listed: list[DeviceView] = []  # views in the order of ``views`` (when no device name repeats)
+        order: list[tuple] = []  # their sort keys: (node, driver, pool) part shared by a pool's devices, name
+        settle: list[DeviceView] = []  # only a held, blocked or tainted device leaves "free"
+        name_keys: dict[str, tuple] = {}
         for pool in pools:
             complete = pool.complete
             for sl in pool.slices:
+                last_node: Any = _NO_NODE
+                prefix: tuple = ()
                 for dev in sl.devices:
-                    views[(dev.driver, dev.pool, dev.name)] = DeviceView(dev, "free", (), (), (), complete)
+                    view = DeviceView(dev) if complete else DeviceView(dev, pool_complete=False)
+                    name = dev.name
+                    views[(dev.driver, dev.pool, name)] = view
+                    listed.append(view)
+                    if dev.taints:
+                        settle.append(view)
+                    node = dev.node_name
+                    if node is not last_node or not node:  # a slice's devices share its node, driver and pool
+                        last_node = node
+                        prefix = (node is None, node or dev.node_label, dev.driver, natural_key(dev.pool))
+                    name_key = name_keys.get(name)
+                    if name_key is None:
+                        name_key = name_keys[name] = natural_key(name)
+                    order.append((prefix, name_key))
         self._apply_taint_rules(views)
+        # a held view's state is set as its holders are added (_settle would set the same)
+        holding = self._join_claims(views, {(p.driver, p.name) for p in pools})
+        for pool in pools:
+            if pool.counter_sets:
+                _mark_counter_blocked(pool, views)
+                settle.extend(views[(pool.driver, pool.name, d.name)] for d in pool.devices if (pool.driver, pool.name, d.name) in views)
+        if self.taint_rules:
+            settle = list(views.values())
+        for view in settle:
+            _settle(view)
+        if len(listed) == len(views):
+            # (prefix, name) orders as (node is None, node, driver, pool, name) does; stable, as sorted() is
+            ordered = list(map(listed.__getitem__, sorted(range(len(listed)), key=order.__getitem__)))
+        else:  # a device name twice in a pool (invalid, warned about): the last one's view, the first one's place
+            ordered = sorted(views.values(), key=_order)
+        self._views = ordered
+        self._view_index, self._holding = views, holding
+        return ordered
+
+    def _join_claims(self, views: dict[tuple[str, str, str], DeviceView],
+                     read_pools: set[tuple[str, str]]) -> dict[tuple[str, str, str], list[Claim]]:
+        """Add every allocated claim's hold to the views of its devices; device key -> the claims holding it."""
+        pod_index = self.pods_by_claim()
+        holding: dict[tuple[str, str, str], list[Claim]] = {}
         for claim in self.claims:
             if not claim.allocated:
                 continue
-            pods = list(dict.fromkeys(claim.reserved_pods + pod_index.get((claim.namespace, claim.name), [])))
+            pods = claim.reserved_pods
+            if pod_index:
+                pods = list(dict.fromkeys(pods + pod_index.get((claim.namespace, claim.name), [])))
+            elif len(pods) > 1:
+                pods = list(dict.fromkeys(pods))
+            state = "reserved" if claim.reserved_for else "allocated"
             for result in claim.results:
-                view = views.get((result.driver, result.pool, result.device))
+                key = (result.driver, result.pool, result.device)
+                view = views.get(key)
                 if view is None:
                     if self.slices_filtered and (result.driver, result.pool) not in read_pools:
                         continue  # a pool of a node that was not read
@@ -162,28 +210,18 @@ class Cluster:
                     )
                     continue
                 holder = Holder(claim, result, pods)
-                claims_on = holding.setdefault(result.key, [])
-                if not claims_on or claims_on[-1] is not claim:
+                claims_on = holding.get(key)
+                if claims_on is None:
+                    holding[key] = [claim]
+                elif claims_on[-1] is not claim:
                     claims_on.append(claim)
                 if result.admin_access:
                     view.admin_holders = [*view.admin_holders, holder]
                 else:
-                    view.holders = [*view.holders, holder]
-        for pool in pools:
-            if pool.counter_sets:
-                _mark_counter_blocked(pool, views)
-        for view in views.values():
-            _settle(view)
-
-        def order(view: DeviceView) -> tuple:
-            dev = view.device
-            node = dev.node_name
-            return (node is None, node or dev.node_label, dev.driver, natural_key(dev.pool), natural_key(dev.name))
-
-        ordered = sorted(views.values(), key=order)
-        self._views = ordered
-        self._view_index, self._holding = views, holding
-        return ordered
+                    view.holders = [*view.holders, holder] if view.holders else [holder]
+                    if view.state != "reserved":  # as _settle: reserved when any holder's claim is
+                        view.state = state
+        return holding
 
     def patch_claims(self, claims: list[Claim], pods: list[Pod], old: Iterable[Claim], new: Iterable[Claim]) -> list[DeviceView] | None:
         """Take over a new list of claims and of pods where only the claims ``old`` (as they were)
@@ -300,6 +338,13 @@ class Cluster:
 
     def device_index(self) -> dict[tuple[str, str, str], DeviceView]:
         return {v.device.key: v for v in self.device_views()}
+
+
+def _order(view: DeviceView) -> tuple:
+    """The listing's order: by node (devices of no one node last), driver, pool and name (gpu-2 before gpu-10)."""
+    dev = view.device
+    node = dev.node_name
+    return (node is None, node or dev.node_label, dev.driver, natural_key(dev.pool), natural_key(dev.name))
 
 
 def _settle(view: DeviceView) -> None:
