@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from kubectl_dra.jsonfast import dumps_compact, dumps_indented
+from kubectl_dra.jsonfast import dumps_compact_joined, dumps_indented
 
 #: lists longer than this print one compact item per line
 BIG_LIST = 1000
+#: items serialised together in a big list
+CHUNK = 1000
 
 
 def iter_json(data: Any) -> Iterator[str]:
@@ -29,9 +31,11 @@ def iter_json(data: Any) -> Iterator[str]:
     yield '  "items": [\n'
     last = len(items) - 1
     if len(items) > BIG_LIST:
-        # one item per line: a fifth less to format and write, and `grep` finds a device's whole entry
-        for i, item in enumerate(items):
-            yield "    " + dumps_compact(item) + (",\n" if i < last else "\n")
+        # one item per line: a fifth less to format and write, and `grep` finds a device's whole entry;
+        # serialised CHUNK items at a time (a few hundred kB, not the whole list at once)
+        for start in range(0, len(items), CHUNK):
+            yield "    " + dumps_compact_joined(items[start:start + CHUNK], ",\n    ") + (
+                ",\n" if start + CHUNK <= last else "\n")
     else:
         for i, item in enumerate(items):
             yield "    " + dumps_indented(item).replace("\n", "\n    ") + (",\n" if i < last else "\n")
