@@ -38,19 +38,7 @@ import run as bench_run  # noqa: E402
 SIZES = {"L": (5000, 10000), "XL": (20000, 40000)}
 LIMIT = 4.4
 
-# an 8-GPU claim whose devices must share a product name (matchAttribute): the explain target
-EXPLAIN_CLAIM = {
-    "apiVersion": "resource.k8s.io/v1",
-    "kind": "ResourceClaim",
-    "metadata": {"name": "eight-gpus", "namespace": "bench"},
-    "spec": {
-        "devices": {
-            "requests": [{"name": "gpus", "exactly": {"deviceClassName": gen_cluster.DEVICE_CLASS,
-                                                      "allocationMode": "ExactCount", "count": 8}}],
-            "constraints": [{"requests": ["gpus"], "matchAttribute": "gpu.nvidia.com/productName"}],
-        }
-    },
-}
+EXPLAIN_CLAIM = gen_cluster.EXPLAIN_CLAIM
 
 
 def commands(dra: str, claim_file: pathlib.Path) -> list[tuple[str, list[str]]]:
