@@ -164,6 +164,23 @@ class DeviceQuery:
                 static[v.device.key] = (v.device, id(v) in chosen)
         return [v for v in views if static[v.device.key][1] and state_matches(v.state, self.state)]
 
+    def decide(self, cluster: "Cluster", views: Sequence["DeviceView"], gone: Sequence[tuple[str, str, str]] = ()) -> None:
+        """What :meth:`__call__` would decide for the devices of ``views`` it has not seen, and forget
+        the devices ``gone`` from ``cluster``: a patched model (`list -w`, a slice changed) is then
+        selected at the cost of the change (the filter's kinds still come from every device)."""
+        static = self._static
+        for key in gone:
+            static.pop(key, None)
+        unknown = [v for v in views if static.get(v.device.key, (None,))[0] is not v.device]
+        if not unknown:
+            return
+        kept = self._device_filters(unknown)
+        every = [v.device for v in cluster.device_views()] if self.filter_text.strip() else ()
+        kept = select(kept, every, cluster, self.filter_text, self.cel_expression, self.device_class)
+        chosen = {id(v) for v in kept}
+        for v in unknown:
+            static[v.device.key] = (v.device, id(v) in chosen)
+
     def selects(self, view: "DeviceView") -> bool | None:
         """Whether :meth:`__call__` keeps ``view`` of the cluster it last ran on, whose device is
         unchanged since (only its state may have): None when that is not known."""
