@@ -5,10 +5,11 @@ watches from that version, feeding a queue. The caller's thread (:meth:`ClusterW
 applies the events to its own copy of the objects, waits ~20 ms for more to arrive together,
 updates the model and diffs what the command shows against the previous state, so each batch of
 events yields one list of :class:`Change` — the DRA lifecycle as a timeline, not a poll. A batch
-of only claim and pod events updates the model in place at the cost of the change
-(:meth:`Cluster.patch_claims`: the devices those claims hold or held; the command's ``partial``
-snapshot diffs only those); any other batch rebuilds it (a fresh ``Cluster``, re-decoding only
-the objects that changed).
+of slice, claim and pod events updates the model in place at the cost of the change
+(:meth:`Cluster.patch`: the pools of the slices changed are rebuilt from their slices — newest
+generation, completeness, counters — and the devices those claims hold or held are joined anew;
+the command's ``partial`` snapshot diffs only those); a re-list or a DeviceTaintRule event
+rebuilds it (a fresh ``Cluster``, re-decoding only the objects that changed).
 
 Semantics, as client-go's reflector has them:
 
