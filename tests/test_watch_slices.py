@@ -406,3 +406,67 @@ def test_slice_events_with_a_taint_rule(seed):
     assert fallbacks == 0
     assert any("drain" in str(item) for batch, _ in rebuilt for *_, item in batch)
     assert patched == rebuilt
+
+
+# ---------------------------------------------------------------------------- pools, one at a time
+
+
+def _slice(name: str, pool: str, generation: int, count: int, devices: list[str], node: str | None = None) -> Any:
+    return decode({
+        "apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": name},
+        "spec": {"driver": NVIDIA, "nodeName": node or pool,
+                 "pool": {"name": pool, "generation": generation, "resourceSliceCount": count},
+                 "devices": [{"name": d} for d in devices]},
+    })
+
+
+def _claim(name: str, pool: str, device: str) -> Any:
+    return decode({
+        "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": name, "namespace": "ns"},
+        "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": NVIDIA}}]}},
+        "status": {"allocation": {"devices": {"results": [
+            {"request": "gpu", "driver": NVIDIA, "pool": pool, "device": device}]}}},
+    })
+
+
+def test_a_pool_generation_change_rebuilds_that_pool_only():
+    """A pool of two slices republished one slice at a time under a new generation: incomplete (only
+    the new slice's devices count, the old generation's are gone), then complete again; the views
+    of every other pool are left alone (the same objects), and a claim on a device the old
+    generation published is unpublished, then held again."""
+    a1, a2 = _slice("a-1", "a", 1, 2, ["gpu-0", "gpu-1"]), _slice("a-2", "a", 1, 2, ["gpu-2", "gpu-3"])
+    others = [_slice(f"n{i}", f"n{i}", 1, 1, ["gpu-0", "gpu-1"]) for i in range(3)]
+    claim = _claim("c", "a", "gpu-2")
+    cluster = Cluster(slices=[a1, a2, *others], claims=[claim])
+    before = {v.device.key: v for v in cluster.device_views()}
+    assert before[(NVIDIA, "a", "gpu-2")].state == "allocated"
+
+    b1 = _slice("a-1", "a", 2, 2, ["gpu-0", "gpu-1", "gpu-9"])
+    slices = [b1, a2, *others]
+    patch = cluster.patch(cluster.claims, cluster.pods, slices=slices, removed_slices=[a1], added_slices=[b1])
+    keys = [v.device.key for v in cluster.device_views()]
+    assert {v.device.key for v in patch.views} == {(NVIDIA, "a", d) for d in ("gpu-0", "gpu-1", "gpu-9")}
+    assert [v.device.key for v in patch.removed] == [(NVIDIA, "a", "gpu-2"), (NVIDIA, "a", "gpu-3")]
+    assert [c.ref for c in patch.claims] == ["ns/c"]
+    assert all(cluster.view_index()[k] is v for k, v in before.items() if k[1] != "a")
+    assert "pool gpu.nvidia.com/a is incomplete: 1 of 2 slices of generation 2 are present" in cluster.warnings
+    assert "claim ns/c is allocated device gpu.nvidia.com/a/gpu-2, which no current ResourceSlice publishes" in cluster.warnings
+    pool = next(p for p in cluster.pools if p.name == "a")
+    assert (pool.generation, [s.name for s in pool.slices], pool.stale_slices) == (2, ["a-1"], 1)
+
+    b2 = _slice("a-2", "a", 2, 2, ["gpu-2", "gpu-3"])
+    slices = [b1, b2, *others]
+    patch = cluster.patch(cluster.claims, cluster.pods, slices=slices, removed_slices=[a2], added_slices=[b2])
+    assert patch.removed == []
+    assert cluster.view_index()[(NVIDIA, "a", "gpu-2")].state == "allocated"
+    assert all(v.pool_complete for v in cluster.device_views())
+
+    fresh = Cluster(slices=list(slices), claims=[claim])
+    assert [(v.device.key, device_signature(v), v.pool_complete) for v in cluster.device_views()] == [
+        (v.device.key, device_signature(v), v.pool_complete) for v in fresh.device_views()]
+    assert keys != [v.device.key for v in cluster.device_views()]
+
+    old = _slice("a-3", "a", 1, 2, ["gpu-7"])  # an older generation: ignored, counted as stale
+    patch = cluster.patch(cluster.claims, cluster.pods, slices=[*slices, old], added_slices=[old])
+    assert (NVIDIA, "a", "gpu-7") not in cluster.view_index()
+    assert next(p for p in cluster.pools if p.name == "a").stale_slices == 1
