@@ -38,11 +38,16 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
     nc = len(sel.class_selectors)
     f = Funnel(pc.ref, spec.name, None if spec.all_mode else spec.count)
     f.stages.append(Stage("visible", len(usable), "visible on node"))
-    outcomes = [sel.outcome.get(e.index, MATCH) for _, e in usable]
-    errors = [sel.errors.get(e.index) for _, e in usable]
+    get_outcome = sel.outcome.get
+    outcomes = [get_outcome(e.index, MATCH) for _, e in usable]
+    if sel.errors:
+        get_error = sel.errors.get
+        errors = [err for _, e in usable if (err := get_error(e.index)) is not None]
+    else:
+        errors = []
     for i, expression in enumerate(sel.selectors):
         passed = sum(1 for o in outcomes if o == MATCH or o > i)
-        failed_errors = sum(1 for err in errors if err is not None and err[0] == i)
+        failed_errors = sum(1 for err in errors if err[0] == i)
         if i < nc:
             label = f"class {sel.class_name}" + (f" selector #{i}" if nc > 1 else "")
             f.stages.append(Stage("class", passed, label, expression, failed_errors))
@@ -50,22 +55,25 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
             f.stages.append(Stage("selector", passed, f"selector #{i - nc}", expression, failed_errors))
     if not sel.selectors:
         f.stages.append(Stage("class", len(usable), f"class {sel.class_name}"))
-    matching = [e for (_, e), o in zip(usable, outcomes) if o == MATCH]
     free: list[Entry] = []
-    blocked: Counter[str] = Counter()
-    holders: Counter[str] = Counter()
-    for entry in matching:
-        why = checker.blocker(spec, entry)
+    blocked: dict[str, int] = {}
+    holders: dict[str, int] = {}
+    held = checker.state.holders
+    blocker = checker.blocker
+    for (_, entry), o in zip(usable, outcomes):
+        if o != MATCH:
+            continue
+        why = blocker(spec, entry)
         if why is None:
             free.append(entry)
             continue
-        blocked[why] += 1
+        blocked[why] = blocked.get(why, 0) + 1
         if why == "in-use":
-            for ref in checker.state.holders.get(entry.key, ()):
-                holders[ref] += 1
+            for ref in held.get(entry.key, ()):
+                holders[ref] = holders.get(ref, 0) + 1
     f.stages.append(Stage("free", len(free), "free"))
-    f.blocked = dict(blocked)
-    f.in_use_by = dict(holders)
+    f.blocked = blocked
+    f.in_use_by = holders
     applicable = [c for c in pc.constraints if _applies(c.requests, spec) and (c.match_attribute or c.distinct_attribute)]
     if applicable:
         f.stages.append(Stage("constraints", _constrained(free, applicable), "constraints"))
@@ -106,7 +114,9 @@ def funnels(view: NodeView, claims: list[PreparedClaim], checker: Checker, outco
     usable = _usable(view)
     out = []
     for pc in claims:
-        chosen = Counter(r.request for r in (outcome.results[pc.index] if outcome and outcome.success else []))
+        chosen: dict[str, int] = {}
+        for r in outcome.results[pc.index] if outcome and outcome.success else ():
+            chosen[r.request] = chosen.get(r.request, 0) + 1
         for spec in pc.specs():
             f = funnel(view, pc, spec, checker, usable)
             f.chosen = chosen.get(spec.name, 0)
@@ -455,6 +465,8 @@ def cel_errors(view: NodeView, claims: list[PreparedClaim], reached: set[tuple[i
     """One reason per (selection, selector, error) with CEL runtime errors on this node's devices."""
     out: list[Reason] = []
     seen: set[int] = set()
+    if not any(spec.selection.errors for pc in claims for spec in pc.specs()):
+        return out
     usable = _usable(view)
     for pc in claims:
         for spec in pc.specs():
