@@ -23,6 +23,7 @@ from kubectl_dra.alloc.result import Funnel, Stage
 from kubectl_dra.alloc.search import Checker, Outcome, cel_error_reason
 from kubectl_dra.alloc.selection import MATCH
 from kubectl_dra.alloc.taints import describe, untolerated
+from kubectl_dra.model.device import implied_kind
 
 
 def _usable(view: NodeView) -> list[tuple[NodePool, Entry]]:
@@ -59,11 +60,11 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
     blocked: dict[str, int] = {}
     holders: dict[str, int] = {}
     held = checker.state.holders
-    blocker = checker.blocker
+    blocker = checker.blockers(spec)
     for (_, entry), o in zip(usable, outcomes):
         if o != MATCH:
             continue
-        why = blocker(spec, entry)
+        why = blocker(entry)
         if why is None:
             free.append(entry)
             continue
@@ -86,19 +87,31 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
 def _constrained(free: list[Entry], constraints: list) -> int:
     """Free devices that have every constrained attribute and, for matchAttribute, its most common value."""
     names = [c.match_attribute or c.distinct_attribute for c in constraints]
-    have = []
-    for e in free:
-        attrs = e.device.attributes
-        if all(name in attrs for name in names):
-            have.append(e)
+    if len(names) == 1:
+        only = names[0]
+        have = [e for e in free if only in e.device.attributes]
+    else:
+        have = [e for e in free if all(name in e.device.attributes for name in names)]
     for c in constraints:
         name = c.match_attribute
         if not name or not have:
             continue
         groups: dict = {}
-        for e in have:
-            value = _hashable(lookup(e.device, name))
-            groups.setdefault(value, []).append(e)
+        if "/" not in name:  # lookup() finds nothing: one group
+            groups[_hashable(None)] = have
+        else:
+            for e in have:
+                # lookup(e.device, name) inlined: every device in ``have`` has the attribute
+                dev = e.device
+                value = dev.attributes[name]
+                kinds = dev.attribute_kinds
+                kind = kinds[name] if kinds and name in kinds else implied_kind(value)
+                key = (kind or "unknown", tuple(value) if isinstance(value, list) else value)
+                have_k = groups.get(key)
+                if have_k is None:
+                    groups[key] = [e]
+                else:
+                    have_k.append(e)
         have = max(groups.values(), key=len)
     return len(have)
 
@@ -230,8 +243,9 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     usable = _usable(view)
     matching = [e for _, e in usable if spec.selection.outcome.get(e.index) == MATCH]
     by_blocker: dict[str, list[Entry]] = {}
+    blocker = checker.blockers(spec)
     for e in matching:
-        why = checker.blocker(spec, e)
+        why = blocker(e)
         if why is not None:
             by_blocker.setdefault(why, []).append(e)
     head = f"request {request}: {f.matching} devices match on node {node} but only {f.free} are free, {needed} needed"
