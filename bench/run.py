@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 
 import gen_cluster
 
-DEFAULT_REPEAT = {"S": 5, "L": 3}
+DEFAULT_REPEAT = {"S": 5, "L": 3, "XL": 1}
 HELP_REPEAT = 10
 
 # targets (L only, except --help which holds everywhere)
@@ -396,7 +396,8 @@ def report(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", choices=["S", "L", "both"], default="both")
+    p.add_argument("--size", choices=["S", "L", "XL", "both"], default="both",
+                   help="both = S then L; XL (160,000 devices) is for docs/performance.md (bench/report.py)")
     p.add_argument("--repeat", type=int, help=f"timed runs per command (default {DEFAULT_REPEAT})")
     p.add_argument("--help-repeat", type=int, default=HELP_REPEAT, help="timed runs of `kubectl-dra --help` (min)")
     p.add_argument("--only", action="append", help="only commands whose name contains this (repeatable)")
@@ -428,7 +429,10 @@ def main(argv: list[str] | None = None) -> int:
 
     reports, failed = [], False
     for size in ("S", "L") if args.size == "both" else (args.size,):
+        load_before = os.getloadavg()
         res = bench_size(size, args, dra, kubectl)
+        # the machine may be shared: the load during the run says how far to trust the wall times
+        res.update(load_average={"before": list(load_before), "after": list(os.getloadavg())})
         res.update(versions=versions, argv=sys.argv, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         path = args.out_dir / f"results-{size}.json"
         path.write_text(json.dumps(res, indent=2) + "\n")

@@ -85,6 +85,19 @@ def _int(value: Any, path: str, default: int = 0) -> int:
         raise _Bad(path, f"expected an integer, got {value!r}") from None
 
 
+def _opt_str(value: Any, path: str) -> str | None:
+    """An optional string field: None when absent; any other type is what the API server rejects."""
+    return None if value is None else _str(value, path)
+
+
+def _bool(value: Any, path: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _Bad(path, f"expected a boolean, got {_describe(value)}")
+    return value
+
+
 def split_api_version(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
     return group, version
@@ -376,7 +389,7 @@ def _sub_request(raw: dict, path: str, name: str) -> SubRequest:
         selectors=_selectors(raw.get("selectors"), path + ".selectors"),
         allocation_mode=mode,
         count=count,
-        admin_access=bool(raw.get("adminAccess")),
+        admin_access=_bool(raw.get("adminAccess"), path + ".adminAccess"),
         tolerations=[_map(t, f"{path}.tolerations[{i}]") for i, t in enumerate(_list(raw.get("tolerations"), path + ".tolerations"))],
         capacity_requests={k: str(v) for k, v in capacity.items()},
     )
@@ -411,9 +424,9 @@ def decode_claim_spec(spec: Any, version: str, path: str = "spec") -> ClaimSpec:
         raw = _map(raw, cpath)
         out.constraints.append(
             DeviceConstraint(
-                requests=[str(r) for r in _list(raw.get("requests"), cpath + ".requests")],
-                match_attribute=raw.get("matchAttribute"),
-                distinct_attribute=raw.get("distinctAttribute"),
+                requests=[_str(r, f"{cpath}.requests[{j}]") for j, r in enumerate(_list(raw.get("requests"), cpath + ".requests"))],
+                match_attribute=_opt_str(raw.get("matchAttribute"), cpath + ".matchAttribute"),
+                distinct_attribute=_opt_str(raw.get("distinctAttribute"), cpath + ".distinctAttribute"),
             )
         )
     out.config = [_map(c, f"{path}.devices.config[{i}]") for i, c in enumerate(_list(devices.get("config"), path + ".devices.config"))]
@@ -448,7 +461,7 @@ def decode_claim(obj: dict, version: str) -> Claim:
                     driver=_str(raw.get("driver"), path + ".driver"),
                     pool=_str(raw.get("pool"), path + ".pool"),
                     device=_str(raw.get("device"), path + ".device"),
-                    admin_access=bool(raw.get("adminAccess")),
+                    admin_access=_bool(raw.get("adminAccess"), path + ".adminAccess"),
                     share_id=raw.get("shareID"),
                     consumed_capacity={k: str(v) for k, v in _map(raw.get("consumedCapacity"), path + ".consumedCapacity").items()},
                 )
