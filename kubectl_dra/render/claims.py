@@ -91,8 +91,10 @@ def claim_rows_wide(claim: Claim, cluster: Cluster, index: dict, now: datetime |
 
 
 def claims_table(claims: Sequence[Claim], cluster: Cluster, *, all_namespaces: bool, color: bool = False, no_headers: bool = False,
-                 wide: bool = False) -> str:
-    index = cluster.device_index()
+                 wide: bool = False, index: dict | None = None) -> str:
+    """``index``: device key -> view, at least of the claims' devices (default: the cluster's device index)."""
+    if index is None:
+        index = cluster.device_index()
     headers = (("NAMESPACE",) if all_namespaces else ()) + (WIDE_COLUMNS if wide else COLUMNS)
     rows_of = claim_rows_wide if wide else claim_rows
     rows = [row for c in claims for row in rows_of(c, cluster, index, cluster.now, all_namespaces)]
@@ -158,8 +160,10 @@ def claim_item(claim: Claim, cluster: Cluster, index: dict) -> dict:
     }
 
 
-def claim_list(claims: Sequence[Claim], cluster: Cluster) -> dict:
-    index = cluster.device_index()
+def claim_list(claims: Sequence[Claim], cluster: Cluster, index: dict | None = None) -> dict:
+    """``index``: as for :func:`claims_table`."""
+    if index is None:
+        index = cluster.device_index()
     return {"kind": "ClaimList", "apiVersion": "kubectl-dra/v1", "items": [claim_item(c, cluster, index) for c in claims]}
 
 
