@@ -184,6 +184,8 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         qualified = _QUALIFIED[driver] = {}
     prefix = driver + "/"
     devices = sl.devices
+    last_kinds: dict[str, str] = {}
+    last_caps: dict[str, str] = {}
     for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
         if type(raw) is not dict:
             raise _Bad(f"spec.devices[{i}]", f"expected a map, got {type(raw).__name__}")
@@ -201,6 +203,7 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         # only kinds a plain value cannot tell (version, lists, future kinds) are recorded
         attrs: dict[str, Any] = {}
         kinds: dict[str, str] | None = None
+        odd = False
         for key, value in attributes.items():
             name = qualified.get(key)
             if name is None:
@@ -228,6 +231,8 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
                 if kinds is None:
                     kinds = {}
+                if type(kind) is not str:
+                    odd = True  # a YAML key such as 1 equals True: never shared
                 kinds[name] = kind
         caps: dict[str, str] = {}
         policies: dict[str, dict] | None = None
@@ -247,6 +252,18 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             if text not in _GOOD_QUANTITIES:
                 _check_quantity(quantity, f"spec.devices[{i}].capacity.{key}")
             caps[name] = text
+        # the next device mostly has the same kinds and capacities: it shares the map (nothing
+        # writes to a decoded device's maps), 40,000 devices need not hold 40,000 equal copies
+        if kinds is not None:
+            if kinds == last_kinds and not odd and tuple(kinds) == tuple(last_kinds):
+                kinds = last_kinds
+            elif not odd:
+                last_kinds = kinds
+        if caps:
+            if caps == last_caps and tuple(caps) == tuple(last_caps):
+                caps = last_caps
+            else:
+                last_caps = caps
         device_name = raw.get("name")
         if type(device_name) is not str or device_name not in _GOOD_NAMES:
             device_name = _device_name(device_name, f"spec.devices[{i}].name")
