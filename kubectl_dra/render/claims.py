@@ -130,15 +130,22 @@ def _request_data(request: Request) -> dict:
 def claim_item(claim: Claim, cluster: Cluster, index: dict) -> dict:
     devices = []
     for result in claim.results:
-        view = index.get(result.key)
+        view = index.get((result.driver, result.pool, result.device))
+        if view is None:
+            node = uuid = pci = None
+        else:
+            dev = view.device
+            node, uuid, pci = dev.node_name, dev.attr("uuid"), pci_bus_id(dev)
+            if pci == "-":
+                pci = None
         entry: dict[str, Any] = {
             "request": result.request,
             "driver": result.driver,
             "pool": result.pool,
             "device": result.device,
-            "node": view.device.node_name if view else None,
-            "uuid": view.device.attr("uuid") if view else None,
-            "pciBusID": (None if pci_bus_id(view.device) == "-" else pci_bus_id(view.device)) if view else None,
+            "node": node,
+            "uuid": uuid,
+            "pciBusID": pci,
         }
         if result.admin_access:
             entry["adminAccess"] = True
