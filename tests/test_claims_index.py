@@ -159,3 +159,22 @@ def test_claims_command_on_trouble(run, tmp_path, output):
         assert [d["uuid"] for d in items["c-dup"]["devices"]] == ["GPU-d0b"]
         assert items["c-badalloc"]["devices"][0]["published"] is False
         assert [d["node"] for d in items["c-perdev"]["devices"]] == ["n8", None]
+
+
+def test_claim_rows_come_back_from_the_helper_process_unchanged():
+    from kubectl_dra.kube.load import pack_rows, unpack_rows
+    from kubectl_dra.model.claim import Claim
+
+    claims = _cluster(TROUBLE).claims
+    claims[0].annotations["big"] = 10**30  # what marshal keeps and JSON would not
+    packed = pack_rows([c.to_row() for c in claims])
+    assert isinstance(packed, bytes)
+    back = [Claim.from_row(row) for row in unpack_rows(packed)]
+    assert back == claims and [type(c.owners) for c in back] == [list] * len(claims)
+
+    class Odd(str):
+        pass
+
+    claims[1].annotations["odd"] = Odd("x")  # marshal refuses it: the rows go as they are (pickled)
+    rows = [c.to_row() for c in claims]
+    assert pack_rows(rows) is rows and unpack_rows(rows) is rows
