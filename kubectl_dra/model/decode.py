@@ -235,6 +235,7 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
                     odd = True  # a YAML key such as 1 equals True: never shared
                 kinds[name] = kind
         caps: dict[str, str] = {}
+        published = False
         policies: dict[str, dict] | None = None
         for key, value in capacity.items():
             name = qualified.get(key)
@@ -252,6 +253,8 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             if text not in _GOOD_QUANTITIES:
                 _check_quantity(quantity, f"spec.devices[{i}].capacity.{key}")
             caps[name] = text
+            if name == key:  # published with a domain ("example.com/memory")
+                published = True
         # the next device mostly has the same kinds and capacities: it shares the map (nothing
         # writes to a decoded device's maps), 40,000 devices need not hold 40,000 equal copies
         if kinds is not None:
@@ -270,7 +273,7 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         dev = Device(
             driver, pool_name, device_name, name_of_slice, attrs, kinds, caps, policies, (), (), node_name, node_selector, all_nodes
         )
-        if any("/" in key for key in capacity):
+        if published:
             dev.capacity_published_qualified = frozenset(key for key in capacity if "/" in key)
         if per_device or not body.keys() <= _PLAIN_DEVICE_KEYS:  # counters, taints, node fields, ...
             _device_extras(dev, body, f"spec.devices[{i}]", per_device)
