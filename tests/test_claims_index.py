@@ -178,3 +178,23 @@ def test_claim_rows_come_back_from_the_helper_process_unchanged():
     claims[1].annotations["odd"] = Odd("x")  # marshal refuses it: the rows go as they are (pickled)
     rows = [c.to_row() for c in claims]
     assert pack_rows(rows) is rows and unpack_rows(rows) is rows
+
+
+def test_claim_table_ages_are_those_of_each_claim():
+    from datetime import datetime, timezone
+
+    from kubectl_dra.render import claims as render
+
+    objects = copy.deepcopy(TROUBLE)
+    stamps = ["2026-11-20T00:00:00Z", "2026-11-20T00:00:00Z", "2026-11-30T21:00:00Z", None, {"hostile": 1}]
+    claims = [o for o in objects if o["kind"] == "ResourceClaim"]
+    for claim, stamp in zip(claims, stamps * len(claims)):
+        claim["metadata"]["creationTimestamp"] = stamp
+    cluster = _cluster(objects, now=datetime(2026, 12, 1, tzinfo=timezone.utc))
+    listed = [c for c in cluster.claims if c.name != "c-badspec"]
+    index = cluster.claim_device_index()
+    for wide, rows_of in ((False, render.claim_rows), (True, render.claim_rows_wide)):
+        table = render.claims_table(listed, cluster, all_namespaces=True, index=index, wide=wide, no_headers=True)
+        ages = [rows_of(c, cluster, index, cluster.now, True)[0][-1] for c in listed]
+        assert [line.split()[-1] for line in table.splitlines() if not line.startswith(" ")] == ages
+        assert len(set(ages)) == 3 and {"11d", "<unknown>"} < set(ages)
