@@ -197,3 +197,28 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# an 8-GPU claim whose devices must share a product name (matchAttribute): issue 15's explain target
+EXPLAIN_CLAIM = {
+    "apiVersion": "resource.k8s.io/v1",
+    "kind": "ResourceClaim",
+    "metadata": {"name": "eight-gpus", "namespace": "bench"},
+    "spec": {
+        "devices": {
+            "requests": [{"name": "gpus", "exactly": {"deviceClassName": DEVICE_CLASS,
+                                                      "allocationMode": "ExactCount", "count": 8}}],
+            "constraints": [{"requests": ["gpus"], "matchAttribute": "gpu.nvidia.com/productName"}],
+        }
+    },
+}
+
+
+def write_explain_claim(out_dir) -> "pathlib.Path":
+    """The explain target's claim as a file for ``explain --claim-file``."""
+    import json
+    import pathlib
+
+    path = pathlib.Path(out_dir) / "explain-claim.json"
+    path.write_text(json.dumps(EXPLAIN_CLAIM))
+    return path

@@ -38,19 +38,7 @@ import run as bench_run  # noqa: E402
 SIZES = {"L": (5000, 10000), "XL": (20000, 40000)}
 LIMIT = 4.4
 
-# an 8-GPU claim whose devices must share a product name (matchAttribute): the explain target
-EXPLAIN_CLAIM = {
-    "apiVersion": "resource.k8s.io/v1",
-    "kind": "ResourceClaim",
-    "metadata": {"name": "eight-gpus", "namespace": "bench"},
-    "spec": {
-        "devices": {
-            "requests": [{"name": "gpus", "exactly": {"deviceClassName": gen_cluster.DEVICE_CLASS,
-                                                      "allocationMode": "ExactCount", "count": 8}}],
-            "constraints": [{"requests": ["gpus"], "matchAttribute": "gpu.nvidia.com/productName"}],
-        }
-    },
-}
+EXPLAIN_CLAIM = gen_cluster.EXPLAIN_CLAIM
 
 
 def commands(dra: str, claim_file: pathlib.Path) -> list[tuple[str, list[str]]]:
@@ -155,8 +143,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{big['rss_mb']:7.0f} {gm:6.2f}{flag}")
         if flag:
             failed.append(f"{key}: grows {max(gt, gm):.2f}x for 4x the data")
+    small_nodes = args.nodes or SIZES["L"][0]
     (args.out_dir / "scale.json").write_text(json.dumps(
-        {"date": time.strftime("%Y-%m-%d"), "limit": args.limit, "commands": rows, "failed": failed,
+        {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "limit": args.limit, "repeat": args.repeat,
+         "devices": {"L": small_nodes * gen_cluster.GPUS_PER_NODE, "XL": 4 * small_nodes * gen_cluster.GPUS_PER_NODE},
+         "load_average_after": list(os.getloadavg()), "commands": rows, "failed": failed,
          "machine": f"{os.cpu_count()} CPUs", "python": sys.version.split()[0]}, indent=2))
     print(f"\nworst growth factor {worst:.2f} (limit {args.limit}); results in {args.out_dir / 'scale.json'}")
     for f in failed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kubectl_dra.model.cluster import Cluster
@@ -170,6 +172,29 @@ def test_malformed_and_unsupported_objects_raise_clear_errors():
     with pytest.raises(UnsupportedVersion, match=r"^ResourceClaim x: resource\.k8s\.io/v1alpha2 is not supported$"):
         decode({"apiVersion": "resource.k8s.io/v1alpha2", "kind": "ResourceClaim", "metadata": {"name": "x"}})
     assert decode({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}) is None
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("matchAttribute", {"a": 1}, "constraints[0].matchAttribute: expected a string, got dict"),
+    ("distinctAttribute", ["x"], "constraints[0].distinctAttribute: expected a string, got list"),
+    ("requests", [{"a": 1}], "constraints[0].requests[0]: expected a string, got dict"),
+], ids=["matchAttribute", "distinctAttribute", "requests"])
+def test_claim_constraint_fields_are_typed(field, value, words):
+    """A constraint field of the wrong type is what the API server rejects: a clear DecodeError (the
+    claim is skipped with a warning), not a crash later (`lint` hit `unhashable type: 'dict'`)."""
+    claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "c", "namespace": "d"},
+             "spec": {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "x"}}],
+                                  "constraints": [{"requests": ["r"], field: value}]}}}  # fmt: skip
+    with pytest.raises(DecodeError, match=re.escape(words)):
+        decode(claim).spec
+
+
+def test_admin_access_must_be_a_boolean():
+    """`adminAccess: "false"` is not false: the API server rejects it, and so do we (bool("false") was True)."""
+    claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "c", "namespace": "d"},
+             "spec": {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": "x", "adminAccess": "false"}}]}}}  # fmt: skip
+    with pytest.raises(DecodeError, match=r"adminAccess: expected a boolean, got the string 'false'"):
+        decode(claim).spec
 
 
 def test_device_taint_rules_add_taints():

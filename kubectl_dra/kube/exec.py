@@ -77,7 +77,7 @@ def exec_command(
     """
     from kubectl_dra.kube.live import Forbidden, _status_message
 
-    api = cluster._connect()
+    api = cluster.kubernetes_client()  # its websocket client takes the package's configuration
     try:
         import websocket
         from kubernetes.stream.ws_client import WSClient, get_websocket_url

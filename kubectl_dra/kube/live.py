@@ -115,18 +115,100 @@ _RBAC_DENIAL = re.compile(r'\bcannot \w+ resource "')
 WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 
 
+class _Transport:
+    """Where requests go and with what credentials: a urllib3 pool and the Authorization header.
+
+    Built from ``kube.kubeconfig``'s simple reading, or from the ``kubernetes`` package's
+    configuration (whose hook refreshes credentials that expire, e.g. an exec plugin's token)."""
+
+    def __init__(self, host: str, pool: Any, *, authorization: str | None = None, configuration: Any = None) -> None:
+        self.host = host
+        self.pool = pool
+        self._authorization = authorization
+        self._configuration = configuration
+
+    def url(self, path: str, query: list[tuple[str, str]] | None) -> str:
+        from urllib.parse import urlencode
+
+        return self.host + path + ("?" + urlencode(query) if query else "")
+
+    def request(self, method: str, url: str, headers: dict, body: bytes | None, timeout: Any) -> Any:
+        headers = {**headers, "User-Agent": user_agent()}
+        if self._configuration is not None:
+            for setting in self._configuration.auth_settings().values():
+                if setting.get("in") == "header" and setting.get("value"):
+                    headers[setting["key"]] = setting["value"]
+        elif self._authorization:
+            headers["Authorization"] = self._authorization
+        return self.pool.request(method, url, body=body, headers=headers, timeout=timeout, preload_content=False)
+
+
+_USER_AGENT: list[str] = []
+
+
+def user_agent() -> str:
+    """kubectl's form (``kubectl/v1.37.1 (linux/amd64) ...``): the API server's audit log names the tool."""
+    if not _USER_AGENT:
+        from kubectl_dra import __version__
+
+        system = os.uname()
+        _USER_AGENT.append(f"kubectl-dra/{__version__} ({system.sysname.lower()}/{system.machine})")
+    return _USER_AGENT[0]
+
+
+def _never_sent(err: Exception) -> bool:
+    """True for a request that cannot have reached the server (no connection, no TLS session)."""
+    import urllib3
+
+    reason = getattr(err, "reason", None) or err
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                               urllib3.exceptions.SSLError, urllib3.exceptions.NameResolutionError))
+
+
 class LiveCluster:
     def __init__(self, *, kubeconfig: str | None = None, context: str | None = None, request_timeout: float | None = None):
         self._kubeconfig = kubeconfig
         self._context = context or None  # kubectl's --context '': the current context
         self._timeout = request_timeout
         self._api: Any = None
+        self._transport: _Transport | None = None
         self._namespace: str | None = None
         self.host = ""
 
     # ------------------------------------------------------------------ connection
 
-    def _connect(self) -> Any:
+    def _connect(self) -> "_Transport":
+        if self._transport is not None:
+            return self._transport
+        paths = kubeconfig_paths(self._kubeconfig)
+        if paths:
+            from kubectl_dra.kube.kubeconfig import simple_connection
+
+            simple = simple_connection(paths, self._context)
+            if simple is not None:  # the common kubeconfig: no `import kubernetes` (~0.3 s)
+                import urllib3
+
+                if not simple.verify:  # asked for in the kubeconfig: kubectl says nothing either
+                    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+                pool = urllib3.PoolManager(
+                    num_pools=4, retries=0, cert_reqs="CERT_REQUIRED" if simple.verify else "CERT_NONE",
+                    ssl_context=simple.ssl_context, server_hostname=simple.server_hostname,
+                )
+                self.host = simple.host
+                self._namespace = simple.namespace
+                self._transport = _Transport(simple.host, pool, authorization=simple.authorization)
+                return self._transport
+        api = self.kubernetes_client()
+        if not api.configuration.verify_ssl:
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._transport = _Transport(self.host, api.rest_client.pool_manager, configuration=api.configuration)
+        return self._transport
+
+    def kubernetes_client(self) -> Any:
+        """The ``kubernetes`` package's ApiClient for this kubeconfig and context (exec streams,
+        and every kubeconfig outside ``kube.kubeconfig``'s simple subset)."""
         if self._api is not None:
             return self._api
         try:
@@ -138,6 +220,8 @@ class LiveCluster:
         configuration = client.Configuration()
         try:
             if paths:
+                from kubectl_dra.kube.kubeconfig import current_context
+
                 joined = os.pathsep.join(paths)
                 contexts, active = config.list_kube_config_contexts(config_file=joined)
                 names = [c.get("name") for c in contexts or []]
@@ -146,13 +230,18 @@ class LiveCluster:
                         f'context "{self._context}" not found in kubeconfig',
                         hint=f"available contexts: {', '.join(n for n in names if n) or 'none'}",
                     )
+                # kubectl's rule: the first file's current-context wins (the package takes the last one)
+                wanted = self._context or current_context(paths)
+                if wanted and wanted in names:
+                    active = next(c for c in contexts if c.get("name") == wanted)
                 if not self._context and not active:
                     raise ClusterError("the kubeconfig has no current context", hint="pass --context NAME")
-                chosen = next((c for c in contexts if c.get("name") == self._context), active) if self._context else active
+                chosen = active
                 self._namespace = ((chosen or {}).get("context") or {}).get("namespace")
                 with _ExecFailures() as exec_failures:
                     config.load_kube_config(
-                        config_file=joined, context=self._context, client_configuration=configuration, persist_config=False
+                        config_file=joined, context=(chosen or {}).get("name") or self._context,
+                        client_configuration=configuration, persist_config=False,
                     )
                 if exec_failures.messages:
                     # the client logs a failing exec credential plugin and goes on without credentials
@@ -195,16 +284,15 @@ class LiveCluster:
         """True when a forked child can get its own connections (a plain urllib3 PoolManager)."""
         import urllib3
 
-        api = self._connect()
-        return type(api.rest_client.pool_manager) is urllib3.PoolManager
+        return type(self._connect().pool) is urllib3.PoolManager
 
     def after_fork(self) -> None:
         """In a forked child: new connections, so the parent's sockets are never shared."""
         import urllib3
 
-        rest = self._api.rest_client
-        old = rest.pool_manager
-        rest.pool_manager = urllib3.PoolManager(num_pools=4, headers=old.headers, **old.connection_pool_kw)
+        transport = self._transport
+        old = transport.pool
+        transport.pool = urllib3.PoolManager(num_pools=4, headers=old.headers, **old.connection_pool_kw)
 
     @property
     def namespace(self) -> str:
@@ -216,22 +304,22 @@ class LiveCluster:
     def _request(
         self, path: str, query: list[tuple[str, str]] | None = None, *, method: str = "GET", body: dict | None = None
     ) -> tuple[int, bytes, Any]:
-        api = self._connect()
+        transport = self._connect()
         import urllib3
 
-        header_params = {"Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        payload = None
         if body is not None:
-            header_params["Content-Type"] = "application/json"
-        _, url, headers, serialized, _ = api.param_serialize(
-            method, path, query_params=query or [], header_params=header_params, body=body, auth_settings=["BearerToken"]
-        )
-        timeout = (min(self._timeout, 10.0), self._timeout) if self._timeout else (10.0, None)
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body).encode("utf-8")
+        url = transport.url(path, query)
+        timeout = urllib3.Timeout(connect=min(self._timeout, 10.0), read=self._timeout) if self._timeout else urllib3.Timeout(connect=10.0, read=None)
         write = method != "GET"
         for attempt in range(MAX_429_RETRIES + 1):
             deadline = time.monotonic() + self._timeout if self._timeout else None
             try:
-                response = api.call_api(method, url, header_params=headers, body=serialized, _request_timeout=timeout)
-                data = _read_body(response.response, deadline)
+                response = transport.request(method, url, headers, payload, timeout)
+                data = _read_body(response, deadline)
             except _Overdue:
                 raise self._timed_out(path, write) from None
             except _TooBig:
@@ -239,7 +327,7 @@ class LiveCluster:
                     f"the API server's answer to {path} is larger than {MAX_RESPONSE_BYTES >> 20} MiB: not reading it",
                 ) from None
             except urllib3.exceptions.HTTPError as err:
-                if write and not isinstance(err, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+                if write and not _never_sent(err):
                     raise self._timed_out(path, write, _short(getattr(err, "reason", None) or err)) from None
                 if isinstance(err, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError)) and self._timeout:
                     raise self._timed_out(path, write) from None
@@ -253,7 +341,7 @@ class LiveCluster:
                     raise self._unreachable(err) from None
                 raise
             if response.status == 429 and attempt < MAX_429_RETRIES:
-                time.sleep(_retry_after(response.getheader("Retry-After")))
+                time.sleep(_retry_after(response.headers.get("Retry-After")))
                 continue
             return response.status, data, response
         return response.status, data, response  # pragma: no cover - loop always returns
@@ -414,7 +502,7 @@ class LiveCluster:
         so does a connection that fails or breaks mid-stream. Leaving the loop early closes the
         connection.
         """
-        api = self._connect()
+        transport = self._connect()
         import urllib3
 
         query = [("watch", "1")]
@@ -426,16 +514,15 @@ class LiveCluster:
             query.append(("fieldSelector", field_selector))
         if timeout_seconds is not None:
             query.append(("timeoutSeconds", str(int(timeout_seconds))))
-        _, url, headers, _, _ = api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
-        )
+        url = transport.url(path, query)
         # the read timeout applies to each read, and a quiet stream sends nothing until the
         # server's timeout (or a bookmark): only a dead connection should trip it
         read_timeout = (timeout_seconds + 30.0) if timeout_seconds is not None else None
         connect = min(self._timeout, 10.0) if self._timeout else 10.0
         unreachable = UNREACHABLE_HINT
         try:
-            response = api.call_api("GET", url, header_params=headers, _request_timeout=(connect, read_timeout))
+            response = transport.request("GET", url, {"Accept": "application/json"}, None,
+                                         urllib3.Timeout(connect=connect, read=read_timeout))
         except urllib3.exceptions.HTTPError as err:
             raise self._unreachable(err) from None
         except ValueError as err:  # http.client refuses a header value
@@ -444,7 +531,7 @@ class LiveCluster:
             if getattr(err, "status", None) == 0 or isinstance(err, OSError):
                 raise self._unreachable(err) from None
             raise
-        raw = response.response  # urllib3, opened with preload_content=False: read as it arrives
+        raw = response  # opened with preload_content=False: read as it arrives
         finished = False
         try:
             if response.status != 200:

@@ -85,6 +85,19 @@ def _int(value: Any, path: str, default: int = 0) -> int:
         raise _Bad(path, f"expected an integer, got {value!r}") from None
 
 
+def _opt_str(value: Any, path: str) -> str | None:
+    """An optional string field: None when absent; any other type is what the API server rejects."""
+    return None if value is None else _str(value, path)
+
+
+def _bool(value: Any, path: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _Bad(path, f"expected a boolean, got {_describe(value)}")
+    return value
+
+
 def split_api_version(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
     return group, version
@@ -409,17 +422,25 @@ def _sub_request(raw: dict, path: str, name: str) -> SubRequest:
     device_class = raw.get("deviceClassName")
     if type(device_class) is not str:
         device_class = _str(device_class, path + ".deviceClassName")
+    # in the order the API fields were checked before: selectors, adminAccess, tolerations
     selectors = raw.get("selectors")
+    selectors = [] if selectors is None else _selectors(selectors, path + ".selectors")
+    admin_access = raw.get("adminAccess")
+    if type(admin_access) is not bool:
+        admin_access = _bool(admin_access, path + ".adminAccess")
     tolerations = raw.get("tolerations")
+    if tolerations is None:
+        tolerations = []
+    else:
+        tolerations = [_map(t, f"{path}.tolerations[{i}]") for i, t in enumerate(_list(tolerations, path + ".tolerations"))]
     return SubRequest(
         name,
         device_class,
-        [] if selectors is None else _selectors(selectors, path + ".selectors"),
+        selectors,
         mode,
         count,
-        bool(raw.get("adminAccess")),
-        [] if tolerations is None else
-        [_map(t, f"{path}.tolerations[{i}]") for i, t in enumerate(_list(tolerations, path + ".tolerations"))],
+        admin_access,
+        tolerations,
         {} if capacity is None else {k: str(v) for k, v in capacity.items()},
     )
 
@@ -465,9 +486,9 @@ def decode_claim_spec(spec: Any, version: str, path: str = "spec") -> ClaimSpec:
             raw = _map(raw, cpath)
             out.constraints.append(
                 DeviceConstraint(
-                    requests=[str(r) for r in _list(raw.get("requests"), cpath + ".requests")],
-                    match_attribute=raw.get("matchAttribute"),
-                    distinct_attribute=raw.get("distinctAttribute"),
+                    requests=[_str(r, f"{cpath}.requests[{j}]") for j, r in enumerate(_list(raw.get("requests"), cpath + ".requests"))],
+                    match_attribute=_opt_str(raw.get("matchAttribute"), cpath + ".matchAttribute"),
+                    distinct_attribute=_opt_str(raw.get("distinctAttribute"), cpath + ".distinctAttribute"),
                 )
             )
     config = devices.get("config")
@@ -506,10 +527,13 @@ def decode_claim(obj: dict, version: str) -> Claim:
                 driver = _str(driver, path + ".driver")
                 pool = _str(pool, path + ".pool")
                 device = _str(device, path + ".device")
+            admin_access = raw.get("adminAccess")
+            if type(admin_access) is not bool:
+                admin_access = _bool(admin_access, f"status.allocation.devices.results[{i}].adminAccess")
             consumed = raw.get("consumedCapacity")
             if consumed is not None:
                 consumed = _map(consumed, f"status.allocation.devices.results[{i}].consumedCapacity")
-            append(AllocationResult(request, driver, pool, device, bool(raw.get("adminAccess")), raw.get("shareID"),
+            append(AllocationResult(request, driver, pool, device, admin_access, raw.get("shareID"),
                                     {} if not consumed else {k: str(v) for k, v in consumed.items()}))
         claim.allocation_node_selector = allocation.get("nodeSelector")
         stamp = allocation.get("allocationTimestamp")
