@@ -281,10 +281,10 @@ class Cluster:
         :meth:`device_views` has (a pool's newest generation; the last of a duplicated name).
 
         Every slice is still decoded and checked in full, also one none of whose devices a claim
-        got: a malformed one is skipped with the same warning as in every command. Checking is
-        most of what decoding costs (measured: a check-only pass ~80 % of a full decode), and a
-        skipped slice changes what its pool counts (complete, newest generation), which the
-        devices of the claims depend on.
+        got: a malformed one is skipped with the same warning as in every command. A skipped
+        slice changes what its pool counts (complete, newest generation), which the devices of
+        the claims depend on, and checking is most of what decoding costs (a check-only pass,
+        measured at 40,000 devices, saves only about a third).
         """
         if self._view_index is not None and self._views is not None:
             return self._view_index
