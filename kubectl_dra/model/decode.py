@@ -271,12 +271,12 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         # the next device mostly has the same kinds and capacities: it shares the map (nothing
         # writes to a decoded device's maps), 40,000 devices need not hold 40,000 equal copies
         if kinds is not None:
-            if kinds == last_kinds and not odd and tuple(kinds) == tuple(last_kinds):
+            if kinds == last_kinds and not odd:  # lookups only: the order of the kinds does not matter
                 kinds = last_kinds
             elif not odd:
                 last_kinds = kinds
         if caps:
-            if caps == last_caps and tuple(caps) == tuple(last_caps):
+            if caps == last_caps and (len(caps) == 1 or tuple(caps) == tuple(last_caps)):  # in the same order
                 caps = last_caps
             else:
                 last_caps = caps
