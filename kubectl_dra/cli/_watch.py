@@ -111,6 +111,8 @@ def stream_changes(
 
     seen: set[str] = set()
     documents = 0
+    # the warnings looked at so far: of the watch, and of the model (a patched one keeps its list)
+    watch_warned, model, model_warned = 0, None, 0
     try:
         for index, (cluster, changes) in enumerate(watch.follow(snapshot, partial)):
             if output is Output.json:
@@ -125,7 +127,11 @@ def stream_changes(
                 text = "".join(name(c) + "\n" for c in changes)
             else:
                 text = table.format([row for c in changes for row in rows(cluster, c)])
-            for message in dict.fromkeys([*watch.warnings, *cluster.warnings]):
+            if cluster is not model:
+                model, model_warned = cluster, 0
+            fresh = [*watch.warnings[watch_warned:], *cluster.warnings[model_warned:]]
+            watch_warned, model_warned = len(watch.warnings), len(cluster.warnings)
+            for message in dict.fromkeys(fresh):
                 if message not in seen:
                     seen.add(message)
                     warn(message)

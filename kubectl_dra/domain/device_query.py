@@ -108,6 +108,19 @@ def _device_of(view: "DeviceView") -> "Device":
     return view.device
 
 
+def _shape(device: "Device") -> tuple:
+    """What decides a device's part in a filter's :class:`Schema` (its driver, attribute names and
+    kinds, capacity names): devices of one shape add the same to it."""
+    kinds = device.attribute_kinds
+    return (
+        device.driver,
+        tuple(device.attributes),
+        tuple(map(type, device.attributes.values())),
+        tuple(kinds.items()) if kinds else None,
+        tuple(device.capacity),
+    )
+
+
 @dataclass(eq=False)
 class DeviceQuery:
     """list's filters as data; ``apply`` selects once, calling the query selects incrementally."""
@@ -120,6 +133,9 @@ class DeviceQuery:
     device_class: Optional[str] = None
     #: device key -> (the decoded Device, whether the device-only filters keep it)
     _static: dict[tuple[str, str, str], tuple[Any, bool]] = field(default_factory=dict, repr=False)
+    #: for :meth:`decide` with a filter: see :meth:`_shapes` (None: to build from the cluster)
+    _shape_counts: Optional[dict] = field(default=None, repr=False)
+    _shape_of: dict = field(default_factory=dict, repr=False)
 
     def validate(self) -> None:
         """What fails before the cluster is read: --state's value, filter and --cel syntax."""
@@ -152,6 +168,7 @@ class DeviceQuery:
 
     def __call__(self, cluster: "Cluster") -> list["DeviceView"]:
         views = cluster.device_views()
+        self._shape_counts = None  # a full selection: :meth:`decide` counts the shapes anew
         static = self._static
         unknown = [v for v in views if static.get(v.device.key, (None,))[0] is not v.device]
         if unknown:
@@ -163,6 +180,60 @@ class DeviceQuery:
             for v in unknown:
                 static[v.device.key] = (v.device, id(v) in chosen)
         return [v for v in views if static[v.device.key][1] and state_matches(v.state, self.state)]
+
+    def decide(self, cluster: "Cluster", views: Sequence["DeviceView"], gone: Sequence[tuple[str, str, str]] = ()) -> None:
+        """What :meth:`__call__` would decide for the devices of ``views`` it has not seen, and forget
+        the devices ``gone`` from ``cluster``: a patched model (`list -w`, a slice changed) is then
+        selected at the cost of the change (the filter's kinds still come from every device)."""
+        static = self._static
+        for key in gone:
+            static.pop(key, None)
+        shapes = self._shapes(cluster, views, gone) if self.filter_text.strip() else None
+        unknown = [v for v in views if static.get(v.device.key, (None,))[0] is not v.device]
+        if not unknown:
+            return
+        kept = self._device_filters(unknown)
+        # the filter's kinds: one device of each shape the cluster's devices have is as good as all of them
+        every = [device for _, device in shapes.values()] if shapes is not None else ()
+        kept = select(kept, every, cluster, self.filter_text, self.cel_expression, self.device_class)
+        chosen = {id(v) for v in kept}
+        for v in unknown:
+            static[v.device.key] = (v.device, id(v) in chosen)
+
+    def _shapes(self, cluster: "Cluster", views: Sequence["DeviceView"], gone: Sequence[tuple[str, str, str]]) -> dict:
+        """Shape (what :meth:`Schema.from_devices` reads of a device) -> [how many of the cluster's
+        devices have it, one of them], kept current by :meth:`decide` (built once after a full selection)."""
+        if self._shape_counts is None:
+            counts: dict[tuple, list] = {}
+            of: dict[tuple[str, str, str], tuple[Any, tuple]] = {}
+            for view in cluster.device_views():
+                shape = _shape(view.device)
+                entry = counts.setdefault(shape, [0, view.device])
+                entry[0] += 1
+                of[view.device.key] = (view.device, shape)
+            self._shape_counts, self._shape_of = counts, of
+            return counts
+        counts, of = self._shape_counts, self._shape_of
+
+        def drop(key: tuple[str, str, str]) -> None:
+            before = of.pop(key, None)
+            if before is not None:
+                entry = counts[before[1]]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del counts[before[1]]
+
+        for key in gone:
+            drop(key)
+        for view in views:
+            key = view.device.key
+            if of.get(key, (None,))[0] is view.device:
+                continue
+            drop(key)
+            shape = _shape(view.device)
+            counts.setdefault(shape, [0, view.device])[0] += 1
+            of[key] = (view.device, shape)
+        return counts
 
     def selects(self, view: "DeviceView") -> bool | None:
         """Whether :meth:`__call__` keeps ``view`` of the cluster it last ran on, whose device is

@@ -5,10 +5,11 @@ watches from that version, feeding a queue. The caller's thread (:meth:`ClusterW
 applies the events to its own copy of the objects, waits ~20 ms for more to arrive together,
 updates the model and diffs what the command shows against the previous state, so each batch of
 events yields one list of :class:`Change` — the DRA lifecycle as a timeline, not a poll. A batch
-of only claim and pod events updates the model in place at the cost of the change
-(:meth:`Cluster.patch_claims`: the devices those claims hold or held; the command's ``partial``
-snapshot diffs only those); any other batch rebuilds it (a fresh ``Cluster``, re-decoding only
-the objects that changed).
+of slice, claim and pod events updates the model in place at the cost of the change
+(:meth:`Cluster.patch`: the pools of the slices changed are rebuilt from their slices — newest
+generation, completeness, counters — and the devices those claims hold or held are joined anew;
+the command's ``partial`` snapshot diffs only those); a re-list or a DeviceTaintRule event
+rebuilds it (a fresh ``Cluster``, re-decoding only the objects that changed).
 
 Semantics, as client-go's reflector has them:
 
@@ -37,6 +38,7 @@ from kubectl_dra.errors import ClusterError, DraError, NotFoundError
 from kubectl_dra.model.claim import Claim, Pod
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
+from kubectl_dra.model.slices import ResourceSlice
 
 if TYPE_CHECKING:
     from kubectl_dra.kube.source import SourceOptions
@@ -138,12 +140,18 @@ def diff(before: Mapping[Hashable, tuple[Any, Any]], after: Mapping[Hashable, tu
 
 @dataclass(frozen=True)
 class Patch:
-    """What a batch of claim and pod events changed in a model updated in place: ``claims``, every
-    claim touched (its own event, or a pod naming it) by (namespace, name) -> the claim now (None:
-    deleted or not decodable), and ``views``, the device views recomputed."""
+    """What a batch of slice, claim and pod events changed in a model updated in place: ``claims``,
+    every claim touched (its own event, a pod naming it, or a slice publishing a device it holds) by
+    (namespace, name) -> the claim now (None: deleted or not decodable), ``views``, the device views
+    recomputed or new, ``removed``, those of the devices gone (see :class:`Cluster.patch`)."""
 
     claims: Mapping[tuple[str, str], Any]
     views: Sequence[Any]
+    #: the views of devices no longer published (as they were, in the listing's order before)
+    removed: Sequence[Any] = ()
+    #: device key -> its place in the listing before (``Cluster.listing_key``), for the devices of
+    #: the pools rebuilt; a device not in it kept its place
+    old_order: Mapping[tuple[str, str, str], tuple] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,20 +188,22 @@ class ClusterWatch:
         partial: "Callable[[Cluster, Patch], list[tuple[Hashable, tuple[Any, Any] | None]] | None] | None" = None,
     ) -> Iterator[tuple[Cluster, list[Change]]]:
         """Yield ``(model, changes)``: first the initial model with an ADDED change for every key
-        of its snapshot, then one item per batch of events that changed the snapshot.
+        of its snapshot, then one item per batch of events that changed the snapshot, or the
+        model's warnings (``changes`` empty then), or rebuilt the model.
 
         ``snapshot(model)`` returns ``key -> (signature, payload)`` for what the command shows;
         a key whose signature differs from the last snapshot is MODIFIED. Blocks between
         batches; a watch that fails for good raises its ``ClusterError`` here.
 
         ``partial(model, patch)``, where given, is the snapshot of only what a :class:`Patch`
-        touched (claims and pods changed; the model was updated in place): ``(key, entry)`` in
+        touched (slices, claims and pods changed; the model was updated in place): ``(key, entry)`` in
         the snapshot's order, ``entry`` None for a key no longer shown; None when it cannot tell
         (then the whole snapshot is taken). A batch then costs what it changed, not the cluster.
         """
         cluster = self.start()
         state = dict(snapshot(cluster))
         yield cluster, diff({}, state)
+        warned = (cluster, len(cluster.warnings))
         for cluster, patch in self._updates(cluster):
             entries = partial(cluster, patch) if partial is not None and patch is not None else None
             if entries is None:
@@ -215,8 +225,10 @@ class ClusterWatch:
                         changes.append(Change(MODIFIED, key, entry[1]))
                     state[key] = entry
                 changes.extend(gone)
-            if changes:
+            if changes or cluster is not warned[0] or len(cluster.warnings) != warned[1]:
+                # a batch that changes nothing shown may still warn (a pool left incomplete): as it happens
                 yield cluster, changes
+            warned = (cluster, len(cluster.warnings))
 
     def start(self) -> Cluster:
         """List every collection (in parallel threads that then watch) and return the first model."""
@@ -299,11 +311,29 @@ class ClusterWatch:
 
     def _refresh(self, cluster: Cluster | None) -> "tuple[Cluster, Patch | None]":
         """The model after the events applied since the last one: ``cluster`` updated in place
-        when only claims and pods changed (:meth:`Cluster.patch_claims`), else a rebuilt one."""
+        when only slices, claims and pods changed (:meth:`Cluster.patch`: the pools of the slices
+        changed, the devices of the claims changed), else (a re-list, DeviceTaintRules) a rebuilt one."""
         touched, self._touched = self._touched, {}
         rebuild, self._rebuild = self._rebuild, False
-        if cluster is None or rebuild or any(key not in ("claims", "pods") for key in touched):
+        if cluster is None or rebuild or any(key not in ("claims", "pods") and not key.startswith("slices") for key in touched):
             return self._build(), None
+        removed: list[Any] = []
+        added: list[Any] = []
+        slice_keys = [r.key for r in self.resources if r.key.startswith("slices")]
+        for resource in slice_keys:
+            for key, deleted in touched.get(resource, {}).items():
+                before = self._redecode(resource, key, cluster, deleted)
+                after = self._decoded.get(resource, {}).get(key, (None, None))[1]
+                if before is after:
+                    continue
+                if isinstance(before, ResourceSlice):
+                    removed.append(before)
+                if isinstance(after, ResourceSlice):
+                    added.append(after)
+        slices = None
+        if any(touched.get(resource) for resource in slice_keys):
+            slices = [s for resource in slice_keys for _, s in self._decoded.get(resource, {}).values()
+                      if isinstance(s, ResourceSlice)]
         old: dict[tuple[str, str], Any] = {}
         new: dict[tuple[str, str], Any] = {}
         for key, deleted in touched.get("claims", {}).items():
@@ -328,9 +358,14 @@ class ClusterWatch:
             current = claims_cache.get(key, (None, None))[1]
             new[key] = current if isinstance(current, Claim) else None
         claims = [c for _, c in claims_cache.values() if isinstance(c, Claim)] if touched.get("claims") else cluster.claims
-        views = cluster.patch_claims(claims, pods, [c for c in old.values() if c is not None],
-                                     [c for c in new.values() if c is not None])
-        return cluster, (Patch(new, views) if views is not None else None)
+        patch = cluster.patch(claims, pods, [c for c in old.values() if c is not None],
+                              [c for c in new.values() if c is not None],
+                              slices=slices, removed_slices=removed, added_slices=added)
+        if patch is None:
+            return cluster, None
+        for claim in patch.claims:  # their node and device columns may have changed
+            new.setdefault((claim.namespace, claim.name), claim)
+        return cluster, Patch(new, patch.views, patch.removed, patch.old_order)
 
     def _redecode(self, resource: str, key: tuple[str, str], cluster: Cluster, deleted: bool) -> Any:
         """Decode the object ``key`` of ``resource`` anew into the cache (dropped when deleted;

@@ -14,6 +14,7 @@ Allocations with ``adminAccess`` do not make a device busy, as in the scheduler 
 
 from __future__ import annotations
 
+import bisect
 import re
 from datetime import datetime
 from functools import lru_cache
@@ -93,6 +94,8 @@ class Cluster:
     #: built with the views, for :meth:`patch_claims`: device key -> view, and -> allocated claims holding it
     _view_index: dict[tuple[str, str, str], DeviceView] | None = field(default=None, repr=False)
     _holding: dict[tuple[str, str, str], list[Claim]] | None = field(default=None, repr=False)
+    #: for :meth:`patch` (slices): indexes of the pools it patches in place
+    _patching: "_PatchCaches | None" = field(default=None, repr=False)
 
     def add(self, obj: Any) -> None:
         if isinstance(obj, ResourceSlice):
@@ -152,6 +155,10 @@ class Cluster:
                 continue
             pods = list(dict.fromkeys(claim.reserved_pods + pod_index.get((claim.namespace, claim.name), [])))
             for result in claim.results:
+                # every result, published or not: a patch (list -w) may publish the device later
+                claims_on = holding.setdefault(result.key, [])
+                if not claims_on or claims_on[-1] is not claim:
+                    claims_on.append(claim)
                 view = views.get((result.driver, result.pool, result.device))
                 if view is None:
                     if self.slices_filtered and (result.driver, result.pool) not in read_pools:
@@ -162,9 +169,6 @@ class Cluster:
                     )
                     continue
                 holder = Holder(claim, result, pods)
-                claims_on = holding.setdefault(result.key, [])
-                if not claims_on or claims_on[-1] is not claim:
-                    claims_on.append(claim)
                 if result.admin_access:
                     view.admin_holders = [*view.admin_holders, holder]
                 else:
@@ -175,12 +179,7 @@ class Cluster:
         for view in views.values():
             _settle(view)
 
-        def order(view: DeviceView) -> tuple:
-            dev = view.device
-            node = dev.node_name
-            return (node is None, node or dev.node_label, dev.driver, natural_key(dev.pool), natural_key(dev.name))
-
-        ordered = sorted(views.values(), key=order)
+        ordered = sorted(views.values(), key=_order)
         self._views = ordered
         self._view_index, self._holding = views, holding
         return ordered
@@ -193,16 +192,47 @@ class Cluster:
 
         Returns the views recomputed (updated in place; each once), or None when no views were built yet.
         """
+        patch = self.patch(claims, pods, old, new)
+        return None if patch is None else patch.views
+
+    def patch(
+        self,
+        claims: list[Claim],
+        pods: list[Pod],
+        old: Iterable[Claim] = (),
+        new: Iterable[Claim] = (),
+        *,
+        slices: list[ResourceSlice] | None = None,
+        removed_slices: Iterable[ResourceSlice] = (),
+        added_slices: Iterable[ResourceSlice] = (),
+    ) -> "ModelPatch | None":
+        """Take over new lists of claims, pods and (``slices``) ResourceSlices where only the claims
+        ``old`` (as they were) became ``new`` (as they are; a claim whose pods changed is in both)
+        and the slices ``removed_slices`` were replaced by ``added_slices`` (a slice modified is in
+        both), and recompute only what they touch: the devices those claims hold or held, and every
+        pool a changed slice belongs or belonged to (rebuilt from its slices, as :meth:`pools` builds
+        it: the newest generation wins, completeness, counters; its devices joined with their claims
+        anew). What :meth:`device_views` of a fresh cluster would give, at the cost of the change
+        (``list -w``, ``claims -w``).
+
+        Returns what changed (:class:`ModelPatch`), or None when no views were built yet.
+        """
         old, new = list(old), list(new)
+        removed_slices, added_slices = list(removed_slices), list(added_slices)
         pods_changed = pods is not self.pods
         self.claims, self.pods = claims, pods
         if pods_changed:
             self._pod_index = None
+        if slices is not None:
+            self.slices = slices
         views, holding = self._view_index, self._holding
-        if self._views is None or views is None or holding is None:
+        if self._views is None or views is None or holding is None or self._pools is None:
             self._views = None
+            if removed_slices or added_slices:
+                self._pools = self._patching = None
             return None
         touched: dict[tuple[str, str, str], None] = {}
+        # 1. the claims: who holds which device (published or not: a slice may publish it later)
         for claim in old:
             if not claim.allocated:
                 continue
@@ -210,23 +240,14 @@ class Cluster:
                 claims_on = holding.get(result.key)
                 if claims_on is not None:
                     claims_on[:] = [c for c in claims_on if c is not claim]
+                    if not claims_on:
+                        del holding[result.key]
                 touched[result.key] = None
         position: dict[int, int] | None = None
-        read_pools: set[tuple[str, str]] | None = None
         for claim in new:
             if not claim.allocated:
                 continue
             for result in claim.results:
-                if result.key not in views:
-                    if read_pools is None:
-                        read_pools = {(p.driver, p.name) for p in self.pools}
-                    if self.slices_filtered and (result.driver, result.pool) not in read_pools:
-                        continue
-                    self.warnings.append(
-                        f"claim {claim.ref} is allocated device {result.driver}/{result.pool}/{result.device}, "
-                        "which no current ResourceSlice publishes"
-                    )
-                    continue
                 claims_on = holding.setdefault(result.key, [])
                 if not any(c is claim for c in claims_on):
                     claims_on.append(claim)
@@ -235,9 +256,65 @@ class Cluster:
                             position = {id(c): i for i, c in enumerate(claims)}
                         claims_on.sort(key=lambda c: position.get(id(c), -1))
                 touched[result.key] = None
+        # 2. the pools of the changed slices, rebuilt from their slices
+        caches = self._caches()
+        pool_map = caches.pools_by_key
+        old_order: dict[tuple[str, str, str], tuple] = {}
+        gone: dict[tuple[str, str, str], DeviceView] = {}
+        recomputed: dict[tuple[str, str], None] = {}
+        if removed_slices or added_slices:
+            by_pool = caches.slices_by_pool
+            if by_pool is None:  # the first slice patch: the index of the slices as they are now
+                by_pool = caches.slices_by_pool = {}
+                for sl in self.slices:
+                    by_pool.setdefault((sl.driver, sl.pool), []).append(sl)
+            else:
+                for sl in removed_slices:
+                    bucket = by_pool.get((sl.driver, sl.pool), [])
+                    bucket[:] = [s for s in bucket if s is not sl]
+                for sl in added_slices:
+                    by_pool.setdefault((sl.driver, sl.pool), []).append(sl)
+            recomputed = dict.fromkeys((sl.driver, sl.pool) for sl in [*removed_slices, *added_slices])
+        ordered = self._views
+        before_pools = {k for k in recomputed if k in pool_map}
+        for pool_key in recomputed:
+            before = pool_map.get(pool_key)
+            if before is not None:
+                # its views leave the listing (found by their place in it: bisect, not a scan)
+                for view in _pool_views(before, views).values():
+                    key = view.device.key
+                    old_order[key] = self.listing_key(view)
+                    _remove_sorted(ordered, view, old_order[key], self.listing_key)
+                    del views[key]
+                    gone[key] = view
+                self._pools.pop(_pool_position(self._pools, pool_key))
+            caches.ranks.pop(pool_key, None)
+            rebuilt = build_pools(by_pool.get(pool_key, []))
+            if not rebuilt:
+                pool_map.pop(pool_key, None)
+                by_pool.pop(pool_key, None)
+                continue
+            pool = pool_map[pool_key] = rebuilt[0]
+            self._pools.insert(bisect.bisect_left(self._pools, pool_key, key=_pool_key), pool)
+            if not pool.complete:
+                self.warnings.append(pool.describe_incomplete())
+            for problem in dict.fromkeys(pool.problems):
+                self.warnings.append(f"pool {pool.driver}/{pool.name} is invalid: {problem}")
+            fresh: dict[tuple[str, str, str], DeviceView] = {}
+            complete = pool.complete
+            for sl in pool.slices:
+                for dev in sl.devices:
+                    fresh[(dev.driver, dev.pool, dev.name)] = DeviceView(dev, "free", (), (), (), complete)
+            self._apply_taint_rules(fresh)
+            for key, view in fresh.items():
+                views[key] = view
+                gone.pop(key, None)
+                touched[key] = None
+                bisect.insort_right(ordered, view, key=self.listing_key)
+        # 3. the devices touched: holders, then state (counters: the whole pool)
         pod_index = self.pods_by_claim()
-        pools: dict[tuple[str, str], Pool] | None = None
         counter_pools: dict[tuple[str, str], Pool] = {}
+        changed: list[DeviceView] = []
         for key in touched:
             view = views.get(key)
             if view is None:
@@ -250,16 +327,14 @@ class Cluster:
                     if result.key == key:
                         (admin if result.admin_access else holders).append(Holder(claim, result, pods_of))
             view.holders, view.admin_holders = holders or (), admin or ()
-            if pools is None:
-                pools = {(p.driver, p.name): p for p in self.pools if p.counter_sets}
-            pool = pools.get((key[0], key[1]))
-            if pool is not None:
-                counter_pools[(pool.driver, pool.name)] = pool
+            pool = pool_map.get((key[0], key[1]))
+            if pool is not None and pool.counter_sets:
+                counter_pools[pool.key] = pool
             view.state = "free"
             _settle(view)
-        changed = [views[k] for k in touched if k in views]
+            changed.append(view)
         for pool in counter_pools.values():
-            pool_views = [views[(pool.driver, pool.name, d.name)] for d in pool.devices if (pool.driver, pool.name, d.name) in views]
+            pool_views = _pool_views(pool, views).values()
             for view in pool_views:
                 view.blocked_by = ()
             _mark_counter_blocked(pool, views)
@@ -269,7 +344,64 @@ class Cluster:
                 if view.device.key not in touched:
                     touched[view.device.key] = None
                     changed.append(view)
-        return changed
+        # 4. what a fresh join warns about: claims allocated devices that no slice publishes now
+        affected: dict[int, Claim] = {id(c): c for c in new if c.allocated}
+        held: dict[int, Claim] = {}
+        appeared = [k for k in recomputed if k in pool_map and k not in before_pools]
+        if appeared and self.slices_filtered:
+            # a pool read for the first time (--node): its devices that no slice publishes are
+            # now "unpublished", no longer "on a node not read" (a scan: rare)
+            for key in [k for k in holding if (k[0], k[1]) in appeared and k not in views]:
+                for claim in holding[key]:
+                    affected[id(claim)] = claim
+        for pool_key in recomputed:
+            keys = [k for k in gone if (k[0], k[1]) == pool_key]
+            pool = pool_map.get(pool_key)
+            if pool is not None:
+                keys += [(pool.driver, pool.name, d.name) for d in pool.devices]
+            for key in keys:
+                for claim in holding.get(key, ()):
+                    held[id(claim)] = claim
+                    if key in gone:
+                        affected[id(claim)] = claim
+        for claim in affected.values():
+            for result in claim.results:
+                if result.key in views:
+                    continue
+                if self.slices_filtered and (result.driver, result.pool) not in pool_map:
+                    continue  # a pool of a node that was not read
+                self.warnings.append(
+                    f"claim {claim.ref} is allocated device {result.driver}/{result.pool}/{result.device}, "
+                    "which no current ResourceSlice publishes"
+                )
+        removed = sorted(gone.values(), key=lambda v: old_order[v.device.key])
+        return ModelPatch(changed, removed, old_order, list(held.values()))
+
+    # ------------------------------------------------------------------ the listing's order, for patches
+
+    def listing_key(self, view: DeviceView) -> tuple:
+        """Where ``view`` stands in :meth:`device_views`: sorting by this key gives that order (the
+        order's own key, then what breaks its ties as the fresh sort does: the pool, then the
+        device's first place in its pool)."""
+        dev = view.device
+        caches = self._caches()
+        pool_key = (dev.driver, dev.pool)
+        rank = caches.ranks.get(pool_key)
+        if rank is None:
+            rank = caches.ranks[pool_key] = {}
+            pool = caches.pools_by_key.get(pool_key)
+            for sl in pool.slices if pool is not None else ():
+                for d in sl.devices:
+                    rank.setdefault(d.name, len(rank))
+        return (*_order(view), dev.pool, rank.get(dev.name, -1))
+
+    def _caches(self) -> "_PatchCaches":
+        """What :meth:`patch` keeps between patches, for the pools as they are (dropped with them)."""
+        pools = self.pools
+        caches = self._patching
+        if caches is None or caches.pools is not pools:
+            caches = self._patching = _PatchCaches(pools, {p.key: p for p in pools})
+        return caches
 
     def claim_device_index(self) -> dict[tuple[str, str, str], DeviceView]:
         """Device key -> view of only the devices the claims were allocated (what ``claims`` shows:
@@ -358,8 +490,78 @@ class Cluster:
         self._pod_index = index
         return index
 
+    def view_index(self) -> dict[tuple[str, str, str], DeviceView]:
+        """Device key -> view, the one :meth:`device_views` keeps (and :meth:`patch` keeps current):
+        read it, do not change it. :meth:`device_index` is a copy in the listing's order."""
+        self.device_views()
+        assert self._view_index is not None
+        return self._view_index
+
     def device_index(self) -> dict[tuple[str, str, str], DeviceView]:
         return {v.device.key: v for v in self.device_views()}
+
+
+@dataclass
+class ModelPatch:
+    """What :meth:`Cluster.patch` changed: ``views``, the device views recomputed or new (each
+    once, in no particular order); ``removed``, the views of devices no longer published (as they
+    were, in the listing's order before the patch); ``old_order``, each device key of a rebuilt
+    pool -> its :meth:`Cluster.listing_key` before the patch; ``claims``, the allocated claims
+    holding a device of a rebuilt pool (before or after: their node and device columns may change)."""
+
+    views: list[DeviceView]
+    removed: list[DeviceView]
+    old_order: dict[tuple[str, str, str], tuple]
+    claims: list[Claim]
+
+
+@dataclass
+class _PatchCaches:
+    pools: list[Pool]
+    pools_by_key: dict[tuple[str, str], Pool]
+    #: (driver, pool) -> its slices of every generation; built on the first slice patch
+    slices_by_pool: dict[tuple[str, str], list[ResourceSlice]] | None = None
+    #: (driver, pool) -> device name -> its first place in the pool (ties of the listing's order)
+    ranks: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+
+def _order(view: DeviceView) -> tuple:
+    """The listing's order: by node (devices without one last), driver, pool and name (natural order)."""
+    dev = view.device
+    node = dev.node_name
+    return (node is None, node or dev.node_label, dev.driver, natural_key(dev.pool), natural_key(dev.name))
+
+
+def _pool_key(pool: Pool) -> tuple[str, str]:
+    return pool.key
+
+
+def _pool_position(pools: list[Pool], key: tuple[str, str]) -> int:
+    """Where the pool ``key`` is in ``pools`` (sorted by key, as :func:`build_pools` returns them)."""
+    i = bisect.bisect_left(pools, key, key=_pool_key)
+    if i < len(pools) and pools[i].key == key:
+        return i
+    raise ValueError(f"pool {key} is not in the list")
+
+
+def _pool_views(pool: Pool, views: dict[tuple[str, str, str], DeviceView]) -> dict[tuple[str, str, str], DeviceView]:
+    """The views of ``pool``'s devices, in the pool's order (a name used twice: once)."""
+    out: dict[tuple[str, str, str], DeviceView] = {}
+    for sl in pool.slices:
+        for dev in sl.devices:
+            key = (pool.driver, pool.name, dev.name)
+            view = views.get(key)
+            if view is not None:
+                out[key] = view
+    return out
+
+
+def _remove_sorted(ordered: list[DeviceView], view: DeviceView, key: tuple, listing_key: Any) -> None:
+    """Take ``view`` (whose listing key is ``key``) out of ``ordered`` (sorted by that key)."""
+    i = bisect.bisect_left(ordered, key, key=listing_key)
+    if not (i < len(ordered) and ordered[i] is view):
+        i = next(j for j, v in enumerate(ordered) if v is view)  # not where its key says: a scan (never expected)
+    del ordered[i]
 
 
 def _settle(view: DeviceView) -> None:

@@ -212,13 +212,11 @@ class ClaimWatchView:
         self.all_namespaces = all_namespaces
         self.state_column = 2 if all_namespaces else 1
         self.headers = (("NAMESPACE",) if all_namespaces else ()) + COLUMNS
-        self._index: tuple[int, dict] | None = None
 
-    def index(self, cluster: Cluster) -> dict:
-        """The cluster's device index, built once per rebuilt cluster."""
-        if self._index is None or self._index[0] != id(cluster):
-            self._index = (id(cluster), cluster.device_index())
-        return self._index[1]
+    @staticmethod
+    def index(cluster: Cluster) -> dict:
+        """The cluster's devices by key, as a watch keeps them current (``Cluster.view_index``)."""
+        return cluster.view_index()
 
     def snapshot(self, cluster: Cluster) -> dict:
         from kubectl_dra.model.queries import listed_claims

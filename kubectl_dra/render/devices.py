@@ -293,31 +293,49 @@ class DeviceWatchView:
         self.wide = wide
         self.headers = WIDE_COLUMNS if wide else COLUMNS
         self.state_column = COLUMNS.index("STATE")
+        #: every device of the cluster now: what a device that left the selection prints as
         self._current: dict[tuple[str, str, str], DeviceView] = {}
-        self._position: dict[tuple[str, str, str], int] = {}
 
     def snapshot(self, cluster: Any) -> dict:
         views = self.select(cluster)
         everything = cluster.device_views()
         self._current = {v.device.key: v for v in everything}
-        self._position = {key: i for i, key in enumerate(self._current)}
         return {v.device.key: (device_signature(v), v) for v in views}
 
     def partial(self, cluster: Any, patch: Any) -> list | None:
-        """The snapshot entries of the device views ``patch`` recomputed in place (``kube.watch``):
-        ``(key, entry or None)`` in the listing's order; None when the selection cannot tell."""
+        """The snapshot entries of the device views ``patch`` recomputed in place or added, and of
+        the devices it removed (``kube.watch``): ``(key, entry or None)``, the entries in the new
+        listing's order, then the Nones in the old one's (as :func:`kube.watch.diff` orders a
+        rebuilt snapshot); None when the selection cannot tell."""
         selects = getattr(self.select, "selects", None)
+        decide = getattr(self.select, "decide", None)
         if selects is None:
             return None
-        position = self._position
-        out = []
-        for view in sorted(patch.views, key=lambda v: position.get(v.device.key, -1)):
+        removed = getattr(patch, "removed", ())
+        if removed or any(v.device.key not in self._current for v in patch.views):
+            if decide is None:
+                return None
+        current = self._current
+        for view in removed:
+            current.pop(view.device.key, None)
+        if decide is not None:
+            # new devices (a slice published or republished): the filters decide them once
+            decide(cluster, patch.views, gone=[v.device.key for v in removed])
+        shown, hidden = [], []
+        for view in patch.views:
             chosen = selects(view)
-            if chosen is None or view.device.key not in position:
+            if chosen is None:
                 return None
             key = view.device.key
-            self._current[key] = view
-            out.append((key, (device_signature(view), view) if chosen else None))
+            current[key] = view
+            (shown if chosen else hidden).append(view)
+        old_order = getattr(patch, "old_order", {})
+        listing_key = cluster.listing_key
+        shown.sort(key=listing_key)
+        hidden += removed
+        hidden.sort(key=lambda v: old_order.get(v.device.key) or listing_key(v))
+        out: list = [(v.device.key, (device_signature(v), v)) for v in shown]
+        out += [(v.device.key, None) for v in hidden]
         return out
 
     def _view_of(self, change: Any) -> tuple[DeviceView, bool]:

@@ -194,6 +194,20 @@ def test_watch_follows_a_claim_from_pending_to_released(api, control_plane, worl
         row = cells(watches["list"].expect("dev-2 tainted", lambda l: cells(l)[2] == "dev-2"))
         assert row[7] == "tainted"
 
+        # the driver republishes the node's slice without dev-2 and with a new dev-3 (the model patches that
+        # pool only), then publishes a second pool on the node, then withdraws it
+        current = api.get("ResourceSlice", node)
+        current["spec"]["devices"] = [d for d in current["spec"]["devices"] if d["name"] != "dev-2"] + [{"name": "dev-3"}]
+        api.request("PUT", f"/apis/resource.k8s.io/v1/resourceslices/{node}", current)
+        rows = [cells(watches["list"].expect("dev-2 or dev-3", lambda l: cells(l)[2] in ("dev-2", "dev-3"))) for _ in range(2)]
+        assert {r[2]: r[7] for r in rows} == {"dev-3": "free", "dev-2": "deleted"}, rows
+        world.add(world._slice(f"{TAG}-extra", "extra", 1, [{"name": "x-0"}], nodeName=node))
+        row = cells(watches["list"].expect("x-0", lambda l: cells(l)[2] == "x-0"))
+        assert (row[0], row[7]) == (node, "free")
+        api.request("DELETE", f"/apis/resource.k8s.io/v1/resourceslices/{TAG}-extra")
+        row = cells(watches["list"].expect("x-0 deleted", lambda l: cells(l)[2] == "x-0"))
+        assert row[7] == "deleted"
+
         # Ctrl-C: docs/commands.md says a watch ends with exit code 0 (docs/exit-codes.md lists 130 for Ctrl-C)
         for name, watch in watches.items():
             assert watch.interrupt() == 130, name  # Ctrl-C: 130 (docs/exit-codes.md)
