@@ -89,3 +89,19 @@ def test_claim_fields_are_checked_in_order():
     del both["exactly"]["capacity"]
     with pytest.raises(_Bad, match=r"spec.devices.requests\[0\].exactly.deviceClassName: expected a string, got list"):
         decode_claim_spec({"devices": {"requests": [both]}}, "v1")
+
+
+def test_repeated_string_and_version_values_are_one_object():
+    """A value repeated on every device (product, brand, driver version) is kept once, however many
+    slices and pages it came from: the parsed JSON's copies are freed with their page."""
+    import json
+
+    def fresh(name, product):  # a new str object each time, as a JSON parser makes them
+        return json.loads(json.dumps(_slice(_device(name, {"p": {"string": product}, "v": {"version": "580.95.5"},
+                                                          "u": {"string": name + "-uuid"}}))))  # fmt: skip
+
+    a = decode(fresh("a", "NVIDIA H100 80GB HBM3")).devices[0]
+    b = decode(fresh("b", "NVIDIA H100 80GB HBM3")).devices[0]
+    assert a.attributes["d.example.com/p"] is b.attributes["d.example.com/p"]
+    assert a.attributes["d.example.com/v"] is b.attributes["d.example.com/v"]
+    assert a.attributes["d.example.com/u"] == "a-uuid" and b.attributes["d.example.com/u"] == "b-uuid"
