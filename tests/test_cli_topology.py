@@ -546,3 +546,52 @@ def test_demo_node_shows_nvlink_without_flags(run):
     assert "GPU0  X     NV18" in result.stdout
     other = run("topology", "mi300x-01", "--demo")
     assert "NVLink" not in other.stdout and "NVML" not in other.stdout  # no snapshot for AMD nodes
+
+
+def _product_test_devices() -> list:
+    """The demo's devices and a few that take product()/device_type()'s other branches."""
+    from kubectl_dra.kube.load import load_cluster
+    from kubectl_dra.kube.source import SourceOptions
+    from kubectl_dra.model.device import Device
+
+    cluster = load_cluster(SourceOptions(demo=True, all_namespaces=True), ("resourceslices",))
+    devices = [v.device for v in cluster.device_views()]
+    q = "example.com"
+    devices += [
+        Device("tpu.google.com", "p", "t0", attributes={"tpu.google.com/tpuGen": "v5e"}),
+        Device("tpu.google.com", "p", "t1", attributes={}),
+        Device("dra.net", "p", "n0", attributes={"dra.net/pciDevice": "ConnectX-7", "dra.net/type": "device"}),
+        Device("dra.net", "p", "n1", attributes={"dra.net/ifName": "eth0"}),
+        Device("dra.cpu", "p", "c0", attributes={}),
+        Device(q, "p", "a", attributes={f"{q}/partition": "1g", f"{q}/model": "X"}),
+        Device(q, "p", "b", attributes={f"{q}/full": False, f"{q}/family": "Y"}),
+        Device(q, "p", "c", attributes={f"{q}/productName": ["A", "B"], f"{q}/type": ["gpu"]}),  # lists: unhashable
+        Device(q, "p", "d", attributes={f"{q}/accelerator": "Z\x1b[31m", f"{q}/type": True, f"{q}/other": 1}),
+        Device(q, "p", "e", attributes={f"{q}/productName": "", "other.io/productName": "W"}),
+    ]
+    return devices
+
+
+def test_cluster_view_product_memo_reads_what_product_reads(monkeypatch):
+    """The cluster view computes (product, type) once per distinct values of PRODUCT_ATTRIBUTES: product()
+    and device_type() must read no other attribute, and the memo must answer what they answer."""
+    from kubectl_dra.model.device import Device
+    from kubectl_dra.render.devices import device_type, product
+    from kubectl_dra.render.topology.cluster import PRODUCT_ATTRIBUTES, _ProductMemo
+
+    devices = _product_test_devices()
+    read: set[tuple[str, str]] = set()
+    original = Device.attr
+
+    def recording(self, name, default=None):
+        read.add((self.driver, name if "/" in name else f"{self.driver}/{name}"))
+        return original(self, name, default)
+
+    monkeypatch.setattr(Device, "attr", recording)
+    expected = [(product(d), d.driver, device_type(d)) for d in devices]
+    monkeypatch.setattr(Device, "attr", original)
+    allowed = {(d.driver, n if "/" in n else f"{d.driver}/{n}") for d in devices for n in PRODUCT_ATTRIBUTES}
+    assert read - allowed == set()
+    memo = _ProductMemo()
+    assert [memo(d) for d in devices] == expected
+    assert [memo(d) for d in reversed(devices)] == expected[::-1]  # answered from the memo the second time

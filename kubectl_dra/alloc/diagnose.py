@@ -23,6 +23,7 @@ from kubectl_dra.alloc.result import Funnel, Stage
 from kubectl_dra.alloc.search import Checker, Outcome, cel_error_reason
 from kubectl_dra.alloc.selection import MATCH
 from kubectl_dra.alloc.taints import describe, untolerated
+from kubectl_dra.model.device import implied_kind
 
 
 def _usable(view: NodeView) -> list[tuple[NodePool, Entry]]:
@@ -38,11 +39,16 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
     nc = len(sel.class_selectors)
     f = Funnel(pc.ref, spec.name, None if spec.all_mode else spec.count)
     f.stages.append(Stage("visible", len(usable), "visible on node"))
-    outcomes = [sel.outcome.get(e.index, MATCH) for _, e in usable]
-    errors = [sel.errors.get(e.index) for _, e in usable]
+    get_outcome = sel.outcome.get
+    outcomes = [get_outcome(e.index, MATCH) for _, e in usable]
+    if sel.errors:
+        get_error = sel.errors.get
+        errors = [err for _, e in usable if (err := get_error(e.index)) is not None]
+    else:
+        errors = []
     for i, expression in enumerate(sel.selectors):
         passed = sum(1 for o in outcomes if o == MATCH or o > i)
-        failed_errors = sum(1 for err in errors if err is not None and err[0] == i)
+        failed_errors = sum(1 for err in errors if err[0] == i)
         if i < nc:
             label = f"class {sel.class_name}" + (f" selector #{i}" if nc > 1 else "")
             f.stages.append(Stage("class", passed, label, expression, failed_errors))
@@ -50,22 +56,25 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
             f.stages.append(Stage("selector", passed, f"selector #{i - nc}", expression, failed_errors))
     if not sel.selectors:
         f.stages.append(Stage("class", len(usable), f"class {sel.class_name}"))
-    matching = [e for (_, e), o in zip(usable, outcomes) if o == MATCH]
     free: list[Entry] = []
-    blocked: Counter[str] = Counter()
-    holders: Counter[str] = Counter()
-    for entry in matching:
-        why = checker.blocker(spec, entry)
+    blocked: dict[str, int] = {}
+    holders: dict[str, int] = {}
+    held = checker.state.holders
+    blocker = checker.blockers(spec)
+    for (_, entry), o in zip(usable, outcomes):
+        if o != MATCH:
+            continue
+        why = blocker(entry)
         if why is None:
             free.append(entry)
             continue
-        blocked[why] += 1
+        blocked[why] = blocked.get(why, 0) + 1
         if why == "in-use":
-            for ref in checker.state.holders.get(entry.key, ()):
-                holders[ref] += 1
+            for ref in held.get(entry.key, ()):
+                holders[ref] = holders.get(ref, 0) + 1
     f.stages.append(Stage("free", len(free), "free"))
-    f.blocked = dict(blocked)
-    f.in_use_by = dict(holders)
+    f.blocked = blocked
+    f.in_use_by = holders
     applicable = [c for c in pc.constraints if _applies(c.requests, spec) and (c.match_attribute or c.distinct_attribute)]
     if applicable:
         f.stages.append(Stage("constraints", _constrained(free, applicable), "constraints"))
@@ -78,19 +87,31 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
 def _constrained(free: list[Entry], constraints: list) -> int:
     """Free devices that have every constrained attribute and, for matchAttribute, its most common value."""
     names = [c.match_attribute or c.distinct_attribute for c in constraints]
-    have = []
-    for e in free:
-        attrs = e.device.attributes
-        if all(name in attrs for name in names):
-            have.append(e)
+    if len(names) == 1:
+        only = names[0]
+        have = [e for e in free if only in e.device.attributes]
+    else:
+        have = [e for e in free if all(name in e.device.attributes for name in names)]
     for c in constraints:
         name = c.match_attribute
         if not name or not have:
             continue
         groups: dict = {}
-        for e in have:
-            value = _hashable(lookup(e.device, name))
-            groups.setdefault(value, []).append(e)
+        if "/" not in name:  # lookup() finds nothing: one group
+            groups[_hashable(None)] = have
+        else:
+            for e in have:
+                # lookup(e.device, name) inlined: every device in ``have`` has the attribute
+                dev = e.device
+                value = dev.attributes[name]
+                kinds = dev.attribute_kinds
+                kind = kinds[name] if kinds and name in kinds else implied_kind(value)
+                key = (kind or "unknown", tuple(value) if isinstance(value, list) else value)
+                have_k = groups.get(key)
+                if have_k is None:
+                    groups[key] = [e]
+                else:
+                    have_k.append(e)
         have = max(groups.values(), key=len)
     return len(have)
 
@@ -106,7 +127,9 @@ def funnels(view: NodeView, claims: list[PreparedClaim], checker: Checker, outco
     usable = _usable(view)
     out = []
     for pc in claims:
-        chosen = Counter(r.request for r in (outcome.results[pc.index] if outcome and outcome.success else []))
+        chosen: dict[str, int] = {}
+        for r in outcome.results[pc.index] if outcome and outcome.success else ():
+            chosen[r.request] = chosen.get(r.request, 0) + 1
         for spec in pc.specs():
             f = funnel(view, pc, spec, checker, usable)
             f.chosen = chosen.get(spec.name, 0)
@@ -220,8 +243,9 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     usable = _usable(view)
     matching = [e for _, e in usable if spec.selection.outcome.get(e.index) == MATCH]
     by_blocker: dict[str, list[Entry]] = {}
+    blocker = checker.blockers(spec)
     for e in matching:
-        why = checker.blocker(spec, e)
+        why = blocker(e)
         if why is not None:
             by_blocker.setdefault(why, []).append(e)
     head = f"request {request}: {f.matching} devices match on node {node} but only {f.free} are free, {needed} needed"
@@ -455,6 +479,8 @@ def cel_errors(view: NodeView, claims: list[PreparedClaim], reached: set[tuple[i
     """One reason per (selection, selector, error) with CEL runtime errors on this node's devices."""
     out: list[Reason] = []
     seen: set[int] = set()
+    if not any(spec.selection.errors for pc in claims for spec in pc.specs()):
+        return out
     usable = _usable(view)
     for pc in claims:
         for spec in pc.specs():

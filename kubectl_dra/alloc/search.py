@@ -69,6 +69,9 @@ class Fatal(Exception):
 # ---------------------------------------------------------------------- static checks
 
 
+_UNKNOWN = object()
+
+
 class Checker:
     """Per (request, device) checks that do not depend on the attempt, cached across nodes."""
 
@@ -110,11 +113,25 @@ class Checker:
         per_spec = self._cache.get(id(spec))
         if per_spec is None:
             per_spec = self._cache[id(spec)] = {}
-        if entry.index in per_spec:
-            return per_spec[entry.index]
-        why = self._blocker(spec, entry)
-        per_spec[entry.index] = why
+        why = per_spec.get(entry.index, _UNKNOWN)
+        if why is _UNKNOWN:
+            why = per_spec[entry.index] = self._blocker(spec, entry)
         return why
+
+    def blockers(self, spec: ReqSpec) -> Callable[[Entry], str | None]:
+        """``blocker`` for one request, as a function of the device (the per-request cache looked up once)."""
+        per_spec = self._cache.get(id(spec))
+        if per_spec is None:
+            per_spec = self._cache[id(spec)] = {}
+        get, compute = per_spec.get, self._blocker
+
+        def blocker(entry: Entry) -> str | None:
+            why = get(entry.index, _UNKNOWN)
+            if why is _UNKNOWN:
+                why = per_spec[entry.index] = compute(spec, entry)
+            return why
+
+        return blocker
 
     def _blocker(self, spec: ReqSpec, entry: Entry) -> str | None:
         sel = spec.selection
@@ -235,7 +252,7 @@ class NodeSearch:
 
     def _request_data(self, spec: ReqSpec) -> ReqData:
         rd = ReqData(spec)
-        blocker = self.checker.blocker
+        blocker = self.checker.blockers(spec)
         sel = spec.selection
         if spec.all_mode:
             devices: list[Cand] = []
@@ -287,7 +304,7 @@ class NodeSearch:
         rd.num = spec.count
         holders = self.state.holders
         for pos, (pool, entry) in enumerate(self.order):
-            why = blocker(spec, entry)
+            why = blocker(entry)
             if why is None:
                 if entry.index not in pool.mismatch:
                     rd.cands.append(Cand(pos, entry, pool))

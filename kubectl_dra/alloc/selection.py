@@ -27,6 +27,7 @@ MATCH = -1
 
 _SCALAR_KINDS = frozenset(("string", "int", "bool", "version"))
 _LIST_KINDS = frozenset(("strings", "ints", "bools", "versions"))
+_ALL_KINDS = _SCALAR_KINDS | _LIST_KINDS
 
 
 def unsupported_attribute(device: Device, list_type_attributes: bool) -> str | None:
@@ -35,9 +36,12 @@ def unsupported_attribute(device: Device, list_type_attributes: bool) -> str | N
     ``getAttributeValue`` rejects a list value while DRAListTypeAttributes is off (and a kind it
     does not know), so any selector on such a device fails with ``attribute NAME: unsupported
     attribute value`` (NAME as published: bare in the driver's domain)."""
-    if not device.attribute_kinds:
+    kinds = device.attribute_kinds
+    if not kinds:
         return None
-    allowed = _SCALAR_KINDS | _LIST_KINDS if list_type_attributes else _SCALAR_KINDS
+    allowed = _ALL_KINDS if list_type_attributes else _SCALAR_KINDS
+    if allowed.issuperset(kinds.values()):  # a plain value's implied kind (bool, int, string) is always allowed
+        return None
     for qualified in device.attributes:
         kind = device.attr_kind(qualified)
         if kind is not None and kind not in allowed:

@@ -114,6 +114,77 @@ def build(device: Device, keys: frozenset[str] | None = None) -> tuple[dict[str,
     return data, key
 
 
+#: (keys, attribute names, kinds, capacity names) -> how to read a pruning key off a device of that shape
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _plan(keys: frozenset[str], shape: tuple) -> tuple:
+    names, kinds, cap_names = shape
+    kinds_d = dict(kinds) if kinds else None
+    named = []
+    checks = []
+    attr_domains = set()
+    for qualified in names:
+        kind = kinds_d.get(qualified) if kinds_d else None
+        domain, ident = split(qualified)
+        attr_domains.add(domain)
+        if kind in ("version", "versions"):
+            checks.append((qualified, kind == "versions"))
+        if ident in keys:
+            named.append((qualified, kind))
+    named_c = []
+    cap_domains = set()
+    for qualified in cap_names:
+        domain, ident = split(qualified)
+        cap_domains.add(domain)
+        if ident in keys:
+            named_c.append(qualified)
+    return tuple(named), tuple(checks), frozenset(attr_domains), tuple(named_c), frozenset(cap_domains)
+
+
+def fast_key(device: Device, keys: frozenset[str]) -> tuple | None:
+    """The pruning key :func:`build` gives ``device`` with ``keys``, without building the variable;
+    None where this shortcut cannot tell (a version or quantity not yet seen to parse, an odd value):
+    then :func:`build` decides (and raises BadDevice where Kubernetes would fail).
+
+    Devices of one shape (the same attribute names and kinds, the same capacity names) share one plan:
+    the per-device work is reading the named values and checking the versions and quantities against
+    the ones already parsed."""
+    attributes = device.attributes
+    kinds = device.attribute_kinds
+    capacity = device.capacity
+    shape = (keys, tuple(attributes), tuple(kinds.items()) if kinds else None, tuple(capacity))
+    plan = _PLANS.get(shape)
+    if plan is None:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[shape] = _plan(keys, shape[1:])
+    named, checks, attr_domains, named_c, cap_domains = plan
+    good_v = library._V_TAGS
+    for qualified, many in checks:
+        value = attributes[qualified]
+        if many:
+            if type(value) is not tuple and type(value) is not list:
+                return None
+            for v in value:
+                if type(v) is not str or v not in good_v:
+                    return None
+        elif type(value) is not str or value not in good_v:
+            return None
+    good_q = library._Q_TAGS
+    for text in capacity.values():
+        if type(text) is not str or text not in good_q:
+            return None
+    return (
+        device.driver,
+        bool(device.allow_multiple_allocations),
+        tuple([(q, attributes[q], kind) for q, kind in named]),
+        attr_domains,
+        tuple([(q, capacity[q]) for q in named_c]),
+        cap_domains,
+    )
+
+
 def activation_data(device: Device) -> dict[str, Any]:
     """The ``device`` variable exactly as Kubernetes builds it (without unknown-domain defaults)."""
     return build(device)[0]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import checker, cost, library
-from .activation import BadDevice, activation_data, build
+from .activation import BadDevice, activation_data, build, fast_key
 from .analysis import (
     OPTIONAL_DOMAIN_RE,
     blank_same_width,
@@ -277,6 +277,15 @@ class Program:
         out: list[Result] = []
         append = out.append
         for device in devices:
+            quick = fast_key(device, keys)
+            if quick is not None:
+                try:
+                    result = memo.get(quick)
+                except TypeError:
+                    result = None
+                if result is not None:
+                    append(result)
+                    continue
             try:
                 data, key = build(device, keys)
             except BadDevice as e:

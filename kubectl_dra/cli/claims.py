@@ -91,8 +91,8 @@ def list_claims(
     # pods: who waits on a claim that is not reserved yet; the claims are the answer: a 403 fails
     cluster = read_cluster(source, (SLICES, CLAIMS, PODS), required=(CLAIMS,))
     claims = listed_claims(cluster, all_namespaces=source.all_namespaces)
-    index = cluster.device_index()
-    keep_alive(cluster, index)  # joins devices; may add warnings about stale allocations
+    index = cluster.claim_device_index()  # only the claims' devices; may add warnings about stale allocations
+    keep_alive(cluster, index)
     flush_warnings(cluster)
     if names or states or node:
         claims = select_claims(claims, names=names or (), states=sorted(states), node=node, device_index=index)
@@ -103,13 +103,13 @@ def list_claims(
             raise NotFoundError(f'resourceclaims "{names[0]}" not found in {where}',
                                 hint="kubectl dra claims -A lists every claim")
     if sort_by:
-        claims = sort_rows(sort_by, claims, render.claim_list(claims, cluster)["items"])
+        claims = sort_rows(sort_by, claims, render.claim_list(claims, cluster, index)["items"])
     emit(
         output,
-        data=lambda: render.claim_list(claims, cluster),
+        data=lambda: render.claim_list(claims, cluster, index),
         table=lambda wide: render.claims_table(
             claims, cluster, all_namespaces=source.all_namespaces, color=use_color(color.value), no_headers=no_headers,
-            wide=wide,
+            wide=wide, index=index,
         ),
         names=lambda: render.claim_names(claims),
         empty=None if claims else render.no_claims(cluster, all_namespaces=source.all_namespaces),

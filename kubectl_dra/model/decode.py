@@ -197,6 +197,8 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         qualified = _QUALIFIED[driver] = {}
     prefix = driver + "/"
     devices = sl.devices
+    last_kinds: dict[str, str] = {}
+    last_caps: dict[str, str] = {}
     for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
         if type(raw) is not dict:
             raise _Bad(f"spec.devices[{i}]", f"expected a map, got {type(raw).__name__}")
@@ -214,10 +216,11 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         # only kinds a plain value cannot tell (version, lists, future kinds) are recorded
         attrs: dict[str, Any] = {}
         kinds: dict[str, str] | None = None
+        odd = False
         for key, value in attributes.items():
             name = qualified.get(key)
             if name is None:
-                name = qualified[key] = key if "/" in key else prefix + key
+                name = _qualify(qualified, key, prefix, f"spec.devices[{i}].attributes")
             if type(value) is dict and len(value) == 1:
                 for kind, value in value.items():  # noqa: B007 - the one entry
                     pass
@@ -228,6 +231,9 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             if kind == "string":
                 if type(value) is not str:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+                # one copy of each repeated value (product, brand, architecture...): the
+                # parsed page's copies die with the page (~19 MB at 40,000 devices)
+                attrs[name] = value = _strings.setdefault(value, value)
             elif kind == "int":
                 if type(value) is not int:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
@@ -237,17 +243,22 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             else:
                 # a version must be a string; one that is not semver is kept: the scheduler's CEL
                 # reports it as a runtime error on that device, and so does the simulation
-                if kind == "version" and type(value) is not str:
-                    _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+                if kind == "version":
+                    if type(value) is not str:
+                        _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+                    attrs[name] = _strings.setdefault(value, value)
                 if kinds is None:
                     kinds = {}
+                if type(kind) is not str:
+                    odd = True  # a YAML key such as 1 equals True: never shared
                 kinds[name] = kind
         caps: dict[str, str] = {}
+        published = False
         policies: dict[str, dict] | None = None
         for key, value in capacity.items():
             name = qualified.get(key)
             if name is None:
-                name = qualified[key] = key if "/" in key else prefix + key
+                name = _qualify(qualified, key, prefix, f"spec.devices[{i}].capacity")
             if type(value) is dict and not bare_capacity:
                 quantity = value.get("value")
                 if value.get("requestPolicy") is not None:
@@ -260,13 +271,27 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             if text not in _GOOD_QUANTITIES:
                 _check_quantity(quantity, f"spec.devices[{i}].capacity.{key}")
             caps[name] = text
+            if name == key:  # published with a domain ("example.com/memory")
+                published = True
+        # the next device mostly has the same kinds and capacities: it shares the map (nothing
+        # writes to a decoded device's maps), 40,000 devices need not hold 40,000 equal copies
+        if kinds is not None:
+            if kinds == last_kinds and not odd:  # lookups only: the order of the kinds does not matter
+                kinds = last_kinds
+            elif not odd:
+                last_kinds = kinds
+        if caps:
+            if caps == last_caps and (len(caps) == 1 or tuple(caps) == tuple(last_caps)):  # in the same order
+                caps = last_caps
+            else:
+                last_caps = caps
         device_name = raw.get("name")
         if type(device_name) is not str or device_name not in _GOOD_NAMES:
             device_name = _device_name(device_name, f"spec.devices[{i}].name")
         dev = Device(
             driver, pool_name, device_name, name_of_slice, attrs, kinds, caps, policies, (), (), node_name, node_selector, all_nodes
         )
-        if any("/" in key for key in capacity):
+        if published:
             dev.capacity_published_qualified = frozenset(key for key in capacity if "/" in key)
         if per_device or not body.keys() <= _PLAIN_DEVICE_KEYS:  # counters, taints, node fields, ...
             _device_extras(dev, body, f"spec.devices[{i}]", per_device)
@@ -275,6 +300,16 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
 
 
 _QUALIFIED: dict[str, dict[str, str]] = {}
+#: attribute string values seen so far, one object each
+_strings: dict[str, str] = {}
+
+
+def _qualify(qualified: dict[str, str], key: Any, prefix: str, path: str) -> str:
+    """The fully-qualified form of a name first seen (remembered in ``qualified``, the driver's names)."""
+    if type(key) is not str:  # YAML reads an unquoted 1 or true as a number or a boolean
+        raise _Bad(path, f"a name must be a string, got {_describe(key)}")
+    name = qualified[key] = key if "/" in key else prefix + key
+    return name
 
 # ---- input checks: what the API server's validation would reject is an error naming the field
 # (the object is skipped with a warning), never a silently wrong answer. Valid values are cached:
@@ -378,58 +413,94 @@ def _selectors(raw: Any, path: str) -> list[str]:
 
 
 def _sub_request(raw: dict, path: str, name: str) -> SubRequest:
-    mode = _str(raw.get("allocationMode"), path + ".allocationMode") or "ExactCount"
-    count = _int(raw.get("count"), path + ".count", 0)
+    # each field: the common type at once; anything else through the checks that name the field
+    mode = raw.get("allocationMode")
+    if type(mode) is not str:
+        mode = _str(mode, path + ".allocationMode")
+    mode = mode or "ExactCount"
+    count = raw.get("count")
+    if type(count) is not int:
+        count = _int(count, path + ".count", 0)
     if mode == "ExactCount" and count == 0:
         count = 1  # API defaulting
-    capacity = _map(_map(raw.get("capacity"), path + ".capacity").get("requests"), path + ".capacity.requests")
+    capacity = raw.get("capacity")
+    if capacity is not None:
+        capacity = _map(_map(capacity, path + ".capacity").get("requests"), path + ".capacity.requests")
+    device_class = raw.get("deviceClassName")
+    if type(device_class) is not str:
+        device_class = _str(device_class, path + ".deviceClassName")
+    # in the order the API fields were checked before: selectors, adminAccess, tolerations
+    selectors = raw.get("selectors")
+    selectors = [] if selectors is None else _selectors(selectors, path + ".selectors")
+    admin_access = raw.get("adminAccess")
+    if type(admin_access) is not bool:
+        admin_access = _bool(admin_access, path + ".adminAccess")
+    tolerations = raw.get("tolerations")
+    if tolerations is None:
+        tolerations = []
+    else:
+        tolerations = [_map(t, f"{path}.tolerations[{i}]") for i, t in enumerate(_list(tolerations, path + ".tolerations"))]
     return SubRequest(
-        name=name,
-        device_class=_str(raw.get("deviceClassName"), path + ".deviceClassName"),
-        selectors=_selectors(raw.get("selectors"), path + ".selectors"),
-        allocation_mode=mode,
-        count=count,
-        admin_access=_bool(raw.get("adminAccess"), path + ".adminAccess"),
-        tolerations=[_map(t, f"{path}.tolerations[{i}]") for i, t in enumerate(_list(raw.get("tolerations"), path + ".tolerations"))],
-        capacity_requests={k: str(v) for k, v in capacity.items()},
+        name,
+        device_class,
+        selectors,
+        mode,
+        count,
+        admin_access,
+        tolerations,
+        {} if capacity is None else {k: str(v) for k, v in capacity.items()},
     )
 
 
 def decode_claim_spec(spec: Any, version: str, path: str = "spec") -> ClaimSpec:
-    spec = _map(spec, path)
-    devices = _map(spec.get("devices"), path + ".devices")
+    if type(spec) is not dict:
+        spec = _map(spec, path)
+    devices = spec.get("devices")
+    if type(devices) is not dict:
+        devices = _map(devices, path + ".devices")
     out = ClaimSpec()
     flat = version in BASIC_VERSIONS
-    for i, raw in enumerate(_list(devices.get("requests"), path + ".devices.requests")):
-        rpath = f"{path}.devices.requests[{i}]"
-        raw = _map(raw, rpath)
-        name = _str(raw.get("name"), rpath + ".name")
+    requests = devices.get("requests")
+    for i, raw in enumerate(requests if type(requests) is list else _list(requests, path + ".devices.requests")):
+        if type(raw) is not dict:
+            raw = _map(raw, f"{path}.devices.requests[{i}]")
+        name = raw.get("name")
+        if type(name) is not str:
+            name = _str(name, f"{path}.devices.requests[{i}].name")
         request = Request(name=name)
-        alternatives = _list(raw.get("firstAvailable"), rpath + ".firstAvailable")
+        alternatives = raw.get("firstAvailable")
+        if alternatives is not None:
+            alternatives = _list(alternatives, f"{path}.devices.requests[{i}].firstAvailable")
         if alternatives:
+            rpath = f"{path}.devices.requests[{i}]"
             for j, alt in enumerate(alternatives):
                 apath = f"{rpath}.firstAvailable[{j}]"
                 alt = _map(alt, apath)
                 request.first_available.append(_sub_request(alt, apath, _str(alt.get("name"), apath + ".name")))
         elif flat:
-            request.exactly = _sub_request(raw, rpath, name)
-        elif raw.get("exactly") is not None:
-            request.exactly = _sub_request(_map(raw.get("exactly"), rpath + ".exactly"), rpath + ".exactly", name)
+            request.exactly = _sub_request(raw, f"{path}.devices.requests[{i}]", name)
+        elif (exactly := raw.get("exactly")) is not None:
+            epath = f"{path}.devices.requests[{i}].exactly"
+            request.exactly = _sub_request(exactly if type(exactly) is dict else _map(exactly, epath), epath, name)
         elif raw.get("deviceClassName") is not None:
             # a v1beta1-style request mislabelled as v1/v1beta2: read what it says
-            request.exactly = _sub_request(raw, rpath, name)
+            request.exactly = _sub_request(raw, f"{path}.devices.requests[{i}]", name)
         out.requests.append(request)
-    for i, raw in enumerate(_list(devices.get("constraints"), path + ".devices.constraints")):
-        cpath = f"{path}.devices.constraints[{i}]"
-        raw = _map(raw, cpath)
-        out.constraints.append(
-            DeviceConstraint(
-                requests=[_str(r, f"{cpath}.requests[{j}]") for j, r in enumerate(_list(raw.get("requests"), cpath + ".requests"))],
-                match_attribute=_opt_str(raw.get("matchAttribute"), cpath + ".matchAttribute"),
-                distinct_attribute=_opt_str(raw.get("distinctAttribute"), cpath + ".distinctAttribute"),
+    constraints = devices.get("constraints")
+    if constraints is not None:
+        for i, raw in enumerate(_list(constraints, path + ".devices.constraints")):
+            cpath = f"{path}.devices.constraints[{i}]"
+            raw = _map(raw, cpath)
+            out.constraints.append(
+                DeviceConstraint(
+                    requests=[_str(r, f"{cpath}.requests[{j}]") for j, r in enumerate(_list(raw.get("requests"), cpath + ".requests"))],
+                    match_attribute=_opt_str(raw.get("matchAttribute"), cpath + ".matchAttribute"),
+                    distinct_attribute=_opt_str(raw.get("distinctAttribute"), cpath + ".distinctAttribute"),
+                )
             )
-        )
-    out.config = [_map(c, f"{path}.devices.config[{i}]") for i, c in enumerate(_list(devices.get("config"), path + ".devices.config"))]
+    config = devices.get("config")
+    if config is not None:
+        out.config = [_map(c, f"{path}.devices.config[{i}]") for i, c in enumerate(_list(config, path + ".devices.config"))]
     return out
 
 
@@ -452,20 +523,25 @@ def decode_claim(obj: dict, version: str) -> Claim:
         allocation = _map(allocation, "status.allocation")
         claim.allocated = True
         devices = _map(allocation.get("devices"), "status.allocation.devices")
+        append = claim.results.append
         for i, raw in enumerate(_list(devices.get("results"), "status.allocation.devices.results")):
-            path = f"status.allocation.devices.results[{i}]"
-            raw = _map(raw, path)
-            claim.results.append(
-                AllocationResult(
-                    request=_str(raw.get("request"), path + ".request"),
-                    driver=_str(raw.get("driver"), path + ".driver"),
-                    pool=_str(raw.get("pool"), path + ".pool"),
-                    device=_str(raw.get("device"), path + ".device"),
-                    admin_access=_bool(raw.get("adminAccess"), path + ".adminAccess"),
-                    share_id=raw.get("shareID"),
-                    consumed_capacity={k: str(v) for k, v in _map(raw.get("consumedCapacity"), path + ".consumedCapacity").items()},
-                )
-            )
+            if type(raw) is not dict:
+                raw = _map(raw, f"status.allocation.devices.results[{i}]")
+            request, driver, pool, device = raw.get("request"), raw.get("driver"), raw.get("pool"), raw.get("device")
+            if type(request) is not str or type(driver) is not str or type(pool) is not str or type(device) is not str:
+                path = f"status.allocation.devices.results[{i}]"
+                request = _str(request, path + ".request")
+                driver = _str(driver, path + ".driver")
+                pool = _str(pool, path + ".pool")
+                device = _str(device, path + ".device")
+            admin_access = raw.get("adminAccess")
+            if type(admin_access) is not bool:
+                admin_access = _bool(admin_access, f"status.allocation.devices.results[{i}].adminAccess")
+            consumed = raw.get("consumedCapacity")
+            if consumed is not None:
+                consumed = _map(consumed, f"status.allocation.devices.results[{i}].consumedCapacity")
+            append(AllocationResult(request, driver, pool, device, admin_access, raw.get("shareID"),
+                                    {} if not consumed else {k: str(v) for k, v in consumed.items()}))
         claim.allocation_node_selector = allocation.get("nodeSelector")
         stamp = allocation.get("allocationTimestamp")
         claim.allocation_timestamp = str(stamp) if stamp else None

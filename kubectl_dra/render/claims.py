@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from kubectl_dra.model.claim import Claim, Request
@@ -29,7 +29,7 @@ def _device_id(view: DeviceView | None) -> str:
 
 
 def claim_pods(claim: Claim, cluster: Cluster) -> list[str]:
-    pods = list(claim.reserved_pods)
+    pods = claim.reserved_pods  # a new list each time
     for name in cluster.pods_by_claim().get((claim.namespace, claim.name), ()):
         if name not in pods:
             pods.append(name)
@@ -40,10 +40,22 @@ def requests_text(requests: Sequence[Request]) -> str:
     return ", ".join(strip_controls(r.describe()) for r in requests) or "-"
 
 
-def claim_rows(claim: Claim, cluster: Cluster, index: dict, now: datetime | None, all_namespaces: bool) -> list[list[str]]:
+def _age(created: str | None, now: datetime | None, ages: dict | None) -> str:
+    """``age``, remembered in ``ages`` (for one ``now``): thousands of claims share a few creation times."""
+    if ages is None or type(created) is not str:  # a hostile file's creationTimestamp may be a map
+        return age(created, now)
+    text = ages.get(created)
+    if text is None:
+        text = ages[created] = age(created, now)
+    return text
+
+
+def claim_rows(claim: Claim, cluster: Cluster, index: dict, now: datetime | None, all_namespaces: bool,
+               ages: dict | None = None) -> list[list[str]]:
+    """``ages``: a cache for :func:`_age`, with ``now`` set."""
     pods = ",".join(strip_controls(p) for p in claim_pods(claim, cluster)) or "-"
     head = [strip_controls(claim.name), claim.state, requests_text(claim.spec.requests)]
-    tail = [pods, age(claim.created, now)]
+    tail = [pods, _age(claim.created, now, ages)]
     if all_namespaces:
         head.insert(0, strip_controls(claim.namespace))
     if not claim.results:
@@ -66,14 +78,15 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def claim_rows_wide(claim: Claim, cluster: Cluster, index: dict, now: datetime | None, all_namespaces: bool) -> list[list[str]]:
+def claim_rows_wide(claim: Claim, cluster: Cluster, index: dict, now: datetime | None, all_namespaces: bool,
+                    ages: dict | None = None) -> list[list[str]]:
     """-o wide rows: per device its UUID and PCI bus ID, and per request its class(es) and selectors."""
     pods = ",".join(strip_controls(p) for p in claim_pods(claim, cluster)) or "-"
     subs = [s for r in claim.spec.requests for s in r.alternatives]
     classes = ",".join(dict.fromkeys(strip_controls(s.device_class) for s in subs)) or "-"
     selectors = "; ".join(_short(strip_controls(e)) for s in subs for e in s.selectors) or "-"
     head = [strip_controls(claim.name), claim.state, requests_text(claim.spec.requests)]
-    tail = [classes, selectors, pods, age(claim.created, now)]
+    tail = [classes, selectors, pods, _age(claim.created, now, ages)]
     if all_namespaces:
         head.insert(0, strip_controls(claim.namespace))
     if not claim.results:
@@ -91,11 +104,15 @@ def claim_rows_wide(claim: Claim, cluster: Cluster, index: dict, now: datetime |
 
 
 def claims_table(claims: Sequence[Claim], cluster: Cluster, *, all_namespaces: bool, color: bool = False, no_headers: bool = False,
-                 wide: bool = False) -> str:
-    index = cluster.device_index()
+                 wide: bool = False, index: dict | None = None) -> str:
+    """``index``: device key -> view, at least of the claims' devices (default: the cluster's device index)."""
+    if index is None:
+        index = cluster.device_index()
     headers = (("NAMESPACE",) if all_namespaces else ()) + (WIDE_COLUMNS if wide else COLUMNS)
     rows_of = claim_rows_wide if wide else claim_rows
-    rows = [row for c in claims for row in rows_of(c, cluster, index, cluster.now, all_namespaces)]
+    now = cluster.now or datetime.now(timezone.utc)  # one instant for the whole table
+    ages: dict[str | None, str] = {}
+    rows = [row for c in claims for row in rows_of(c, cluster, index, now, all_namespaces, ages)]
     state_col = headers.index("STATE")
     return format_table(
         headers, rows, color=color, no_headers=no_headers, style=lambda i, cell: STATE_STYLE.get(cell) if i == state_col else None
@@ -128,15 +145,22 @@ def _request_data(request: Request) -> dict:
 def claim_item(claim: Claim, cluster: Cluster, index: dict) -> dict:
     devices = []
     for result in claim.results:
-        view = index.get(result.key)
+        view = index.get((result.driver, result.pool, result.device))
+        if view is None:
+            node = uuid = pci = None
+        else:
+            dev = view.device
+            node, uuid, pci = dev.node_name, dev.attr("uuid"), pci_bus_id(dev)
+            if pci == "-":
+                pci = None
         entry: dict[str, Any] = {
             "request": result.request,
             "driver": result.driver,
             "pool": result.pool,
             "device": result.device,
-            "node": view.device.node_name if view else None,
-            "uuid": view.device.attr("uuid") if view else None,
-            "pciBusID": (None if pci_bus_id(view.device) == "-" else pci_bus_id(view.device)) if view else None,
+            "node": node,
+            "uuid": uuid,
+            "pciBusID": pci,
         }
         if result.admin_access:
             entry["adminAccess"] = True
@@ -158,8 +182,10 @@ def claim_item(claim: Claim, cluster: Cluster, index: dict) -> dict:
     }
 
 
-def claim_list(claims: Sequence[Claim], cluster: Cluster) -> dict:
-    index = cluster.device_index()
+def claim_list(claims: Sequence[Claim], cluster: Cluster, index: dict | None = None) -> dict:
+    """``index``: as for :func:`claims_table`."""
+    if index is None:
+        index = cluster.device_index()
     return {"kind": "ClaimList", "apiVersion": "kubectl-dra/v1", "items": [claim_item(c, cluster, index) for c in claims]}
 
 

@@ -6,8 +6,38 @@ from collections.abc import Sequence
 
 from kubectl_dra.model.cluster import Cluster, natural_key
 from kubectl_dra.model.computedomain import cliques
-from kubectl_dra.render.devices import device_type, product
+from kubectl_dra.render.devices import _PRODUCT_KEYS, device_type, product
 from kubectl_dra.render.topology.tree import API_VERSION, TRAILING_TYPES, text_or_none
+
+
+_NONE = object()
+
+#: every attribute ``render.devices.product`` and ``device_type`` read (bare names: the driver's domain);
+#: tests/test_cli_topology.py checks that they read no other
+PRODUCT_ATTRIBUTES = ("tpuGen", *_PRODUCT_KEYS, "dra.net/pciDevice", "dra.net/ifName", "type", "partition", "full")
+
+
+class _ProductMemo:
+    """(product, driver, type) of a device, computed once per distinct (driver, values of the attributes
+    they read): 40,000 GPUs of a few models cost a few calls."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, tuple[str, ...]] = {}
+        self._memo: dict[tuple, tuple[str, str, str]] = {}
+
+    def __call__(self, dev) -> tuple[str, str, str]:
+        driver = dev.driver
+        names = self._names.get(driver)
+        if names is None:
+            names = self._names[driver] = tuple(n if "/" in n else f"{driver}/{n}" for n in PRODUCT_ATTRIBUTES)
+        key = (driver, *map(dev.attributes.get, names))
+        try:
+            got = self._memo.get(key)
+        except TypeError:  # a list value: no sharing for this device
+            return (product(dev), driver, device_type(dev))
+        if got is None:
+            got = self._memo[key] = (product(dev), driver, device_type(dev))
+        return got
 
 
 def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> dict:
@@ -23,22 +53,28 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
 
     for name in clique_of:
         domain(clique_of[name])["nodes"].append(name)
+    product_of = _ProductMemo()
+    last_node: object = _NONE
+    d: dict = {}
     for view in views:
         dev = view.device
         # a device without a node of its own (allNodes, a node selector) is listed under
         # `<all nodes>` / `<node selector>`, which are not nodes: they are not counted as such
         node = dev.node_name or dev.node_label
-        if dev.node_name and node not in clique_of:
-            clique_of[node] = None
-            domain(None)["nodes"].append(node)
-        d = domain(clique_of.get(node))
+        if node != last_node:  # views come sorted by node: one lookup per node, not per device
+            if dev.node_name and node not in clique_of:
+                clique_of[node] = None
+                domain(None)["nodes"].append(node)
+            d = domain(clique_of.get(node))
+            last_node = node
         free = view.state == "free"
         d["devices"] += 1
         d["free"] += free
-        key = (product(dev), dev.driver, device_type(dev))
-        prod = d["products"].get(key)
+        key = product_of(dev)
+        products = d["products"]
+        prod = products.get(key)
         if prod is None:
-            prod = d["products"][key] = {
+            prod = products[key] = {
                 "product": text_or_none(key[0]),
                 "driver": dev.driver,
                 "type": text_or_none(key[2]),
@@ -51,9 +87,12 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
         prod["free"] += free
         if dev.consumes_counters and not prod.get("overlapping"):
             prod["overlapping"] = True
-        counts = prod["nodes"].setdefault(node, [0, 0])
-        counts[0] += 1
-        counts[1] += free
+        counts = prod["nodes"].get(node)
+        if counts is None:
+            prod["nodes"][node] = [1, int(free)]
+        else:
+            counts[0] += 1
+            counts[1] += free
     for cd in compute_domains:
         ref = f"{cd['namespace']}/{cd['name']}"
         spanned = {clique_of.get(n["name"]) for n in cd["nodes"]} or {None}
