@@ -204,3 +204,23 @@ def test_footer_names_a_driver_as_the_driver_column_does():
     text = render.footer(views)
     assert "\x1b" not in text
     assert text.splitlines()[1] == "  evil?[2J.example.com: 1 (1 free)"
+
+
+def test_yaml_writes_a_shared_object_in_full_each_time():
+    """The model shares equal values between devices (decode keeps one capacity map for many):
+    -o yaml prints each in full, never a YAML alias (kubectl's YAML has none)."""
+    from kubectl_dra.render.machine import to_yaml
+
+    shared = {"gpu.example.com/memory": "80Gi"}
+    text = to_yaml({"items": [{"capacity": shared}, {"capacity": shared}]})
+    assert "&" not in text and "*" not in text
+    assert text.count("gpu.example.com/memory: 80Gi") == 2
+
+
+def test_list_yaml_of_the_demo_has_no_aliases(run):
+    import yaml
+
+    result = run("list", "-o", "yaml", "--demo")
+    assert result.exit_code == 0
+    assert "&id" not in result.stdout and "*id" not in result.stdout
+    assert yaml.safe_load(result.stdout)["items"]

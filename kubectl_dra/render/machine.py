@@ -49,8 +49,26 @@ def to_json(data: Any) -> str:
 def to_yaml(data: Any) -> str:
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+_DUMPER: Any = None
+
+
+def _dumper() -> Any:
+    """The YAML dumper: PyYAML's (C when built), writing an object met twice in full each time.
+    The model shares equal values between devices (one capacity map, one attribute string for
+    40,000 devices): PyYAML would print the second as an alias (``*id001``), kubectl never does."""
+    global _DUMPER
+    if _DUMPER is None:
+        import yaml
+
+        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc,valid-type]
+            def ignore_aliases(self, data: Any) -> bool:
+                return True
+
+        _DUMPER = Dumper
+    return _DUMPER
 
 
 def write_json(data: Any, write: Callable[[str], Any]) -> None:
