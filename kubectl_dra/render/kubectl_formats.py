@@ -31,7 +31,6 @@ from typing import Any
 
 from kubectl_dra.errors import InputError, UsageError
 
-from . import jsonpath
 
 TEMPLATE_FORMATS = ("jsonpath", "jsonpath-file", "custom-columns", "custom-columns-file")
 
@@ -47,8 +46,12 @@ def is_template(value: str | None) -> bool:
     return value is not None and value.partition("=")[0] in TEMPLATE_FORMATS
 
 
+# jsonpath (its dataclasses cost ~10 ms to import) is imported where a template is used: every -o
+# value passes through is_template, and most are not templates
 def parse_output(value: str) -> TemplateOutput:
     """``-o jsonpath=…|jsonpath-file=…|custom-columns=…|custom-columns-file=…`` -> a TemplateOutput."""
+    from kubectl_dra.render import jsonpath
+
     name, sep, arg = value.partition("=")
     if name not in TEMPLATE_FORMATS:
         raise UsageError(f"unknown output format {value!r}")
@@ -99,6 +102,8 @@ _RELAXED = re.compile(r"^\{?(\.?[^{}]*?)\}?$")
 
 def relaxed(path: str) -> str:
     """kubectl's RelaxedJSONPathExpression: ``.a.b``, ``a.b``, ``{.a.b}`` and ``{a.b}`` -> ``{.a.b}``."""
+    from kubectl_dra.render import jsonpath
+
     text = path.strip()
     m = _RELAXED.match(text)
     if not text or m is None or text.count("{") > 1 or text.count("}") > 1:
@@ -123,6 +128,8 @@ def _items(data: Any) -> list[Any]:
 
 
 def render(spec: TemplateOutput, data: Any, *, no_headers: bool = False) -> str:
+    from kubectl_dra.render import jsonpath
+
     if spec.kind == "jsonpath":
         return jsonpath.execute(spec.template, data)
     rows = [] if no_headers else [[h for h, _ in spec.columns]]
@@ -157,6 +164,8 @@ def tabwriter(rows: list[list[str]], minwidth: int = 6, padding: int = 3) -> str
 
 def sort_by(data: Any, path: str) -> Any:
     """``data`` with its items sorted by ``path`` (a relaxed JSONPath); a single object is returned as is."""
+    from kubectl_dra.render import jsonpath
+
     field = relaxed(path)
     nodes = jsonpath.parse(field)
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
@@ -191,6 +200,8 @@ def _cmp(a: Any, b: Any) -> int:
         if qa is not None and qb is not None and qa != qb:
             return (qa > qb) - (qa < qb)
         return (a > b) - (a < b)
+    from kubectl_dra.render import jsonpath  # only for mixed types: a sort of numbers or strings never gets here
+
     sa, sb = jsonpath.go_v(a), jsonpath.go_v(b)
     return (sa > sb) - (sa < sb)
 
