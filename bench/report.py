@@ -70,6 +70,7 @@ def _load_text(res: dict | None) -> str:
 def render(large: dict | None, xlarge: dict | None, scale: dict | None) -> str:
     ref = large or xlarge or {}
     versions = ref.get("versions") or {}
+    repeats = sorted({str(r["L"].get("n", "?")) for r in ((scale or {}).get("commands") or {}).values()})
     lines = [
         BEGIN,
         "",
@@ -112,17 +113,33 @@ def render(large: dict | None, xlarge: dict | None, scale: dict | None) -> str:
     if scale and scale.get("commands"):
         devices = scale.get("devices") or {}
         sizes = f"{devices['L']:,} to {devices['XL']:,} devices" if devices else "40k to 160k devices (sizes not recorded)"
-        lines += ["", f"Growth from {sizes} (`bench/scale.py`, {scale.get('repeat', '?')} run(s) each, "
+        lines += ["", f"Growth from {sizes} (`bench/scale.py`, {' or '.join(repeats)} run(s) each after a warm-up, median, "
                   f"limit {scale.get('limit', 4.4)}× for 4× the data):",
-                  "", "| command | 40k wall | 160k wall | time × | 40k RSS | 160k RSS | memory × |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "", "| command | runs | 40k wall | 160k wall | time × | 40k RSS | 160k RSS | memory × |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for key, row in scale["commands"].items():
-            lines.append(f"| `{key}` | {_s(row['L']['wall_s'])} | {_s(row['XL']['wall_s'])} | {row['time_growth']:.2f} | "
-                         f"{_mb(row['L']['rss_mb'])} | {_mb(row['XL']['rss_mb'])} | {row['mem_growth']:.2f} |")
+            lines.append(f"| `{key}` | {row['L'].get('n', '?')} | {_s(row['L']['wall_s'])} | {_s(row['XL']['wall_s'])} | "
+                         f"{row['time_growth']:.2f} | {_mb(row['L']['rss_mb'])} | {_mb(row['XL']['rss_mb'])} | {row['mem_growth']:.2f} |")
         worst = max(max(r["time_growth"], r["mem_growth"]) for r in scale["commands"].values())
         lines += ["", f"Worst growth factor: {worst:.2f}" + (f"; failed: {'; '.join(scale['failed'])}" if scale.get("failed") else ".")]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def merge_scale(runs: list[dict | None]) -> dict | None:
+    """One scale result from several: rows of later runs replace earlier ones; the worst growth
+    and the failures are recomputed over the merged rows."""
+    runs = [r for r in runs if r]
+    if not runs:
+        return None
+    merged = {**runs[0], "commands": dict(runs[0]["commands"])}
+    for run in runs[1:]:
+        merged["commands"].update(run["commands"])
+        merged["date"] = f"{merged.get('date')}; re-run {run.get('date')}"
+    limit = merged.get("limit", 4.4)
+    merged["failed"] = [f"{key}: grows {max(r['time_growth'], r['mem_growth']):.2f}x for 4x the data"
+                        for key, r in merged["commands"].items() if max(r["time_growth"], r["mem_growth"]) > limit]
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,9 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", type=pathlib.Path, default=HERE / "out")
     p.add_argument("--doc", type=pathlib.Path, default=DOC)
     p.add_argument("--check", action="store_true", help="exit 1 if the document would change")
+    p.add_argument("--scale", type=pathlib.Path, action="append",
+                   help="scale.json files to merge, later ones replacing the rows they have (e.g. a --repeat 3 "
+                        "re-run of a few commands over a full --repeat 1 run); default: OUT_DIR/scale.json")
     args = p.parse_args(argv)
     block = render(_load(args.out_dir / "results-L.json"), _load(args.out_dir / "results-XL.json"),
-                   _load(args.out_dir / "scale.json"))
+                   merge_scale([_load(p) for p in (args.scale or [args.out_dir / "scale.json"])]))
     text = args.doc.read_text()
     if BEGIN in text and END in text:
         new = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
