@@ -172,9 +172,9 @@ def _connection(merged: Merged, context_name: str | None) -> Connection:
 
 
 def _read(body: dict, key: str, base: str, *, text: bool = False) -> Any:
-    if key not in body:
+    path = _path(body, key, base)
+    if path is None:
         return None
-    path = os.path.join(base, os.path.expanduser(body[key]))
     with open(path, "rb") as handle:
         data = handle.read()
     return data.decode("utf-8") if text else data
@@ -213,6 +213,7 @@ def _ssl_context(cluster: dict, cluster_base: str, user: dict, user_base: str, v
 
 
 def _path(body: dict, key: str, base: str) -> str | None:
+    """The file ``body[key]`` names, relative to the kubeconfig that holds the entry."""
     if key not in body:
         return None
     return os.path.join(base, os.path.expanduser(body[key]))

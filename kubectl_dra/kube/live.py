@@ -236,11 +236,10 @@ class LiveCluster:
                     active = next(c for c in contexts if c.get("name") == wanted)
                 if not self._context and not active:
                     raise ClusterError("the kubeconfig has no current context", hint="pass --context NAME")
-                chosen = active
-                self._namespace = ((chosen or {}).get("context") or {}).get("namespace")
+                self._namespace = ((active or {}).get("context") or {}).get("namespace")
                 with _ExecFailures() as exec_failures:
                     config.load_kube_config(
-                        config_file=joined, context=(chosen or {}).get("name") or self._context,
+                        config_file=joined, context=(active or {}).get("name") or self._context,
                         client_configuration=configuration, persist_config=False,
                     )
                 if exec_failures.messages:
