@@ -56,7 +56,7 @@ def test_pruned_variable_keeps_named_ids_and_every_domain():
     assert key == (
         "gpu.example.com",
         False,
-        (("gpu.example.com/model", "A100", None),),
+        (("gpu.example.com/model", "A100", None, str),),
         frozenset({"gpu.example.com", "numa.example.com"}),
         (("numa.example.com/cores", "8"),),
         frozenset({"gpu.example.com", "numa.example.com"}),

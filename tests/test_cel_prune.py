@@ -16,6 +16,8 @@ SAFE = [
     '"d" in device.attributes',
     "x in device.attributes",  # domain membership: domains are always kept
     "device.attributes[device.driver].x == 1",
+    'device.attributes["d"].x == true',
+    'device.attributes["d"].x',
     'device.attributes[?"d"].?x.orValue(1) == 1',
     'device.attributes["d"]["x"] == 1',
     "has(device.attributes.d.x)",
@@ -61,6 +63,13 @@ def _devices():
     out = [device(**FULL), device(), device(driver="other"), device(attributes={"v": {"version": "bad"}}),
            device(attributes={"v": {"version": "1.2.3"}, "w": {"version": "nope"}}),
            device(attributes={"string": {"string": "1.0.0"}}), device(attributes={"version": {"version": "1.0.0"}})]
+    # one name, values equal in Python but not in CEL (True == 1, False == 0): never one shared result
+    out += [device(attributes={"x": {kind: value}}) for kind, value in
+            (("bool", True), ("int", 1), ("bool", False), ("int", 0), ("int", 1), ("bool", True), ("string", "1"))]
+    # a version first seen on a later device, a list attribute, and a device of another shape in between
+    out += [device(attributes={"x": {"int": 1}, "v": {"version": "9.9.9"}}),
+            device(attributes={"x": {"ints": [1, 2]}}), device(capacity={"memory": "2Gi"}),
+            device(attributes={"x": {"int": 1}, "v": {"version": "9.9.9"}})]
     out += [v.device for v in load_cluster(SourceOptions(demo=True), ()).device_views()]
     for path in sorted(FIXTURES.rglob("*.yaml")):
         try:

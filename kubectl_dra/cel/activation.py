@@ -11,6 +11,7 @@ that look alike to the expression share one evaluation.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from . import library
@@ -82,7 +83,7 @@ def build(device: Device, keys: frozenset[str] | None = None) -> tuple[dict[str,
                     version(qualified, v)
             continue
         if named_a is not None:
-            named_a.append((qualified, value, kind))
+            named_a.append((qualified, value, kind, value.__class__))  # True == 1, but not as attributes
         inner[ident] = _attribute_value(qualified, value, kind)
     capacity: dict[str, dict[str, Any]] = {}
     named_c: list | None = None if keys is None else []
@@ -114,75 +115,65 @@ def build(device: Device, keys: frozenset[str] | None = None) -> tuple[dict[str,
     return data, key
 
 
-#: (keys, attribute names, kinds, capacity names) -> how to read a pruning key off a device of that shape
-_PLANS: dict[tuple, tuple] = {}
+#: (keys, attribute names, kinds, capacity names) -> how to read a quick key off a device of that shape
+_PLANS: dict[tuple, "FastPlan"] = {}
+_TOKENS = itertools.count()  # never reused, even after _PLANS is cleared
 
 
-def _plan(keys: frozenset[str], shape: tuple) -> tuple:
-    names, kinds, cap_names = shape
-    kinds_d = dict(kinds) if kinds else None
-    named = []
-    checks = []
-    attr_domains = set()
-    for qualified in names:
-        kind = kinds_d.get(qualified) if kinds_d else None
-        domain, ident = split(qualified)
-        attr_domains.add(domain)
-        if kind in ("version", "versions"):
-            checks.append((qualified, kind == "versions"))
-        if ident in keys:
-            named.append((qualified, kind))
-    named_c = []
-    cap_domains = set()
-    for qualified in cap_names:
-        domain, ident = split(qualified)
-        cap_domains.add(domain)
-        if ident in keys:
-            named_c.append(qualified)
-    return tuple(named), tuple(checks), frozenset(attr_domains), tuple(named_c), frozenset(cap_domains)
+class FastPlan:
+    """How to read the quick key of a device of one shape (attribute names and kinds, capacity names)
+    for one set of ``keys``: what :func:`build`'s pruning key holds, without building the variable.
+
+    ``versions``/``version_lists``: the version attributes, every one of which must already be known
+    to parse (``library._V_TAGS``) for the quick key to stand; ``values``: reads the named attributes'
+    values; ``capacities``: the named capacities' texts. ``token`` stands for the shape: two devices
+    with the same token and equal values, value types, driver and multi-allocation flag give the same
+    result (the domains present follow from the shape)."""
+
+    __slots__ = ("token", "versions", "version_lists", "values", "capacities")
+
+    def __init__(self, token: int, versions: tuple, version_lists: tuple, values: Any, capacities: Any) -> None:
+        self.token, self.versions, self.version_lists = token, versions, version_lists
+        self.values, self.capacities = values, capacities
 
 
-def fast_key(device: Device, keys: frozenset[str]) -> tuple | None:
-    """The pruning key :func:`build` gives ``device`` with ``keys``, without building the variable;
-    None where this shortcut cannot tell (a version or quantity not yet seen to parse, an odd value):
-    then :func:`build` decides (and raises BadDevice where Kubernetes would fail).
+def _no_values(_: Any) -> tuple:
+    return ()
 
-    Devices of one shape (the same attribute names and kinds, the same capacity names) share one plan:
-    the per-device work is reading the named values and checking the versions and quantities against
-    the ones already parsed."""
-    attributes = device.attributes
-    kinds = device.attribute_kinds
-    capacity = device.capacity
-    shape = (keys, tuple(attributes), tuple(kinds.items()) if kinds else None, tuple(capacity))
+
+def _getter(names: list[str]) -> Any:
+    """A function returning the tuple of ``names``' values (C speed: operator.itemgetter)."""
+    from operator import itemgetter
+
+    if not names:
+        return _no_values
+    if len(names) == 1:
+        return itemgetter(names[0], names[0])  # itemgetter of one name returns the value, not a tuple
+    return itemgetter(*names)
+
+
+def fast_plan(keys: frozenset[str], names: tuple[str, ...], kinds: dict[str, str] | None,
+              capacity_names: tuple[str, ...]) -> FastPlan:
+    """The :class:`FastPlan` of a device shape (shared by every equal shape)."""
+    shape = (keys, names, tuple(kinds.items()) if kinds else None, capacity_names)
     plan = _PLANS.get(shape)
-    if plan is None:
-        if len(_PLANS) > 4096:
-            _PLANS.clear()
-        plan = _PLANS[shape] = _plan(keys, shape[1:])
-    named, checks, attr_domains, named_c, cap_domains = plan
-    good_v = library._V_TAGS
-    for qualified, many in checks:
-        value = attributes[qualified]
-        if many:
-            if type(value) is not tuple and type(value) is not list:
-                return None
-            for v in value:
-                if type(v) is not str or v not in good_v:
-                    return None
-        elif type(value) is not str or value not in good_v:
-            return None
-    good_q = library._Q_TAGS
-    for text in capacity.values():
-        if type(text) is not str or text not in good_q:
-            return None
-    return (
-        device.driver,
-        bool(device.allow_multiple_allocations),
-        tuple([(q, attributes[q], kind) for q, kind in named]),
-        attr_domains,
-        tuple([(q, capacity[q]) for q in named_c]),
-        cap_domains,
-    )
+    if plan is not None:
+        return plan
+    named, versions, version_lists = [], [], []
+    for qualified in names:
+        kind = kinds.get(qualified) if kinds else None
+        if kind == "version":
+            versions.append(qualified)
+        elif kind == "versions":
+            version_lists.append(qualified)
+        if split(qualified)[1] in keys:
+            named.append(qualified)
+    named_c = [q for q in capacity_names if split(q)[1] in keys]
+    if len(_PLANS) > 4096:
+        _PLANS.clear()
+    plan = _PLANS[shape] = FastPlan(next(_TOKENS), tuple(versions), tuple(version_lists),
+                                    _getter(named), _getter(named_c))
+    return plan
 
 
 def activation_data(device: Device) -> dict[str, Any]:
