@@ -102,6 +102,7 @@ def list_devices(
     query = DeviceQuery(split_values(node), split_values(driver), state,
                         " ".join([*(where or []), *(terms or [])]), cel_expression, device_class)
     query.validate()
+    timing.mark("filters checked")
     from kubectl_dra.model.labels import parse_selector
 
     node_selector = parse_selector(selector) if selector else None
@@ -130,6 +131,7 @@ def list_devices(
     timing.mark("devices joined with claims")
     flush_warnings(cluster)
     selected = query.apply(cluster, views)
+    timing.mark("devices selected")
     if not cluster.claims_known:
         err("warning: claims could not be read, so every device is shown as free")
     labels_of = {n.name: (n.labels or {}) for n in cluster.nodes}
@@ -143,6 +145,7 @@ def list_devices(
         err(f"note: -n {source.namespace}: {scoped.hidden_free} device{'s' if scoped.hidden_free != 1 else ''} that no "
             "claim holds not shown (devices belong to no namespace; drop -n or use -A to see them)")
     _near_miss_notes(query, cluster, views, selected)
+    timing.mark("near misses")
     if sort_by:
         selected = sort_rows(sort_by, selected, render.device_list(selected)["items"])
 
@@ -183,15 +186,20 @@ def _near_miss_notes(query: "DeviceQuery", cluster: "Cluster", views, selected) 
     from kubectl_dra.filter import compile as compile_filter
     from kubectl_dra.filter.nearmiss import near_misses
 
-    try:
-        flt = compile_filter(query.filter_text, Schema.from_devices(v.device for v in views))
-    except FilterError:
-        return
+    flt = query.compiled_filter  # as the selection compiled it
+    if flt is None:
+        try:
+            flt = compile_filter(query.filter_text, Schema.from_devices(v.device for v in views))
+        except FilterError:
+            return
     # everything but the filter terms still applies to the misses (--node, --state, --class, --cel)
     from kubectl_dra.domain.device_query import DeviceQuery
 
     rest = DeviceQuery(query.nodes, query.drivers, query.state, "", query.cel_expression, query.device_class)
     candidates = rest.apply(cluster, views)
+    if selected:  # a device that matches the whole filter fails no term: no need to look at it again
+        matched = {id(v) for v in selected}
+        candidates = [v for v in candidates if id(v) not in matched]
     for miss in near_misses(flt, candidates, nothing_matched=not selected):
         err(f"{'note' if selected else 'nearest miss'}: {miss.message()}")
 

@@ -58,12 +58,14 @@ def select(
     cel_expression: str | None,
     class_name: str | None,
     warn: Callable[[str], None] = _console_warn,
+    compiled: Optional[Callable[[Any], None]] = None,
 ) -> list["DeviceView"]:
     """Apply the filter terms, --class and --cel (in that order) to the device views.
 
     ``all_devices``: every device of the cluster, whose attributes decide the filter's kinds.
     The class's selectors and then --cel are one chain of selectors (``kubectl_dra.admission``);
     a CEL runtime error drops the device and is reported once per selector through ``warn``.
+    ``compiled``: called with the compiled filter (a ``filter.Filter``), for a caller that uses it again.
     """
     views = list(views)
     if filter_text.strip():
@@ -72,7 +74,10 @@ def select(
         # no devices at all: the literals decide the kinds (a name cannot be "published by no device"
         # before any driver publishes; `list -w` then waits for the devices instead of failing)
         flt = compile_filter(filter_text, Schema.from_devices(all_devices) if all_devices else None)
-        views = [v for v in views if flt.matches(v.device)]
+        if compiled is not None:
+            compiled(flt)
+        matches = flt.predicate()
+        views = [v for v in views if matches(v.device)]
     labels: list[str] = []
     selectors: list[str] = []
     if class_name:
@@ -136,6 +141,8 @@ class DeviceQuery:
     #: for :meth:`decide` with a filter: see :meth:`_shapes` (None: to build from the cluster)
     _shape_counts: Optional[dict] = field(default=None, repr=False)
     _shape_of: dict = field(default_factory=dict, repr=False)
+    #: the filter as :meth:`apply` last compiled it (a ``filter.Filter``; None: no filter terms)
+    compiled_filter: Any = field(default=None, repr=False)
 
     def validate(self) -> None:
         """What fails before the cluster is read: --state's value, filter and --cel syntax."""
@@ -164,7 +171,11 @@ class DeviceQuery:
         selected = self._device_filters(list(every if views is None else views))
         if self.state != "all":
             selected = [v for v in selected if state_matches(v.state, self.state)]
-        return select(selected, [v.device for v in every], cluster, self.filter_text, self.cel_expression, self.device_class)
+        return select(selected, [v.device for v in every], cluster, self.filter_text, self.cel_expression,
+                      self.device_class, compiled=self._keep_filter)
+
+    def _keep_filter(self, flt: Any) -> None:
+        self.compiled_filter = flt
 
     def __call__(self, cluster: "Cluster") -> list["DeviceView"]:
         views = cluster.device_views()

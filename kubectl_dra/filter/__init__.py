@@ -53,9 +53,13 @@ class Filter:
 
     def matches(self, device) -> bool:
         """Whether ``device`` (a model Device) matches, with the same meaning as the CEL."""
+        return self.predicate()(device)
+
+    def predicate(self):
+        """``matches`` as a plain function of a device (for a loop over many devices)."""
         if self._matcher is None:
             object.__setattr__(self, "_matcher", _matcher(self.resolved))  # built once per filter
-        return self._matcher(device)
+        return self._matcher
 
     def to_cel_for(self, facts) -> str | None:
         """The selector for a claim whose DeviceClass guarantees ``facts`` (a ClassFacts, see

@@ -119,6 +119,12 @@ def matcher(node: Resolved) -> Callable[[Device], bool]:
     """A function equivalent to ``lambda device: matches(node, device)``, but ~2x faster on big clusters."""
     if isinstance(node, (AllOf, AnyOf)):
         parts = tuple(matcher(n) for n in node.items)
+        if isinstance(node, AllOf) and len(parts) == 2:
+            first, second = parts
+            return lambda device: first(device) and second(device)
+        if isinstance(node, AllOf) and len(parts) == 3:
+            first, second, third = parts
+            return lambda device: first(device) and second(device) and third(device)
         if isinstance(node, AllOf):
 
             def all_of(device: Device) -> bool:
@@ -145,6 +151,12 @@ def matcher(node: Resolved) -> Callable[[Device], bool]:
     return _test_matcher(node)
 
 
+#: results remembered per test (a test's answer depends only on the value it reads and that
+#: value's recorded kind: 40,000 devices publish a handful of distinct values per name)
+_MEMO_LIMIT = 4096
+_MISSING = object()
+
+
 def _test_matcher(t: Test) -> Callable[[Device], bool]:
     op, values, guard, ident = t.op, t.values, t.driver, t.ident
     if t.place == "driver":
@@ -163,31 +175,38 @@ def _test_matcher(t: Test) -> Callable[[Device], bool]:
     if t.place == "capacity":
         wanted = tuple(q for _, q in values)
 
-        def capacity(device: Device) -> bool:
-            if guard is not None and device.driver != guard:
-                return False
-            raw = device.capacity.get(name_of(device))
-            if raw is None:
-                return False
+        def decide_capacity(raw: Any) -> bool:
             try:
                 actual = Quantity.parse(raw)
             except QuantityError:
                 return False
             return _compare(op, actual, wanted)
 
+        seen_q: dict[Any, bool] = {}
+
+        def capacity(device: Device) -> bool:
+            if guard is not None and device.driver != guard:
+                return False
+            raw = device.capacity.get(fixed or name_of(device))
+            if raw is None:
+                return False
+            try:
+                return seen_q[raw]
+            except KeyError:
+                pass
+            except TypeError:  # not a string: decided each time
+                return decide_capacity(raw)
+            result = decide_capacity(raw)
+            if len(seen_q) < _MEMO_LIMIT:
+                seen_q[raw] = result
+            return result
+
         return capacity
     kind = t.kind
     lowered = ascii_lower(values[0]) if op == "~" and values and isinstance(values[0], str) else None
 
-    def attribute(device: Device) -> bool:
-        if guard is not None and device.driver != guard:
-            return False
-        name = name_of(device)
-        attributes = device.attributes
-        if name not in attributes:
-            return False
-        raw = attributes[name]
-        if _kind_of(raw, device.attr_kind(name)) != kind:
+    def decide(raw: Any, recorded: str | None) -> bool:
+        if _kind_of(raw, recorded) != kind:
             return op == "!="
         if kind == "version":
             actual = _version(raw)
@@ -195,5 +214,38 @@ def _test_matcher(t: Test) -> Callable[[Device], bool]:
         if lowered is not None:
             return lowered in ascii_lower(raw)
         return _compare(op, raw, values)
+
+    # remembered answers: plain strings by value; other values by (value, type, recorded kind), as
+    # True == 1 and hash alike but differ in kind
+    strings: dict[str, bool] = {}
+    seen: dict[tuple, bool] = {}
+
+    def attribute(device: Device) -> bool:
+        if guard is not None and device.driver != guard:
+            return False
+        name = fixed or name_of(device)
+        raw = device.attributes.get(name, _MISSING)
+        if raw is _MISSING:
+            return False
+        kinds = device.attribute_kinds
+        recorded = kinds.get(name) if kinds else None
+        if recorded is None and raw.__class__ is str:
+            result = strings.get(raw)
+            if result is None:
+                result = decide(raw, None)
+                if len(strings) < _MEMO_LIMIT:
+                    strings[raw] = result
+            return result
+        key = (raw, raw.__class__, recorded)
+        try:
+            return seen[key]
+        except KeyError:
+            pass
+        except TypeError:  # a list value: decided each time
+            return decide(raw, recorded)
+        result = decide(raw, recorded)
+        if len(seen) < _MEMO_LIMIT:
+            seen[key] = result
+        return result
 
     return attribute

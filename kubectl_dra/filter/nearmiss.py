@@ -100,14 +100,21 @@ def near_misses(flt: Filter, views: Iterable, *, nothing_matched: bool | None = 
     an optional ``.state``; plain Devices work too); ``keys`` limits them to those device keys (the
     chosen class's).  ``nothing_matched`` None: computed.  At most ``limit`` devices' groups per term."""
     items = [v for v in views if keys is None or _device(v).key in keys]
+    devices = [_device(v) for v in items]
     if nothing_matched is None:
-        nothing_matched = not any(flt.matches(_device(v)) for v in items)
+        nothing_matched = not any(flt.matches(d) for d in devices)
     out = []
     for written, term, rest in _threshold_terms(flt):
-        rest_matches = matcher(rest) if rest is not None else (lambda d: True)
+        # a candidate fails this term and passes the rest: test the term first (most devices pass it)
+        term_matches = matcher(term)
+        rest_matches = matcher(rest) if rest is not None else None
+        candidates = [v for v, d in zip(items, devices)
+                      if not term_matches(d) and (rest_matches is None or rest_matches(d))]
+        if not candidates:
+            continue
         name_text, op, threshold_text = written
         miss = threshold_miss(
-            [v for v in items if rest_matches(_device(v))], lambda d, term=term: _value(term, d),
+            candidates, lambda d, term=term: _value(term, d),
             lambda d, term=term: _shown(term, d), name=name_text, op=op, threshold=threshold_text,
             kind=_tests(term)[0].kind, wanted=_threshold(term), nothing_matched=nothing_matched,
             tolerance=tolerance, limit=limit)

@@ -284,26 +284,31 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
         return Test(place, domain, ident, None, kind, kind == "quantity", op, typed_values)
 
     # with a schema: one branch per way the name is published
-    targets: list[tuple[str, str, str | None, str]] = []  # (place, domain, driver guard, kind)
+    # (place, domain, driver guard, kind, whether the guard alone tells the kind): a driver that
+    # publishes the name with several kinds gets a type() guard per branch, so that no branch can
+    # fail at runtime on another kind's value (an error would survive `not`)
+    targets: list[tuple[str, str, str | None, str, bool]] = []
     if domain is not None:
         qualified = f"{domain}/{ident}"
         if place in (None, "attribute") and qualified in schema.attributes:
             by_driver = schema.attributes[qualified]
             kinds = set().union(*by_driver.values())
             if len(kinds) == 1:
-                targets.append(("attribute", domain, None, next(iter(kinds))))
+                targets.append(("attribute", domain, None, next(iter(kinds)), True))
             else:
                 for driver in sorted(by_driver):
-                    targets.extend(("attribute", domain, driver, k) for k in sorted(by_driver[driver]))
+                    one = len(by_driver[driver]) == 1
+                    targets.extend(("attribute", domain, driver, k, one) for k in sorted(by_driver[driver]))
         if place in (None, "capacity") and qualified in schema.capacities:
-            targets.append(("capacity", domain, None, "quantity"))
+            targets.append(("capacity", domain, None, "quantity", True))
     else:
         for driver in sorted(schema.drivers):
             qualified = f"{driver}/{ident}"
             if place in (None, "attribute") and driver in schema.attributes.get(qualified, {}):
-                targets.extend(("attribute", driver, driver, k) for k in sorted(schema.attributes[qualified][driver]))
+                published = schema.attributes[qualified][driver]
+                targets.extend(("attribute", driver, driver, k, len(published) == 1) for k in sorted(published))
             if place in (None, "capacity") and driver in schema.capacities.get(qualified, ()):
-                targets.append(("capacity", driver, driver, "quantity"))
+                targets.append(("capacity", driver, driver, "quantity", True))
     if not targets:
         candidates = schema.names() | set(ALIASES)
         # the name itself is no suggestion (an alias such as cc is a candidate even when nothing publishes it)
@@ -314,7 +319,7 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
 
     branches: list[Resolved] = []
     first_error: FilterError | None = None
-    for tplace, tdomain, tdriver, kind in targets:
+    for tplace, tdomain, tdriver, kind, checked in targets:
         if kind not in _OPS_BY_KIND:
             first_error = first_error or FilterTypeError(
                 f"{label} is a {kind} attribute, which filters do not support yet", text, name.start)
@@ -329,7 +334,7 @@ def _resolve_compare(name: ast.Name, op: str, values: tuple[ast.Value, ...], tex
         except FilterError as err:
             first_error = first_error or err
             continue
-        branches.append(Test(tplace, tdomain, ident, tdriver, kind, True, op, typed_values))
+        branches.append(Test(tplace, tdomain, ident, tdriver, kind, checked, op, typed_values))
     if not branches:
         assert first_error is not None
         raise first_error
