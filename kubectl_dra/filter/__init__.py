@@ -16,12 +16,20 @@ from typing import Any
 from dataclasses import dataclass, field
 
 from . import ast
-from .classfacts import ClassFacts, class_facts
 from .errors import FilterError, FilterNameError, FilterSyntaxError, FilterTypeError
 from .evaluate import matcher as _matcher
 from .parser import parse
 from .schema import Schema
 from .to_cel import ALIASES, MAX_CEL_LENGTH, Resolved, resolve, to_cel
+
+def __getattr__(name: str) -> Any:
+    """``ClassFacts`` and ``class_facts`` are imported when first used (only `claim` needs them)."""
+    if name in ("ClassFacts", "class_facts"):
+        from . import classfacts
+
+        return getattr(classfacts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ALIASES",
