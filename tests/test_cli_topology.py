@@ -595,3 +595,19 @@ def test_cluster_view_product_memo_reads_what_product_reads(monkeypatch):
     memo = _ProductMemo()
     assert [memo(d) for d in devices] == expected
     assert [memo(d) for d in reversed(devices)] == expected[::-1]  # answered from the memo the second time
+
+
+def test_files_recursive_and_skipped_files(run, tmp_path):
+    """topology reads -f as every command does: -R reads subdirectories, a file in a directory
+    that holds no Kubernetes objects is skipped with a warning (ComputeDomains still kept)."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    _write(sub, "gb200.yaml", _gb200_objects())
+    (tmp_path / "values.yaml").write_text("replicas: 3\n")
+    flat = run("topology", "-f", str(tmp_path))
+    assert flat.exit_code == 5 and "-R also reads its subdirectories" in flat.stderr
+    deep = run("topology", "-f", str(tmp_path), "-R", "-o", "json")
+    assert deep.exit_code == 0, deep.stderr
+    assert f"warning: skipping {tmp_path / 'values.yaml'}: not Kubernetes objects" in deep.stderr
+    data = json.loads(deep.stdout)
+    assert data["devices"] == 4 and data["domains"][0]["computeDomains"] == ["ml-team/train"]

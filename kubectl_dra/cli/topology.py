@@ -174,11 +174,13 @@ def _local_nvml(node: str | None, demo: bool):
 
 
 def _load_files(source: SourceOptions) -> tuple[Cluster, list[dict]]:
-    """-f input read once (stdin included), keeping the ComputeDomains the cluster model drops."""
+    """-f input read once (stdin included), as every command reads it (-R, files in a directory that
+    are not Kubernetes objects skipped with a warning), keeping the ComputeDomains the cluster model drops."""
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.files import load_objects
     from kubectl_dra.kube.load import add_all
     from kubectl_dra.model.cluster import Cluster
+    from kubectl_dra.model.computedomain import KIND as COMPUTE_DOMAIN
     from kubectl_dra.model.computedomain import decode_compute_domain
 
     if source.demo:
@@ -186,14 +188,16 @@ def _load_files(source: SourceOptions) -> tuple[Cluster, list[dict]]:
     check_source(source)
     domains: list[dict] = []
 
-    def objects():
-        for origin, obj in load_objects(source.filenames):
-            domain = decode_compute_domain(obj)
-            if domain is not None:
-                domains.append(domain)
-            else:
-                yield origin, obj
-
     cluster = Cluster(source=", ".join(source.filenames))
+
+    def objects():
+        for origin, obj in load_objects(source.filenames, recursive=source.recursive, warn=cluster.warnings.append):
+            if obj.get("kind") == COMPUTE_DOMAIN:  # objects are dicts with a kind (kube.files)
+                domain = decode_compute_domain(obj)
+                if domain is not None:
+                    domains.append(domain)
+                    continue
+            yield origin, obj
+
     add_all(cluster, objects())
     return cluster, domains
