@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kubectl_dra.model.cluster import Cluster, natural_key
 from kubectl_dra.model.computedomain import cliques
+from kubectl_dra.model.device import Device
 from kubectl_dra.render.devices import _PRODUCT_KEYS, device_type, product
 from kubectl_dra.render.topology.tree import API_VERSION, TRAILING_TYPES, text_or_none
 
@@ -17,27 +18,47 @@ _NONE = object()
 PRODUCT_ATTRIBUTES = ("tpuGen", *_PRODUCT_KEYS, "dra.net/pciDevice", "dra.net/ifName", "type", "partition", "full")
 
 
-class _ProductMemo:
-    """(product, driver, type) of a device, computed once per distinct (driver, values of the attributes
-    they read): 40,000 GPUs of a few models cost a few calls."""
+def product_memo() -> Callable[[Device], tuple[str, str, str]]:
+    """A function giving a device's (product, driver, type), computed once per distinct (driver,
+    values of the attributes they read): 40,000 GPUs of a few models cost a few calls.
 
-    def __init__(self) -> None:
-        self._names: dict[str, tuple[str, ...]] = {}
-        self._memo: dict[tuple, tuple[str, str, str]] = {}
+    A device with a string ``productName``, no ``tpuGen`` and a string ``type`` (or of driver
+    ``dra.net``, whose type is always ``nic``) has its answer fixed by those two values alone, so it
+    is looked up by them (three attribute reads, not ten). Other devices are looked up by every
+    attribute of :data:`PRODUCT_ATTRIBUTES` and each value's type: ``1`` and ``true`` (or ``0`` and
+    ``false``) are equal as dict keys but are different products (and ``full: false`` makes a
+    partition where ``full: 0`` does not)."""
+    names_of: dict[str, tuple] = {}
+    fast: dict[tuple, tuple[str, str, str]] = {}
+    memo: dict[tuple, tuple[str, str, str]] = {}
 
-    def __call__(self, dev) -> tuple[str, str, str]:
+    def product_key(dev: Device) -> tuple[str, str, str]:
         driver = dev.driver
-        names = self._names.get(driver)
+        names = names_of.get(driver)
         if names is None:
-            names = self._names[driver] = tuple(n if "/" in n else f"{driver}/{n}" for n in PRODUCT_ATTRIBUTES)
-        key = (driver, *map(dev.attributes.get, names))
+            qualified = tuple(n if "/" in n else f"{driver}/{n}" for n in PRODUCT_ATTRIBUTES)
+            names = names_of[driver] = (f"{driver}/productName", f"{driver}/tpuGen", f"{driver}/type", driver == "dra.net", qualified)
+        attributes = dev.attributes
+        name = attributes.get(names[0])
+        if type(name) is str and attributes.get(names[1]) is None:
+            kind = attributes.get(names[2])
+            if type(kind) is str or (kind is None and names[3]):
+                key = (driver, name, kind)
+                got = fast.get(key)
+                if got is None:
+                    got = fast[key] = (product(dev), driver, device_type(dev))
+                return got
+        values = tuple(map(attributes.get, names[4]))
+        key = (driver, values, tuple(map(type, values)))
         try:
-            got = self._memo.get(key)
+            got = memo.get(key)
         except TypeError:  # a list value: no sharing for this device
             return (product(dev), driver, device_type(dev))
         if got is None:
-            got = self._memo[key] = (product(dev), driver, device_type(dev))
+            got = memo[key] = (product(dev), driver, device_type(dev))
         return got
+
+    return product_key
 
 
 def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> dict:
@@ -53,7 +74,7 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
 
     for name in clique_of:
         domain(clique_of[name])["nodes"].append(name)
-    product_of = _ProductMemo()
+    product_of = product_memo()
     last_node: object = _NONE
     d: dict = {}
     for view in views:
