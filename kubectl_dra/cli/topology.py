@@ -68,6 +68,7 @@ def topology(
 
       kubectl dra topology dgx-h100-01 -o json
     """
+    from kubectl_dra import timing
     from kubectl_dra.console import err, use_color
     from kubectl_dra.errors import UsageError
     from kubectl_dra.render import topology as render
@@ -79,14 +80,20 @@ def topology(
     nvml, node = _nvml_facts(node, nvml_file=nvml_file, local=local, demo=source.demo, files=bool(source.filenames),
                              source=source)  # fmt: skip
     cluster, domains = _read(source, node)
-    keep_alive(cluster, cluster.device_views())
+    timing.mark("cluster loaded")
+    keep_alive(cluster)
+    if node:  # the cluster view counts states without a view per device (Cluster.devices_not_free)
+        keep_alive(cluster.device_views())
+        timing.mark("devices joined with claims")
     try:
         data = render.topology_data(cluster, node, nvml=nvml, compute_domains=domains)
     finally:
         flush_warnings(cluster)
+    timing.mark("topology built")
     if not cluster.claims_known:
         err("warning: claims could not be read, so every device is shown as free")
     emit(output, data=lambda: data, table=lambda wide: render.topology_text(data, wide=wide, color=use_color(color.value)))
+    timing.mark("written")
 
 
 def _live_via(value: str) -> str | None:

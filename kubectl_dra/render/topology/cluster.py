@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 from kubectl_dra.model.cluster import Cluster, natural_key
 from kubectl_dra.model.computedomain import cliques
@@ -61,8 +63,22 @@ def product_memo() -> Callable[[Device], tuple[str, str, str]]:
     return product_key
 
 
+_NODE_NAME = attrgetter("node_name")
+_CONSUMES = attrgetter("consumes_counters")
+
+
+def _listing_key(item: tuple) -> tuple:
+    """Where a node (or ``<all nodes>``…) comes in the listing's order (``Cluster.device_views``:
+    named nodes by name, then devices without one)."""
+    where = item[0][0]
+    return (False, where) if type(where) is str else where
+
+
 def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> dict:
-    views = cluster.device_views()
+    """The cluster view's data: each device counted once, by its node, product and state, as
+    device by device over ``Cluster.device_views`` in the listing's order (tests/test_topology_cluster.py
+    holds that definition), from one count per distinct (node, product, free, shares counters)."""
+    devices, not_free = cluster.devices_not_free()
     clique_of = cliques(cluster.nodes, compute_domains)
     domains: dict[str | None, dict] = {}
 
@@ -74,45 +90,57 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
 
     for name in clique_of:
         domain(clique_of[name])["nodes"].append(name)
-    product_of = product_memo()
+    # a device's node, or for one without a node of its own (allNodes, a node selector) the
+    # listing's key for it: it is listed under `<all nodes>` / `<node selector>`, which are not
+    # nodes and are not counted as such
+    nodes: list = list(map(_NODE_NAME, devices))
+    if not all(nodes):
+        nodes = [node or (node is None, dev.node_label) for node, dev in zip(nodes, devices)]
+    taken = list(map(not_free.__contains__, map(id, devices)))
+    tally = Counter(zip(nodes, map(product_memo(), devices), taken, map(bool, map(_CONSUMES, devices))))
+    # counted node by node in the listing's order, as device by device in it: nodes without a clique
+    # are added in that order, and each product's nodes keep it where their names sort alike
+    # (gpu-01, gpu-1); the order within a node changes nothing (products sort by their key)
     last_node: object = _NONE
     d: dict = {}
-    for view in views:
-        dev = view.device
-        # a device without a node of its own (allNodes, a node selector) is listed under
-        # `<all nodes>` / `<node selector>`, which are not nodes: they are not counted as such
-        node = dev.node_name or dev.node_label
-        if node != last_node:  # views come sorted by node: one lookup per node, not per device
-            if dev.node_name and node not in clique_of:
-                clique_of[node] = None
-                domain(None)["nodes"].append(node)
+    node = ""
+    free_total = 0
+    for (where, key, is_taken, consumes), n in sorted(tally.items(), key=_listing_key):
+        if where != last_node:
+            last_node = where
+            if type(where) is tuple:
+                node = where[1]
+            else:
+                node = where
+                if node not in clique_of:
+                    clique_of[node] = None
+                    domain(None)["nodes"].append(node)
             d = domain(clique_of.get(node))
-            last_node = node
-        free = view.state == "free"
-        d["devices"] += 1
+        free = 0 if is_taken else n
+        free_total += free
+        d["devices"] += n
         d["free"] += free
-        key = product_of(dev)
         products = d["products"]
         prod = products.get(key)
         if prod is None:
             prod = products[key] = {
                 "product": text_or_none(key[0]),
-                "driver": dev.driver,
+                "driver": key[1],
                 "type": text_or_none(key[2]),
                 "devices": 0,
                 "free": 0,
                 "overlapping": False,
                 "nodes": {},
             }
-        prod["devices"] += 1
+        prod["devices"] += n
         prod["free"] += free
-        if dev.consumes_counters and not prod.get("overlapping"):
+        if consumes:
             prod["overlapping"] = True
         counts = prod["nodes"].get(node)
         if counts is None:
-            prod["nodes"][node] = [1, int(free)]
+            prod["nodes"][node] = [n, free]
         else:
-            counts[0] += 1
+            counts[0] += n
             counts[1] += free
     for cd in compute_domains:
         ref = f"{cd['namespace']}/{cd['name']}"
@@ -137,8 +165,8 @@ def cluster_topology(cluster: Cluster, compute_domains: Sequence[dict] = ()) -> 
         "kind": "ClusterTopology",
         "apiVersion": API_VERSION,
         "nodes": len(clique_of),
-        "devices": len(views),
-        "free": sum(v.state == "free" for v in views),
+        "devices": len(devices),
+        "free": free_total,
         "domains": out,
         "computeDomains": list(compute_domains),
     }
