@@ -470,6 +470,32 @@ def test_cluster_view_over_http_matches_the_demo(run, demo_api):
     assert json.loads(live.stdout) == json.loads(run("topology", "--demo", "-o", "json").stdout)
 
 
+@pytest.mark.parametrize("no_fork", ["1", ""])
+def test_live_read_takes_only_the_claims_allocations(demo_api, monkeypatch, no_fork):
+    """topology asks for CLAIM_ALLOCATIONS: the claims come back (from the helper process, or read
+    inline) as a full read has them but without spec, annotations, owners, node selector and device
+    status; the views, and every topology, are the same."""
+    from dataclasses import replace
+
+    from kubectl_dra.kube.load import load_cluster
+    from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, CLAIMS, NODES, SLICES
+    from kubectl_dra.kube.source import SourceOptions
+
+    monkeypatch.setenv("KUBECTL_DRA_NO_FORK", no_fork)
+    source = SourceOptions(all_namespaces=True)
+    full = load_cluster(source, (SLICES, CLAIMS, NODES))
+    light = load_cluster(source, (SLICES, CLAIM_ALLOCATIONS, NODES))
+    assert len(light.claims) == len(full.claims) > 0
+    assert any(c.spec_raw and c.owners and c.allocation_node_selector for c in full.claims)
+    dropped = {"annotations": {}, "owners": [], "spec_raw": None, "allocation_node_selector": None, "device_status": []}
+    assert light.claims == [replace(c, **dropped) for c in full.claims]
+    views = [(v.device.key, v.state, [(h.claim.ref, h.result, h.pods) for h in v.holders]) for v in full.device_views()]
+    assert views == [(v.device.key, v.state, [(h.claim.ref, h.result, h.pods) for h in v.holders]) for v in light.device_views()]
+    # a command that asks for CLAIMS too gets them whole
+    both = load_cluster(source, (SLICES, CLAIMS, CLAIM_ALLOCATIONS))
+    assert both.claims == full.claims
+
+
 def test_unknown_node_over_http(run, demo_api):
     result = run("topology", "dgx-h100-02")
     assert result.exit_code == 3

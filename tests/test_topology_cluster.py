@@ -119,7 +119,10 @@ def _fixture_objects(directory) -> list[dict]:
 
 
 def _cases() -> list[tuple[str, list[dict]]]:
-    cases = [("demo", demo_objects()), ("rules", RULES), ("empty", [])]
+    from tests.test_claims_index import TROUBLE
+
+    cases = [("demo", demo_objects()), ("rules", RULES), ("empty", []), ("trouble", TROUBLE),
+             ("trouble-without-rules", [o for o in TROUBLE if o["kind"] != "DeviceTaintRule"])]
     cases += [(f"fixtures/{d.name}", _fixture_objects(d)) for d in sorted(FIXTURES.iterdir()) if d.is_dir()]
     rng = random.Random(15)
     pool = demo_objects() + RULES

@@ -25,7 +25,7 @@ from kubectl_dra.cli._common import (
     keep_alive,
     read_cluster,
 )
-from kubectl_dra.kube.kinds import CLAIMS, NODES, SLICES
+from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, NODES, SLICES
 
 if TYPE_CHECKING:
     from kubectl_dra.kube.source import SourceOptions
@@ -139,7 +139,7 @@ def _nvml_facts(node: str | None, *, nvml_file: str | None, local: bool, demo: b
 
 def _read(source: SourceOptions, node: str | None) -> tuple[Cluster, list[dict]]:
     """The cluster (and, from -f files, the ComputeDomains the cluster model drops); device state
-    needs the claims of every namespace."""
+    needs the claims of every namespace, and of them only their allocations."""
     if source.filenames:
         return _load_files(source)
     from kubectl_dra.kube.live import Forbidden
@@ -147,14 +147,14 @@ def _read(source: SourceOptions, node: str | None) -> tuple[Cluster, list[dict]]
     source = source.across_namespaces()
     nodes = [node] if node else []
     try:
-        return read_cluster(source, (SLICES, CLAIMS, NODES), nodes=nodes), []
+        return read_cluster(source, (SLICES, CLAIM_ALLOCATIONS, NODES), nodes=nodes), []
     except Forbidden as error:
         if "nodes" not in error.message:
             raise
         # Node objects only add the clique label: go on without them
         from kubectl_dra.render.topology import CLIQUE_LABEL
 
-        cluster = read_cluster(source, (SLICES, CLAIMS), nodes=nodes)
+        cluster = read_cluster(source, (SLICES, CLAIM_ALLOCATIONS), nodes=nodes)
         cluster.warnings.append(f"{error.message}; NVLink cliques (node label {CLIQUE_LABEL}) are not shown")
         return cluster, []
 
