@@ -112,7 +112,7 @@ def commands_for(args: list[str], commands: list) -> list:
         def _stand_in() -> None:  # pragma: no cover - never invoked: no command was named
             raise AssertionError("a stand-in command ran")
 
-        _stand_in.__doc__ = info.callback.__doc__
+        _stand_in.__doc__ = vars(info)["callback"].__doc__  # (info.callback would work out its signature)
         stand_in.callback = _stand_in
         stand_ins.append(stand_in)
     return stand_ins
