@@ -12,8 +12,13 @@ from kubectl_dra.errors import DraError
 #: what may reach a terminal from us: colour (SGR) sequences, tab, newline; anything else that is a
 #: control character (ESC sequences such as OSC 8 links or title changes, BEL, CR, C1 controls) came
 #: from data (an object's name, a server's message, a file) and is replaced by "?"
-_UNSAFE = re.compile(r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_UNSAFE = r"\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]"
 _SGR = "\x1b["
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    """A compiled pattern (re's own cache), compiled on first use, not at every start: ~0.6 ms."""
+    return re.compile(text)
 
 
 #: SGR parameters that hide or blink text: never kept, whoever wrote them
@@ -30,19 +35,19 @@ def _replace(match: "re.Match[str]") -> str:
 #: the C0 controls and DEL, but tab and newline (``bytes.translate`` deletes them to count them fast)
 _C0 = bytes(b for b in (*range(0, 32), 127) if b not in (9, 10))
 _C0_BUT_ESC = bytes(b for b in _C0 if b != 27)
-_SGR_ONLY = re.compile(r"\x1b\[[0-9;]*m")
+_SGR_ONLY = r"\x1b\[[0-9;]*m"
 
 
 def _safe_already(text: str, colour: bool) -> bool:
     """A fast check (a 40,000-row table is 6 MB) that nothing needs replacing."""
     if not text.isascii():
-        return _UNSAFE.search(text) is None
+        return _pattern(_UNSAFE).search(text) is None
     data = text.encode("ascii")
     if not colour or "\x1b" not in text:
         return len(data.translate(None, _C0)) == len(data)
     if len(data.translate(None, _C0_BUT_ESC)) != len(data):
         return False
-    sequences = _SGR_ONLY.findall(text)
+    sequences = _pattern(_SGR_ONLY).findall(text)
     return len(sequences) == text.count("\x1b") and not any(
         _HIDING.intersection(seq[2:-1].split(";")) for seq in set(sequences))
 
@@ -53,8 +58,8 @@ def sanitize(text: str, *, colour: bool = False) -> str:
     if _safe_already(text, colour):
         return text
     if colour:
-        return _UNSAFE.sub(_replace, text)
-    return _UNSAFE.sub("?", text)
+        return _pattern(_UNSAFE).sub(_replace, text)
+    return _pattern(_UNSAFE).sub("?", text)
 
 
 class OutputError(DraError):

@@ -1252,6 +1252,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # as a real API server (Go sets it on every TCP connection): without it the body, written
+        # after the headers, waits for the client's delayed ACK of them (~40 ms) on some requests
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not TCP (a Unix socket)
+            pass
         self.server.track(self.connection, True)
 
     def finish(self):

@@ -470,6 +470,32 @@ def test_cluster_view_over_http_matches_the_demo(run, demo_api):
     assert json.loads(live.stdout) == json.loads(run("topology", "--demo", "-o", "json").stdout)
 
 
+@pytest.mark.parametrize("no_fork", ["1", ""])
+def test_live_read_takes_only_the_claims_allocations(demo_api, monkeypatch, no_fork):
+    """topology asks for CLAIM_ALLOCATIONS: the claims come back (from the helper process, or read
+    inline) as a full read has them but without spec, annotations, owners, node selector and device
+    status; the views, and every topology, are the same."""
+    from dataclasses import replace
+
+    from kubectl_dra.kube.load import load_cluster
+    from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, CLAIMS, NODES, SLICES
+    from kubectl_dra.kube.source import SourceOptions
+
+    monkeypatch.setenv("KUBECTL_DRA_NO_FORK", no_fork)
+    source = SourceOptions(all_namespaces=True)
+    full = load_cluster(source, (SLICES, CLAIMS, NODES))
+    light = load_cluster(source, (SLICES, CLAIM_ALLOCATIONS, NODES))
+    assert len(light.claims) == len(full.claims) > 0
+    assert any(c.spec_raw and c.owners and c.allocation_node_selector for c in full.claims)
+    dropped = {"annotations": {}, "owners": [], "spec_raw": None, "allocation_node_selector": None, "device_status": []}
+    assert light.claims == [replace(c, **dropped) for c in full.claims]
+    views = [(v.device.key, v.state, [(h.claim.ref, h.result, h.pods) for h in v.holders]) for v in full.device_views()]
+    assert views == [(v.device.key, v.state, [(h.claim.ref, h.result, h.pods) for h in v.holders]) for v in light.device_views()]
+    # a command that asks for CLAIMS too gets them whole
+    both = load_cluster(source, (SLICES, CLAIMS, CLAIM_ALLOCATIONS))
+    assert both.claims == full.claims
+
+
 def test_unknown_node_over_http(run, demo_api):
     result = run("topology", "dgx-h100-02")
     assert result.exit_code == 3
@@ -568,6 +594,18 @@ def _product_test_devices() -> list:
         Device(q, "p", "c", attributes={f"{q}/productName": ["A", "B"], f"{q}/type": ["gpu"]}),  # lists: unhashable
         Device(q, "p", "d", attributes={f"{q}/accelerator": "Z\x1b[31m", f"{q}/type": True, f"{q}/other": 1}),
         Device(q, "p", "e", attributes={f"{q}/productName": "", "other.io/productName": "W"}),
+        # equal as dict keys, different products: 1 and true; full 0 is no partition, full false is
+        Device(q, "p", "f", attributes={f"{q}/productName": 1, f"{q}/type": "gpu"}),
+        Device(q, "p", "g", attributes={f"{q}/productName": True, f"{q}/type": "gpu"}),
+        Device(q, "p", "h", attributes={f"{q}/model": "M", f"{q}/full": 0}),
+        Device(q, "p", "i", attributes={f"{q}/model": "M", f"{q}/full": False}),
+        Device(q, "p", "j", attributes={f"{q}/productName": "P", f"{q}/type": 1}),
+        Device(q, "p", "k", attributes={f"{q}/productName": "P", f"{q}/type": True}),
+        # the short way (productName and type): tpuGen still wins, a dra.net device is a nic
+        Device("tpu.google.com", "p", "t2", attributes={"tpu.google.com/productName": "P", "tpu.google.com/type": "tpu",
+                                                        "tpu.google.com/tpuGen": "v6e"}),
+        Device("dra.net", "p", "n2", attributes={"dra.net/productName": "NIC"}),
+        Device(q, "p", "l", attributes={f"{q}/productName": "P"}),
     ]
     return devices
 
@@ -577,7 +615,7 @@ def test_cluster_view_product_memo_reads_what_product_reads(monkeypatch):
     and device_type() must read no other attribute, and the memo must answer what they answer."""
     from kubectl_dra.model.device import Device
     from kubectl_dra.render.devices import device_type, product
-    from kubectl_dra.render.topology.cluster import PRODUCT_ATTRIBUTES, _ProductMemo
+    from kubectl_dra.render.topology.cluster import PRODUCT_ATTRIBUTES, product_memo
 
     devices = _product_test_devices()
     read: set[tuple[str, str]] = set()
@@ -592,6 +630,36 @@ def test_cluster_view_product_memo_reads_what_product_reads(monkeypatch):
     monkeypatch.setattr(Device, "attr", original)
     allowed = {(d.driver, n if "/" in n else f"{d.driver}/{n}") for d in devices for n in PRODUCT_ATTRIBUTES}
     assert read - allowed == set()
-    memo = _ProductMemo()
+    memo = product_memo()
     assert [memo(d) for d in devices] == expected
     assert [memo(d) for d in reversed(devices)] == expected[::-1]  # answered from the memo the second time
+
+
+def test_cluster_view_products_equal_as_keys_stay_apart(run, tmp_path):
+    """productName 1 and true (or full 0 and false) are one dict key but different products: each
+    is counted as itself (the product memo once merged them)."""
+    devices = [
+        {"name": "a", "attributes": {"productName": {"int": 1}, "type": {"string": "gpu"}}},
+        {"name": "b", "attributes": {"productName": {"bool": True}, "type": {"string": "gpu"}}},
+        {"name": "c", "attributes": {"full": {"bool": False}, "model": {"string": "M"}}},
+        {"name": "d", "attributes": {"full": {"int": 0}, "model": {"string": "M"}}},
+    ]
+    path = _write(tmp_path, "keys.yaml", [_slice("n1", "x.example.com", devices)])
+    products = {(p["product"], p["type"]): p["devices"] for p in _json(run, "-f", path)["domains"][0]["products"]}
+    assert products == {("1", "gpu"): 1, ("true", "gpu"): 1, ("M", "partition"): 1, ("M", None): 1}
+
+
+def test_files_recursive_and_skipped_files(run, tmp_path):
+    """topology reads -f as every command does: -R reads subdirectories, a file in a directory
+    that holds no Kubernetes objects is skipped with a warning (ComputeDomains still kept)."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    _write(sub, "gb200.yaml", _gb200_objects())
+    (tmp_path / "values.yaml").write_text("replicas: 3\n")
+    flat = run("topology", "-f", str(tmp_path))
+    assert flat.exit_code == 5 and "-R also reads its subdirectories" in flat.stderr
+    deep = run("topology", "-f", str(tmp_path), "-R", "-o", "json")
+    assert deep.exit_code == 0, deep.stderr
+    assert f"warning: skipping {tmp_path / 'values.yaml'}: not Kubernetes objects" in deep.stderr
+    data = json.loads(deep.stdout)
+    assert data["devices"] == 4 and data["domains"][0]["computeDomains"] == ["ml-team/train"]

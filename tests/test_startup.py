@@ -51,3 +51,33 @@ def test_group_help_keeps_every_command_as_a_stand_in():
 ], ids=lambda a: " ".join(a) or "no-args")
 def test_pruned_runs_print_what_the_whole_app_prints(args):
     assert cli(*args) == full(*args)
+
+
+def test_signatures_are_worked_out_only_for_the_commands_built():
+    """A command's signature with its source flags (what typer reads) is worked out when typer
+    first takes its callback, not at import: --help builds none of them."""
+    code = (
+        "import sys; from kubectl_dra import cli; "
+        "pending = lambda: sorted(i.name for i in cli.app.registered_commands if '_signature_of' in vars(i)); "
+        "before = pending(); cli.commands_for(['--help'], cli.app.registered_commands); after_help = pending(); "
+        "import typer.main; typer.main.get_command(cli.app); print(before == after_help, len(before), pending())"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    same, count, left = proc.stdout.split(maxsplit=2)
+    assert same == "True" and int(count) >= 8  # every command with source flags, untouched by --help
+    assert left.strip() == "[]"  # building the app works each one out
+
+
+def test_a_command_gets_its_source_flags_whether_built_first_or_later():
+    import inspect
+
+    from typer.main import get_command
+
+    group = get_command(app)
+    for info in app.registered_commands:
+        params = inspect.signature(info.callback).parameters
+        assert "source" not in params
+        assert [p.name for p in group.commands[info.name].params if p.name in ("filename", "kubeconfig")] == [
+            p for p in ("filename", "kubeconfig") if p in params
+        ]

@@ -109,10 +109,10 @@ def commands_for(args: list[str], commands: list) -> list:
     for info in commands:
         stand_in = copy.copy(info)
 
-        def _stand_in() -> None:  # pragma: no cover - never invoked: no command was named
+        def _stand_in():  # pragma: no cover - never invoked (no annotation: typer would compile "None")
             raise AssertionError("a stand-in command ran")
 
-        _stand_in.__doc__ = info.callback.__doc__
+        _stand_in.__doc__ = vars(info)["callback"].__doc__  # (info.callback would work out its signature)
         stand_in.callback = _stand_in
         stand_ins.append(stand_in)
     return stand_ins

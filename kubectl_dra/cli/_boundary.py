@@ -86,9 +86,14 @@ def command(app: typer.Typer, name: str, **kwargs) -> Callable:
             finally:
                 sys.stdout = saved
 
-        if fold is not None:
-            run.__signature__, run.__annotations__ = _typer_signature(fn)  # type: ignore[attr-defined]
         app.command(name, **kwargs)(run)
+        if fold is not None:
+            # typer reads the signature with the source flags when it builds this command, which
+            # a run does only for the commands its arguments name (cli.commands_for): worked out then
+            info = app.registered_commands[-1]
+            assert vars(info)["callback"] is run
+            info.__class__ = _lazy_info_class(type(info))
+            vars(info)["_signature_of"] = fn
         return fn
 
     return register
@@ -162,6 +167,34 @@ def _source_folder(fn: Callable) -> Callable[[dict], dict] | None:
         return kw
 
     return fold
+
+
+_LAZY_INFO: dict[type, type] = {}
+
+
+def _lazy_info_class(base: type) -> type:
+    """A subclass of typer's CommandInfo whose ``callback`` gets the signature typer reads
+    (:func:`_typer_signature`) on first use: evaluating every command's annotations at import cost
+    ~4 ms of each start, although a run builds one command (``--help``: none)."""
+    lazy = _LAZY_INFO.get(base)
+    if lazy is not None:
+        return lazy
+
+    def get(self):
+        state = vars(self)
+        run = state["callback"]
+        fn = state.pop("_signature_of", None)
+        if fn is not None:
+            run.__signature__, run.__annotations__ = _typer_signature(fn)
+        return run
+
+    def put(self, value) -> None:
+        state = vars(self)
+        state["callback"] = value
+        state.pop("_signature_of", None)  # another callback (cli.commands_for's stand-ins): its own signature
+
+    lazy = _LAZY_INFO[base] = type(base.__name__, (base,), {"callback": property(get, put), "__module__": __name__})
+    return lazy
 
 
 def _typer_signature(fn: Callable):

@@ -25,7 +25,7 @@ from kubectl_dra.cli._common import (
     keep_alive,
     read_cluster,
 )
-from kubectl_dra.kube.kinds import CLAIMS, NODES, SLICES
+from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, NODES, SLICES
 
 if TYPE_CHECKING:
     from kubectl_dra.kube.source import SourceOptions
@@ -68,6 +68,7 @@ def topology(
 
       kubectl dra topology dgx-h100-01 -o json
     """
+    from kubectl_dra import timing
     from kubectl_dra.console import err, use_color
     from kubectl_dra.errors import UsageError
     from kubectl_dra.render import topology as render
@@ -79,14 +80,20 @@ def topology(
     nvml, node = _nvml_facts(node, nvml_file=nvml_file, local=local, demo=source.demo, files=bool(source.filenames),
                              source=source)  # fmt: skip
     cluster, domains = _read(source, node)
-    keep_alive(cluster, cluster.device_views())
+    timing.mark("cluster loaded")
+    keep_alive(cluster)
+    if node:  # the cluster view counts states without a view per device (Cluster.devices_not_free)
+        keep_alive(cluster.device_views())
+        timing.mark("devices joined with claims")
     try:
         data = render.topology_data(cluster, node, nvml=nvml, compute_domains=domains)
     finally:
         flush_warnings(cluster)
+    timing.mark("topology built")
     if not cluster.claims_known:
         err("warning: claims could not be read, so every device is shown as free")
     emit(output, data=lambda: data, table=lambda wide: render.topology_text(data, wide=wide, color=use_color(color.value)))
+    timing.mark("written")
 
 
 def _live_via(value: str) -> str | None:
@@ -132,7 +139,7 @@ def _nvml_facts(node: str | None, *, nvml_file: str | None, local: bool, demo: b
 
 def _read(source: SourceOptions, node: str | None) -> tuple[Cluster, list[dict]]:
     """The cluster (and, from -f files, the ComputeDomains the cluster model drops); device state
-    needs the claims of every namespace."""
+    needs the claims of every namespace, and of them only their allocations."""
     if source.filenames:
         return _load_files(source)
     from kubectl_dra.kube.live import Forbidden
@@ -140,14 +147,14 @@ def _read(source: SourceOptions, node: str | None) -> tuple[Cluster, list[dict]]
     source = source.across_namespaces()
     nodes = [node] if node else []
     try:
-        return read_cluster(source, (SLICES, CLAIMS, NODES), nodes=nodes), []
+        return read_cluster(source, (SLICES, CLAIM_ALLOCATIONS, NODES), nodes=nodes), []
     except Forbidden as error:
         if "nodes" not in error.message:
             raise
         # Node objects only add the clique label: go on without them
         from kubectl_dra.render.topology import CLIQUE_LABEL
 
-        cluster = read_cluster(source, (SLICES, CLAIMS), nodes=nodes)
+        cluster = read_cluster(source, (SLICES, CLAIM_ALLOCATIONS), nodes=nodes)
         cluster.warnings.append(f"{error.message}; NVLink cliques (node label {CLIQUE_LABEL}) are not shown")
         return cluster, []
 
@@ -174,11 +181,13 @@ def _local_nvml(node: str | None, demo: bool):
 
 
 def _load_files(source: SourceOptions) -> tuple[Cluster, list[dict]]:
-    """-f input read once (stdin included), keeping the ComputeDomains the cluster model drops."""
+    """-f input read once (stdin included), as every command reads it (-R, files in a directory that
+    are not Kubernetes objects skipped with a warning), keeping the ComputeDomains the cluster model drops."""
     from kubectl_dra.errors import UsageError
     from kubectl_dra.kube.files import load_objects
     from kubectl_dra.kube.load import add_all
     from kubectl_dra.model.cluster import Cluster
+    from kubectl_dra.model.computedomain import KIND as COMPUTE_DOMAIN
     from kubectl_dra.model.computedomain import decode_compute_domain
 
     if source.demo:
@@ -186,14 +195,16 @@ def _load_files(source: SourceOptions) -> tuple[Cluster, list[dict]]:
     check_source(source)
     domains: list[dict] = []
 
-    def objects():
-        for origin, obj in load_objects(source.filenames):
-            domain = decode_compute_domain(obj)
-            if domain is not None:
-                domains.append(domain)
-            else:
-                yield origin, obj
-
     cluster = Cluster(source=", ".join(source.filenames))
+
+    def objects():
+        for origin, obj in load_objects(source.filenames, recursive=source.recursive, warn=cluster.warnings.append):
+            if obj.get("kind") == COMPUTE_DOMAIN:  # objects are dicts with a kind (kube.files)
+                domain = decode_compute_domain(obj)
+                if domain is not None:
+                    domains.append(domain)
+                    continue
+            yield origin, obj
+
     add_all(cluster, objects())
     return cluster, domains

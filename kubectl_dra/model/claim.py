@@ -109,12 +109,21 @@ class Claim:
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    def to_row(self) -> tuple:
-        """Plain tuples, which pickle back several times faster than dataclasses (kube.parallel)."""
-        return tuple(
+    def to_row(self, *, allocation_only: bool = False) -> tuple:
+        """Plain tuples, which pickle back several times faster than dataclasses (kube.parallel).
+
+        ``allocation_only``: without what only the claim's own views read (its spec, annotations,
+        owners, allocation node selector and device status: empty in the claim read back)."""
+        row = tuple(
             tuple(tuple(getattr(r, f) for f in _RESULT_FIELDS) for r in self.results) if name == "results" else getattr(self, name)
             for name in _CLAIM_FIELDS
         )
+        if allocation_only:
+            values = list(row)
+            values[_ANNOTATIONS_AT], values[_OWNERS_AT], values[_SPEC_RAW_AT] = {}, [], None
+            values[_NODE_SELECTOR_AT], values[_DEVICE_STATUS_AT] = None, []
+            row = tuple(values)
+        return row
 
     @classmethod
     def from_row(cls, row: tuple) -> "Claim":
@@ -250,3 +259,6 @@ def register_spec_decoder(decoder: Callable[[Claim], ClaimSpec]) -> None:
 _CLAIM_FIELDS = tuple(f.name for f in fields(Claim))
 _RESULT_FIELDS = tuple(f.name for f in fields(AllocationResult))
 _RESULTS_AT = _CLAIM_FIELDS.index("results")
+_ANNOTATIONS_AT, _OWNERS_AT, _SPEC_RAW_AT, _NODE_SELECTOR_AT, _DEVICE_STATUS_AT = map(
+    _CLAIM_FIELDS.index, ("annotations", "owners", "spec_raw", "allocation_node_selector", "device_status")
+)

@@ -18,6 +18,7 @@ import bisect
 import re
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
@@ -32,6 +33,7 @@ BUSY_STATES = ("allocated", "reserved")
 _DIGITS = re.compile(r"(\d+)")
 
 _NO_NODE = object()
+_TAINTS = attrgetter("taints")
 
 
 @lru_cache(maxsize=65536)
@@ -502,6 +504,72 @@ class Cluster:
                     "which no current ResourceSlice publishes"
                 )
         return index
+
+    def devices_not_free(self) -> tuple[list[Device], set[int]]:
+        """Every device :meth:`device_views` lists, and the ids of those whose state is not ``free``
+        (what the ``topology`` cluster view counts), without a view, holders or sort key per device.
+
+        The devices come pool by pool (a name used twice in a pool: the last one, in the first one's
+        place), not in the listing's order; each is the one :meth:`device_views` has. States are
+        decided as there: held by an allocated claim (not ``adminAccess``), blocked by the shared
+        counters of its pool, or carrying a NoSchedule/NoExecute taint. The cluster gets the same
+        warnings, in the same order. With DeviceTaintRules (which give views copies of their devices)
+        or views already built, the answer is taken from :meth:`device_views`.
+        """
+        if self.taint_rules or (self._views is not None and self._view_index is not None):
+            views = self.device_views()
+            return [v.device for v in views], {id(v.device) for v in views if v.state != "free"}
+        pools = self.pools
+        by_pool: dict[tuple[str, str], dict[str, Device]] = {}
+        devices: list[Device] = []
+        for pool in pools:
+            slices = pool.slices
+            if len(slices) == 1:
+                pool_devices = slices[0].devices
+                names = {d.name: d for d in pool_devices}
+                devices.extend(pool_devices if len(names) == len(pool_devices) else names.values())
+            else:
+                names = {d.name: d for sl in slices for d in sl.devices}
+                devices.extend(names.values())
+            by_pool[(pool.driver, pool.name)] = names
+        busy: set[int] = set()
+        #: the devices of pools with shared counters held, and by which claim result first
+        counter_held: dict[tuple[str, str, str], Holder] = {}
+        counted = {(p.driver, p.name) for p in pools if p.counter_sets}
+        for claim in self.claims:
+            if not claim.allocated:
+                continue
+            for result in claim.results:
+                pool_key = (result.driver, result.pool)
+                names = by_pool.get(pool_key)
+                dev = None if names is None else names.get(result.device)
+                if dev is None:
+                    if self.slices_filtered and names is None:
+                        continue  # a pool of a node that was not read
+                    self.warnings.append(
+                        f"claim {claim.ref} is allocated device {result.driver}/{result.pool}/{result.device}, "
+                        "which no current ResourceSlice publishes"
+                    )
+                    continue
+                if result.admin_access:
+                    continue
+                busy.add(id(dev))
+                if pool_key in counted:
+                    counter_held.setdefault((result.driver, result.pool, result.device), Holder(claim, result, []))
+        for pool in pools:
+            if not pool.counter_sets:
+                continue
+            views = {(pool.driver, pool.name, name): DeviceView(dev) for name, dev in by_pool[(pool.driver, pool.name)].items()}
+            for key, view in views.items():
+                holder = counter_held.get(key)
+                if holder is not None:
+                    view.holders = [holder]
+            _mark_counter_blocked(pool, views)
+            busy.update(id(v.device) for v in views.values() if v.blocked_by)
+        for dev in filter(_TAINTS, devices):
+            if dev.blocking_taints():
+                busy.add(id(dev))
+        return devices, busy
 
     def _taint_rule_warning(self, rule: DeviceTaintRule) -> None:
         if rule.selectors or rule.device_class:

@@ -63,6 +63,9 @@ Cluster view (``kubectl dra topology -o json``)::
                       "nodes": [{"node", "devices", "free"}]}]}],
      "computeDomains": [{"namespace", "name", "status", "nodes": [{"name", "cliqueID"}]}]}
 
+The cluster view counts states through ``Cluster.devices_not_free`` (the states of
+``Cluster.device_views``, without a view or a sort key per device) and is written by
+``cluster_text`` straight from the data (``cluster_tree`` + ``rich_tree`` with colour).
 A node's clique is its ``nvidia.com/gpu.clique`` label, else the ``cliqueID`` a ComputeDomain's
 status gives for it. ``free`` counts devices in state ``free`` (partitions of one GPU overlap:
 their free counts are not all usable at once).
@@ -83,7 +86,7 @@ from typing import TYPE_CHECKING
 
 from kubectl_dra.model.computedomain import CLIQUE_LABEL
 from kubectl_dra.render.topology.cluster import cluster_topology
-from kubectl_dra.render.topology.text import Row, cluster_tree, node_tree, nvml_text, plain_text, rich_tree
+from kubectl_dra.render.topology.text import Row, cluster_text, cluster_tree, node_tree, nvml_text, plain_text, rich_tree
 from kubectl_dra.render.topology.tree import (
     API_VERSION,
     PARENT_LINKS,
@@ -104,6 +107,7 @@ __all__ = [
     "PARENT_LINKS",
     "PCIE_ROOT",
     "Row",
+    "cluster_text",
     "cluster_topology",
     "cluster_tree",
     "iter_devices",
@@ -147,6 +151,8 @@ def topology_text(data: dict, *, wide: bool = False, color: bool = False) -> str
     """The tree (and, for a node with NVML facts, the NVLink groups and matrix below it) as text:
     plain, or with ``color`` rich's rendering (wrapped under its branch on a terminal, else not wrapped)."""
     node = data["kind"] == "NodeTopology"
+    if not node and not color:
+        return cluster_text(data)
     tree = node_tree(data, wide=wide) if node else cluster_tree(data)
     extra = nvml_text(data) if node else ""
     plain = plain_text(tree)

@@ -287,6 +287,23 @@ def nvml_text(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _product_cells(p: dict) -> list[tuple[str, str | None]]:
+    return [
+        (_s(p["product"]), None),
+        (_s(short_driver(p["driver"])), None),
+        (_s(p["type"]), None),
+        (_plural(p["devices"], "device"), None),
+        (f"{p['free']} free", "green" if p["free"] else "dim"),
+        ("(overlapping partitions: not all usable at once)" if p.get("overlapping") else "", "dim"),
+    ]
+
+
+def _idle_nodes(d: dict) -> list[str]:
+    """The clique's nodes without DRA devices."""
+    with_devices = {x["node"] for p in d["products"] for x in p["nodes"]}
+    return [n for n in d["nodes"] if n not in with_devices]
+
+
 def cluster_tree(data: dict) -> Row:
     title = [("cluster", "bold"), (f"({_plural(data['nodes'], 'node')}, {_plural(data['devices'], 'device')}, {data['free']} free)", None)]
     root = Row(title, kind="title")
@@ -298,22 +315,9 @@ def cluster_tree(data: dict) -> Row:
         head = root.add(Row([(name, "bold cyan" if d["clique"] else "bold"), (counts, None)], kind="title"))
         if d["computeDomains"]:
             head.add(Row([("ComputeDomain " + ", ".join(_s(c) for c in d["computeDomains"]), "cyan")]))
-        with_devices = {x["node"] for p in d["products"] for x in p["nodes"]}
-        idle = [n for n in d["nodes"] if n not in with_devices]
+        idle = _idle_nodes(d)
         for p in d["products"]:
-            prow = head.add(
-                Row(
-                    [
-                        (_s(p["product"]), None),
-                        (_s(short_driver(p["driver"])), None),
-                        (_s(p["type"]), None),
-                        (_plural(p["devices"], "device"), None),
-                        (f"{p['free']} free", "green" if p["free"] else "dim"),
-                        ("(overlapping partitions: not all usable at once)" if p.get("overlapping") else "", "dim"),
-                    ],
-                    kind="product",
-                )
-            )
+            prow = head.add(Row(_product_cells(p), kind="product"))
             for n in p["nodes"]:
                 prow.add(
                     Row(
@@ -325,3 +329,74 @@ def cluster_tree(data: dict) -> Row:
             head.add(Row([("no DRA devices: " + ", ".join(_s(n) for n in idle), "dim")]))
     _align([root])
     return root
+
+
+def cluster_text(data: dict) -> str:
+    """``plain_text(cluster_tree(data))``, written straight from the data: the cluster view has a
+    line per node and product (5,000 nodes: 5,000 lines), which need no ``Row`` each. The same
+    cells, the same widths (rows of one kind aligned all through the tree, the last cell not
+    padded) and the same branches; tests/test_cli_topology.py checks the two agree."""
+
+    def line(cells: list[str], widths: list[int]) -> str:
+        last = len(cells) - 1
+        return "  ".join(c if i == last else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    title = f"cluster  ({_plural(data['nodes'], 'node')}, {_plural(data['devices'], 'device')}, {data['free']} free)".rstrip()
+    domains = data["domains"]
+    if not domains:
+        return f"{title}\n└── no nodes or DRA devices in the input\n"
+    products = [[[c for c, _ in _product_cells(p)] for p in d["products"]] for d in domains]
+    product_widths = [0] * 5
+    for rows in products:
+        for cells in rows:
+            for i in range(5):
+                if len(cells[i]) > product_widths[i]:
+                    product_widths[i] = len(cells[i])
+    # node rows: name, "N devices", "N free"; the widths of the first two, over every node row
+    plural: dict[int, str] = {}
+    node_rows: list[list[list[tuple[str, str, str]]]] = []
+    name_width = count_width = 0
+    for d in domains:
+        per_product = []
+        for p in d["products"]:
+            rows = []
+            for n in p["nodes"]:
+                name = _s(n["node"])
+                count = n["devices"]
+                devices = plural.get(count)
+                if devices is None:
+                    devices = plural[count] = _plural(count, "device")
+                if len(name) > name_width:
+                    name_width = len(name)
+                if len(devices) > count_width:
+                    count_width = len(devices)
+                rows.append((name, devices, f"{n['free']} free"))
+            per_product.append(rows)
+        node_rows.append(per_product)
+    lines = [title]
+    for di, d in enumerate(domains):
+        last_domain = di == len(domains) - 1
+        lines.append(("└── " if last_domain else "├── ") + _line(Row([
+            (f"NVLink clique {_s(d['clique'])}" if d["clique"] else "no NVLink clique", None),
+            (f"({_plural(len(d['nodes']), 'node')}, {_plural(d['devices'], 'device')}, {d['free']} free)", None),
+        ])))
+        prefix = "    " if last_domain else "│   "
+        idle = _idle_nodes(d)
+        children = len(d["products"]) + bool(d["computeDomains"]) + bool(idle)
+        at = 0
+        if d["computeDomains"]:
+            at += 1
+            lines.append(prefix + ("└── " if at == children else "├── ")
+                         + ("ComputeDomain " + ", ".join(_s(c) for c in d["computeDomains"])).rstrip())
+        for cells, rows in zip(products[di], node_rows[di]):
+            at += 1
+            last_product = at == children
+            lines.append(prefix + ("└── " if last_product else "├── ") + line(cells, product_widths))
+            inner = prefix + ("    " if last_product else "│   ")
+            mid, end = inner + "├── ", inner + "└── "
+            last_row = len(rows) - 1
+            for i, (name, devices, free) in enumerate(rows):
+                lines.append(f"{end if i == last_row else mid}{name.ljust(name_width)}  {devices.ljust(count_width)}  {free}")
+        if idle:
+            lines.append(prefix + "└── " + ("no DRA devices: " + ", ".join(_s(n) for n in idle)).rstrip())
+    return "\n".join(lines) + "\n"
