@@ -670,7 +670,8 @@ def progress(node: dict) -> tuple:
     keys = []
     for funnel in node.get("funnels") or []:
         needed = funnel.get("needed")
-        needed = 1 if needed is None else max(needed, 1)
+        # "all" (allocationMode All) or absent: at least one device must get through, as in cross_node
+        needed = max(needed, 1) if isinstance(needed, int) and not isinstance(needed, bool) else 1
         counts = [s.get("count", 0) for s in funnel.get("stages", [])]
         passed = next((i for i, c in enumerate(counts) if c < needed), len(counts))
         # then the counts from the stage that failed back to the first: more devices got further
