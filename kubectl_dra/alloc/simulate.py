@@ -41,6 +41,7 @@ from kubectl_dra.alloc.result import (
 )
 from kubectl_dra.alloc.search import DEFAULT_BUDGET, Checker, NodeSearch, node_selector
 from kubectl_dra.alloc.selection import ExpressionCache
+from kubectl_dra.alloc.shapes import ShapeCache
 from kubectl_dra.alloc.state import build_state
 from kubectl_dra.model.claim import Node, Pod
 from kubectl_dra.model.cluster import Cluster
@@ -221,10 +222,12 @@ def _attempt(
         for spec in pc.specs()
     }
     allocated = [ci for ci in inputs if not ci.pending]
+    shapes = ShapeCache(prepared, checker) if prepared else None
+    errors = any(spec.selection.errors for pc in prepared for spec in pc.specs())
     for index, view in enumerate(views):
         if tracker.progress is not None:
             tracker.progress(index, len(views))
-        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker))
+        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker, shapes, errors))
     diagnose.cross_node(result.nodes, prepared, topology.entries)
     if excluded:
         result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
@@ -321,9 +324,12 @@ def _node(
     budget: int,
     drivers_of: dict[int, set[str]],
     tracker: "_Overall | None" = None,
+    shapes: ShapeCache | None = None,
+    cel_errors: bool = True,
 ) -> NodeResult:
+    """``cel_errors``: False when no selector failed with a CEL runtime error on any device."""
     node = view.node.name
-    reasons = _allocated_reasons(view.node, allocated)
+    reasons = _allocated_reasons(view.node, allocated) if allocated else []
     allocated_ok = not any(r.blocking for r in reasons)
     if not prepared:
         return NodeResult(node, allocated_ok, reasons=reasons, pending_fit=True)
@@ -331,10 +337,18 @@ def _node(
     if node_budget <= 0:
         reasons.append(tracker.cut_short(node, searched=False))
         return NodeResult(node, False, reasons=reasons)
-    outcome = NodeSearch(view, prepared, checker, node_budget).run()
+    # nodes that look alike to the allocator share one search and one funnel count (alloc/shapes.py)
+    shape = shapes.key(view) if shapes is not None else None
+    replayed = shapes.replay(shape, view, node_budget) if shape is not None else None  # type: ignore[union-attr]
+    if replayed is not None:
+        outcome, funnels = replayed
+    else:
+        outcome = NodeSearch(view, prepared, checker, node_budget).run()
+        funnels = diagnose.funnels(view, prepared, checker, outcome)
+        if shape is not None:
+            shapes.store(shape, view, outcome, funnels)  # type: ignore[union-attr]
     if tracker is not None:
         tracker.left -= outcome.steps
-    funnels = diagnose.funnels(view, prepared, checker, outcome)
     if outcome.fatal is not None:
         reasons.append(outcome.fatal)
     elif outcome.budget_exceeded and node_budget < budget:
@@ -354,8 +368,10 @@ def _node(
         )
     elif not outcome.success:
         reasons.extend(diagnose.why_not(view, prepared, funnels, checker, drivers_of))
-    reasons.extend(diagnose.cel_errors(view, prepared, outcome.reached, {r.message for r in reasons}))
-    reasons.sort(key=lambda r: _RANK.get(r.status, 9))
+    if cel_errors:
+        reasons.extend(diagnose.cel_errors(view, prepared, outcome.reached, {r.message for r in reasons}))
+    if len(reasons) > 1:
+        reasons.sort(key=lambda r: _RANK.get(r.status, 9))
     result = NodeResult(
         node,
         outcome.success and allocated_ok and outcome.fatal is None,
