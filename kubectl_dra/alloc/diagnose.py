@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
 
 from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.constraints import lookup
@@ -240,22 +241,37 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     node = view.node.name
     claim, request = pc.ref, spec.name
     state = checker.state
-    usable = _usable(view)
-    matching = [e for _, e in usable if spec.selection.outcome.get(e.index) == MATCH]
+    # the selected devices of the usable pools (as _usable), grouped by what blocks them
+    get_outcome = spec.selection.outcome.get
     by_blocker: dict[str, list[Entry]] = {}
     blocker = checker.blockers(spec)
-    for e in matching:
-        why = blocker(e)
-        if why is not None:
-            by_blocker.setdefault(why, []).append(e)
+    for p in view.pools:
+        if not p.usable:
+            continue
+        mismatch = p.mismatch
+        for e in p.entries:
+            if get_outcome(e.index) != MATCH or (mismatch and e.index in mismatch):
+                continue
+            why = blocker(e)
+            if why is not None:
+                have = by_blocker.get(why)
+                if have is None:
+                    by_blocker[why] = [e]
+                else:
+                    have.append(e)
     head = f"request {request}: {f.matching} devices match on node {node} but only {f.free} are free, {needed} needed"
     out: list[Reason] = []
     held = by_blocker.get("in-use", [])
     if held:
-        claims: Counter[str] = Counter(ref for e in held for ref in state.holders.get(e.key, ()))
+        holders = state.holders
+        claims: dict[str, int] = {}
+        for e in held:
+            for ref in holders.get(e.key, ()):
+                claims[ref] = claims.get(ref, 0) + 1
         pods = {ref: state.pods.get(ref, []) for ref in claims}
         who = ", ".join(
-            f"{ref} ({n}" + (f", pod {', '.join(pods[ref])})" if pods[ref] else ")") for ref, n in claims.most_common()
+            f"{ref} ({n}" + (f", pod {', '.join(pods[ref])})" if pods[ref] else ")")
+            for ref, n in sorted(claims.items(), key=itemgetter(1), reverse=True)  # Counter.most_common()
         )
         out.append(
             Reason(
