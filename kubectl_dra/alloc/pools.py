@@ -208,9 +208,10 @@ class Topology:
     def view(self, node: Node) -> NodeView:
         grouped: dict[tuple[str, str], list[ResourceSlice]] = {}
         # upstream Allocate: the node's own slices, then those without a nodeName or with counters
-        for_node = [*(s for s in self.by_node.get(node.name, ()) if not s.shared_counters), *self.shared]
-        for sl in for_node:
-            if not self._relevant(sl, node):
+        own = [s for s in self.by_node.get(node.name, ()) if not s.shared_counters]
+        for i, sl in enumerate([*own, *self.shared] if self.shared else own):
+            # the node's own slices name it (by_node is keyed by nodeName): relevant
+            if i >= len(own) and not self._relevant(sl, node):
                 continue
             key = (sl.driver, sl.pool)
             have = grouped.get(key)
@@ -239,25 +240,41 @@ class Topology:
             if not incomplete:
                 pool.invalid = self._invalid(relevant, everything)
             mismatch: set[int] = set()
-            for sl in sorted(relevant, key=lambda s: s.name):
+            entries = pool.entries
+            entry_of, all_entries, rules = self._entry_of, self.entries, self.rules
+            for sl in sorted(relevant, key=lambda s: s.name) if len(relevant) > 1 else relevant:
                 if sl.shared_counters and self.features.partitionable_devices:
                     continue  # a counter-set slice (1.35+ forbids devices next to counters)
+                per_device = sl.per_device_node_selection
                 for dev in sl.devices:
-                    entry = self._entry(dev, sl, info)
-                    pool.entries.append(entry)
-                    if sl.per_device_node_selection and not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
+                    entry = entry_of.get(id(dev))
+                    if entry is None:
+                        if rules:
+                            entry = self._entry(dev, sl, info)
+                        else:  # _entry without taint rules, inline: 40,000 devices
+                            entry = entry_of[id(dev)] = Entry(len(all_entries), dev, sl, info, tuple(dev.taints))
+                            all_entries.append(entry)
+                    entries.append(entry)
+                    if per_device and not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
                         mismatch.add(entry.index)
                     if dev.binding_conditions:
                         pool.binding = True
-            pool.mismatch = frozenset(mismatch)
+            if mismatch:
+                pool.mismatch = frozenset(mismatch)
             pools.append(pool)
-        pools.sort(key=lambda p: (p.binding, p.driver, p.name))
-        return NodeView(node, pools, sorted(obsolete))
+        if len(pools) > 1:
+            pools.sort(key=lambda p: (p.binding, p.driver, p.name))
+        return NodeView(node, pools, sorted(obsolete) if obsolete else obsolete)
 
     def _invalid(self, relevant: list[ResourceSlice], everything: list[ResourceSlice]) -> str | None:
         """Upstream ``buildPool``: device names unique among the slices for the node; counter sets (from
         the counter-set slices for the node) unique; every consumed counter set and counter defined, first
         in the slices for the node, then in the other slices of the pool."""
+        if len(relevant) == 1 and len(everything) == 1 and not relevant[0].shared_counters:
+            # one slice, no counter sets: valid when its device names are unique and none consumes counters
+            devices = relevant[0].devices
+            if len({d.name for d in devices}) == len(devices) and not any(d.consumes_counters for d in devices):
+                return None
         partitionable = self.features.partitionable_devices
         relevant = sorted(relevant, key=lambda s: s.name)
         device_slices = [s for s in relevant if not (partitionable and s.shared_counters)]
@@ -273,7 +290,9 @@ class Topology:
         key = (driver, name, gen)
         info = self._infos.get(key)
         if info is None:
-            slices = sorted((s for s in self.by_pool.get((driver, name), []) if s.generation == gen), key=lambda s: s.name)
+            slices = [s for s in self.by_pool.get((driver, name), ()) if s.generation == gen]
+            if len(slices) > 1:
+                slices.sort(key=lambda s: s.name)
             info = PoolInfo(driver, name, gen, slices)
             self._validate(info)
             self._infos[key] = info
