@@ -59,6 +59,7 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
         f.stages.append(Stage("class", len(usable), f"class {sel.class_name}"))
     free: list[Entry] = []
     blocked: dict[str, int] = {}
+    entries: dict[str, list[Entry]] = {}
     holders: dict[str, int] = {}
     held = checker.state.holders
     blocker = checker.blockers(spec)
@@ -69,12 +70,18 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
         if why is None:
             free.append(entry)
             continue
-        blocked[why] = blocked.get(why, 0) + 1
+        if why in blocked:
+            blocked[why] += 1
+            entries[why].append(entry)
+        else:
+            blocked[why] = 1
+            entries[why] = [entry]
         if why == "in-use":
             for ref in held.get(entry.key, ()):
                 holders[ref] = holders.get(ref, 0) + 1
     f.stages.append(Stage("free", len(free), "free"))
     f.blocked = blocked
+    f.blocked_entries = entries
     f.in_use_by = holders
     applicable = [c for c in pc.constraints if _applies(c.requests, spec) and (c.match_attribute or c.distinct_attribute)]
     if applicable:
@@ -241,24 +248,8 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     node = view.node.name
     claim, request = pc.ref, spec.name
     state = checker.state
-    # the selected devices of the usable pools (as _usable), grouped by what blocks them
-    get_outcome = spec.selection.outcome.get
-    by_blocker: dict[str, list[Entry]] = {}
-    blocker = checker.blockers(spec)
-    for p in view.pools:
-        if not p.usable:
-            continue
-        mismatch = p.mismatch
-        for e in p.entries:
-            if get_outcome(e.index) != MATCH or (mismatch and e.index in mismatch):
-                continue
-            why = blocker(e)
-            if why is not None:
-                have = by_blocker.get(why)
-                if have is None:
-                    by_blocker[why] = [e]
-                else:
-                    have.append(e)
+    # the selected devices of the usable pools (as _usable), grouped by what blocks them: as the funnel found them
+    by_blocker = f.blocked_entries if f.blocked_entries is not None else _blocked_entries(view, spec, checker)
     head = f"request {request}: {f.matching} devices match on node {node} but only {f.free} are free, {needed} needed"
     out: list[Reason] = []
     held = by_blocker.get("in-use", [])
@@ -355,6 +346,28 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
             )
         )
     return out
+
+
+def _blocked_entries(view: NodeView, spec: ReqSpec, checker: Checker) -> dict[str, list[Entry]]:
+    """The selected devices of the node's usable pools that cannot be picked, by why (``Checker.blocker``)."""
+    get_outcome = spec.selection.outcome.get
+    by_blocker: dict[str, list[Entry]] = {}
+    blocker = checker.blockers(spec)
+    for p in view.pools:
+        if not p.usable:
+            continue
+        mismatch = p.mismatch
+        for e in p.entries:
+            if get_outcome(e.index) != MATCH or (mismatch and e.index in mismatch):
+                continue
+            why = blocker(e)
+            if why is not None:
+                have = by_blocker.get(why)
+                if have is None:
+                    by_blocker[why] = [e]
+                else:
+                    have.append(e)
+    return by_blocker
 
 
 def _pool_reasons(view: NodeView, spec: ReqSpec, claim: str) -> list[Reason]:
@@ -689,19 +702,27 @@ def progress(node: dict) -> tuple:
         # "all" (allocationMode All) or absent: at least one device must get through, as in cross_node
         needed = max(needed, 1) if isinstance(needed, int) and not isinstance(needed, bool) else 1
         counts = [s.get("count", 0) for s in funnel.get("stages", [])]
-        passed = next((i for i, c in enumerate(counts) if c < needed), len(counts))
+        passed = len(counts)
+        for i, c in enumerate(counts):
+            if c < needed:
+                passed = i
+                break
         # then the counts from the stage that failed back to the first: more devices got further
-        back = counts[:passed + 1][::-1]
-        keys.append((passed, tuple(min(c, needed) for c in back), tuple(back)))
+        back = counts[passed::-1]
+        keys.append((passed, tuple([c if c < needed else needed for c in back]), tuple(back)))
     if not keys:
         return ((0, (), ()),)
-    return tuple(sorted(keys))  # the worst funnel first: a node is as far as its weakest request
+    if len(keys) > 1:
+        keys.sort()
+    return tuple(keys)  # the worst funnel first: a node is as far as its weakest request
 
 
 def furthest(group: list[dict]) -> dict:
     """The node of ``group`` (NodeResult dicts) that got furthest; ties keep the first (by name)."""
     best = group[0]
+    best_progress = progress(best)
     for n in group[1:]:
-        if progress(n) > progress(best):
-            best = n
+        got = progress(n)
+        if got > best_progress:
+            best, best_progress = n, got
     return best
