@@ -266,6 +266,19 @@ def test_devices_the_cache_cannot_be_sure_of_take_the_full_search(monkeypatch, c
     assert cached == without_cache(lambda: simulate(cluster, "claim/default/want").to_dict())
 
 
+def test_an_unhashable_key_is_neither_replayed_nor_stored():
+    # a constrained attribute value that cannot be hashed (a future kind's map; decode makes such a device
+    # fail every selector first, so the key is None before): the full search, nothing remembered
+    from kubectl_dra.alloc.search import Checker, Outcome
+    from kubectl_dra.alloc.state import AllocatedState
+
+    cache = ShapeCache([], Checker(AllocatedState(), Features()))
+    key = ("gpu.example.com", 1, (True,), ({"a": 1},))
+    assert cache.replay(key, None, 100) is None  # type: ignore[arg-type]
+    cache.store(key, None, Outcome(True, [], [], 1, {}), [])  # type: ignore[arg-type]
+    assert cache.hits == 0
+
+
 @pytest.mark.parametrize(
     ("claim", "why"),
     [

@@ -37,6 +37,10 @@ from kubectl_dra.alloc.selection import MATCH
 from kubectl_dra.model.device import implied_kind
 
 
+_ABSENT = object()
+_IN_USE, _SELECTOR = "in-use", "selector"
+
+
 @dataclass(eq=False, slots=True)
 class _FunnelShape:
     funnel: Funnel  # the first node's, for the node-independent fields
@@ -76,7 +80,8 @@ class ShapeCache:
                 name = c.match_attribute or c.distinct_attribute
                 if name:
                     attrs[name] = None
-        self._attrs = list(attrs)
+        # constraints.lookup finds nothing for a name without a domain: the same None on every device
+        self._attrs = [name for name in attrs if "/" in name]
         state = checker.state
         self._consumed = state.consumed
         self._sharers = state.sharers
@@ -94,6 +99,7 @@ class ShapeCache:
         append = parts.append
         outcomes, attrs, errors, held = self._outcomes, self._attrs, self._errors, self._held
         consumed, sharers = self._consumed, self._sharers
+        shared = bool(consumed or sharers)
         for pool in view.pools:
             if pool.incomplete or pool.invalid or pool.mismatch or pool.binding:
                 return None
@@ -112,58 +118,60 @@ class ShapeCache:
                 index = entry.index
                 if errors and any(index in e for e in errors):
                     return None
-                key = (dev.driver, dev.pool, dev.name)
-                if (consumed or sharers) and (key in consumed or key in sharers):
+                ident = (dev.driver, dev.pool, dev.name)  # Device.key
+                if shared and (ident in consumed or ident in sharers):
                     return None
-                # Checker.blocker of the device for any request here (no admin access, no capacity
-                # requests; no taints, counters, binding conditions, policies, shares, CEL errors):
+                # Checker.blocker of the device for the requests of each selection (no admin access, no
+                # capacity requests; no taints, counters, binding conditions, policies, shares, CEL errors):
                 # "selector" where not selected, else "in-use" when another claim holds it, else None.
-                # Recorded in the checker's cache: diagnose.why_not asks again
-                in_use = key in held
-                why = "in-use" if in_use else None
+                # Recorded in the checker's cache: diagnose asks again
+                in_use = ident in held
                 matched = False
                 for get, caches in outcomes:
                     o = get(index)
-                    if o is None:
-                        return None  # not evaluated (every entry is)
-                    append(o)
                     if o == MATCH:
                         matched = True
-                        for cache in caches:
-                            cache[index] = why
+                        why = _IN_USE if in_use else None
+                    elif o is None:
+                        return None  # not evaluated (every entry is)
                     else:
-                        for cache in caches:
-                            cache[index] = "selector"
+                        why = _SELECTOR
+                    append(o)
+                    for cache in caches:
+                        cache[index] = why
                 if matched:
                     append(in_use)
                 if attrs:
                     # constraints.lookup(dev, name) for each constrained attribute: (kind, value) or None
-                    values, kinds = dev.attributes, dev.attribute_kinds
+                    values = dev.attributes
                     for name in attrs:
-                        if "/" not in name or name not in values:
+                        value = values.get(name, _ABSENT)
+                        if value is _ABSENT:
                             append(None)
                             continue
-                        value = values[name]
                         if type(value) is list:
                             return None  # list-valued: not worth the risk
-                        kind = kinds[name] if kinds and name in kinds else implied_kind(value)
-                        append((kind or "unknown", value))
-        key = tuple(parts)
-        try:
-            hash(key)
-        except TypeError:  # an odd attribute value
-            return None
-        return key
+                        kinds = dev.attribute_kinds
+                        if kinds and name in kinds:
+                            kind = kinds[name] or "unknown"
+                        else:
+                            kind = "string" if type(value) is str else implied_kind(value)
+                        append((kind, value))
+        return tuple(parts)  # unhashable with an odd attribute value: replay and store then do nothing
 
     # ---------------------------------------------------------------- lookups
 
     def replay(self, key: tuple, view: NodeView, budget: int) -> tuple[Outcome, list[Funnel]] | None:
         """The cached outcome and funnels rebuilt for ``view``; None on a miss (or over ``budget``)."""
-        shape = self._shapes.get(key)
+        try:
+            shape = self._shapes.get(key)
+        except TypeError:  # an unhashable attribute value
+            return None
         if shape is None or shape.steps > budget:
             return None
         self.hits += 1
-        entries = [e for p in view.pools for e in p.entries]
+        pools = view.pools
+        entries = pools[0].entries if len(pools) == 1 else [e for p in pools for e in p.entries]
         results: list[list[DeviceChoice]] = []
         picked: list[list[Entry]] = []
         for per_claim in shape.picks:
@@ -190,14 +198,22 @@ class ShapeCache:
             for pos in fs.in_use:
                 for ref in held.get(entries[pos].key, ()):
                     holders[ref] = holders.get(ref, 0) + 1
+            # a selected device here is free or in use (nothing else can block it on a node with a shape)
+            blocked_entries = {"in-use": [entries[pos] for pos in fs.in_use]} if fs.in_use else {}
             funnels.append(
-                Funnel(f.claim, f.request, f.needed, list(f.stages), dict(f.blocked), holders, f.in_unusable_pools, f.chosen)
+                Funnel(f.claim, f.request, f.needed, list(f.stages), dict(f.blocked), holders, f.in_unusable_pools, f.chosen,
+                       blocked_entries)
             )
         return outcome, funnels
 
     def store(self, key: tuple, view: NodeView, outcome: Outcome, funnels: list[Funnel]) -> None:
         """Remember a node's full search: only one that ended normally, without reaching a CEL error."""
-        if outcome.fatal is not None or outcome.budget_exceeded or outcome.reached or key in self._shapes:
+        if outcome.fatal is not None or outcome.budget_exceeded or outcome.reached:
+            return
+        try:
+            if key in self._shapes:
+                return
+        except TypeError:  # an unhashable attribute value
             return
         entries = [e for p in view.pools for e in p.entries]
         position = {id(e): i for i, e in enumerate(entries)}
