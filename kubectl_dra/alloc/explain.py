@@ -86,10 +86,13 @@ def explain(cluster: Cluster, request: ExplainRequest, unapplied: Sequence[Any] 
     from kubectl_dra.console import Spinner
 
     with Spinner("simulating the allocator", delay=1.0) as spinner:  # long searches show progress on a terminal
+        def progress(i: int, n: int) -> None:
+            spinner.text = f"simulating the allocator: node {i + 1} of {n}"
+
         result = simulate(cluster, subject, nodes=[request.node] if request.node else None,
                           namespace_labels=namespace_labels(cluster), unapplied=bool(request.claim_files),
                           features=features,
-                          progress=lambda i, n: setattr(spinner, "text", f"simulating the allocator: node {i + 1} of {n}"))  # fmt: skip
+                          progress=progress if spinner.enabled() else None)  # not on a terminal: no text to update
     if features_reason is not None:
         result.reasons.append(features_reason)
     timing.mark("simulated")
