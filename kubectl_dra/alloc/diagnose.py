@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from operator import itemgetter
+from typing import Any
 
 from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.constraints import lookup
@@ -250,14 +251,15 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     state = checker.state
     # the selected devices of the usable pools (as _usable), grouped by what blocks them: as the funnel found them
     by_blocker = f.blocked_entries if f.blocked_entries is not None else _blocked_entries(view, spec, checker)
-    head = f"request {request}: {f.matching} devices match on node {node} but only {f.free} are free, {needed} needed"
+    matching, free = f.matching, f.free
+    head = f"request {request}: {matching} devices match on node {node} but only {free} are free, {needed} needed"
     out: list[Reason] = []
     held = by_blocker.get("in-use", [])
     if held:
-        holders = state.holders
+        held_by = state.holders
         claims: dict[str, int] = {}
         for e in held:
-            for ref in holders.get(e.key, ()):
+            for ref in held_by.get(e.key, ()):
                 claims[ref] = claims.get(ref, 0) + 1
         pods = {ref: state.pods.get(ref, []) for ref in claims}
         who = ", ".join(
@@ -272,8 +274,8 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
                 request=request,
                 data={
                     "needed": needed,
-                    "matching": f.matching,
-                    "free": f.free,
+                    "matching": matching,
+                    "free": free,
                     "claims": dict(claims),
                     "pods": pods,
                     "devices": [e.id for e in held],
@@ -441,11 +443,12 @@ def why_not(
     claims: list[PreparedClaim],
     fs: list[Funnel],
     checker: Checker,
-    drivers_of: dict[int, set[str]],
+    drivers_of: Any,
 ) -> list[Reason]:
     """Reasons for a failed search on this node (no fatal error, budget not exhausted).
 
-    ``drivers_of``: id(selection) -> drivers its class admits (see ``class_drivers``).
+    ``drivers_of``: id(selection) -> drivers its class admits (see ``class_drivers``), read with ``get``
+    (a dict, or the simulator's lazily computed one).
     """
     out: list[Reason] = []
     by_key = {(f.claim, f.request): f for f in fs}

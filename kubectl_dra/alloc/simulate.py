@@ -216,11 +216,7 @@ def _attempt(
         drivers_by_pool.setdefault(sl.pool, set()).add(sl.driver)
     checker = Checker(state, features, frozenset(n for n, d in drivers_by_pool.items() if len(d) > 1))
     known_drivers = {sl.driver for sl in cluster.slices}
-    drivers_of = {
-        id(spec.selection): diagnose.class_drivers(spec, topology.entries, known_drivers)
-        for pc in prepared
-        for spec in pc.specs()
-    }
+    drivers_of = _ClassDrivers(prepared, topology.entries, known_drivers)
     allocated = [ci for ci in inputs if not ci.pending]
     shapes = ShapeCache(prepared, checker) if prepared else None
     errors = any(spec.selection.errors for pc in prepared for spec in pc.specs())
@@ -249,6 +245,24 @@ def _attempt(
         )
     result.verdict = _verdict(result, bool(prepared))
     return result
+
+
+class _ClassDrivers:
+    """id(selection) -> the drivers its class admits (``diagnose.class_drivers`` over every device the
+    candidate nodes see), computed on first use: only a node where a request matches too few devices asks."""
+
+    def __init__(self, prepared: list[PreparedClaim], entries: list, known_drivers: set[str]) -> None:
+        self._prepared, self._entries, self._known = prepared, entries, known_drivers
+        self._drivers: dict[int, set[str]] | None = None
+
+    def get(self, key: int, default: set[str]) -> set[str]:
+        if self._drivers is None:
+            self._drivers = {
+                id(spec.selection): diagnose.class_drivers(spec, self._entries, self._known)
+                for pc in self._prepared
+                for spec in pc.specs()
+            }
+        return self._drivers.get(key, default)
 
 
 def _candidate_nodes(
@@ -322,7 +336,7 @@ def _node(
     allocated: list[ClaimInput],
     checker: Checker,
     budget: int,
-    drivers_of: dict[int, set[str]],
+    drivers_of: "_ClassDrivers | dict[int, set[str]]",
     tracker: "_Overall | None" = None,
     shapes: ShapeCache | None = None,
     cel_errors: bool = True,
