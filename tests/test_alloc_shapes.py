@@ -152,6 +152,22 @@ def test_lookalike_nodes_are_replayed_with_their_own_names(monkeypatch):
     assert result.to_dict() == without_cache(lambda: simulate(cluster, "claim/default/want").to_dict())
 
 
+def test_lookalike_nodes_that_do_not_fit_name_their_own_holders(monkeypatch):
+    objects = [CLASS] + [node_slice(n, [gpu(f"gpu-{i}") for i in range(4)]) for n in ("n1", "n2")]
+    objects += [holder(f"{n}-a", n, "gpu-1") for n in ("n1", "n2")] + [holder(f"{n}-b", n, "gpu-3") for n in ("n1", "n2")]
+    objects.append(pending(3))
+    cluster = cluster_of(objects)
+    spy = Spy(monkeypatch)
+    result = simulate(cluster, "claim/default/want")
+    assert spy.replayed == ["n2"]
+    [reason] = result.node("n2").reasons
+    assert reason.code == "in-use"
+    assert reason.message == ("request gpus: 4 devices match on node n2 but only 2 are free, 3 needed: "
+                              "2 allocated to default/n2-a (1, pod pod-n2-a), default/n2-b (1, pod pod-n2-b)")
+    assert reason.data["devices"] == [f"{DRIVER}/n2/gpu-1", f"{DRIVER}/n2/gpu-3"]
+    assert result.to_dict() == without_cache(lambda: simulate(cluster, "claim/default/want").to_dict())
+
+
 @pytest.mark.parametrize(
     ("odd", "why"),
     [

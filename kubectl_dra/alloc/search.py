@@ -118,14 +118,6 @@ class Checker:
             why = per_spec[entry.index] = self._blocker(spec, entry)
         return why
 
-    def known(self, spec: ReqSpec) -> dict[int, str | None]:
-        """The request's cache of ``blocker`` answers by entry index, for a caller that knows some answers
-        without computing them (``shapes.ShapeCache.key``)."""
-        per_spec = self._cache.get(id(spec))
-        if per_spec is None:
-            per_spec = self._cache[id(spec)] = {}
-        return per_spec
-
     def blockers(self, spec: ReqSpec) -> Callable[[Entry], str | None]:
         """``blocker`` for one request, as a function of the device (the per-request cache looked up once)."""
         per_spec = self._cache.get(id(spec))

@@ -38,7 +38,6 @@ from kubectl_dra.model.device import implied_kind
 
 
 _ABSENT = object()
-_IN_USE, _SELECTOR = "in-use", "selector"
 
 
 @dataclass(eq=False, slots=True)
@@ -68,10 +67,7 @@ class ShapeCache:
             spec.admin or spec.capacity_requests for spec in specs
         )
         selections = list({id(s.selection): s.selection for s in specs}.values())
-        #: per selection: its outcomes, and the blocker caches of the requests that use it
-        self._outcomes = [
-            (sel.outcome.get, [checker.known(spec) for spec in specs if spec.selection is sel]) for sel in selections
-        ]
+        self._outcomes = [sel.outcome.get for sel in selections]
         self._errors = [sel.errors for sel in selections if sel.errors]
         self._blockers = [checker.blockers(spec) for spec in specs]
         attrs: dict[str, None] = {}
@@ -121,26 +117,19 @@ class ShapeCache:
                 ident = (dev.driver, dev.pool, dev.name)  # Device.key
                 if shared and (ident in consumed or ident in sharers):
                     return None
-                # Checker.blocker of the device for the requests of each selection (no admin access, no
-                # capacity requests; no taints, counters, binding conditions, policies, shares, CEL errors):
-                # "selector" where not selected, else "in-use" when another claim holds it, else None.
-                # Recorded in the checker's cache: diagnose asks again
-                in_use = ident in held
                 matched = False
-                for get, caches in outcomes:
+                for get in outcomes:
                     o = get(index)
                     if o == MATCH:
                         matched = True
-                        why = _IN_USE if in_use else None
                     elif o is None:
                         return None  # not evaluated (every entry is)
-                    else:
-                        why = _SELECTOR
                     append(o)
-                    for cache in caches:
-                        cache[index] = why
                 if matched:
-                    append(in_use)
+                    # Checker.blocker of a selected device for any request here (no admin access, no
+                    # capacity requests; no taints, counters, binding conditions, policies, shares, CEL
+                    # errors): "in-use" when another claim holds it, else None
+                    append(ident in held)
                 if attrs:
                     # constraints.lookup(dev, name) for each constrained attribute: (kind, value) or None
                     values = dev.attributes
