@@ -60,6 +60,7 @@ def simulate(
     namespace_labels: Callable[[str], dict | None] | None = None,
     unapplied: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    keep: list | None = None,
 ) -> SimulationResult:
     """Simulate allocating ``claims`` on every candidate node.
 
@@ -74,12 +75,15 @@ def simulate(
     The whole simulation has a budget too (``OVERALL_BUDGET_NODES`` node budgets): nodes it does not
     reach are reported ``search-cut-short`` and, when none of the others fits, the verdict is
     ``undecided``, never ``unallocatable``. ``progress(i, n)`` is called before node i of n.
+    ``keep``: a list the caller keeps alive to the end of the process (which exits without tearing
+    it down): the simulation parks its working structures there instead of freeing them one by one
+    (~10 ms at 40,000 devices).
     """
     enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small records: the cyclic GC would only cost time here
     try:
         tracker = _Overall(budget * OVERALL_BUDGET_NODES, progress)
-        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied, tracker)
+        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied, tracker, keep)
     finally:
         if enabled:
             gc.enable()
@@ -94,6 +98,7 @@ def _simulate(
     namespace_labels: Callable[[str], dict | None] | None = None,
     unapplied: bool = False,
     tracker: "_Overall | None" = None,
+    keep: list | None = None,
 ) -> SimulationResult:
     tracker = tracker or _Overall(budget * OVERALL_BUDGET_NODES, None)
     inputs, found, pod = resolve(cluster, claims)
@@ -101,7 +106,7 @@ def _simulate(
     found.extend(admin_access_reasons(inputs, namespace_labels, unapplied))
     if features.binding_conditions:
         found.extend(reservation_reasons(inputs, pod))
-    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set(), tracker)
+    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set(), tracker, keep)
     # kube-scheduler's PostFilter (DynamicResources.PostFilter): when the pod fits nowhere and one of
     # its claims is allocated, reserved by no other pod and not usable on some node that was tried,
     # it deallocates that claim and schedules the pod again (it picks one such claim at random per
@@ -113,7 +118,10 @@ def _simulate(
             break
         deallocated.append(victim)
         inputs = [_deallocate(ci) if ci is victim else ci for ci in inputs]
-        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated}, tracker)
+        if keep is not None:
+            keep.append(result)
+        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated}, tracker,
+                          keep)
     for ci in deallocated:
         where = sorted(names_in_selector(ci.node_selector))
         result.reasons.append(
@@ -162,6 +170,7 @@ def _attempt(
     features: Features,
     deallocated: set[str],
     tracker: "_Overall | None" = None,
+    keep: list | None = None,
 ) -> SimulationResult:
     """One scheduling attempt: PreFilter checks, then every candidate node."""
     tracker = tracker or _Overall(budget * OVERALL_BUDGET_NODES, None)
@@ -225,6 +234,8 @@ def _attempt(
             tracker.progress(index, len(views))
         result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker, shapes, errors))
     diagnose.cross_node(result.nodes, prepared, topology.entries)
+    if keep is not None:
+        keep.append((topology, views, checker, shapes, cache, preparer, state))
     if excluded:
         result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
         rank = {name: i for i, name in enumerate(order)}
