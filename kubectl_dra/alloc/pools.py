@@ -208,13 +208,18 @@ class Topology:
         return False  # unknown future node selection
 
     def view(self, node: Node) -> NodeView:
+        mine = self.by_node.get(node.name, ())
+        if not self.shared and len(mine) == 1 and mine[0].slice_count == 1 and not mine[0].shared_counters:
+            # the usual node: one slice of its own, a complete pool by itself, nothing shared
+            sl = mine[0]
+            return NodeView(node, [self._pool(node, sl.driver, sl.pool, sl.generation, mine, mine, False, 1, 1)], [])
         grouped: dict[tuple[str, str], list[ResourceSlice]] = {}
         # upstream Allocate: the node's own slices, then those without a nodeName or with counters
-        own = [s for s in self.by_node.get(node.name, ()) if not s.shared_counters]
-        mine = len(own)
+        own = [s for s in mine if not s.shared_counters]
+        count = len(own)
         for i, sl in enumerate([*own, *self.shared] if self.shared else own):
             # the node's own slices name it (by_node is keyed by nodeName): relevant
-            if i >= mine and not self._relevant(sl, node):
+            if i >= count and not self._relevant(sl, node):
                 continue
             key = (sl.driver, sl.pool)
             have = grouped.get(key)
@@ -238,33 +243,38 @@ class Topology:
                 everything = [s for s in all_slices if s.generation == gen]
                 present = len(everything)
                 incomplete = present != wanted
-            info = self._info(driver, name, gen)
-            pool = NodePool(driver, name, gen, info, incomplete=incomplete, present=present, wanted=wanted)
-            if not incomplete:
-                pool.invalid = self._invalid(relevant, everything)
-            mismatch: set[int] = set()
-            entries = pool.entries
-            for sl in sorted(relevant, key=lambda s: s.name) if len(relevant) > 1 else relevant:
-                if sl.shared_counters and self.features.partitionable_devices:
-                    continue  # a counter-set slice (1.35+ forbids devices next to counters)
-                got = self._slice_entries.get(id(sl))
-                if got is None:
-                    got = self._expand(sl, info)
-                slice_entries, binding = got
-                entries += slice_entries
-                if sl.per_device_node_selection:
-                    for entry in slice_entries:
-                        dev = entry.device
-                        if not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
-                            mismatch.add(entry.index)
-                if binding:
-                    pool.binding = True
-            if mismatch:
-                pool.mismatch = frozenset(mismatch)
-            pools.append(pool)
+            pools.append(self._pool(node, driver, name, gen, relevant, everything, incomplete, present, wanted))
         if len(pools) > 1:
             pools.sort(key=lambda p: (p.binding, p.driver, p.name))
         return NodeView(node, pools, sorted(obsolete) if obsolete else obsolete)
+
+    def _pool(self, node: Node, driver: str, name: str, gen: int, relevant: list[ResourceSlice],
+              everything: list[ResourceSlice], incomplete: bool, present: int, wanted: int) -> NodePool:
+        """The pool as ``node`` sees it: ``relevant`` its slices for the node, ``everything`` all of the generation."""
+        info = self._info(driver, name, gen)
+        pool = NodePool(driver, name, gen, info, incomplete=incomplete, present=present, wanted=wanted)
+        if not incomplete:
+            pool.invalid = self._invalid(relevant, everything)
+        mismatch: set[int] = set()
+        entries = pool.entries
+        for sl in sorted(relevant, key=lambda s: s.name) if len(relevant) > 1 else relevant:
+            if sl.shared_counters and self.features.partitionable_devices:
+                continue  # a counter-set slice (1.35+ forbids devices next to counters)
+            got = self._slice_entries.get(id(sl))
+            if got is None:
+                got = self._expand(sl, info)
+            slice_entries, binding = got
+            entries += slice_entries
+            if sl.per_device_node_selection:
+                for entry in slice_entries:
+                    dev = entry.device
+                    if not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
+                        mismatch.add(entry.index)
+            if binding:
+                pool.binding = True
+        if mismatch:
+            pool.mismatch = frozenset(mismatch)
+        return pool
 
     def _invalid(self, relevant: list[ResourceSlice], everything: list[ResourceSlice]) -> str | None:
         """Upstream ``buildPool``: device names unique among the slices for the node; counter sets (from
