@@ -7,7 +7,8 @@ function of its *shape*: per usable pool its driver and device count, and per de
 allocator's order)
 
 * each selection's outcome (MATCH or the first selector that is false),
-* each request's static verdict (``Checker.blocker``: free, in use, capacity, …) where selected,
+* where selected, whether another claim holds it (with the exclusions below, that is the whole of
+  ``Checker.blocker``'s verdict on a selected device: in use, or free),
 * the ``(kind, value)`` of every attribute a claim constraint compares (``constraints.lookup``).
 
 Two nodes with one shape search the same positions in the same order, take the same number of
@@ -35,7 +36,6 @@ from kubectl_dra.alloc.result import DeviceChoice, Funnel
 from kubectl_dra.alloc.search import Checker, Outcome
 from kubectl_dra.alloc.selection import MATCH
 from kubectl_dra.model.device import implied_kind
-
 
 _ABSENT = object()
 
