@@ -369,3 +369,16 @@ def test_result_limit(count):
         assert len(result.node("node-1").results) == 32
     else:
         assert result.verdict == "error" and result.reasons[0].code == "too-many-devices"
+
+
+def test_keep_parks_the_working_structures_and_changes_nothing():
+    objects = [node("node-1"), node("node-2"), device_class()]
+    objects += [rslice([dev(f"d{i}") for i in range(2)], name=f"s{n}", node_name=f"node-{n}", pool=f"p{n}") for n in (1, 2)]
+    objects.append(claim("c", [req("r", 2)]))
+    c = cluster_of(*objects)
+    keep: list = []
+    parked = simulate(c, "claim/default/c", keep=keep).to_dict()
+    assert parked == simulate(c, "claim/default/c").to_dict()
+    [(topology, views, *_)] = keep  # one attempt: its topology and node views, kept rather than freed
+    assert [v.node.name for v in views] == ["node-1", "node-2"]
+    assert len(topology.entries) == 4

@@ -85,6 +85,39 @@ def test_progress_orders_by_stage_then_counts():
     assert furthest([a, node("a2", 5, 1, 0, 0)])["node"] == "a"  # ties keep the first
 
 
+def test_progress_of_an_all_request_needs_one_device():
+    # allocationMode All: the funnel's "needed" is "all" (a string); it needs at least one device
+    def node(name, *counts):
+        stages = [{"stage": s, "count": c} for s, c in zip(("visible", "class", "free"), counts)]
+        return {"node": name, "funnels": [{"needed": "all", "stages": stages}]}
+
+    a, b = node("a", 4, 0, 0), node("b", 4, 2, 0)
+    assert progress(b) > progress(a)
+    assert furthest([a, b])["node"] == "b"
+
+
+ALL = """apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: all-nvidia, namespace: default}
+spec:
+  devices:
+    requests:
+    - name: gpus
+      exactly: {deviceClassName: gpu.nvidia.com, allocationMode: All}
+"""
+
+
+def test_table_of_an_all_request_details_its_groups(run, tmp_path):
+    # the table used to fail with an internal error (TypeError comparing "all" with 1) when it detailed
+    # the furthest node of a group of nodes that do not fit
+    path = tmp_path / "all.yaml"
+    path.write_text(ALL)
+    r = run("explain", "--claim-file", str(path), "--demo")
+    assert r.exit_code == 0, r.stderr
+    assert "a100-mig-01: gpus=gpu-1" in r.stdout
+    assert "  in-use (2 nodes: dgx-h100-01, l40s-01)" in r.stdout.splitlines()
+
+
 def test_lint_names_the_nearest_miss(run, tmp_path):
     from kubectl_dra.kube.load import SourceOptions, load_cluster  # noqa: F401  (the demo file is the input)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
+from typing import Any
 
 from kubectl_dra.alloc import reasons as R
 from kubectl_dra.alloc.constraints import lookup
@@ -58,6 +60,7 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
         f.stages.append(Stage("class", len(usable), f"class {sel.class_name}"))
     free: list[Entry] = []
     blocked: dict[str, int] = {}
+    entries: dict[str, list[Entry]] = {}
     holders: dict[str, int] = {}
     held = checker.state.holders
     blocker = checker.blockers(spec)
@@ -68,12 +71,18 @@ def funnel(view: NodeView, pc: PreparedClaim, spec: ReqSpec, checker: Checker, u
         if why is None:
             free.append(entry)
             continue
-        blocked[why] = blocked.get(why, 0) + 1
+        if why in blocked:
+            blocked[why] += 1
+            entries[why].append(entry)
+        else:
+            blocked[why] = 1
+            entries[why] = [entry]
         if why == "in-use":
             for ref in held.get(entry.key, ()):
                 holders[ref] = holders.get(ref, 0) + 1
     f.stages.append(Stage("free", len(free), "free"))
     f.blocked = blocked
+    f.blocked_entries = entries
     f.in_use_by = holders
     applicable = [c for c in pc.constraints if _applies(c.requests, spec) and (c.match_attribute or c.distinct_attribute)]
     if applicable:
@@ -240,22 +249,22 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     node = view.node.name
     claim, request = pc.ref, spec.name
     state = checker.state
-    usable = _usable(view)
-    matching = [e for _, e in usable if spec.selection.outcome.get(e.index) == MATCH]
-    by_blocker: dict[str, list[Entry]] = {}
-    blocker = checker.blockers(spec)
-    for e in matching:
-        why = blocker(e)
-        if why is not None:
-            by_blocker.setdefault(why, []).append(e)
-    head = f"request {request}: {f.matching} devices match on node {node} but only {f.free} are free, {needed} needed"
+    # the selected devices of the usable pools (as _usable), grouped by what blocks them: as the funnel found them
+    by_blocker = f.blocked_entries if f.blocked_entries is not None else _blocked_entries(view, spec, checker)
+    matching, free = f.matching, f.free
+    head = f"request {request}: {matching} devices match on node {node} but only {free} are free, {needed} needed"
     out: list[Reason] = []
     held = by_blocker.get("in-use", [])
     if held:
-        claims: Counter[str] = Counter(ref for e in held for ref in state.holders.get(e.key, ()))
+        held_by = state.holders
+        claims: dict[str, int] = {}
+        for e in held:
+            for ref in held_by.get(e.key, ()):
+                claims[ref] = claims.get(ref, 0) + 1
         pods = {ref: state.pods.get(ref, []) for ref in claims}
         who = ", ".join(
-            f"{ref} ({n}" + (f", pod {', '.join(pods[ref])})" if pods[ref] else ")") for ref, n in claims.most_common()
+            f"{ref} ({n}" + (f", pod {', '.join(pods[ref])})" if pods[ref] else ")")
+            for ref, n in sorted(claims.items(), key=itemgetter(1), reverse=True)  # Counter.most_common()
         )
         out.append(
             Reason(
@@ -265,8 +274,8 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
                 request=request,
                 data={
                     "needed": needed,
-                    "matching": f.matching,
-                    "free": f.free,
+                    "matching": matching,
+                    "free": free,
                     "claims": dict(claims),
                     "pods": pods,
                     "devices": [e.id for e in held],
@@ -341,6 +350,28 @@ def _blocked_reasons(view: NodeView, pc: PreparedClaim, spec: ReqSpec, f: Funnel
     return out
 
 
+def _blocked_entries(view: NodeView, spec: ReqSpec, checker: Checker) -> dict[str, list[Entry]]:
+    """The selected devices of the node's usable pools that cannot be picked, by why (``Checker.blocker``)."""
+    get_outcome = spec.selection.outcome.get
+    by_blocker: dict[str, list[Entry]] = {}
+    blocker = checker.blockers(spec)
+    for p in view.pools:
+        if not p.usable:
+            continue
+        mismatch = p.mismatch
+        for e in p.entries:
+            if get_outcome(e.index) != MATCH or (mismatch and e.index in mismatch):
+                continue
+            why = blocker(e)
+            if why is not None:
+                have = by_blocker.get(why)
+                if have is None:
+                    by_blocker[why] = [e]
+                else:
+                    have.append(e)
+    return by_blocker
+
+
 def _pool_reasons(view: NodeView, spec: ReqSpec, claim: str) -> list[Reason]:
     out = []
     for p in view.pools:
@@ -412,11 +443,12 @@ def why_not(
     claims: list[PreparedClaim],
     fs: list[Funnel],
     checker: Checker,
-    drivers_of: dict[int, set[str]],
+    drivers_of: Any,
 ) -> list[Reason]:
     """Reasons for a failed search on this node (no fatal error, budget not exhausted).
 
-    ``drivers_of``: id(selection) -> drivers its class admits (see ``class_drivers``).
+    ``drivers_of``: id(selection) -> drivers its class admits (see ``class_drivers``), read with ``get``
+    (a dict, or the simulator's lazily computed one).
     """
     out: list[Reason] = []
     by_key = {(f.claim, f.request): f for f in fs}
@@ -670,21 +702,30 @@ def progress(node: dict) -> tuple:
     keys = []
     for funnel in node.get("funnels") or []:
         needed = funnel.get("needed")
-        needed = 1 if needed is None else max(needed, 1)
+        # "all" (allocationMode All) or absent: at least one device must get through, as in cross_node
+        needed = max(needed, 1) if isinstance(needed, int) and not isinstance(needed, bool) else 1
         counts = [s.get("count", 0) for s in funnel.get("stages", [])]
-        passed = next((i for i, c in enumerate(counts) if c < needed), len(counts))
+        passed = len(counts)
+        for i, c in enumerate(counts):
+            if c < needed:
+                passed = i
+                break
         # then the counts from the stage that failed back to the first: more devices got further
-        back = counts[:passed + 1][::-1]
-        keys.append((passed, tuple(min(c, needed) for c in back), tuple(back)))
+        back = counts[passed::-1]
+        keys.append((passed, tuple([c if c < needed else needed for c in back]), tuple(back)))
     if not keys:
         return ((0, (), ()),)
-    return tuple(sorted(keys))  # the worst funnel first: a node is as far as its weakest request
+    if len(keys) > 1:
+        keys.sort()
+    return tuple(keys)  # the worst funnel first: a node is as far as its weakest request
 
 
 def furthest(group: list[dict]) -> dict:
     """The node of ``group`` (NodeResult dicts) that got furthest; ties keep the first (by name)."""
     best = group[0]
+    best_progress = progress(best)
     for n in group[1:]:
-        if progress(n) > progress(best):
-            best = n
+        got = progress(n)
+        if got > best_progress:
+            best, best_progress = n, got
     return best

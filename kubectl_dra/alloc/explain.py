@@ -55,10 +55,12 @@ class ExplainRequest:
 @dataclass
 class ExplainReport:
     """The answer: ``data`` (``SimulationResult.to_dict()`` plus ``lint`` findings) and whether
-    it fits nowhere (``explain`` then exits 7)."""
+    it fits nowhere (``explain`` then exits 7). ``keep``: the simulation and its working structures,
+    for a caller that keeps the report alive to the end of the process rather than free them."""
 
     data: dict
     verdict: str
+    keep: list = field(default_factory=list, repr=False)
 
     @property
     def unsatisfiable(self) -> bool:
@@ -85,11 +87,16 @@ def explain(cluster: Cluster, request: ExplainRequest, unapplied: Sequence[Any] 
     features, features_reason = simulated_features(cluster, request.features)
     from kubectl_dra.console import Spinner
 
+    keep: list = []
     with Spinner("simulating the allocator", delay=1.0) as spinner:  # long searches show progress on a terminal
+        def progress(i: int, n: int) -> None:
+            spinner.text = f"simulating the allocator: node {i + 1} of {n}"
+
         result = simulate(cluster, subject, nodes=[request.node] if request.node else None,
                           namespace_labels=namespace_labels(cluster), unapplied=bool(request.claim_files),
                           features=features,
-                          progress=lambda i, n: setattr(spinner, "text", f"simulating the allocator: node {i + 1} of {n}"))  # fmt: skip
+                          progress=progress if spinner.enabled() else None,  # not on a terminal: no text to update
+                          keep=keep)
     if features_reason is not None:
         result.reasons.append(features_reason)
     timing.mark("simulated")
@@ -99,7 +106,8 @@ def explain(cluster: Cluster, request: ExplainRequest, unapplied: Sequence[Any] 
     data = result.to_dict()
     if findings:
         data["lint"] = [f.to_dict() for f in findings]
-    return ExplainReport(data, result.verdict)
+    keep.append(result)
+    return ExplainReport(data, result.verdict, keep)
 
 
 def _subject(cluster: Cluster, request: ExplainRequest, ns: str) -> str:

@@ -181,6 +181,8 @@ class Topology:
                 self.shared.append(sl)
         self.entries: list[Entry] = []
         self._entry_of: dict[int, Entry] = {}
+        #: id(slice) -> its entries, and whether a device has binding conditions
+        self._slice_entries: dict[int, tuple[list[Entry], bool]] = {}
         self._infos: dict[tuple[str, str, int], PoolInfo] = {}
 
     # ---------------------------------------------------------------- node names
@@ -206,11 +208,18 @@ class Topology:
         return False  # unknown future node selection
 
     def view(self, node: Node) -> NodeView:
+        mine = self.by_node.get(node.name, ())
+        if not self.shared and len(mine) == 1 and mine[0].slice_count == 1 and not mine[0].shared_counters:
+            # the usual node: one slice of its own, a complete pool by itself, nothing shared
+            sl = mine[0]
+            return NodeView(node, [self._pool(node, sl.driver, sl.pool, sl.generation, mine, mine, False, 1, 1)], [])
         grouped: dict[tuple[str, str], list[ResourceSlice]] = {}
         # upstream Allocate: the node's own slices, then those without a nodeName or with counters
-        for_node = [*(s for s in self.by_node.get(node.name, ()) if not s.shared_counters), *self.shared]
-        for sl in for_node:
-            if not self._relevant(sl, node):
+        own = [s for s in mine if not s.shared_counters]
+        count = len(own)
+        for i, sl in enumerate([*own, *self.shared] if self.shared else own):
+            # the node's own slices name it (by_node is keyed by nodeName): relevant
+            if i >= count and not self._relevant(sl, node):
                 continue
             key = (sl.driver, sl.pool)
             have = grouped.get(key)
@@ -234,30 +243,54 @@ class Topology:
                 everything = [s for s in all_slices if s.generation == gen]
                 present = len(everything)
                 incomplete = present != wanted
-            info = self._info(driver, name, gen)
-            pool = NodePool(driver, name, gen, info, incomplete=incomplete, present=present, wanted=wanted)
-            if not incomplete:
-                pool.invalid = self._invalid(relevant, everything)
-            mismatch: set[int] = set()
-            for sl in sorted(relevant, key=lambda s: s.name):
-                if sl.shared_counters and self.features.partitionable_devices:
-                    continue  # a counter-set slice (1.35+ forbids devices next to counters)
-                for dev in sl.devices:
-                    entry = self._entry(dev, sl, info)
-                    pool.entries.append(entry)
-                    if sl.per_device_node_selection and not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
+            pools.append(self._pool(node, driver, name, gen, relevant, everything, incomplete, present, wanted))
+        if len(pools) > 1:
+            pools.sort(key=lambda p: (p.binding, p.driver, p.name))
+        return NodeView(node, pools, sorted(obsolete) if obsolete else obsolete)
+
+    def _pool(self, node: Node, driver: str, name: str, gen: int, relevant: list[ResourceSlice],
+              everything: list[ResourceSlice], incomplete: bool, present: int, wanted: int) -> NodePool:
+        """The pool as ``node`` sees it: ``relevant`` its slices for the node, ``everything`` all of the generation."""
+        info = self._info(driver, name, gen)
+        pool = NodePool(driver, name, gen, info, incomplete=incomplete, present=present, wanted=wanted)
+        if not incomplete:
+            pool.invalid = self._invalid(relevant, everything)
+        mismatch: set[int] = set()
+        entries = pool.entries
+        for sl in sorted(relevant, key=lambda s: s.name) if len(relevant) > 1 else relevant:
+            if sl.shared_counters and self.features.partitionable_devices:
+                continue  # a counter-set slice (1.35+ forbids devices next to counters)
+            got = self._slice_entries.get(id(sl))
+            if got is None:
+                got = self._expand(sl, info)
+            slice_entries, binding = got
+            entries += slice_entries
+            if sl.per_device_node_selection:
+                for entry in slice_entries:
+                    dev = entry.device
+                    if not node_matches(node, dev.node_name, dev.all_nodes, dev.node_selector):
                         mismatch.add(entry.index)
-                    if dev.binding_conditions:
-                        pool.binding = True
+            if binding:
+                pool.binding = True
+        if mismatch:
             pool.mismatch = frozenset(mismatch)
-            pools.append(pool)
-        pools.sort(key=lambda p: (p.binding, p.driver, p.name))
-        return NodeView(node, pools, sorted(obsolete))
+        return pool
 
     def _invalid(self, relevant: list[ResourceSlice], everything: list[ResourceSlice]) -> str | None:
         """Upstream ``buildPool``: device names unique among the slices for the node; counter sets (from
         the counter-set slices for the node) unique; every consumed counter set and counter defined, first
         in the slices for the node, then in the other slices of the pool."""
+        if len(relevant) == 1 and len(everything) == 1 and not relevant[0].shared_counters:
+            # one slice, no counter sets: valid when its device names are unique and none consumes counters
+            devices = relevant[0].devices
+            names = set()
+            for d in devices:
+                if d.consumes_counters:
+                    break
+                names.add(d.name)
+            else:
+                if len(names) == len(devices):
+                    return None
         partitionable = self.features.partitionable_devices
         relevant = sorted(relevant, key=lambda s: s.name)
         device_slices = [s for s in relevant if not (partitionable and s.shared_counters)]
@@ -273,7 +306,9 @@ class Topology:
         key = (driver, name, gen)
         info = self._infos.get(key)
         if info is None:
-            slices = sorted((s for s in self.by_pool.get((driver, name), []) if s.generation == gen), key=lambda s: s.name)
+            slices = [s for s in self.by_pool.get((driver, name), ()) if s.generation == gen]
+            if len(slices) > 1:
+                slices.sort(key=lambda s: s.name)
             info = PoolInfo(driver, name, gen, slices)
             self._validate(info)
             self._infos[key] = info
@@ -292,6 +327,22 @@ class Topology:
                 info.counter_sets[set_name] = {
                     str(c): quantity(v.get("value", "0") if isinstance(v, dict) else v) for c, v in counters.items()
                 }
+
+    def _expand(self, sl: ResourceSlice, info: PoolInfo) -> tuple[list[Entry], bool]:
+        """The slice's devices as entries (created once) and whether one has binding conditions."""
+        if self.rules:
+            got = [self._entry(dev, sl, info) for dev in sl.devices]
+        else:  # _entry without taint rules, in one go: 40,000 devices
+            base = len(self.entries)
+            got = [Entry(base + i, dev, sl, info, tuple(dev.taints)) for i, dev in enumerate(sl.devices)]
+            self.entries += got
+        binding = False
+        for dev in sl.devices:
+            if dev.binding_conditions:
+                binding = True
+                break
+        found = self._slice_entries[id(sl)] = (got, binding)
+        return found
 
     def _entry(self, dev: Device, sl: ResourceSlice, info: PoolInfo) -> Entry:
         entry = self._entry_of.get(id(dev))

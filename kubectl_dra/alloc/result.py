@@ -108,6 +108,8 @@ class Funnel:
     #: matching devices in pools that cannot be used (incomplete, invalid)
     in_unusable_pools: int = 0
     chosen: int = 0
+    #: the blocked devices behind ``blocked`` (alloc Entries by why), for the reasons; not in ``to_dict``
+    blocked_entries: dict[str, list[Any]] | None = field(default=None, compare=False, repr=False)
 
     def count(self, stage: str) -> int:
         found = [s.count for s in self.stages if s.stage == stage]

@@ -70,8 +70,13 @@ class ExpressionCache:
     def evaluate(self, expression: str, entries: Sequence[Entry]) -> dict[int, cel.Result]:
         done = self._results.setdefault(expression, {})
         todo = []
+        allowed = _ALL_KINDS if self._list_type_attributes else _SCALAR_KINDS
         for e in entries:
             if e.index in done:
+                continue
+            kinds = e.device.attribute_kinds
+            if not kinds or allowed.issuperset(kinds.values()):
+                todo.append(e)  # unsupported_attribute: None
                 continue
             error = self._unsupported_error(e)
             if error is not None:

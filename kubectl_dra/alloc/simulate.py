@@ -41,6 +41,7 @@ from kubectl_dra.alloc.result import (
 )
 from kubectl_dra.alloc.search import DEFAULT_BUDGET, Checker, NodeSearch, node_selector
 from kubectl_dra.alloc.selection import ExpressionCache
+from kubectl_dra.alloc.shapes import ShapeCache
 from kubectl_dra.alloc.state import build_state
 from kubectl_dra.model.claim import Node, Pod
 from kubectl_dra.model.cluster import Cluster
@@ -59,6 +60,7 @@ def simulate(
     namespace_labels: Callable[[str], dict | None] | None = None,
     unapplied: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    keep: list | None = None,
 ) -> SimulationResult:
     """Simulate allocating ``claims`` on every candidate node.
 
@@ -73,12 +75,15 @@ def simulate(
     The whole simulation has a budget too (``OVERALL_BUDGET_NODES`` node budgets): nodes it does not
     reach are reported ``search-cut-short`` and, when none of the others fits, the verdict is
     ``undecided``, never ``unallocatable``. ``progress(i, n)`` is called before node i of n.
+    ``keep``: a list the caller keeps alive to the end of the process (which exits without tearing
+    it down): the simulation parks its working structures there instead of freeing them one by one
+    (~10 ms at 40,000 devices).
     """
     enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small records: the cyclic GC would only cost time here
     try:
         tracker = _Overall(budget * OVERALL_BUDGET_NODES, progress)
-        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied, tracker)
+        return _simulate(cluster, claims, nodes, budget, features, namespace_labels, unapplied, tracker, keep)
     finally:
         if enabled:
             gc.enable()
@@ -93,6 +98,7 @@ def _simulate(
     namespace_labels: Callable[[str], dict | None] | None = None,
     unapplied: bool = False,
     tracker: "_Overall | None" = None,
+    keep: list | None = None,
 ) -> SimulationResult:
     tracker = tracker or _Overall(budget * OVERALL_BUDGET_NODES, None)
     inputs, found, pod = resolve(cluster, claims)
@@ -100,7 +106,7 @@ def _simulate(
     found.extend(admin_access_reasons(inputs, namespace_labels, unapplied))
     if features.binding_conditions:
         found.extend(reservation_reasons(inputs, pod))
-    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set(), tracker)
+    result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, set(), tracker, keep)
     # kube-scheduler's PostFilter (DynamicResources.PostFilter): when the pod fits nowhere and one of
     # its claims is allocated, reserved by no other pod and not usable on some node that was tried,
     # it deallocates that claim and schedules the pod again (it picks one such claim at random per
@@ -112,7 +118,10 @@ def _simulate(
             break
         deallocated.append(victim)
         inputs = [_deallocate(ci) if ci is victim else ci for ci in inputs]
-        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated}, tracker)
+        if keep is not None:
+            keep.append(result)
+        result = _attempt(cluster, inputs, list(found), pod, nodes, budget, features, {ci.ref for ci in deallocated}, tracker,
+                          keep)
     for ci in deallocated:
         where = sorted(names_in_selector(ci.node_selector))
         result.reasons.append(
@@ -161,6 +170,7 @@ def _attempt(
     features: Features,
     deallocated: set[str],
     tracker: "_Overall | None" = None,
+    keep: list | None = None,
 ) -> SimulationResult:
     """One scheduling attempt: PreFilter checks, then every candidate node."""
     tracker = tracker or _Overall(budget * OVERALL_BUDGET_NODES, None)
@@ -215,17 +225,17 @@ def _attempt(
         drivers_by_pool.setdefault(sl.pool, set()).add(sl.driver)
     checker = Checker(state, features, frozenset(n for n, d in drivers_by_pool.items() if len(d) > 1))
     known_drivers = {sl.driver for sl in cluster.slices}
-    drivers_of = {
-        id(spec.selection): diagnose.class_drivers(spec, topology.entries, known_drivers)
-        for pc in prepared
-        for spec in pc.specs()
-    }
+    drivers_of = _ClassDrivers(prepared, topology.entries, known_drivers)
     allocated = [ci for ci in inputs if not ci.pending]
+    shapes = ShapeCache(prepared, checker) if prepared else None
+    errors = any(spec.selection.errors for pc in prepared for spec in pc.specs())
     for index, view in enumerate(views):
         if tracker.progress is not None:
             tracker.progress(index, len(views))
-        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker))
+        result.nodes.append(_node(view, prepared, allocated, checker, budget, drivers_of, tracker, shapes, errors))
     diagnose.cross_node(result.nodes, prepared, topology.entries)
+    if keep is not None:
+        keep.append((topology, views, checker, shapes, cache, preparer, state))
     if excluded:
         result.nodes.extend(NodeResult(name, False, reasons=[why]) for name, why in excluded.items())
         rank = {name: i for i, name in enumerate(order)}
@@ -246,6 +256,24 @@ def _attempt(
         )
     result.verdict = _verdict(result, bool(prepared))
     return result
+
+
+class _ClassDrivers:
+    """id(selection) -> the drivers its class admits (``diagnose.class_drivers`` over every device the
+    candidate nodes see), computed on first use: only a node where a request matches too few devices asks."""
+
+    def __init__(self, prepared: list[PreparedClaim], entries: list, known_drivers: set[str]) -> None:
+        self._prepared, self._entries, self._known = prepared, entries, known_drivers
+        self._drivers: dict[int, set[str]] | None = None
+
+    def get(self, key: int, default: set[str]) -> set[str]:
+        if self._drivers is None:
+            self._drivers = {
+                id(spec.selection): diagnose.class_drivers(spec, self._entries, self._known)
+                for pc in self._prepared
+                for spec in pc.specs()
+            }
+        return self._drivers.get(key, default)
 
 
 def _candidate_nodes(
@@ -319,11 +347,14 @@ def _node(
     allocated: list[ClaimInput],
     checker: Checker,
     budget: int,
-    drivers_of: dict[int, set[str]],
+    drivers_of: "_ClassDrivers | dict[int, set[str]]",
     tracker: "_Overall | None" = None,
+    shapes: ShapeCache | None = None,
+    cel_errors: bool = True,
 ) -> NodeResult:
+    """``cel_errors``: False when no selector failed with a CEL runtime error on any device."""
     node = view.node.name
-    reasons = _allocated_reasons(view.node, allocated)
+    reasons = _allocated_reasons(view.node, allocated) if allocated else []
     allocated_ok = not any(r.blocking for r in reasons)
     if not prepared:
         return NodeResult(node, allocated_ok, reasons=reasons, pending_fit=True)
@@ -331,10 +362,18 @@ def _node(
     if node_budget <= 0:
         reasons.append(tracker.cut_short(node, searched=False))
         return NodeResult(node, False, reasons=reasons)
-    outcome = NodeSearch(view, prepared, checker, node_budget).run()
+    # nodes that look alike to the allocator share one search and one funnel count (alloc/shapes.py)
+    shape = shapes.key(view) if shapes is not None else None
+    replayed = shapes.replay(shape, view, node_budget) if shape is not None else None  # type: ignore[union-attr]
+    if replayed is not None:
+        outcome, funnels = replayed
+    else:
+        outcome = NodeSearch(view, prepared, checker, node_budget).run()
+        funnels = diagnose.funnels(view, prepared, checker, outcome)
+        if shape is not None:
+            shapes.store(shape, view, outcome, funnels)  # type: ignore[union-attr]
     if tracker is not None:
         tracker.left -= outcome.steps
-    funnels = diagnose.funnels(view, prepared, checker, outcome)
     if outcome.fatal is not None:
         reasons.append(outcome.fatal)
     elif outcome.budget_exceeded and node_budget < budget:
@@ -354,8 +393,10 @@ def _node(
         )
     elif not outcome.success:
         reasons.extend(diagnose.why_not(view, prepared, funnels, checker, drivers_of))
-    reasons.extend(diagnose.cel_errors(view, prepared, outcome.reached, {r.message for r in reasons}))
-    reasons.sort(key=lambda r: _RANK.get(r.status, 9))
+    if cel_errors:
+        reasons.extend(diagnose.cel_errors(view, prepared, outcome.reached, {r.message for r in reasons}))
+    if len(reasons) > 1:
+        reasons.sort(key=lambda r: _RANK.get(r.status, 9))
     result = NodeResult(
         node,
         outcome.success and allocated_ok and outcome.fatal is None,

@@ -27,6 +27,26 @@ def quantity(text: object) -> Quantity:
         return Quantity.parse("0")
 
 
+class ReservedPods:
+    """claim ref -> the pods it is reserved for (``get`` only), each list made on first use: reasons
+    name the pods of a few holders, 10,000 claims need not all be read."""
+
+    __slots__ = ("_claims", "_pods")
+
+    def __init__(self) -> None:
+        self._claims: dict[str, Claim] = {}
+        self._pods: dict[str, list[str]] = {}
+
+    def get(self, ref: str, default: list[str] | None = None) -> list[str] | None:
+        pods = self._pods.get(ref)
+        if pods is None:
+            claim = self._claims.get(ref)
+            if claim is None:
+                return default
+            pods = self._pods[ref] = claim.reserved_pods
+        return pods
+
+
 @dataclass
 class AllocatedState:
     #: device -> claims holding it exclusively
@@ -38,7 +58,7 @@ class AllocatedState:
     #: device -> claims with admin access to it (not allocations)
     admins: dict[DevKey, list[str]] = field(default_factory=dict)
     #: claim ref -> pods it is reserved for
-    pods: dict[str, list[str]] = field(default_factory=dict)
+    pods: ReservedPods = field(default_factory=ReservedPods)
 
     def allocated(self, key: DevKey) -> bool:
         """Held exclusively or shared (upstream ``IsDeviceAllocated``)."""
@@ -47,12 +67,13 @@ class AllocatedState:
 
 def build_state(claims: list[Claim], features: Features) -> AllocatedState:
     state = AllocatedState()
+    reserved = state.pods._claims
     for claim in claims:
         if not claim.allocated:
             continue
         ref = claim.ref
         if claim.reserved_for:
-            state.pods[ref] = claim.reserved_pods
+            reserved[ref] = claim
         for result in claim.results:
             key = (result.driver, result.pool, result.device)
             if result.admin_access:

@@ -86,6 +86,7 @@ def explain(
     flush_warnings(cluster)
     unapplied = read_claim_manifests(request.claim_files, request.namespace or cluster.namespace) if claim_file else []
     report = explain_claims(cluster, request, unapplied)
+    keep_alive(report)  # its data and the simulation's structures: never torn down one by one
     emit(output, data=lambda: report.data, table=lambda wide: explain_text(report.data))
     if report.unsatisfiable:
         raise typer.Exit(int(ExitCode.UNSATISFIABLE))
