@@ -549,11 +549,13 @@ def cel_errors(view: NodeView, claims: list[PreparedClaim], reached: set[tuple[i
 
 import re as _re
 
+from kubectl_dra.lazyre import Pattern as _Pattern
+
 _Q = r"""["']([^"'\\]+)["']"""
-_CAPACITY_CMP = _re.compile(
+_CAPACITY_CMP = _Pattern(
     rf"device\.capacity\[\s*{_Q}\s*\]\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*{_Q}\s*\])\s*\.\s*"
     rf"(?:compareTo\(\s*quantity\(\s*{_Q}\s*\)\s*\)\s*(>=|>|<=|<)\s*0|(isGreaterThan|isLessThan)\(\s*quantity\(\s*{_Q}\s*\)\s*\))")
-_ATTRIBUTE_CMP = _re.compile(
+_ATTRIBUTE_CMP = _Pattern(
     rf"device\.attributes\[\s*{_Q}\s*\]\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*{_Q}\s*\])\s*(>=|>|<=|<)\s*(-?[0-9]+)(?![0-9.])")
 
 

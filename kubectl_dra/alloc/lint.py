@@ -30,6 +30,7 @@ from typing import Any
 from kubectl_dra import cel
 from kubectl_dra.admission import admit
 from kubectl_dra.alloc.severity import ERROR, WARNING, lint_severity
+from kubectl_dra.lazyre import Pattern as _Pattern
 from kubectl_dra.model.claim import ClaimSpec, DeviceClass, SubRequest
 from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.device import Device
@@ -58,7 +59,7 @@ class Finding:
 # ---------------------------------------------------------------------- expression references
 
 _Q = r"""(?:"([^"\\]*)"|'([^'\\]*)')"""
-_ACCESS = re.compile(
+_ACCESS = _Pattern(
     r"device\s*\.\s*(attributes|capacity)\s*\[\s*" + _Q + r"\s*\]\s*"
     r"(?:(\.\??)\s*([A-Za-z_]\w*)(?!\s*\()|\[\s*(\??)\s*" + _Q + r"\s*\])"
 )

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
+from kubectl_dra.lazyre import Pattern as _Pattern
+
 #: the fields of the ``device`` variable
 DEVICE_FIELDS = ("driver", "attributes", "capacity", "allowMultipleAllocations")
 
-_STRING_RE = re.compile(
-    r"""(?:[rR])?(?:\"\"\"(?:\\.|[^\\])*?\"\"\"|'''(?:\\.|[^\\])*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')""",
-    re.DOTALL,
-)
+_STRING = r"""(?:[rR])?(?:\"\"\"(?:\\.|[^\\])*?\"\"\"|'''(?:\\.|[^\\])*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')"""
+_STRING_RE = _Pattern(_STRING, re.DOTALL)
 _ESCAPES = {
     "n": "\n",
     "t": "\t",
@@ -47,8 +47,8 @@ def string_literals(expression: str) -> tuple[set[str], str]:
 
 # ------------------------------------------------------- which keys can matter
 
-_TOKEN_RE = re.compile(
-    r"(?P<str>" + _STRING_RE.pattern + r")"
+_TOKEN_RE = _Pattern(
+    r"(?P<str>" + _STRING + r")"
     + r"""|(?P<comment>//[^\n]*)|(?P<space>\s+)|(?P<ident>[A-Za-z_]\w*)|(?P<num>\d[\w.]*)"""
     + r"""|(?P<op>\.\?|\[\?|&&|\|\||[=!<>]=|.)""",
     re.DOTALL,
@@ -72,7 +72,7 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
 
 
 _DOMAIN_LISTS = {"attributes": "draAttributeDomains", "capacity": "draCapacityDomains"}
-OPTIONAL_DOMAIN_RE = re.compile(r"device\s*\.\s*(attributes|capacity)\s*(\[\s*\?|\.\s*\?)")
+OPTIONAL_DOMAIN_RE = _Pattern(r"device\s*\.\s*(attributes|capacity)\s*(\[\s*\?|\.\s*\?)")
 
 
 def membership_rewrite(expression: str) -> str | None:

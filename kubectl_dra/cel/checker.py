@@ -27,6 +27,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_dra.lazyre import Pattern as _Pattern
+
 # ------------------------------------------------------------------ protobuf wire format
 
 
@@ -324,7 +326,7 @@ def issue(expression: str, offset: int, message: str) -> str:
 # ------------------------------------------------------------------ literal validators
 
 
-_DURATION_RE = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
+_DURATION_RE = _Pattern(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
 
 
 def valid_duration(text: str) -> bool:
@@ -340,7 +342,7 @@ def valid_duration(text: str) -> bool:
     return total <= 9223372036854775807
 
 
-_TS_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_TS_RE = _Pattern(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def valid_timestamp(text: str) -> bool:
@@ -432,8 +434,8 @@ def _check_env() -> Any:
 
 #: ``has(device.<field>)``: cel-cpp resolves the qualified variable instead of testing the field; Kubernetes'
 #: device map always has its four fields, so for checking the test is ``true`` (same width, same positions)
-_HAS_FIELD_RE = re.compile(r"\bhas\s*\(\s*device\s*\.\s*(driver|attributes|capacity|allowMultipleAllocations)\s*\)")
-_SELECT_ERR_RE = re.compile(r"expression of type 'kubernetes\.DRADevice' cannot be the operand of a select operation")
+_HAS_FIELD_RE = _Pattern(r"\bhas\s*\(\s*device\s*\.\s*(driver|attributes|capacity|allowMultipleAllocations)\s*\)")
+_SELECT_ERR_RE = _Pattern(r"expression of type 'kubernetes\.DRADevice' cannot be the operand of a select operation")
 
 
 def _for_checking(expression: str, blanked: str) -> str:
@@ -746,8 +748,8 @@ _RE2_WORDS = (
     ("invalid perl operator", "invalid or unsupported Perl syntax"),
     ("invalid repetition size", "invalid repeat count"),
 )
-_RE2_TO_GO = tuple((re.compile(re.escape(re2) + r": (.*)$", re.S), go + ": `{0}`") for re2, go in _RE2_WORDS) + (
-    (re.compile(r"trailing \\$", re.S), "trailing backslash at end of expression: ``"),
+_RE2_TO_GO = tuple((_Pattern(re.escape(re2) + r": (.*)$", re.S), go + ": `{0}`") for re2, go in _RE2_WORDS) + (
+    (_Pattern(r"trailing \\$", re.S), "trailing backslash at end of expression: ``"),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from kubectl_dra.errors import DraError, UsageError
+from kubectl_dra.lazyre import Pattern as _Pattern
 
 
 class CelError(DraError):
@@ -21,9 +22,9 @@ class CelRuntimeError(CelError):
 
 
 
-_NOT_FOUND_RE = re.compile(r'Key not found in map\s*:\s*"?(.*?)"?\s*$', re.DOTALL)
-STATUS_RE = re.compile(r"^[A-Z_]+: ")
-_NO_OVERLOAD_RE = re.compile(r"^No matching overloads found\s*:?\s*", re.IGNORECASE)
+_NOT_FOUND_RE = _Pattern(r'Key not found in map\s*:\s*"?(.*?)"?\s*$', re.DOTALL)
+STATUS_RE = _Pattern(r"^[A-Z_]+: ")
+_NO_OVERLOAD_RE = _Pattern(r"^No matching overloads found\s*:?\s*", re.IGNORECASE)
 
 
 def error_text(message: str) -> str:

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_dra.lazyre import Pattern as _Pattern
 from kubectl_dra.model.device import STANDARD_DOMAIN
 from kubectl_dra.model.quantity import Quantity, QuantityError
 from kubectl_dra.model.semver import Version, VersionError
@@ -85,12 +86,12 @@ _OPS_BY_KIND = {
 _CEL_RESERVED = frozenset(
     ["true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"]
 )
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
-_DOMAIN = re.compile(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
-_INT = re.compile(r"[-+]?[0-9]+\Z")
-_SUFFIXED_QUANTITY = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)\Z")
-_BYTE_SUFFIX = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([kKMGTPE])(i?)B\Z")
-_VERSIONISH = re.compile(r"v?[0-9]+(\.[0-9]+){0,2}\Z")
+_IDENT = _Pattern(r"[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
+_DOMAIN = _Pattern(r"(?=.{1,63}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_INT = _Pattern(r"[-+]?[0-9]+\Z")
+_SUFFIXED_QUANTITY = _Pattern(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)\Z")
+_BYTE_SUFFIX = _Pattern(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([kKMGTPE])(i?)B\Z")
+_VERSIONISH = _Pattern(r"v?[0-9]+(\.[0-9]+){0,2}\Z")
 _VERSION_NAMES = frozenset({"cudaComputeCapability"})
 
 
