@@ -749,3 +749,13 @@ def test_parse_cache_returns_equal_immutable_values():
     a = P("80Gi")
     b = P("80Gi")
     assert a == b and str(a) == str(b) == "80Gi"
+
+
+def test_value_is_computed_once_and_the_quantity_stays_immutable():
+    from fractions import Fraction
+
+    q = Quantity.parse("39.5Gi")
+    assert q.value == Fraction(79, 2) * 2**30 and q.value is q.value  # near misses read it per device
+    assert Quantity.parse("1.5").value == Fraction(3, 2) and Quantity.parse("-25m").value == Fraction(-1, 40)
+    with pytest.raises(AttributeError, match="Quantity is immutable"):
+        q._value = Fraction(1)

@@ -110,18 +110,24 @@ class Published:
         self.attrs: dict[str, Counter[str]] = {}
         self.cap_devices: Counter[str] = Counter()
         self.caps: dict[str, Counter[str]] = {}
+        # devices publish a handful of distinct name lists: count each list once, times its devices
+        # (the lists in order of first appearance, so every Counter fills in the order a walk would)
+        shapes: dict[tuple, int] = {}
         for dev in devices:
-            for fld, names, per_domain, count in (
-                ("a", dev.attributes, self.attrs, self.attr_devices),
-                ("c", dev.capacity, self.caps, self.cap_devices),
+            shape = (tuple(dev.attributes), tuple(dev.capacity))
+            shapes[shape] = shapes.get(shape, 0) + 1
+        for (attribute_names, capacity_names), n in shapes.items():
+            for names, per_domain, count in (
+                (attribute_names, self.attrs, self.attr_devices),
+                (capacity_names, self.caps, self.cap_devices),
             ):
-                domains = set()
+                domains = {}
                 for qualified in names:
                     domain, _, ident = qualified.rpartition("/")
-                    per_domain.setdefault(domain, Counter())[ident] += 1
-                    domains.add(domain)
+                    per_domain.setdefault(domain, Counter())[ident] += n
+                    domains[domain] = None
                 for d in domains:
-                    count[d] += 1
+                    count[d] += n
         self.drivers = sorted({d.driver for d in devices})
 
 

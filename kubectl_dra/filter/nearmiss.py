@@ -131,27 +131,51 @@ def threshold_miss(candidates: Sequence, value_of: Callable[[Any], Any], shown_o
     ``value_of(device)``: the comparable value (a Fraction for quantities, an int, a Version) or None;
     ``shown_of(device)``: the value as printed ("39.5Gi"); ``wanted``: the threshold's value.  Used for
     filter terms (near_misses) and for CEL selectors' thresholds (explain, lint)."""
+    # devices publish a handful of distinct values: decide each value once (Fraction arithmetic is slow)
+    # (keyed by the value object: value_of hands out one object per distinct published text, and a
+    # Fraction's hash is computed anew on every lookup)
+    facts: dict[int, tuple[Any, tuple[bool, bool, Any]]] = {}
+
+    def facts_of(value: Any) -> tuple[bool, bool, Any]:
+        """(passes the threshold, near it, distance to it)"""
+        known = facts.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        passes = _passes(op, value, wanted)
+        answer = (passes, False, None) if passes else (False, _near(value, wanted, tolerance), _distance(value, wanted))
+        facts[id(value)] = (value, answer)  # the value is kept alive: its id is not reused meanwhile
+        return answer
+
     scored = []
     for view in candidates:
         value = value_of(_device(view))
-        if value is None or _passes(op, value, wanted):
+        if value is None:
             continue
-        if not nothing_matched and not _near(value, wanted, tolerance):
+        passes, near, distance = facts_of(value)
+        if passes or (not nothing_matched and not near):
             continue
-        scored.append((_distance(value, wanted), value, view))
+        scored.append((distance, value, view))
     if not scored:
         return None
-    scored.sort(key=lambda s: s[0])
+    # sorted by distance, stable: rank the distinct distances once, then sort by rank
+    # (by object: a value's distance is one object, see facts_of; equal distances share a rank)
+    ranks: dict[int, int] = {}
+    previous, rank = None, -1
+    for d in sorted({id(s[0]): s[0] for s in scored}.values()):
+        if rank < 0 or d != previous:
+            previous, rank = d, rank + 1
+        ranks[id(d)] = rank
+    scored.sort(key=lambda s: ranks[id(s[0])])
     values = None
     if nothing_matched:
-        if any(_near(s[1], wanted, tolerance) for s in scored):
-            scored = [s for s in scored if _near(s[1], wanted, tolerance)]
+        if any(facts_of(s[1])[1] for s in scored):
+            scored = [s for s in scored if facts_of(s[1])[1]]
         else:
             # nothing near: the three closest values (the suggestion admits the closest of them)
-            distances = list(dict.fromkeys(s[0] for s in scored))[:3]
-            values = [s[1] for s in scored if s[0] == distances[0]]
-            scored = [s for s in scored if s[0] in distances]
-    near = all(_near(s[1], wanted, tolerance) for s in scored)
+            closest = sorted({ranks[id(s[0])] for s in scored})[:3]
+            values = [s[1] for s in scored if ranks[id(s[0])] == closest[0]]
+            scored = [s for s in scored if ranks[id(s[0])] in closest]
+    near = all(facts_of(s[1])[1] for s in scored)
     values = values if values is not None else [s[1] for s in scored]
     return NearMiss(
         term=f"{name}{op}{threshold}", name=name, op=op, threshold=threshold,

@@ -148,7 +148,7 @@ class Quantity:
     the same value and hashes like it.
     """
 
-    __slots__ = ("_e", "_fmt", "_gi", "_m", "_s", "_str")
+    __slots__ = ("_e", "_fmt", "_gi", "_m", "_s", "_str", "_value")
 
     _m: int  # value == _m * 10**_e, _m has no trailing zeros (0 -> exponent 0)
     _e: int
@@ -158,6 +158,7 @@ class Quantity:
     _gi: int | None
     _s: str | None  # the input text, where Go's ParseQuantity caches it as String()
     _str: str | None  # canonical string, computed on demand
+    _value: Fraction | None  # the exact value, computed on demand (parse() hands out cached quantities)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Quantity is immutable")
@@ -175,6 +176,7 @@ class Quantity:
         setter(q, "_gi", gi)
         setter(q, "_s", s)
         setter(q, "_str", None)
+        setter(q, "_value", None)
         return q
 
     # ------------------------------------------------------------------ parsing
@@ -220,9 +222,11 @@ class Quantity:
     @property
     def value(self) -> Fraction:
         """The exact value."""
-        if self._e >= 0:
-            return Fraction(self._m * _pow10(self._e))
-        return Fraction(self._m, _pow10(-self._e))
+        value = self._value
+        if value is None:
+            value = Fraction(self._m * _pow10(self._e)) if self._e >= 0 else Fraction(self._m, _pow10(-self._e))
+            object.__setattr__(self, "_value", value)
+        return value
 
     @property
     def format(self) -> str:
