@@ -110,6 +110,11 @@ def render(large: dict | None, xlarge: dict | None, scale: dict | None) -> str:
             value = "–" if t["value"] is None else f"{t['value']:.3f}{t['unit'].replace('x', '×')}"
             verdict = "met" if t["held"] else "**not met**"
             lines.append(f"| {t['target']} | {t['limit']}{t['unit'].replace('x', '×')} | {value} | {verdict} |")
+        paired = large.get("paired") or {}
+        if paired:
+            lines += ["", "Paired per round (information; the targets above use each command's median): " + "; ".join(
+                f"{name} {p['median']:.3f}× (rounds {', '.join(f'{x:.2f}' for x in p['rounds'])})"
+                for name, p in paired.items()) + "."]
     if scale and scale.get("commands"):
         devices = scale.get("devices") or {}
         sizes = f"{devices['L']:,} to {devices['XL']:,} devices" if devices else "40k to 160k devices (sizes not recorded)"

@@ -361,7 +361,29 @@ def evaluate(size: str, results: dict) -> dict:
            TARGET_EXPLAIN_S, on_l, "s")
     target("topology (cluster view) wall time", med("dra topology (cluster view)", "median_s"), TARGET_TOPOLOGY_S, on_l, "s")
     target("kubectl dra --help wall time", med("kubectl dra --help", "median_s"), TARGET_KUBECTL_HELP_S, True, "s")
-    return {"ratios": ratios, "targets": targets}
+    return {"ratios": ratios, "targets": targets, "paired": paired_ratios(results)}
+
+
+#: (name, ours, the command it is compared with): for paired_ratios
+PAIRED = [
+    ("list -o json / kubectl get -o json", "dra list -o json", "kubectl get resourceslices -o json"),
+    ("filter / plain list -o name", "dra list -o name FILTER(3 terms)", "dra list -o name"),
+    ("--cel / plain list -o name", "dra list -o name --cel CEL(3 terms)", "dra list -o name"),
+]
+
+
+def paired_ratios(results: dict) -> dict:
+    """Information beside the targets (which use medians of each command): the median over rounds of
+    the ratio of two commands' runs in the same round. A round runs every command once, so on a
+    machine whose speed drifts (a slow spell of a minute) each ratio compares runs made close together."""
+    out = {}
+    for name, ours, theirs in PAIRED:
+        a = [r["wall_s"] for r in (results.get(ours) or {}).get("runs") or []]
+        b = [r["wall_s"] for r in (results.get(theirs) or {}).get("runs") or []]
+        pairs = [x / y for x, y in zip(a, b) if y]
+        if pairs:
+            out[name] = {"median": statistics.median(pairs), "rounds": [round(p, 3) for p in pairs]}
+    return out
 
 
 # ---------------------------------------------------------------------------- report
@@ -385,6 +407,9 @@ def report(res: dict) -> str:
     if "time" in ratios:  # with --only, list may not have run
         lines.append(f"ratio dra list -o json / kubectl get resourceslices -o json: time {ratios['time']:.3f}x, "
                      f"peak RSS {ratios['memory']:.3f}x")
+    for name, p in (res.get("paired") or {}).items():
+        lines.append(f"info: {name}, paired per round: median {p['median']:.3f}x "
+                     f"(rounds: {', '.join(f'{x:.2f}' for x in p['rounds'])})")
     for t in res["targets"]:
         v = t["value"]
         vs = "n/a" if v is None else (f"{v:.3f}{t['unit']}")
