@@ -279,13 +279,11 @@ class Program:
         # the plan of each device shape; within this call a kinds map is known by its id (the
         # devices, hence their maps, stay alive; decode shares equal maps between a slice's devices)
         plans: dict[tuple, Any] = {}
-        good_v, good_q = library._V_TAGS, library._Q_TAGS
         plan = last_names = last_kinds = last_capacity = None
         for device in devices:
-            attributes = device.attributes
             kinds = device.attribute_kinds
             capacity = device.capacity
-            names = tuple(attributes)
+            names = tuple(device.attributes)
             # neighbours mostly share the shape (and, within a slice, the kinds and capacity maps)
             if kinds is not last_kinds or capacity is not last_capacity or names != last_names:
                 local = (names, id(kinds), tuple(capacity))
@@ -293,35 +291,15 @@ class Program:
                 if plan is None:
                     plan = plans[local] = fast_plan(keys, names, kinds, local[2])
                 last_names, last_kinds, last_capacity = names, kinds, capacity
-            # the quick key stands only where every version and quantity is one already seen to parse
-            quick: tuple | None = None
-            for qualified in plan.versions:
-                value = attributes[qualified]
-                if value.__class__ is not str or value not in good_v:
-                    break
-            else:
-                for qualified in plan.version_lists:
-                    value = attributes[qualified]
-                    if (value.__class__ is not tuple and value.__class__ is not list) or not all(
-                            v.__class__ is str and v in good_v for v in value):
-                        break
-                else:
-                    for text in capacity.values():
-                        if text.__class__ is not str or text not in good_q:
-                            break
-                    else:
-                        values = plan.values(attributes)
-                        quick = (plan.token, device.driver, device.allow_multiple_allocations, values,
-                                 plan.capacities(capacity))
-                        if 1 in values or 0 in values:  # True == 1 and False == 0: tell bools from ints
-                            quick += (tuple(map(type, values)),)
-                        try:
-                            result = memo.get(quick)
-                        except TypeError:  # a list value: no quick key
-                            quick = result = None
-                        if result is not None:
-                            append(result)
-                            continue
+            quick = plan.key(device)
+            if quick is not None:
+                try:
+                    result = memo.get(quick)
+                except TypeError:  # a list value: no quick key
+                    quick = result = None
+                if result is not None:
+                    append(result)
+                    continue
             try:
                 data, key = build(device, keys)
             except BadDevice as e:

@@ -180,18 +180,11 @@ def list_devices(
 
 def _near_miss_notes(query: "DeviceQuery", cluster: "Cluster", views, selected) -> None:
     """Devices a threshold term leaves out by a hair (or the closest ones when nothing matched), on stderr."""
-    if not query.filter_text.strip():
+    flt = query.compiled_filter  # as query.apply compiled it; None without filter terms
+    if flt is None:
         return
-    from kubectl_dra.filter import FilterError, Schema
-    from kubectl_dra.filter import compile as compile_filter
     from kubectl_dra.filter.nearmiss import near_misses
 
-    flt = query.compiled_filter  # as the selection compiled it
-    if flt is None:
-        try:
-            flt = compile_filter(query.filter_text, Schema.from_devices(v.device for v in views))
-        except FilterError:
-            return
     # everything but the filter terms still applies to the misses (--node, --state, --class, --cel)
     from kubectl_dra.domain.device_query import DeviceQuery
 

@@ -50,6 +50,18 @@ def check_selectors(filter_text: str, cel_expression: str | None) -> None:
         cel.compile(cel_expression, estimate=True)  # CelCompileError (also: cost estimate over the limit): exit 2
 
 
+def compile_filter_for(filter_text: str, all_devices: Sequence["Device"]) -> Any:
+    """The filter terms compiled against what ``all_devices`` (every device of the cluster) publish
+    (a ``filter.Filter``); None without terms. FilterError (exit 2) for a name or type error."""
+    if not filter_text.strip():
+        return None
+    from kubectl_dra.filter import Schema, compile as compile_filter
+
+    # no devices at all: the literals decide the kinds (a name cannot be "published by no device"
+    # before any driver publishes; `list -w` then waits for the devices instead of failing)
+    return compile_filter(filter_text, Schema.from_devices(all_devices) if all_devices else None)
+
+
 def select(
     views: Sequence["DeviceView"],
     all_devices: Sequence["Device"],
@@ -58,24 +70,19 @@ def select(
     cel_expression: str | None,
     class_name: str | None,
     warn: Callable[[str], None] = _console_warn,
-    compiled: Optional[Callable[[Any], None]] = None,
+    flt: Any = None,
 ) -> list["DeviceView"]:
     """Apply the filter terms, --class and --cel (in that order) to the device views.
 
     ``all_devices``: every device of the cluster, whose attributes decide the filter's kinds.
     The class's selectors and then --cel are one chain of selectors (``kubectl_dra.admission``);
     a CEL runtime error drops the device and is reported once per selector through ``warn``.
-    ``compiled``: called with the compiled filter (a ``filter.Filter``), for a caller that uses it again.
+    ``flt``: the filter terms already compiled (:func:`compile_filter_for`), else compiled here.
     """
     views = list(views)
-    if filter_text.strip():
-        from kubectl_dra.filter import Schema, compile as compile_filter
-
-        # no devices at all: the literals decide the kinds (a name cannot be "published by no device"
-        # before any driver publishes; `list -w` then waits for the devices instead of failing)
-        flt = compile_filter(filter_text, Schema.from_devices(all_devices) if all_devices else None)
-        if compiled is not None:
-            compiled(flt)
+    if flt is None:
+        flt = compile_filter_for(filter_text, all_devices)
+    if flt is not None:
         matches = flt.predicate()
         views = [v for v in views if matches(v.device)]
     labels: list[str] = []
@@ -111,19 +118,6 @@ def select(
 
 def _device_of(view: "DeviceView") -> "Device":
     return view.device
-
-
-def _shape(device: "Device") -> tuple:
-    """What decides a device's part in a filter's :class:`Schema` (its driver, attribute names and
-    kinds, capacity names): devices of one shape add the same to it."""
-    kinds = device.attribute_kinds
-    return (
-        device.driver,
-        tuple(device.attributes),
-        tuple(map(type, device.attributes.values())),
-        tuple(kinds.items()) if kinds else None,
-        tuple(device.capacity),
-    )
 
 
 @dataclass(eq=False)
@@ -171,11 +165,10 @@ class DeviceQuery:
         selected = self._device_filters(list(every if views is None else views))
         if self.state != "all":
             selected = [v for v in selected if state_matches(v.state, self.state)]
-        return select(selected, [v.device for v in every], cluster, self.filter_text, self.cel_expression,
-                      self.device_class, compiled=self._keep_filter)
-
-    def _keep_filter(self, flt: Any) -> None:
-        self.compiled_filter = flt
+        devices = [v.device for v in every]
+        self.compiled_filter = compile_filter_for(self.filter_text, devices)
+        return select(selected, devices, cluster, self.filter_text, self.cel_expression, self.device_class,
+                      flt=self.compiled_filter)
 
     def __call__(self, cluster: "Cluster") -> list["DeviceView"]:
         views = cluster.device_views()
@@ -214,11 +207,13 @@ class DeviceQuery:
     def _shapes(self, cluster: "Cluster", views: Sequence["DeviceView"], gone: Sequence[tuple[str, str, str]]) -> dict:
         """Shape (what :meth:`Schema.from_devices` reads of a device) -> [how many of the cluster's
         devices have it, one of them], kept current by :meth:`decide` (built once after a full selection)."""
+        from kubectl_dra.filter.schema import device_shape
+
         if self._shape_counts is None:
             counts: dict[tuple, list] = {}
             of: dict[tuple[str, str, str], tuple[Any, tuple]] = {}
             for view in cluster.device_views():
-                shape = _shape(view.device)
+                shape = device_shape(view.device)
                 entry = counts.setdefault(shape, [0, view.device])
                 entry[0] += 1
                 of[view.device.key] = (view.device, shape)
@@ -241,7 +236,7 @@ class DeviceQuery:
             if of.get(key, (None,))[0] is view.device:
                 continue
             drop(key)
-            shape = _shape(view.device)
+            shape = device_shape(view.device)
             counts.setdefault(shape, [0, view.device])[0] += 1
             of[key] = (view.device, shape)
         return counts

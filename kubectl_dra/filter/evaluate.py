@@ -182,7 +182,7 @@ def _test_matcher(t: Test) -> Callable[[Device], bool]:
                 return False
             return _compare(op, actual, wanted)
 
-        seen_q: dict[Any, bool] = {}
+        seen_q: dict[Any, bool] = {}  # by quantity text
 
         def capacity(device: Device) -> bool:
             if guard is not None and device.driver != guard:
@@ -191,14 +191,13 @@ def _test_matcher(t: Test) -> Callable[[Device], bool]:
             if raw is None:
                 return False
             try:
-                return seen_q[raw]
-            except KeyError:
-                pass
+                result = seen_q.get(raw)
             except TypeError:  # not a string: decided each time
                 return decide_capacity(raw)
-            result = decide_capacity(raw)
-            if len(seen_q) < _MEMO_LIMIT:
-                seen_q[raw] = result
+            if result is None:
+                result = decide_capacity(raw)
+                if len(seen_q) < _MEMO_LIMIT:
+                    seen_q[raw] = result
             return result
 
         return capacity
@@ -215,10 +214,7 @@ def _test_matcher(t: Test) -> Callable[[Device], bool]:
             return lowered in ascii_lower(raw)
         return _compare(op, raw, values)
 
-    # remembered answers: plain strings by value; other values by (value, type, recorded kind), as
-    # True == 1 and hash alike but differ in kind
-    strings: dict[str, bool] = {}
-    seen: dict[tuple, bool] = {}
+    seen: dict[Any, bool] = {}
 
     def attribute(device: Device) -> bool:
         if guard is not None and device.driver != guard:
@@ -229,23 +225,17 @@ def _test_matcher(t: Test) -> Callable[[Device], bool]:
             return False
         kinds = device.attribute_kinds
         recorded = kinds.get(name) if kinds else None
-        if recorded is None and raw.__class__ is str:
-            result = strings.get(raw)
-            if result is None:
-                result = decide(raw, None)
-                if len(strings) < _MEMO_LIMIT:
-                    strings[raw] = result
-            return result
-        key = (raw, raw.__class__, recorded)
+        # a plain string is remembered by itself; anything else by (value, type, recorded kind):
+        # True == 1 and both hash alike, but they differ in kind
+        key = raw if recorded is None and raw.__class__ is str else (raw, raw.__class__, recorded)
         try:
-            return seen[key]
-        except KeyError:
-            pass
+            result = seen.get(key)
         except TypeError:  # a list value: decided each time
             return decide(raw, recorded)
-        result = decide(raw, recorded)
-        if len(seen) < _MEMO_LIMIT:
-            seen[key] = result
+        if result is None:
+            result = decide(raw, recorded)
+            if len(seen) < _MEMO_LIMIT:
+                seen[key] = result
         return result
 
     return attribute

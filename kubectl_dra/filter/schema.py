@@ -76,9 +76,6 @@ class _ByName(Mapping):
     def __len__(self) -> int:
         return len(self._whole())
 
-    def __eq__(self, other: object) -> bool:
-        return dict(self.items()) == (dict(other.items()) if isinstance(other, Mapping) else other)
-
     def __repr__(self) -> str:
         return repr(self._whole())
 
@@ -87,14 +84,15 @@ _NO_KINDS: dict[str, str] = {}
 
 
 def _attribute(devices: list, qualified: str) -> dict[str, set[str]] | None:
-    # (driver, recorded kind, value type) of every device that publishes the name, in device order
-    found = dict.fromkeys((d.driver, (d.attribute_kinds or _NO_KINDS).get(qualified), d.attributes[qualified].__class__)
-                          for d in devices if qualified in d.attributes)
+    from kubectl_dra.model.device import implied_kind
+
+    # one value per (driver, recorded kind, value type) that publishes the name, in device order
+    found = {(d.driver, (d.attribute_kinds or _NO_KINDS).get(qualified), d.attributes[qualified].__class__):
+             d.attributes[qualified] for d in devices if qualified in d.attributes}
     out: dict[str, set[str]] = {}
-    for driver, recorded, kind_type in found:
-        if recorded is None:  # as Device.attr_kind: the plain value tells
-            recorded = "bool" if issubclass(kind_type, bool) else "int" if issubclass(kind_type, int) else "string"
-        out.setdefault(driver, set()).add(recorded or "unknown")
+    for (driver, recorded, _), value in found.items():
+        kind = recorded if recorded is not None else implied_kind(value)  # as Device.attr_kind
+        out.setdefault(driver, set()).add(kind or "unknown")
     return out or None
 
 
@@ -103,21 +101,27 @@ def _capacity(devices: list, qualified: str) -> set[str] | None:
     return out or None
 
 
+def device_shape(device) -> tuple:
+    """What decides a device's part in a :class:`Schema` (its driver, attribute names and kinds,
+    capacity names): devices of one shape add the same to it."""
+    kinds = device.attribute_kinds
+    return (
+        device.driver,
+        tuple(device.attributes),
+        tuple(map(type, device.attributes.values())),
+        tuple(kinds.items()) if kinds else None,
+        tuple(device.capacity),
+    )
+
+
 def _all(devices: list) -> tuple[dict[str, dict[str, set[str]]], dict[str, set[str]]]:
-    """Every attribute and capacity name of ``devices``: each distinct device shape looked at once."""
+    """Every attribute and capacity name of ``devices``: each distinct device shape looked at once
+    (devices of one driver mostly publish the same names with the same kinds)."""
     attributes: dict[str, dict[str, set[str]]] = {}
     capacities: dict[str, set[str]] = {}
     seen: set[tuple] = set()
     for device in devices:
-        # devices of one driver mostly publish the same names with the same kinds
-        kinds = device.attribute_kinds
-        shape = (
-            device.driver,
-            tuple(device.attributes),
-            tuple(map(type, device.attributes.values())),
-            tuple(kinds.items()) if kinds else None,
-            tuple(device.capacity),
-        )
+        shape = device_shape(device)
         if shape in seen:
             continue
         seen.add(shape)
