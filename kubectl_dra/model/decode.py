@@ -221,32 +221,34 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             name = qualified.get(key)
             if name is None:
                 name = _qualify(qualified, key, prefix, f"spec.devices[{i}].attributes")
-            if type(value) is dict and len(value) == 1:
-                for kind, value in value.items():  # noqa: B007 - the one entry
-                    pass
-            else:
+            if type(value) is not dict or len(value) != 1:
                 _bad_attribute(value, f"spec.devices[{i}].attributes.{key}")
-            attrs[name] = value
+            for kind in value:  # the one entry (cheaper than .items() for one)
+                pass
+            value = value[kind]
             # each kind holds its type (API validation); version also a semantic version
             if kind == "string":
                 if type(value) is not str:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
                 # one copy of each repeated value (product, brand, architecture...): the
                 # parsed page's copies die with the page (~19 MB at 40,000 devices)
-                attrs[name] = value = _strings.setdefault(value, value)
+                attrs[name] = _strings.setdefault(value, value)
             elif kind == "int":
                 if type(value) is not int:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+                attrs[name] = value
             elif kind == "bool":
                 if type(value) is not bool:
                     _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
+                attrs[name] = value
             else:
                 # a version must be a string; one that is not semver is kept: the scheduler's CEL
                 # reports it as a runtime error on that device, and so does the simulation
                 if kind == "version":
                     if type(value) is not str:
                         _bad_attribute_value(kind, value, f"spec.devices[{i}].attributes.{key}")
-                    attrs[name] = _strings.setdefault(value, value)
+                    value = _strings.setdefault(value, value)
+                attrs[name] = value
                 if kinds is None:
                     kinds = {}
                 if type(kind) is not str:
