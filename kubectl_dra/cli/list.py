@@ -26,7 +26,7 @@ from kubectl_dra.cli._common import (
 )
 from kubectl_dra.cli._watch import WatchOpt, WatchTable, check_watch, start_watch, stream_changes
 from kubectl_dra.console import err, use_color
-from kubectl_dra.kube.kinds import CLAIMS, CLASSES, SLICES
+from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, CLASSES, SLICES
 
 if TYPE_CHECKING:
     from kubectl_dra.domain.device_query import DeviceQuery
@@ -119,7 +119,8 @@ def list_devices(
         watch_devices(query, source, output=output, no_headers=no_headers, color=use_color(color.value))
         return
     # device state depends on claims in every namespace, so always read them all
-    want = (SLICES, CLAIMS, CLASSES) if device_class else (SLICES, CLAIMS)
+    # the claims as allocations only: list shows who holds a device, never a claim's spec
+    want = (SLICES, CLAIM_ALLOCATIONS, CLASSES) if device_class else (SLICES, CLAIM_ALLOCATIONS)
     if node_selector is not None or show_labels:
         from kubectl_dra.kube.kinds import NODES
 
