@@ -80,7 +80,7 @@ class SafeOutput:
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as err:
-            raise _output_error(err) from None
+            raise output_error(err) from None
 
     def flush(self) -> None:
         try:
@@ -88,7 +88,7 @@ class SafeOutput:
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as err:
-            raise _output_error(err) from None
+            raise output_error(err) from None
 
     def writelines(self, lines) -> None:
         for line in lines:
@@ -98,11 +98,26 @@ class SafeOutput:
         return getattr(self._stream, name)
 
 
-def _output_error(err: Exception) -> OutputError:
+def output_error(err: Exception) -> OutputError:
+    """What a failed write to stdout (a full disk, a closed descriptor) is, for the user."""
     if isinstance(err, OSError) and err.errno == errno.EPIPE:  # pragma: no cover - BrokenPipeError above
         raise err
     reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
     return OutputError(f"cannot write the output to stdout: {reason}", hint="check where stdout goes (a full disk, a closed stream)")
+
+
+def report(error: DraError) -> None:
+    """``error:``, detail and ``hint:`` lines on stderr, sanitised (messages carry names and text from
+    the cluster or a file); a closed stderr loses them quietly, the exit code still says it."""
+    lines = [f"error: {error.message}", *error.detail_lines()]
+    if error.hint:
+        lines.append(f"hint: {error.hint}")
+    text = "".join(sanitize(line) + "\n" for line in lines)
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 class ClosedStream:

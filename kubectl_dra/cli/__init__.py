@@ -14,6 +14,7 @@ import typer  # noqa: E402
 import typer.core  # noqa: E402
 
 from kubectl_dra import __version__  # noqa: E402
+from kubectl_dra.launch import HELP_MAX_WIDTH  # noqa: E402
 from kubectl_dra.cli import _common  # noqa: E402
 
 class _Group(typer.core.TyperGroup):
@@ -57,7 +58,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": HELP_MAX_WIDTH},
 )
 
 
@@ -118,6 +119,13 @@ def commands_for(args: list[str], commands: list) -> list:
     return stand_ins
 
 
+def _closed():
+    """Where stdout goes once writing to it failed: nowhere (the flush at exit must not fail again)."""
+    from kubectl_dra.console import ClosedStream
+
+    return ClosedStream()
+
+
 def main() -> None:
     import gc
 
@@ -138,6 +146,13 @@ def main() -> None:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         if not isinstance(exit_.code, (int, type(None))):
             sys.stderr.write(f"{exit_.code}\n")
+    except BrokenPipeError:  # --help or --version (printed before any command runs) into a closed pipe
+        sys.stdout, code = _closed(), 0
+    except OSError as error:  # ... or to a closed stdout, a full disk: as a command's output would be
+        from kubectl_dra.console import output_error, report
+
+        report(output_error(error))
+        sys.stdout, code = _closed(), 1
     # Leave without tearing down tens of thousands of objects one by one (~0.2 s on big
     # clusters): flush what we wrote, then exit at once.
     try:

@@ -9,23 +9,8 @@ from typing import Callable
 
 import typer
 
+from kubectl_dra.console import report  # noqa: F401 - the one report, here for the commands
 from kubectl_dra.errors import DraError, ExitCode
-
-
-def report(error: DraError) -> None:
-    """``error:``, detail and ``hint:`` lines on stderr, sanitised (messages carry names and text from
-    the cluster or a file); a closed stderr loses them quietly, the exit code still says it."""
-    from kubectl_dra.console import sanitize
-
-    lines = [f"error: {error.message}", *error.detail_lines()]
-    if error.hint:
-        lines.append(f"hint: {error.hint}")
-    text = "".join(sanitize(line) + "\n" for line in lines)
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def command(app: typer.Typer, name: str, **kwargs) -> Callable:
