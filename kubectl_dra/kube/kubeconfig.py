@@ -187,9 +187,12 @@ def _data(body: dict, key: str) -> bytes | None:
 
 
 def _ssl_context(cluster: dict, cluster_base: str, user: dict, user_base: str, verify: bool) -> ssl.SSLContext:
-    from urllib3.util.ssl_ import create_urllib3_context
-
-    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE)
+    # TLS 1.2 or later, the server's name checked against its certificate (kube.http connects with it)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not verify:  # insecure-skip-tls-verify
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     if verify:
         ca = _data(cluster, "certificate-authority-data")
         if ca is None and "certificate-authority" in cluster:

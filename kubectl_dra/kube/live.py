@@ -1,9 +1,10 @@
-"""Reading a live cluster through the ``kubernetes`` package, as raw JSON.
+"""Reading a live cluster as raw JSON.
 
-Only kubeconfig/auth handling and the HTTP transport of the official client are used;
-responses are parsed with ``json`` into plain dicts (the client's generated models cost
-~8× more time and memory on big lists, libs.md §1). ``kubernetes`` is imported on first
-use only.
+The common kubeconfig (``kube.kubeconfig``'s simple subset) is served by ``kube.http``, the
+standard library's ``http.client``; every other one through the ``kubernetes`` package's
+kubeconfig/auth handling and its urllib3 transport, imported on first use only. Responses are
+parsed into plain dicts (the client's generated models cost ~8× more time and memory on big
+lists, libs.md §1).
 """
 
 from __future__ import annotations
@@ -116,10 +117,11 @@ WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 
 
 class _Transport:
-    """Where requests go and with what credentials: a urllib3 pool and the Authorization header.
-
-    Built from ``kube.kubeconfig``'s simple reading, or from the ``kubernetes`` package's
-    configuration (whose hook refreshes credentials that expire, e.g. an exec plugin's token)."""
+    """Where requests go and with what credentials: ``kube.http``'s pool and the Authorization header
+    (``kube.kubeconfig``'s simple reading), or the ``kubernetes`` package's urllib3 pool and
+    configuration (whose hook refreshes credentials that expire, e.g. an exec plugin's token).
+    Either way :meth:`request` returns a ``kube.http.Response``-like object and raises
+    ``kube.http.TransportError`` for what fails below HTTP."""
 
     def __init__(self, host: str, pool: Any, *, authorization: str | None = None, configuration: Any = None) -> None:
         self.host = host
@@ -134,13 +136,65 @@ class _Transport:
 
     def request(self, method: str, url: str, headers: dict, body: bytes | None, timeout: Any) -> Any:
         headers = {**headers, "User-Agent": user_agent()}
-        if self._configuration is not None:
-            for setting in self._configuration.auth_settings().values():
-                if setting.get("in") == "header" and setting.get("value"):
-                    headers[setting["key"]] = setting["value"]
-        elif self._authorization:
-            headers["Authorization"] = self._authorization
-        return self.pool.request(method, url, body=body, headers=headers, timeout=timeout, preload_content=False)
+        if self._configuration is None:
+            if self._authorization:
+                headers["Authorization"] = self._authorization
+            return self.pool.request(method, url, body=body, headers=headers, timeout=timeout)
+        for setting in self._configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        import urllib3
+
+        try:
+            raw = self.pool.request(method, url, body=body, headers=headers, preload_content=False,
+                                    timeout=urllib3.Timeout(connect=timeout.connect, read=timeout.read))
+        except urllib3.exceptions.HTTPError as err:
+            raise _transport_error(err) from None
+        return _Urllib3Response(raw)
+
+
+class _Urllib3Response:
+    """A urllib3 response read through ``kube.http.Response``'s interface (its errors as TransportError)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.status = raw.status
+        self.headers = raw.headers
+
+    def read1(self, amount: int) -> bytes:
+        import urllib3
+
+        try:
+            return self._raw.read1(amount)
+        except urllib3.exceptions.HTTPError as err:
+            raise _transport_error(err) from None
+
+    def stream(self, amount: int) -> Iterator[bytes]:
+        while True:
+            chunk = self.read1(amount)
+            if not chunk:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def release_conn(self) -> None:
+        self._raw.release_conn()
+
+
+def _transport_error(err: Exception) -> Any:
+    """urllib3's failure as ``kube.http.TransportError``."""
+    import urllib3
+
+    from kubectl_dra.kube.http import TransportError
+
+    reason = getattr(err, "reason", None) or err
+    never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                                     urllib3.exceptions.SSLError, urllib3.exceptions.NameResolutionError))
+    timed_out = isinstance(err, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError)) or isinstance(
+        reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError))
+    return TransportError(_short(reason), never_sent=never_sent, timed_out=timed_out)
 
 
 _USER_AGENT: list[str] = []
@@ -154,15 +208,6 @@ def user_agent() -> str:
         system = os.uname()
         _USER_AGENT.append(f"kubectl-dra/{__version__} ({system.sysname.lower()}/{system.machine})")
     return _USER_AGENT[0]
-
-
-def _never_sent(err: Exception) -> bool:
-    """True for a request that cannot have reached the server (no connection, no TLS session)."""
-    import urllib3
-
-    reason = getattr(err, "reason", None) or err
-    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
-                               urllib3.exceptions.SSLError, urllib3.exceptions.NameResolutionError))
 
 
 class LiveCluster:
@@ -185,15 +230,10 @@ class LiveCluster:
             from kubectl_dra.kube.kubeconfig import simple_connection
 
             simple = simple_connection(paths, self._context)
-            if simple is not None:  # the common kubeconfig: no `import kubernetes` (~0.3 s)
-                import urllib3
+            if simple is not None:  # the common kubeconfig: no `import kubernetes` (~0.3 s), nor urllib3
+                from kubectl_dra.kube.http import Pool
 
-                if not simple.verify:  # asked for in the kubeconfig: kubectl says nothing either
-                    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-                pool = urllib3.PoolManager(
-                    num_pools=4, retries=0, cert_reqs="CERT_REQUIRED" if simple.verify else "CERT_NONE",
-                    ssl_context=simple.ssl_context, server_hostname=simple.server_hostname,
-                )
+                pool = Pool(simple.host, ssl_context=simple.ssl_context, server_hostname=simple.server_hostname)
                 self.host = simple.host
                 self._namespace = simple.namespace
                 self._transport = _Transport(simple.host, pool, authorization=simple.authorization)
@@ -280,17 +320,28 @@ class LiveCluster:
         return self._api
 
     def can_fork(self) -> bool:
-        """True when a forked child can get its own connections (a plain urllib3 PoolManager)."""
+        """True when a forked child can get its own connections (``kube.http``'s pool, or a plain
+        urllib3 PoolManager)."""
+        from kubectl_dra.kube.http import Pool
+
+        pool = self._connect().pool
+        if isinstance(pool, Pool):
+            return True
         import urllib3
 
-        return type(self._connect().pool) is urllib3.PoolManager
+        return type(pool) is urllib3.PoolManager
 
     def after_fork(self) -> None:
         """In a forked child: new connections, so the parent's sockets are never shared."""
-        import urllib3
+        from kubectl_dra.kube.http import Pool
 
         transport = self._transport
         old = transport.pool
+        if isinstance(old, Pool):
+            old.after_fork()
+            return
+        import urllib3
+
         transport.pool = urllib3.PoolManager(num_pools=4, headers=old.headers, **old.connection_pool_kw)
 
     @property
@@ -304,7 +355,7 @@ class LiveCluster:
         self, path: str, query: list[tuple[str, str]] | None = None, *, method: str = "GET", body: dict | None = None
     ) -> tuple[int, bytes, Any]:
         transport = self._connect()
-        import urllib3
+        from kubectl_dra.kube.http import Timeout, TransportError
 
         headers = {"Accept": "application/json"}
         payload = None
@@ -312,7 +363,7 @@ class LiveCluster:
             headers["Content-Type"] = "application/json"
             payload = json.dumps(body).encode("utf-8")
         url = transport.url(path, query)
-        timeout = urllib3.Timeout(connect=min(self._timeout, 10.0), read=self._timeout) if self._timeout else urllib3.Timeout(connect=10.0, read=None)
+        timeout = Timeout(min(self._timeout, 10.0), self._timeout) if self._timeout else Timeout(10.0, None)
         write = method != "GET"
         for attempt in range(MAX_429_RETRIES + 1):
             deadline = time.monotonic() + self._timeout if self._timeout else None
@@ -325,10 +376,10 @@ class LiveCluster:
                 raise ClusterError(
                     f"the API server's answer to {path} is larger than {MAX_RESPONSE_BYTES >> 20} MiB: not reading it",
                 ) from None
-            except urllib3.exceptions.HTTPError as err:
-                if write and not _never_sent(err):
-                    raise self._timed_out(path, write, _short(getattr(err, "reason", None) or err)) from None
-                if isinstance(err, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError)) and self._timeout:
+            except TransportError as err:
+                if write and not err.never_sent:
+                    raise self._timed_out(path, write, _short(err.reason)) from None
+                if err.timed_out and self._timeout:
                     raise self._timed_out(path, write) from None
                 raise self._unreachable(err) from None
             except ValueError as err:  # http.client refuses a header value (a token with a line break)
@@ -502,7 +553,7 @@ class LiveCluster:
         connection.
         """
         transport = self._connect()
-        import urllib3
+        from kubectl_dra.kube.http import Timeout, TransportError
 
         query = [("watch", "1")]
         if resource_version:
@@ -520,9 +571,8 @@ class LiveCluster:
         connect = min(self._timeout, 10.0) if self._timeout else 10.0
         unreachable = UNREACHABLE_HINT
         try:
-            response = transport.request("GET", url, {"Accept": "application/json"}, None,
-                                         urllib3.Timeout(connect=connect, read=read_timeout))
-        except urllib3.exceptions.HTTPError as err:
+            response = transport.request("GET", url, {"Accept": "application/json"}, None, Timeout(connect, read_timeout))
+        except TransportError as err:
             raise self._unreachable(err) from None
         except ValueError as err:  # http.client refuses a header value
             raise ClusterError(f"cannot send the request to {self.host}: {_short(err)}") from None
@@ -536,7 +586,7 @@ class LiveCluster:
             if response.status != 200:
                 try:
                     data = _read_body(raw, time.monotonic() + (self._timeout or 30.0))
-                except (_Overdue, _TooBig, urllib3.exceptions.HTTPError, OSError):
+                except (_Overdue, _TooBig, TransportError, OSError):
                     data = b""
                 if response.status == 410:
                     raise WatchExpired(what, _status_message(data)[1])
@@ -553,7 +603,7 @@ class LiveCluster:
                     for line in lines:
                         if line.strip():
                             yield self._watch_event(line, what)
-            except (urllib3.exceptions.HTTPError, OSError) as err:
+            except (TransportError, OSError) as err:
                 reason = getattr(err, "reason", None) or err
                 raise ClusterError(
                     f"the watch of {what} at {self.host} broke: {_short(reason)}", hint=unreachable
@@ -656,7 +706,7 @@ class _TooBig(Exception):
 
 
 def _read_body(raw: Any, deadline: float | None) -> bytes:
-    """The whole body of a urllib3 response, read as it arrives: past ``deadline`` (a slow drip that
+    """The whole body of a response (``_Transport.request``'s), read as it arrives: past ``deadline`` (a slow drip that
     never trips the per-read timeout) ``_Overdue``, beyond ``MAX_RESPONSE_BYTES`` ``_TooBig``."""
     parts = []
     size = 0
