@@ -154,3 +154,50 @@ def test_after_fork_leaves_the_parents_connections_alone(server):
     pool.after_fork()
     assert pool._idle == [] and kept.sock is not None  # not closed: they are the parent's
     kept.close()
+
+
+# ---------------------------------------------------------------- the kubernetes package's urllib3 path
+
+def _exec_kubeconfig(tmp_path, server_url: str, token: str) -> str:
+    """A kubeconfig whose credentials come from an exec plugin: outside the simple subset, so the
+    kubernetes package's client (urllib3) carries the requests."""
+    import json
+    import sys
+
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text("import json; print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
+                      f"'kind': 'ExecCredential', 'status': {{'token': {token!r}}}}}))\n")
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "x",
+              "clusters": [{"name": "c", "cluster": {"server": server_url}}],
+              "users": [{"name": "u", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                         "command": sys.executable, "args": [str(plugin)],
+                                                         "interactiveMode": "Never"}}}],
+              "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}  # fmt: skip
+    path = tmp_path / "exec-kubeconfig.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_the_kubernetes_package_path_reads_through_the_same_interface(tmp_path, fake_api):
+    from kubectl_dra.kube import kubeconfig as kc
+    from kubectl_dra.kube.live import LiveCluster
+
+    path = _exec_kubeconfig(tmp_path, fake_api.url, fake_api.token)
+    assert kc.simple_connection([path], None) is None
+    live = LiveCluster(kubeconfig=path)
+    assert live.get("/version")["gitVersion"]
+    assert not isinstance(live._connect().pool, Pool)  # urllib3's, behind the kubernetes package
+    assert list(live.list("/api/v1/namespaces", what="namespaces", limit=1)) is not None
+    assert list(live.watch("/api/v1/namespaces", what="namespaces", resource_version=None, timeout_seconds=1)) is not None
+
+
+def test_the_kubernetes_package_path_reports_an_unreachable_server(tmp_path):
+    from kubectl_dra.errors import ClusterError
+    from kubectl_dra.kube.live import LiveCluster
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    live = LiveCluster(kubeconfig=_exec_kubeconfig(tmp_path, f"http://127.0.0.1:{port}", "t"), request_timeout=5)
+    with pytest.raises(ClusterError, match=r"^cannot reach the API server at http://127\.0\.0\.1:\d+: .*Connection refused"):
+        live.get("/version")

@@ -165,7 +165,22 @@ def _is_tls(err: OSError) -> bool:
     return isinstance(err, ssl.SSLError)
 
 
-class Response:
+class Streamed:
+    """A response body read as it arrives: ``read1`` (at most ``amount`` bytes, b"" at the end), and
+    ``stream`` over it (both transports' responses are read this way, kube/live.py)."""
+
+    def read1(self, amount: int) -> bytes:  # pragma: no cover - each transport's own
+        raise NotImplementedError
+
+    def stream(self, amount: int) -> Iterator[bytes]:
+        while True:
+            chunk = self.read1(amount)
+            if not chunk:
+                return
+            yield chunk
+
+
+class Response(Streamed):
     """A response whose body is read as it arrives (``read1``/``stream``); read to its end and
     released, its connection serves the next request."""
 
@@ -182,13 +197,6 @@ class Response:
                                  timed_out=True) from None
         except (OSError, http.client.HTTPException, ValueError) as err:
             raise TransportError(f"('Connection broken: {err!r}', {err!r})") from None
-
-    def stream(self, amount: int) -> Iterator[bytes]:
-        while True:
-            chunk = self.read1(amount)
-            if not chunk:
-                return
-            yield chunk
 
     def close(self) -> None:
         """Drop the connection (the body was not read to its end, or failed)."""

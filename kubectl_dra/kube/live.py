@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from kubectl_dra.errors import AlreadyExists, ClusterError, NotFoundError, Rejected
+from kubectl_dra.kube.http import Streamed
 
 DEFAULT_PAGE = 500
 MAX_429_RETRIES = 3
@@ -153,7 +154,7 @@ class _Transport:
         return _Urllib3Response(raw)
 
 
-class _Urllib3Response:
+class _Urllib3Response(Streamed):
     """A urllib3 response read through ``kube.http.Response``'s interface (its errors as TransportError)."""
 
     def __init__(self, raw: Any) -> None:
@@ -168,13 +169,6 @@ class _Urllib3Response:
             return self._raw.read1(amount)
         except urllib3.exceptions.HTTPError as err:
             raise _transport_error(err) from None
-
-    def stream(self, amount: int) -> Iterator[bytes]:
-        while True:
-            chunk = self.read1(amount)
-            if not chunk:
-                return
-            yield chunk
 
     def close(self) -> None:
         self._raw.close()
@@ -192,8 +186,8 @@ def _transport_error(err: Exception) -> Any:
     reason = getattr(err, "reason", None) or err
     never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
                                      urllib3.exceptions.SSLError, urllib3.exceptions.NameResolutionError))
-    timed_out = isinstance(err, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError)) or isinstance(
-        reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError))
+    # the error itself, not its reason: urllib3's NewConnectionError (refused) is a ConnectTimeoutError
+    timed_out = isinstance(err, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.TimeoutError))
     return TransportError(_short(reason), never_sent=never_sent, timed_out=timed_out)
 
 
