@@ -5,8 +5,9 @@ For each size (see ``gen_cluster.py``) this starts ``tests/fakeapi.py`` as a sep
 (no auth: kubectl never sends a bearer token over plain http), points ``KUBECONFIG`` at it,
 and runs every command as a fresh subprocess: one untimed warm-up run (which also fills
 kubectl's discovery cache under a per-size temporary ``$HOME`` and checks the output), then N
-timed runs, interleaved round-robin across commands. Per run it records wall time and the
-child's peak RSS (``ru_maxrss`` from ``os.wait4``). It prints a table of medians, the ratios
+timed runs, interleaved: each round runs every command once, in an order shuffled per round
+(fixed seed). Per run it records wall time and the child's peak RSS (``ru_maxrss`` from
+``os.wait4``). It prints a table of medians, the ratios
 ``kubectl-dra list -o json`` / ``kubectl get resourceslices -o json``, and whether the
 targets hold, and writes everything to ``bench/out/results-<size>.json``.
 
@@ -22,6 +23,7 @@ import json
 import os
 import pathlib
 import platform
+import random
 import select
 import shutil
 import signal
@@ -282,9 +284,12 @@ def bench_size(size: str, args, dra: str, kubectl: str) -> dict:
                     results[c.key]["error"] = f"warm-up: {problem}"
                 print(f"[{size}] warm-up {c.key:<40} {r['wall_s']:7.3f}s {r['rss_mb']:7.0f} MB"
                       f"{'  ERROR ' + problem if problem else ''}", flush=True)
-            # timed runs, round-robin so drift hits every command alike
+            # timed runs: every round runs each command once, in an order shuffled per round (fixed
+            # seed), so neither a drift nor the aftermath of a big process (kubectl's 1-3 GB exit:
+            # the next process's first page faults cost up to a second here) always hits one command
+            shuffle = random.Random(15)
             for i in range(max(reps.values())):
-                for c in cmds:
+                for c in shuffle.sample(cmds, len(cmds)):
                     if i >= reps[c.key] or results[c.key]["error"]:
                         continue
                     r = measure(c.argv, env, stdout_path, stderr_path, args.timeout, work)
