@@ -41,6 +41,8 @@ def _snapshot_help() -> None:
     text = HELP.get(help_width(shutil.get_terminal_size().columns))
     if text is None:
         return
+    if not text.isascii() and (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") != "utf8":
+        return  # typer's path replaces what the locale cannot encode (cli._boundary.prepare_streams)
     import os
 
     code = 0
