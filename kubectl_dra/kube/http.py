@@ -59,7 +59,6 @@ class Pool:
 
     def __init__(self, url: str, *, ssl_context: Any = None, server_hostname: str | None = None) -> None:
         parts = urlsplit(url)
-        self.scheme = parts.scheme
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl_context = ssl_context if parts.scheme == "https" else None

@@ -190,9 +190,6 @@ def _ssl_context(cluster: dict, cluster_base: str, user: dict, user_base: str, v
     # TLS 1.2 or later, the server's name checked against its certificate (kube.http connects with it)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not verify:  # insecure-skip-tls-verify
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     if verify:
         ca = _data(cluster, "certificate-authority-data")
         if ca is None and "certificate-authority" in cluster:
@@ -201,6 +198,9 @@ def _ssl_context(cluster: dict, cluster_base: str, user: dict, user_base: str, v
             context.load_default_certs()
         else:
             context.load_verify_locations(cadata=ca.decode("ascii"))
+    else:  # insecure-skip-tls-verify
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     cert = _data(user, "client-certificate-data")
     cert_file = None if cert is not None else _path(user, "client-certificate", user_base)
     key = _data(user, "client-key-data")

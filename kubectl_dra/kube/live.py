@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from kubectl_dra.errors import AlreadyExists, ClusterError, NotFoundError, Rejected
-from kubectl_dra.kube.http import Streamed
+from kubectl_dra.kube.http import Pool, Streamed, Timeout, TransportError
 
 DEFAULT_PAGE = 500
 MAX_429_RETRIES = 3
@@ -181,8 +181,6 @@ def _transport_error(err: Exception) -> Any:
     """urllib3's failure as ``kube.http.TransportError``."""
     import urllib3
 
-    from kubectl_dra.kube.http import TransportError
-
     reason = getattr(err, "reason", None) or err
     never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
                                      urllib3.exceptions.SSLError, urllib3.exceptions.NameResolutionError))
@@ -225,8 +223,6 @@ class LiveCluster:
 
             simple = simple_connection(paths, self._context)
             if simple is not None:  # the common kubeconfig: no `import kubernetes` (~0.3 s), nor urllib3
-                from kubectl_dra.kube.http import Pool
-
                 pool = Pool(simple.host, ssl_context=simple.ssl_context, server_hostname=simple.server_hostname)
                 self.host = simple.host
                 self._namespace = simple.namespace
@@ -316,8 +312,6 @@ class LiveCluster:
     def can_fork(self) -> bool:
         """True when a forked child can get its own connections (``kube.http``'s pool, or a plain
         urllib3 PoolManager)."""
-        from kubectl_dra.kube.http import Pool
-
         pool = self._connect().pool
         if isinstance(pool, Pool):
             return True
@@ -327,8 +321,6 @@ class LiveCluster:
 
     def after_fork(self) -> None:
         """In a forked child: new connections, so the parent's sockets are never shared."""
-        from kubectl_dra.kube.http import Pool
-
         transport = self._transport
         old = transport.pool
         if isinstance(old, Pool):
@@ -349,8 +341,6 @@ class LiveCluster:
         self, path: str, query: list[tuple[str, str]] | None = None, *, method: str = "GET", body: dict | None = None
     ) -> tuple[int, bytes, Any]:
         transport = self._connect()
-        from kubectl_dra.kube.http import Timeout, TransportError
-
         headers = {"Accept": "application/json"}
         payload = None
         if body is not None:
@@ -547,8 +537,6 @@ class LiveCluster:
         connection.
         """
         transport = self._connect()
-        from kubectl_dra.kube.http import Timeout, TransportError
-
         query = [("watch", "1")]
         if resource_version:
             query.append(("resourceVersion", resource_version))
