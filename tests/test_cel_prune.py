@@ -121,3 +121,50 @@ def test_repeated_and_subset_evaluations_reuse_results(devices):
     assert program.evaluate_many(devices) == first
     subset = devices[::3]
     assert program.evaluate_many(subset) == first[::3] == [program.evaluate(d) for d in subset]
+
+
+def test_a_later_call_reuses_the_last_calls_results_without_evaluating_again(devices, monkeypatch):
+    program = cel.compile('device.attributes["gpu.nvidia.com"].?productName.orValue("") != ""')
+    first = program.evaluate_many(devices)
+    fresh = []
+    original = type(program)._evaluate_fresh
+    monkeypatch.setattr(type(program), "_evaluate_fresh", lambda self, ds: fresh.append(len(ds)) or original(self, ds))
+    assert program.evaluate_many(devices) == first
+    assert fresh == []  # every result came from the first call
+
+
+def test_a_callers_list_changed_after_the_call_does_not_mix_up_results():
+    """The results of one call are indexed by device at the next call: by the devices evaluated,
+    not by whatever the caller's list holds by then."""
+    big = device(capacity={"memory": "80Gi"})
+    small = device(capacity={"memory": "1Gi"})
+    program = cel.compile('device.capacity[device.driver].memory.compareTo(quantity("40Gi")) >= 0')
+    listed = [big]
+    assert [r.matched for r in program.evaluate_many(listed)] == [True]
+    listed[0] = small
+    assert [r.matched for r in program.evaluate_many([small])] == [False]
+    assert [r.matched for r in program.evaluate_many([big, small])] == [True, False]
+
+
+def test_the_capacity_part_of_the_quick_key_is_worked_out_once_per_shared_map(monkeypatch):
+    """Decode shares one capacity map between a slice's equal capacities; the quick key's capacity
+    part is read once per map, and again after a check that failed (a quantity not yet parsed)."""
+    from kubectl_dra.cel import activation, library
+    from kubectl_dra.model.device import Device
+
+    shared = {"example.com/memory": "77777Mi"}  # a quantity no other test parses first
+    devices = [Device("example.com", "p", f"d{i}", attributes={"example.com/i": i}, capacity=shared) for i in range(4)]
+    devices.append(Device("example.com", "p", "own", attributes={"example.com/i": 9}, capacity={"example.com/memory": "1Gi"}))
+    library._Q_TAGS.pop("77777Mi", None)
+    calls = []
+    original = activation.FastPlan.capacity_key
+    monkeypatch.setattr(activation.FastPlan, "capacity_key",
+                        lambda self, capacity: calls.append(capacity) or original(self, capacity))
+    program = cel.compile('device.capacity["example.com"].memory.compareTo(quantity("40Gi")) >= 0 && '
+                          'device.attributes["example.com"].i >= 0')
+    results = program.evaluate_many(devices)
+    assert [r.matched for r in results] == [True, True, True, True, False]
+    assert results == [program.evaluate(d) for d in devices]
+    # d0: not yet known to parse (the full path parses it); d1: checked again, known now; d2, d3: the
+    # same map; own: its own map
+    assert [c is shared for c in calls] == [True, True, False]

@@ -136,10 +136,20 @@ class FastPlan:
         self.token, self.versions, self.version_lists = token, versions, version_lists
         self.values, self.capacities = values, capacities
 
-    def key(self, device: Device) -> tuple | None:
-        """The quick key of ``device`` (a device of this plan's shape); None where it cannot stand
-        (a version or quantity not yet seen to parse, an odd value): then :func:`build` decides, and
-        raises BadDevice where Kubernetes would fail."""
+    def capacity_key(self, capacity: dict[str, str]) -> tuple | None:
+        """The named capacities' part of the quick key of a device with ``capacity`` (decode shares one
+        map between a slice's equal capacities: worked out once per map); None where a quantity was
+        not yet seen to parse."""
+        good_q = library._Q_TAGS
+        for text in capacity.values():
+            if text.__class__ is not str or text not in good_q:
+                return None
+        return self.capacities(capacity)
+
+    def key(self, device: Device, capacities: tuple) -> tuple | None:
+        """The quick key of ``device`` (a device of this plan's shape), given its
+        :meth:`capacity_key`; None where it cannot stand (a version not yet seen to parse, an odd
+        value): then :func:`build` decides, and raises BadDevice where Kubernetes would fail."""
         attributes = device.attributes
         good_v = library._V_TAGS
         for qualified in self.versions:
@@ -152,13 +162,8 @@ class FastPlan:
                 return None
             if not all(v.__class__ is str and v in good_v for v in value):
                 return None
-        capacity = device.capacity
-        good_q = library._Q_TAGS
-        for text in capacity.values():
-            if text.__class__ is not str or text not in good_q:
-                return None
         values = self.values(attributes)
-        quick = (self.token, device.driver, device.allow_multiple_allocations, values, self.capacities(capacity))
+        quick = (self.token, device.driver, device.allow_multiple_allocations, values, capacities)
         if 1 in values or 0 in values:  # True == 1 and False == 0: tell bools from ints
             quick += (tuple(map(type, values)),)
         return quick

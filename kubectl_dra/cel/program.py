@@ -83,7 +83,7 @@ class Program:
 
     __slots__ = ("_domains", "_env", "_expr", "_fill", "_is_bool", "_keys", "_membership", "_optional", "_over", "_runtime",
                  "_ast", "_limit", "max_cost",
-                 "_seen", "expression")
+                 "_seen", "_unindexed", "expression")
 
     def __init__(
         self,
@@ -121,6 +121,9 @@ class Program:
         # again (explain's simulation and lint): id -> (device, result); the device is kept so
         # its id cannot be reused while the entry lives
         self._seen: dict[int, tuple[Any, Result]] = {}
+        # the last call's (devices, results), indexed into _seen only when a later call comes: most
+        # programs evaluate once (list --cel), and 40,000 entries cost more than the evaluation saves
+        self._unindexed: tuple[list, list] | None = None
 
     def __repr__(self) -> str:
         return f"Program({self.expression!r})"
@@ -244,8 +247,14 @@ class Program:
         the named ids with their kinds — and devices that look alike share one evaluation: a
         cluster of identical GPUs costs a handful of evaluations, not one per device.
         """
-        devices = devices if isinstance(devices, list) else list(devices)
+        devices = list(devices)  # a copy: the caller's list may change before it is indexed
         seen = self._seen
+        pending, self._unindexed = self._unindexed, None
+        if pending is not None:
+            if len(seen) > 200_000:
+                seen.clear()
+            for d, r in zip(*pending):
+                seen[id(d)] = (d, r)
         if not seen:
             results = self._evaluate_fresh(devices)
         else:
@@ -258,15 +267,11 @@ class Program:
                     results[i] = hit[1]
                 else:
                     missing.append(i)
-            if not missing:
-                return results  # type: ignore[return-value]
-            fresh = self._evaluate_fresh([devices[i] for i in missing])
-            for i, r in zip(missing, fresh):
-                results[i] = r
-        if len(seen) > 200_000:
-            seen.clear()
-        for d, r in zip(devices, results):
-            seen[id(d)] = (d, r)
+            if missing:
+                fresh = self._evaluate_fresh([devices[i] for i in missing])
+                for i, r in zip(missing, fresh):
+                    results[i] = r
+        self._unindexed = (devices, results)
         return results  # type: ignore[return-value]
 
     def _evaluate_fresh(self, devices: list[Device]) -> list[Result]:
@@ -279,7 +284,7 @@ class Program:
         # the plan of each device shape; within this call a kinds map is known by its id (the
         # devices, hence their maps, stay alive; decode shares equal maps between a slice's devices)
         plans: dict[tuple, Any] = {}
-        plan = last_names = last_kinds = last_capacity = None
+        plan = last_names = last_kinds = last_capacity = capacities_of = capacities = None
         for device in devices:
             kinds = device.attribute_kinds
             capacity = device.capacity
@@ -291,7 +296,11 @@ class Program:
                 if plan is None:
                     plan = plans[local] = fast_plan(keys, names, kinds, local[2])
                 last_names, last_kinds, last_capacity = names, kinds, capacity
-            quick = plan.key(device)
+                capacities_of = None
+            if capacity is not capacities_of:
+                capacities = plan.capacity_key(capacity)
+                capacities_of = None if capacities is None else capacity  # a failed check is made again
+            quick = None if capacities is None else plan.key(device, capacities)
             if quick is not None:
                 try:
                     result = memo.get(quick)

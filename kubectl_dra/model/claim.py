@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 
@@ -114,16 +115,12 @@ class Claim:
 
         ``allocation_only``: without what only the claim's own views read (its spec, annotations,
         owners, allocation node selector and device status: empty in the claim read back)."""
-        row = tuple(
-            tuple(tuple(getattr(r, f) for f in _RESULT_FIELDS) for r in self.results) if name == "results" else getattr(self, name)
-            for name in _CLAIM_FIELDS
-        )
+        values = list(_claim_row(self))
+        values[_RESULTS_AT] = tuple(map(_result_row, self.results))
         if allocation_only:
-            values = list(row)
             values[_ANNOTATIONS_AT], values[_OWNERS_AT], values[_SPEC_RAW_AT] = {}, [], None
             values[_NODE_SELECTOR_AT], values[_DEVICE_STATUS_AT] = None, []
-            row = tuple(values)
-        return row
+        return tuple(values)
 
     @classmethod
     def from_row(cls, row: tuple) -> "Claim":
@@ -259,6 +256,8 @@ def register_spec_decoder(decoder: Callable[[Claim], ClaimSpec]) -> None:
 _CLAIM_FIELDS = tuple(f.name for f in fields(Claim))
 _RESULT_FIELDS = tuple(f.name for f in fields(AllocationResult))
 _RESULTS_AT = _CLAIM_FIELDS.index("results")
+_claim_row = attrgetter(*_CLAIM_FIELDS)
+_result_row = attrgetter(*_RESULT_FIELDS)
 _ANNOTATIONS_AT, _OWNERS_AT, _SPEC_RAW_AT, _NODE_SELECTOR_AT, _DEVICE_STATUS_AT = map(
     _CLAIM_FIELDS.index, ("annotations", "owners", "spec_raw", "allocation_node_selector", "device_status")
 )
