@@ -22,12 +22,11 @@ MAX_VALUES = 50
 def contexts(source: dict) -> list[str]:
     try:
         from kubectl_dra.kube.live import kubeconfig_paths
-
-        import yaml
+        from kubectl_dra.kube.simpleyaml import safe_load
 
         names: list[str] = []
         for path in kubeconfig_paths(source.get("kubeconfig")):
-            data = yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+            data = safe_load(Path(path).read_bytes()) or {}
             names += [c.get("name") for c in data.get("contexts") or [] if isinstance(c, dict) and c.get("name")]
         return sorted(set(names))
     except Exception:

@@ -57,13 +57,16 @@ class _NotSimple(Exception):
 
 
 def _load(path: str) -> dict:
-    import yaml
+    from kubectl_dra.kube import simpleyaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, "rb") as handle:
-            data = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
-    except Exception:  # noqa: BLE001 - unreadable or not YAML: the full loader says why
+            raw = handle.read()
+    except OSError:  # unreadable: the full loader says why
+        raise _NotSimple() from None
+    try:
+        data = simpleyaml.safe_load(raw)  # most kubeconfigs: without importing PyYAML
+    except Exception:  # noqa: BLE001 - not YAML: the full loader says why
         raise _NotSimple() from None
     if not isinstance(data, dict):
         raise _NotSimple()
