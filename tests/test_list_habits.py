@@ -67,6 +67,22 @@ def test_near_misses_on_stderr(run):
     assert "note:" not in quiet.stderr  # nothing within 5 % below 60Gi
 
 
+def test_no_near_miss_search_when_the_filter_leaves_nothing_out(run, monkeypatch):
+    """Every device the other filters keep passes the terms: there is no miss to look for (a
+    homogeneous cluster of 40,000 GPUs need not be searched a second time)."""
+    from kubectl_dra.filter import nearmiss
+
+    def fail(*args, **kwargs):
+        raise AssertionError("near misses searched")
+
+    monkeypatch.setattr(nearmiss, "near_misses", fail)
+    everything = run("list", "--demo", "-o", "name", "driver!=x")
+    assert everything.exit_code == 0, everything.stderr
+    assert everything.stdout == run("list", "--demo", "-o", "name").stdout
+    nodes = run("list", "--demo", "-o", "name", "--node", "l40s-01", "driver~.")
+    assert nodes.exit_code == 0 and nodes.stdout and "note:" not in nodes.stderr
+
+
 def test_watch_refuses_what_it_cannot_print(run, tmp_path):
     # a live cluster is needed for -w; the refusal comes first, without reading one
     r = run("list", "-w", "--sort-by", ".name", "--kubeconfig", str(tmp_path / "none"))

@@ -191,6 +191,8 @@ def _near_miss_notes(query: "DeviceQuery", cluster: "Cluster", views, selected) 
 
     rest = DeviceQuery(query.nodes, query.drivers, query.state, "", query.cel_expression, query.device_class)
     candidates = rest.apply(cluster, views)
+    if len(selected) == len(candidates):
+        return  # the filter terms left nothing out (selected is a part of candidates): no near misses
     if selected:  # a device that matches the whole filter fails no term: no need to look at it again
         matched = {id(v) for v in selected}
         candidates = [v for v in candidates if id(v) not in matched]
