@@ -61,12 +61,8 @@ def _load(path: str) -> dict:
 
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError:  # unreadable: the full loader says why
-        raise _NotSimple() from None
-    try:
-        data = simpleyaml.safe_load(raw)  # most kubeconfigs: without importing PyYAML
-    except Exception:  # noqa: BLE001 - not YAML: the full loader says why
+            data = simpleyaml.safe_load(handle.read())  # most kubeconfigs: without importing PyYAML
+    except Exception:  # noqa: BLE001 - unreadable or not YAML: the full loader says why
         raise _NotSimple() from None
     if not isinstance(data, dict):
         raise _NotSimple()

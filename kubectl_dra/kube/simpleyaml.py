@@ -107,7 +107,7 @@ def _no_floats(value: Any) -> None:
 
 def _block(lines: list[tuple[int, str]], at: int, indent: int) -> tuple[Any, int]:
     """The block node starting at line ``at`` (indented ``indent``): a sequence or a mapping."""
-    if lines[at][1] == "-" or lines[at][1].startswith("- "):
+    if _is_item(lines[at][1]):
         return _sequence(lines, at, indent)
     return _mapping(lines, at, indent)
 
@@ -116,7 +116,7 @@ def _sequence(lines: list[tuple[int, str]], at: int, indent: int) -> tuple[list,
     items: list = []
     while at < len(lines):
         col, content = lines[at]
-        if col < indent or (col == indent and not (content == "-" or content.startswith("- "))):
+        if col < indent or (col == indent and not _is_item(content)):
             break  # the next key of the mapping above (a sequence at its key's indentation ends there)
         if col > indent:
             raise NotSimple()
@@ -129,7 +129,7 @@ def _sequence(lines: list[tuple[int, str]], at: int, indent: int) -> tuple[list,
                 value, at = None, at + 1
             items.append(value)
             continue
-        if rest.startswith("- "):
+        if _is_item(rest):
             raise NotSimple()  # "- - x": a sequence in a sequence on one line
         if _is_pair(rest):  # "- key: value": a mapping whose keys line up with "key"
             lines[at] = (inner, rest)
@@ -148,7 +148,7 @@ def _mapping(lines: list[tuple[int, str]], at: int, indent: int) -> tuple[dict, 
             break
         if col > indent:
             raise NotSimple()
-        if content == "-" or content.startswith("- "):
+        if _is_item(content):
             break  # a sequence at this indentation belongs to the key above (kubectl's style)
         key, rest = _pair(content)
         if key in mapping:
@@ -158,12 +158,16 @@ def _mapping(lines: list[tuple[int, str]], at: int, indent: int) -> tuple[dict, 
             mapping[key] = _scalar(rest)
             continue
         # "key:" alone: a block more indented, a sequence at the same indentation, or null
-        if at < len(lines) and (lines[at][0] > col or (lines[at][0] == col and (
-                lines[at][1] == "-" or lines[at][1].startswith("- ")))):
+        if at < len(lines) and (lines[at][0] > col or (lines[at][0] == col and _is_item(lines[at][1]))):
             mapping[key], at = _block(lines, at, lines[at][0])
         else:
             mapping[key] = None
     return mapping, at
+
+
+def _is_item(content: str) -> bool:
+    """A sequence entry: ``-`` alone or ``- something``."""
+    return content == "-" or content.startswith("- ")
 
 
 def _is_key(text: str) -> bool:
@@ -171,14 +175,15 @@ def _is_key(text: str) -> bool:
 
 
 def _is_pair(content: str) -> bool:
-    head = content.split(":", 1)[0]
-    return ":" in content and _is_key(head) and (content == head + ":" or content[len(head) + 1] == " ")
+    """``key: value`` or ``key:`` with a plain key."""
+    head, sep, rest = content.partition(":")
+    return bool(sep) and _is_key(head) and (not rest or rest[0] == " ")
 
 
 def _pair(content: str) -> tuple[str, str]:
-    head, sep, rest = content.partition(":")
-    if not sep or not _is_key(head) or (rest and rest[0] != " "):
+    if not _is_pair(content):
         raise NotSimple()
+    head, _, rest = content.partition(":")
     if head in _BOOLS or head in _NULLS:
         raise NotSimple()  # a key that YAML 1.1 reads as a boolean or null
     return head, rest.strip(" ")
@@ -214,7 +219,7 @@ def _scalar(text: str) -> Any:
     # a plain string: starts with a letter, "/" or dashes and a letter (``--region``; never a number,
     # a date, a float, an alias, a tag or an indicator), single spaces between words, no ": "
     lead = text.lstrip("-")
-    if not (lead[:1].isalpha() or (first == "/" and lead is text)) or not lead[:1].isascii():
+    if not (lead[:1].isalpha() or first == "/") or not lead[:1].isascii():
         raise NotSimple()
     if not _PLAIN_CHARS.issuperset(text.replace(" ", "")) or "  " in text or ": " in text or text.endswith(":"):
         raise NotSimple()
