@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from typing import Iterable
+from typing import Any, Iterable
 
 from kubectl_dra.errors import ClusterError, NotFoundError
 from kubectl_dra.model.cluster import Cluster
@@ -22,8 +22,13 @@ PODS_MISSING = "pods waiting for a claim that no pod has reserved are not shown"
 MAX_NODE_QUERIES = 8
 
 
-def add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
+def add_all(cluster: Cluster, objects: Iterable[tuple[str, Any]]) -> None:
+    """Decode each (origin, object) into ``cluster``; an object that is not a dict is one already decoded
+    (``kube.slicepage``'s typed pages)."""
     for origin, obj in objects:
+        if type(obj) is not dict:
+            cluster.add(obj)
+            continue
         try:
             decoded = decode(obj)
         except UnsupportedVersion as err:
@@ -38,13 +43,17 @@ def add_all(cluster: Cluster, objects: Iterable[tuple[str, dict]]) -> None:
 
 def _read_list(cluster: Cluster, live, path: str, what: str, field_selector: str | None = None) -> None:
     """Decode a whole list into the cluster; on an expired continue token, list again in one request
-    (what client-go's pager does), so nothing is counted twice."""
+    (what client-go's pager does), so nothing is counted twice. Slices take the typed short cut
+    (``kube.slicepage``) where a page allows it."""
     from kubectl_dra.kube.live import DEFAULT_PAGE, ContinueExpired
 
+    page_decoder = None
+    if what == "resourceslices":
+        from kubectl_dra.kube.slicepage import decode_page as page_decoder
     for limit in (DEFAULT_PAGE, 0):
         staged = Cluster()
         try:
-            items = live.list(path, what=what, limit=limit, field_selector=field_selector)
+            items = live.list(path, what=what, limit=limit, field_selector=field_selector, page_decoder=page_decoder)
             add_all(staged, (("cluster", o) for o in items))
         except ContinueExpired:
             if limit == 0:

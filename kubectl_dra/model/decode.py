@@ -668,3 +668,133 @@ _DECODERS: dict[str, Callable[[dict, str], Any]] = {
     "Pod": decode_pod,
     "Node": decode_node,
 }
+
+
+# ---------------------------------------------------------------------------- typed slices
+
+
+def decode_slice_typed(item: Any, version: str, absent: Any = None) -> ResourceSlice | None:
+    """The ResourceSlice that ``decode_slice`` makes of the same object, built from a typed item
+    (``kube/slicepage.py``'s structs, decoded straight from the wire); None when the item needs the
+    exact path: a value that it would reject or warn about.
+
+    The typed decode has already checked the shape: each field is absent (None) or holds the type the
+    API gives it, and fields that only the exact path reads (node selectors, counters, taints, binding
+    fields, the v1beta1 ``basic`` layout, request policies) are refused there. ``version`` is ``v1``
+    or ``v1beta2`` (flat devices, capacity as ``{value: ...}``). ``absent`` is what an attribute's
+    kind that is not there holds.
+    """
+    meta = item.metadata
+    spec = item.spec
+    if spec is None:
+        return None
+    driver = spec.driver
+    if not driver:
+        return None
+    pool = spec.pool
+    if pool is None:
+        return None
+    if meta is None:
+        name = uid = ""
+        created = None
+    else:
+        name, uid, created = meta.name or "", meta.uid or "", meta.creationTimestamp
+    slice_name = name
+    node_name = spec.nodeName or None
+    all_nodes = bool(spec.allNodes)
+    pool_name = pool.name or ""
+    sl = ResourceSlice(
+        name=name,
+        driver=driver,
+        pool=pool_name,
+        generation=pool.generation,
+        slice_count=pool.resourceSliceCount,
+        api_version=f"{GROUP}/{version}",
+        uid=uid,
+        created=created,
+        node_name=node_name,
+        node_selector=None,
+        all_nodes=all_nodes,
+        per_device_node_selection=False,
+        shared_counters=[],
+    )
+    devices = spec.devices
+    if not devices:
+        return sl
+    qualified = _QUALIFIED.get(driver)
+    if qualified is None:
+        qualified = _QUALIFIED[driver] = {}
+    prefix = driver + "/"
+    out = sl.devices
+    strings = _strings
+    last_kinds: dict[str, str] = {}
+    last_caps: dict[str, str] = {}
+    try:
+        for raw in devices:
+            attrs: dict[str, Any] = {}
+            kinds: dict[str, str] | None = None
+            attributes = raw.attributes
+            if attributes:
+                for key, value in attributes.items():
+                    name = qualified.get(key)
+                    if name is None:
+                        name = _qualify(qualified, key, prefix, "")
+                    text = value.string
+                    if text is not absent:
+                        if value.int is not absent or value.bool is not absent or value.version is not absent:
+                            return None
+                        attrs[name] = strings.setdefault(text, text)
+                        continue
+                    number = value.int
+                    if number is not absent:
+                        if value.bool is not absent or value.version is not absent:
+                            return None
+                        attrs[name] = number
+                        continue
+                    flag = value.bool
+                    if flag is not absent:
+                        if value.version is not absent:
+                            return None
+                        attrs[name] = flag
+                        continue
+                    text = value.version
+                    if text is absent:
+                        return None  # no value: the exact path names the attribute
+                    attrs[name] = strings.setdefault(text, text)
+                    if kinds is None:
+                        kinds = {}
+                    kinds[name] = "version"
+            caps: dict[str, str] = {}
+            published = False
+            capacity = raw.capacity
+            if capacity:
+                for key, value in capacity.items():
+                    name = qualified.get(key)
+                    if name is None:
+                        name = _qualify(qualified, key, prefix, "")
+                    text = value.value or ""
+                    if text not in _GOOD_QUANTITIES:
+                        _check_quantity(text, "")
+                    caps[name] = text
+                    if name == key:
+                        published = True
+            if kinds is not None:
+                if kinds == last_kinds:
+                    kinds = last_kinds
+                else:
+                    last_kinds = kinds
+            if caps:
+                if caps == last_caps and (len(caps) == 1 or tuple(caps) == tuple(last_caps)):
+                    caps = last_caps
+                else:
+                    last_caps = caps
+            device_name = raw.name
+            if device_name not in _GOOD_NAMES:
+                device_name = _device_name(device_name, "")
+            dev = Device(driver, pool_name, device_name, slice_name, attrs, kinds, caps, None, (), (), node_name, None, all_nodes)
+            if published:
+                dev.capacity_published_qualified = frozenset(key for key in capacity if "/" in key)
+            out.append(dev)
+    except _Bad:
+        return None
+    return sl
