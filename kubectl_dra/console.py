@@ -75,8 +75,12 @@ class SafeOutput:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        return self.write_safe(sanitize(text, colour=True))
+
+    def write_safe(self, text: str) -> int:
+        """Write ``text`` that is already known to be safe (``out_json``)."""
         try:
-            return self._stream.write(sanitize(text, colour=True))
+            return self._stream.write(text)
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as err:
@@ -167,6 +171,18 @@ def stdout_is_terminal() -> bool:
 
 def out(text: str) -> None:
     sys.stdout.write(text)
+
+
+def out_json(text: str) -> None:
+    """JSON text that jsonfast's encoders wrote, onto stdout. An encoder escapes every control
+    character below 0x20 (ESC included), so a block that is ASCII and has no DEL is safe as it is: one
+    fast search instead of the full check (~60 ms on the 30 MB of a 40,000-device list); any other
+    block is sanitised like all output."""
+    stream = sys.stdout
+    if type(stream) is SafeOutput and text.isascii() and "\x7f" not in text:
+        stream.write_safe(text)
+    else:
+        stream.write(text)
 
 
 def err(text: str) -> None:

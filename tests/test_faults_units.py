@@ -112,3 +112,42 @@ def test_report_is_sanitised(capsys):
 
     report(ClusterError('namespace "a\x1b]0;t\x07" not found', hint="x\x1b[2J"))
     assert capsys.readouterr().err == 'error: namespace "a?]0;t?" not found\nhint: x?[2J\n'
+
+
+@given(st.recursive(st.one_of(st.text(), st.integers(), st.booleans(), st.none()),
+                    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+                    max_leaves=8))
+def test_json_output_is_as_safe_as_any_output(value):
+    """`out_json` skips the full check for ASCII blocks without DEL (an encoder escapes the other
+    controls): what reaches stdout is what the full check would let through, for whatever data."""
+    import io
+
+    from kubectl_dra.console import SafeOutput, out_json
+    from kubectl_dra.render.machine import to_json
+
+    for data in ({"items": [value]}, {"items": [value] * 1001}):  # the indented and the one-item-per-line writers
+        text = to_json(data)
+        sink = io.StringIO()
+        import sys
+
+        saved, sys.stdout = sys.stdout, SafeOutput(sink)
+        try:
+            out_json(text)
+        finally:
+            sys.stdout = saved
+        assert sink.getvalue() == sanitize(text, colour=True)
+
+
+def test_json_output_blocks_with_del_or_c1_controls_are_sanitised(capsys):
+    import sys
+
+    from kubectl_dra.console import SafeOutput, out_json
+
+    sys.stdout = SafeOutput(sys.stdout)
+    try:
+        out_json('{"a": "x\x7fy"}\n')
+        out_json('{"a": "\x9b2J\u2028"}\n')
+        out_json('{"a": "\\u001b[2J"}\n')
+    finally:
+        sys.stdout = sys.stdout._stream
+    assert capsys.readouterr().out == '{"a": "x?y"}\n{"a": "?2J?"}\n{"a": "\\u001b[2J"}\n'

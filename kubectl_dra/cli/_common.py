@@ -386,10 +386,10 @@ def sort_rows(sort_by: str | None, rows: list, items: list[dict]) -> list:
 
 
 def write_data(data: dict, output: Output) -> None:
-    from kubectl_dra.console import out
+    from kubectl_dra.console import out, out_json
     from kubectl_dra.render.machine import to_yaml, write_json
 
     if output is Output.json:
-        write_json(data, out)
+        write_json(data, out_json)
     else:
         out(to_yaml(data))
