@@ -105,3 +105,18 @@ def test_repeated_string_and_version_values_are_one_object():
     assert a.attributes["d.example.com/p"] is b.attributes["d.example.com/p"]
     assert a.attributes["d.example.com/v"] is b.attributes["d.example.com/v"]
     assert a.attributes["d.example.com/u"] == "a-uuid" and b.attributes["d.example.com/u"] == "b-uuid"
+
+
+def test_equal_maps_are_shared_across_slices_of_a_driver():
+    """The next slice's devices share the last device's maps too: one capacity map and one kinds map
+    for a cluster of equal GPUs (memory, and CEL works out a map's part of its key once)."""
+    v = {"version": "1.0.0"}
+    first = decode(_slice(_device("a", {"v": v}, {"memory": {"value": "1Gi"}}))).devices[0]
+    second = decode(_slice(_device("a", {"v": v}, {"memory": {"value": "1Gi"}}))).devices[0]
+    assert second.capacity is first.capacity and second.attribute_kinds is first.attribute_kinds
+    other = _slice(_device("a", {"v": v}, {"memory": {"value": "1Gi"}}))
+    other["spec"]["driver"] = "e.example.com"
+    third = decode(other).devices[0]
+    assert third.capacity == {"e.example.com/memory": "1Gi"} and third.capacity is not first.capacity
+    fourth = decode(_slice(_device("a", {"v": v}, {"memory": {"value": "2Gi"}}))).devices[0]
+    assert fourth.capacity == {"d.example.com/memory": "2Gi"} and fourth.attribute_kinds is first.attribute_kinds

@@ -197,8 +197,10 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         qualified = _QUALIFIED[driver] = {}
     prefix = driver + "/"
     devices = sl.devices
-    last_kinds: dict[str, str] = {}
-    last_caps: dict[str, str] = {}
+    shared = _LAST_MAPS.get(driver)
+    if shared is None:
+        shared = _LAST_MAPS[driver] = [{}, {}]
+    last_kinds, last_caps = shared
     for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
         if type(raw) is not dict:
             raise _Bad(f"spec.devices[{i}]", f"expected a map, got {type(raw).__name__}")
@@ -276,7 +278,8 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
             if name == key:  # published with a domain ("example.com/memory")
                 published = True
         # the next device mostly has the same kinds and capacities: it shares the map (nothing
-        # writes to a decoded device's maps), 40,000 devices need not hold 40,000 equal copies
+        # writes to a decoded device's maps), 40,000 devices need not hold 40,000 equal copies;
+        # so does the next slice of the driver (_LAST_MAPS)
         if kinds is not None:
             if kinds == last_kinds and not odd:  # lookups only: the order of the kinds does not matter
                 kinds = last_kinds
@@ -298,10 +301,14 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
         if per_device or not body.keys() <= _PLAIN_DEVICE_KEYS:  # counters, taints, node fields, ...
             _device_extras(dev, body, f"spec.devices[{i}]", per_device)
         devices.append(dev)
+    shared[0], shared[1] = last_kinds, last_caps
     return sl
 
 
 _QUALIFIED: dict[str, dict[str, str]] = {}
+#: per driver, the attribute-kind map and the capacity map of the last device decoded: the next slice's
+#: devices mostly have the same, and share them (one map for 40,000 equal devices, not one per slice)
+_LAST_MAPS: dict[str, list] = {}
 #: attribute string values seen so far, one object each
 _strings: dict[str, str] = {}
 
@@ -727,8 +734,10 @@ def decode_slice_typed(item: Any, version: str, absent: Any = None) -> ResourceS
     prefix = driver + "/"
     out = sl.devices
     strings = _strings
-    last_kinds: dict[str, str] = {}
-    last_caps: dict[str, str] = {}
+    shared = _LAST_MAPS.get(driver)
+    if shared is None:
+        shared = _LAST_MAPS[driver] = [{}, {}]
+    last_kinds, last_caps = shared
     try:
         for raw in devices:
             attrs: dict[str, Any] = {}
@@ -797,4 +806,5 @@ def decode_slice_typed(item: Any, version: str, absent: Any = None) -> ResourceS
             out.append(dev)
     except _Bad:
         return None
+    shared[0], shared[1] = last_kinds, last_caps
     return sl
