@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 from kubectl_dra import cel
@@ -86,18 +87,20 @@ def admit(
             except cel.CelCompileError as error:
                 outcome.compile_error, outcome.compile_error_selector = error, index
                 return outcome
-        of = device or _identity
-
         def evaluate(index: int, _expression: str, alive: list[T]) -> Sequence[cel.Result]:
-            return programs[index].evaluate_many([of(item) for item in alive])
+            return programs[index].evaluate_many(alive if device is None else list(map(device, alive)))
 
     alive = list(items)
     for index, expression in enumerate(selectors):
         if not alive:
             break
+        results = evaluate(index, expression, alive)
+        matched = list(map(_MATCHED, results))
+        if all(matched):  # every item admitted (results are shared objects: one check each, in C)
+            continue
         survivors = []
-        for item, result in zip(alive, evaluate(index, expression, alive)):
-            if result.matched:
+        for item, result, ok in zip(alive, results, matched):
+            if ok:
                 survivors.append(item)
             else:
                 outcome.rejected.append(Rejection(item, index, result.error))
@@ -106,5 +109,4 @@ def admit(
     return outcome
 
 
-def _identity(item):
-    return item
+_MATCHED = attrgetter("matched")

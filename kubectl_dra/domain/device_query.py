@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Optional
 
 from kubectl_dra.errors import NotFoundError, UsageError
@@ -83,8 +85,7 @@ def select(
     if flt is None:
         flt = compile_filter_for(filter_text, all_devices)
     if flt is not None:
-        matches = flt.predicate()
-        views = [v for v in views if matches(v.device)]
+        views = list(compress(views, map(flt.predicate(), map(_device_of, views))))
     labels: list[str] = []
     selectors: list[str] = []
     if class_name:
@@ -116,8 +117,8 @@ def select(
     return admission.admitted
 
 
-def _device_of(view: "DeviceView") -> "Device":
-    return view.device
+#: a view's device (C speed: called once per device)
+_device_of = attrgetter("device")
 
 
 @dataclass(eq=False)
