@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from kubectl_dra.model.claim import DeviceClass
@@ -186,27 +187,74 @@ def _quantity_key(text: str) -> tuple:
 
 
 def summarize_attributes(views: Sequence[DeviceView]) -> list[AttributeSummary]:
-    """Every (driver, attribute) and (driver, capacity) the devices publish, sorted by driver then name."""
-    found: dict[tuple[str, str, bool], AttributeSummary] = {}
-    for view in views:
-        dev = view.device
-        driver = dev.driver
-        for name, value in dev.attributes.items():
-            key = (driver, name, False)
-            summary = found.get(key)
-            if summary is None:
-                found[key] = summary = AttributeSummary(driver, name)
-            summary.devices += 1
-            summary.kinds[dev.attr_kind(name) or "unknown"] += 1
-            summary.values[_hashable(value)] += 1
-        for name, quantity in dev.capacity.items():
-            key = (driver, name, True)
-            summary = found.get(key)
-            if summary is None:
-                found[key] = summary = AttributeSummary(driver, name, capacity=True)
-            summary.devices += 1
-            summary.values[str(quantity)] += 1
-    return sorted(found.values(), key=lambda s: (s.driver, s.name, s.capacity))
+    """Every (driver, attribute) and (driver, capacity) the devices publish, sorted by driver then name.
+
+    Worked out one name at a time over a driver's devices (their values counted by ``Counter`` in
+    one call, kinds from the value types where no device records a kind): 480,000 attribute values
+    at 40,000 devices, not one Python step each. Values are counted in the devices' order, as
+    ties in the value lists keep it."""
+    found: list[AttributeSummary] = []
+    devices = list(map(_DEVICE, views))
+    for driver in dict.fromkeys(map(_DRIVER, devices)):
+        mine = devices if len(found) == 0 and all(d.driver == driver for d in devices) else [d for d in devices if d.driver == driver]
+        found.extend(_driver_attributes(driver, mine))
+        found.extend(_driver_capacities(driver, mine))
+    return sorted(found, key=lambda s: (s.driver, s.name, s.capacity))
+
+
+_DEVICE = attrgetter("device")
+_DRIVER = attrgetter("driver")
+_ATTRIBUTES = attrgetter("attributes")
+_KINDS = attrgetter("attribute_kinds")
+_CAPACITY = attrgetter("capacity")
+
+
+def _names(maps: list[dict]) -> list[str]:
+    """The keys of ``maps``, each once (maps with the same keys in the same order are read once)."""
+    return list(dict.fromkeys(name for keys in dict.fromkeys(map(tuple, maps)) for name in keys))
+
+
+def _driver_attributes(driver: str, devices: list) -> list[AttributeSummary]:
+    attributes = list(map(_ATTRIBUTES, devices))
+    kinds_of = list(map(_KINDS, devices))
+    recorded = {id(kinds): kinds for kinds in kinds_of if kinds}  # decode shares equal kind maps: a few
+    out = []
+    for name in _names(attributes):
+        summary = AttributeSummary(driver, name)
+        present = [a[name] for a in attributes if name in a]
+        summary.devices = len(present)
+        types = Counter(map(type, present))
+        if any(name in kinds for kinds in recorded.values()):
+            # a recorded kind (version, lists, future kinds) where the device's map has one, else the value's
+            pairs = Counter(zip(map(id, [k for a, k in zip(attributes, kinds_of) if name in a]), map(type, present)))
+            for (kinds_id, kind_type), count in pairs.items():
+                kinds = recorded.get(kinds_id)
+                summary.kinds[(kinds[name] if kinds and name in kinds else _implied(kind_type)) or "unknown"] += count
+        else:
+            for kind_type, count in types.items():
+                summary.kinds[_implied(kind_type)] += count
+        if any(issubclass(t, list) for t in types):
+            present = list(map(_hashable, present))
+        summary.values.update(present)
+        out.append(summary)
+    return out
+
+
+def _implied(value_type: type) -> str:
+    """``Device.attr_kind`` of a value of this type when no kind is recorded (model.device.implied_kind)."""
+    return "bool" if issubclass(value_type, bool) else "int" if issubclass(value_type, int) else "string"
+
+
+def _driver_capacities(driver: str, devices: list) -> list[AttributeSummary]:
+    capacities = list(map(_CAPACITY, devices))
+    out = []
+    for name in _names(capacities):
+        summary = AttributeSummary(driver, name, capacity=True)
+        present = [c[name] for c in capacities if name in c]
+        summary.devices = len(present)
+        summary.values.update(present if all(type(q) is str for q in present) else map(str, present))
+        out.append(summary)
+    return out
 
 
 def _value_text(value: Any, capacity: bool) -> str:
