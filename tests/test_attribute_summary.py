@@ -82,3 +82,29 @@ def test_the_bench_cluster_if_generated():
         pytest.skip("bench/out/cluster-S.json is made by bench/gen_cluster.py")
     views = load_cluster(SourceOptions(filenames=[str(path)]), (SLICES,)).device_views()
     assert summarized(views) == reference(views)
+
+
+TEXTS = st.text(alphabet="ab-0123456789", max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(TEXTS, st.integers(1, 3), min_size=257, max_size=400), st.integers(1, 30))
+def test_the_table_orders_only_the_values_it_shows(counts, wanted):
+    """The first ``wanted`` values by count then natural order, found without sorting them all, are
+    the first ``wanted`` of the full order (ties in insertion order)."""
+    from kubectl_dra.model.cluster import natural_key
+    from kubectl_dra.render.catalog import _most_common_first
+
+    merged = Counter(counts)
+    full = sorted(merged.items(), key=lambda kv: (-kv[1], natural_key(kv[0])))
+    assert _most_common_first(merged, wanted) == full[:wanted]
+
+
+def test_the_shortened_values_column_is_the_full_one_cut():
+    from kubectl_dra.render.catalog import VALUES_WIDTH, AttributeSummary, shorten, values_text
+
+    summary = AttributeSummary("d.example.com", "d.example.com/uuid")
+    summary.values.update(f"GPU-{i * 7919 % 1000:03d}a{i}" for i in range(2000))
+    summary.values.update(["GPU-5a5"] * 3)
+    assert shorten(values_text(summary, VALUES_WIDTH), VALUES_WIDTH) == shorten(values_text(summary), VALUES_WIDTH)
+    assert values_text(summary, VALUES_WIDTH).startswith("GPU-5a5 (3), GPU-000a0 (1), GPU-000a1000 (1)")

@@ -7,6 +7,7 @@ and the ``DeviceClassList``/``AttributeList`` data shapes come from one computat
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from operator import attrgetter
 from typing import Any
 
 from kubectl_dra.model.claim import DeviceClass
-from kubectl_dra.model.cluster import DeviceView, natural_key
+from kubectl_dra.model.cluster import _DIGITS, DeviceView, natural_key
 from kubectl_dra.render.columns import format_table, strip_controls
 from kubectl_dra.render.devices import human_quantity
 
@@ -269,9 +270,11 @@ def _value_text(value: Any, capacity: bool) -> str:
     return strip_controls(str(value))
 
 
-def values_text(summary: AttributeSummary) -> str:
+def values_text(summary: AttributeSummary, width: int | None = None) -> str:
     """``Hopper (46), Ampere (5)``: values as the table shows them (quantities human-readable;
-    values that read the same are counted together), most common first."""
+    values that read the same are counted together), most common first. With ``width``, only the
+    first ``width`` characters are wanted (the table shortens the rest away): only as many values
+    as can reach them are ordered (40,000 UUIDs are not all sorted to show two)."""
     merged: Counter = Counter()
     order: dict[str, tuple] = {}
     for value, count in summary.values.items():
@@ -280,18 +283,36 @@ def values_text(summary: AttributeSummary) -> str:
         if summary.capacity:
             key = _quantity_key(value)
             order[text] = min(order.get(text, key), key)
-        else:
-            order[text] = natural_key(text)
-    ordered = sorted(merged.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+    if summary.capacity:
+        ordered = sorted(merged.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+    else:
+        ordered = _most_common_first(merged, None if width is None else width // 4 + 1)
     return ", ".join(f"{text} ({count})" for text, count in ordered)
+
+
+def _most_common_first(merged: Counter, wanted: int | None) -> list[tuple[str, int]]:
+    """``merged``'s (text, count) by count, then natural order of the text (ties in insertion order);
+    with ``wanted``, at least that many of the first (all of them when there are fewer)."""
+    if wanted is None or len(merged) <= max(wanted, 256):
+        return sorted(merged.items(), key=lambda kv: (-kv[1], natural_key(kv[0])))
+    # a coarse key that orders as the full one does where it differs (count, then the natural key's
+    # first text and number): values coarsely after the wanted-th smallest cannot be among the first
+    items = list(merged.items())
+    coarse = [(-count, _natural_prefix(text)) for text, count in items]
+    threshold = heapq.nsmallest(wanted, coarse)[-1]
+    candidates = [item for item, key in zip(items, coarse) if key <= threshold]
+    return sorted(candidates, key=lambda kv: (-kv[1], natural_key(kv[0])))[:wanted]
+
+
+def _natural_prefix(text: str) -> tuple:
+    """``natural_key(text)[:2]``, without splitting the whole text."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text, 1)[:2])
 
 
 def attributes_table(summaries: Sequence[AttributeSummary], *, wide: bool = False, no_headers: bool = False) -> str:
     rows = []
     for s in summaries:
-        values = values_text(s)
-        if not wide:
-            values = shorten(values, VALUES_WIDTH)
+        values = values_text(s) if wide else shorten(values_text(s, VALUES_WIDTH), VALUES_WIDTH)
         rows.append([strip_controls(s.driver), strip_controls(s.name), s.kind, str(s.devices), values])
     return format_table(ATTRIBUTE_COLUMNS, rows, no_headers=no_headers)
 
