@@ -168,3 +168,28 @@ def test_the_capacity_part_of_the_quick_key_is_worked_out_once_per_shared_map(mo
     # d0: not yet known to parse (the full path parses it); d1: checked again, known now; d2, d3: the
     # same map; own: its own map
     assert [c is shared for c in calls] == [True, True, False]
+
+
+def test_a_neighbour_observing_the_very_same_values_takes_the_last_result(monkeypatch):
+    """Devices in a row with the same shape, capacity part, driver and the same value objects where
+    the expression looks (a node's GPUs: interned model and versions) reuse the last result without
+    building a quick key; a value equal in Python but another object (1 after True) does not."""
+    from kubectl_dra.cel import activation
+    from kubectl_dra.model.device import Device
+
+    model, version = "H100", "9.0.0"
+    devices = [Device("example.com", "p", f"d{i}", attributes={"example.com/model": model, "example.com/v": version,
+                                                                "example.com/uuid": f"u{i}"},
+                      attribute_kinds={"example.com/v": "version"}) for i in range(5)]
+    devices += [Device("example.com", "p", "t", attributes={"example.com/model": True, "example.com/v": version, "example.com/uuid": "t"},
+                       attribute_kinds={"example.com/v": "version"}),
+                Device("example.com", "p", "one", attributes={"example.com/model": 1, "example.com/v": version, "example.com/uuid": "o"},
+                       attribute_kinds={"example.com/v": "version"})]
+    calls = []
+    original = activation.FastPlan.key
+    monkeypatch.setattr(activation.FastPlan, "key", lambda self, device, capacities: calls.append(device.name) or original(self, device, capacities))
+    program = cel.compile('device.attributes["example.com"].model == "H100" && device.attributes["example.com"].v.major() == 9')
+    results = program.evaluate_many(devices)
+    assert results == [program.evaluate(d) for d in devices]
+    assert [r.matched for r in results[:5]] == [True] * 5
+    assert calls == ["d0", "t", "one"]

@@ -130,11 +130,14 @@ class FastPlan:
     with the same token and equal values, value types, driver and multi-allocation flag give the same
     result (the domains present follow from the shape)."""
 
-    __slots__ = ("token", "versions", "version_lists", "values", "capacities")
+    __slots__ = ("token", "versions", "version_lists", "values", "capacities", "observed")
 
-    def __init__(self, token: int, versions: tuple, version_lists: tuple, values: Any, capacities: Any) -> None:
+    def __init__(self, token: int, versions: tuple, version_lists: tuple, values: Any, capacities: Any,
+                 observed: Any = None) -> None:
         self.token, self.versions, self.version_lists = token, versions, version_lists
         self.values, self.capacities = values, capacities
+        #: reads every attribute value the quick key depends on (versions, version lists, named values)
+        self.observed = observed
 
     def capacity_key(self, capacity: dict[str, str]) -> tuple | None:
         """The named capacities' part of the quick key of a device with ``capacity`` (decode shares one
@@ -204,7 +207,7 @@ def fast_plan(keys: frozenset[str], names: tuple[str, ...], kinds: dict[str, str
     if len(_PLANS) > 4096:
         _PLANS.clear()
     plan = _PLANS[shape] = FastPlan(next(_TOKENS), tuple(versions), tuple(version_lists),
-                                    _getter(named), _getter(named_c))
+                                    _getter(named), _getter(named_c), _getter([*versions, *version_lists, *named]))
     return plan
 
 

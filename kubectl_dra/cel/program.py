@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from operator import is_
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -285,6 +286,9 @@ class Program:
         # devices, hence their maps, stay alive; decode shares equal maps between a slice's devices)
         plans: dict[tuple, Any] = {}
         plan = last_names = last_kinds = last_capacity = capacities_of = capacities = None
+        # the last device whose result came through its quick key: a neighbour of the same plan, the
+        # same capacity part, driver and flag, and the very same values it observes has that result
+        same_plan = same_capacities = same_observed = same_driver = same_multiple = same_result = None
         for device in devices:
             kinds = device.attribute_kinds
             capacity = device.capacity
@@ -300,7 +304,16 @@ class Program:
             if capacity is not capacities_of:
                 capacities = plan.capacity_key(capacity)
                 capacities_of = None if capacities is None else capacity  # a failed check is made again
-            quick = None if capacities is None else plan.key(device, capacities)
+            if capacities is None:
+                quick = observed = None
+            else:
+                observed = plan.observed(device.attributes)
+                if (plan is same_plan and capacities is same_capacities and device.driver == same_driver
+                        and device.allow_multiple_allocations is same_multiple and len(observed) == len(same_observed)
+                        and all(map(is_, observed, same_observed))):
+                    append(same_result)
+                    continue
+                quick = plan.key(device, capacities)
             if quick is not None:
                 try:
                     result = memo.get(quick)
@@ -308,6 +321,8 @@ class Program:
                     quick = result = None
                 if result is not None:
                     append(result)
+                    same_plan, same_capacities, same_observed = plan, capacities, observed
+                    same_driver, same_multiple, same_result = device.driver, device.allow_multiple_allocations, result
                     continue
             try:
                 data, key = build(device, keys)
@@ -323,6 +338,8 @@ class Program:
                 result = memo[key] = self._run(data)  # type: ignore[index]
             if quick is not None:
                 memo[quick] = result
+                same_plan, same_capacities, same_observed = plan, capacities, observed
+                same_driver, same_multiple, same_result = device.driver, device.allow_multiple_allocations, result
             append(result)
         return out
 
