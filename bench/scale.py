@@ -4,9 +4,12 @@
 For 4x the data a linear command grows at most 4x in time and memory (less, since start-up and
 imports are a fixed cost). This script runs each command against the fake API server
 (``tests/fakeapi.py``, real HTTP on loopback, its own process) on cluster ``L`` (5,000 nodes x 8
-GPUs, 10,000 claims) and ``XL`` (20,000 x 8 = 160,000 devices, 40,000 claims), and prints, per
-command, the median wall time and peak RSS at both sizes and their ratio. A ratio above
-``--limit`` (default 4.4) is a super-linear path: the script exits 1 and names it.
+GPUs, 10,000 claims) and ``XL`` (20,000 x 8 = 160,000 devices, 40,000 claims), both served at
+once, and prints, per command, the median wall time and peak RSS at both sizes and the growth:
+in time the median over the rounds of XL / L, where each round runs the command at both sizes back
+to back (in a random order), so that a slow spell of the machine shifts both runs of a pair; in
+memory the ratio of the medians. A factor above ``--limit`` (default 4.4) is a super-linear path:
+the script exits 1 and names it.
 
 Usage::
 
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import pathlib
+import random
 import shutil
 import statistics
 import sys
@@ -61,7 +65,7 @@ def commands(dra: str, claim_file: pathlib.Path) -> list[tuple[str, list[str]]]:
     ]
 
 
-def bench_size(size: str, args, dra: str, claim_file: pathlib.Path) -> dict:
+def _cluster_file(size: str, args) -> tuple[pathlib.Path, int, int]:
     nodes, claims = SIZES[size]
     if args.nodes:  # a smaller pair with the same 4x step, for a quick check of the script itself
         nodes, claims = args.nodes * (4 if size == "XL" else 1), args.nodes * (8 if size == "XL" else 2)
@@ -70,38 +74,62 @@ def bench_size(size: str, args, dra: str, claim_file: pathlib.Path) -> dict:
         t0 = time.perf_counter()
         gen_cluster.write(size, args.out_dir, nodes, claims).replace(cluster)
         print(f"[{size}] generated {cluster} in {time.perf_counter() - t0:.1f}s", flush=True)
+    return cluster, nodes, claims
+
+
+def bench_sizes(args, dra: str, claim_file: pathlib.Path) -> dict:
+    """Both sizes served at once, and each command run at both sizes back to back (in a random
+    order), round after round: the growth factor of a round compares two runs a few seconds apart,
+    so a slow spell of the machine (its speed drifts by up to 40% here) shifts both, not one size."""
     cmds = [(k, a) for k, a in commands(dra, claim_file) if not args.only or any(o in k for o in args.only)]
-    out: dict = {}
-    with tempfile.TemporaryDirectory(prefix=f"dra-scale-{size}-") as tmp:
+    runs: dict = {size: {k: [] for k, _ in cmds} for size in SIZES}
+    errors: dict = {}
+    with tempfile.TemporaryDirectory(prefix="dra-scale-") as tmp:
         work = pathlib.Path(tmp)
-        (work / "home").mkdir()
-        server, url, kubeconfig = bench_run.start_server(cluster, work, args.server_lifetime, args.ready_timeout)
-        print(f"[{size}] fake API server {url}: {nodes * gen_cluster.GPUS_PER_NODE:,} devices, "
-              f"{claims:,} claims", flush=True)
-        env = dict(os.environ)
-        for var in ("KUBECONFIG", "KUBECTL_DRA_DEBUG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-            env.pop(var, None)
-        env.update(HOME=str(work / "home"), KUBECONFIG=str(kubeconfig), LC_ALL="C.UTF-8")
+        envs, servers = {}, []
         try:
-            for key, argv in cmds:
-                runs, error = [], None
-                for i in range(args.repeat + 1):  # the first run warms the page cache and .pyc files
-                    r = bench_run.measure(argv, env, work / "stdout", work / "stderr", args.timeout, work)
-                    if r["timed_out"] or r["rc"] not in (0, 7):  # explain exits 7 when nothing fits
-                        tail = (work / "stderr").read_text(errors="replace").strip()[-300:]
-                        error = f"exit {r['rc']}{' (timed out)' if r['timed_out'] else ''}: {tail}"
-                        break
-                    if i:
-                        runs.append(r)
-                if error:
-                    out[key] = {"error": error}
-                    print(f"[{size}] {key:<40} ERROR {error}", flush=True)
-                    continue
-                out[key] = {"wall_s": statistics.median(r["wall_s"] for r in runs),
-                            "rss_mb": statistics.median(r["rss_mb"] for r in runs), "n": len(runs)}
-                print(f"[{size}] {key:<40} {out[key]['wall_s']:8.3f}s {out[key]['rss_mb']:7.0f} MB", flush=True)
+            for size in SIZES:
+                cluster, nodes, claims = _cluster_file(size, args)
+                home = work / size / "home"
+                home.mkdir(parents=True)
+                server, url, kubeconfig = bench_run.start_server(cluster, work / size, args.server_lifetime, args.ready_timeout)
+                servers.append(server)
+                print(f"[{size}] fake API server {url}: {nodes * gen_cluster.GPUS_PER_NODE:,} devices, "
+                      f"{claims:,} claims", flush=True)
+                env = dict(os.environ)
+                for var in ("KUBECONFIG", "KUBECTL_DRA_DEBUG", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+                    env.pop(var, None)
+                env.update(HOME=str(home), KUBECONFIG=str(kubeconfig), LC_ALL="C.UTF-8")
+                envs[size] = env
+            order = random.Random(4)
+            for i in range(args.repeat + 1):  # round 0 warms the page cache and .pyc files, untimed
+                for key, argv in order.sample(cmds, len(cmds)):
+                    for size in order.sample(list(SIZES), len(SIZES)):
+                        if key in errors:
+                            continue
+                        r = bench_run.measure(argv, envs[size], work / "stdout", work / "stderr", args.timeout, work)
+                        if r["timed_out"] or r["rc"] not in (0, 7):  # explain exits 7 when nothing fits
+                            tail = (work / "stderr").read_text(errors="replace").strip()[-300:]
+                            errors[key] = f"[{size}] exit {r['rc']}{' (timed out)' if r['timed_out'] else ''}: {tail}"
+                            print(f"[{size}] {key:<40} ERROR {errors[key]}", flush=True)
+                        elif i:
+                            runs[size][key].append(r)
+                if i:
+                    print(f"round {i}/{args.repeat} done", flush=True)
         finally:
-            bench_run.stop_server(server)
+            for server in servers:
+                bench_run.stop_server(server)
+    out: dict = {}
+    for key, _ in cmds:
+        if key in errors:
+            out[key] = {"error": errors[key]}
+            continue
+        small, big = runs["L"][key], runs["XL"][key]
+        out[key] = {
+            "L": {"wall_s": statistics.median(r["wall_s"] for r in small), "rss_mb": statistics.median(r["rss_mb"] for r in small), "n": len(small)},
+            "XL": {"wall_s": statistics.median(r["wall_s"] for r in big), "rss_mb": statistics.median(r["rss_mb"] for r in big), "n": len(big)},
+            "time_growth_rounds": [round(b["wall_s"] / a["wall_s"], 3) for a, b in zip(small, big)],
+        }
     return out
 
 
@@ -125,18 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     claim_file = args.out_dir / "explain-claim.json"
     claim_file.write_text(json.dumps(EXPLAIN_CLAIM))
-    results = {size: bench_size(size, args, dra, claim_file) for size in SIZES}
+    results = bench_sizes(args, dra, claim_file)
     print()
     print(f"{'command':<40} {'L s':>8} {'XL s':>8} {'time x':>7} {'L MB':>7} {'XL MB':>7} {'mem x':>6}")
     worst, failed = 0.0, []
     rows = {}
-    for key in results["L"]:
-        small, big = results["L"][key], results["XL"].get(key, {"error": "not run"})
-        if "error" in small or "error" in big:
-            failed.append(f"{key}: {small.get('error') or big.get('error')}")
+    for key, result in results.items():
+        if "error" in result:
+            failed.append(f"{key}: {result['error']}")
             continue
-        gt, gm = big["wall_s"] / small["wall_s"], big["rss_mb"] / small["rss_mb"]
-        rows[key] = {"L": small, "XL": big, "time_growth": gt, "mem_growth": gm}
+        small, big = result["L"], result["XL"]
+        # time: the median of the rounds' factors (each from two runs back to back); memory: of the medians
+        gt, gm = statistics.median(result["time_growth_rounds"]), big["rss_mb"] / small["rss_mb"]
+        rows[key] = {"L": small, "XL": big, "time_growth": gt, "mem_growth": gm,
+                     "time_growth_rounds": result["time_growth_rounds"]}
         worst = max(worst, gt, gm)
         flag = "" if max(gt, gm) <= args.limit else "  <-- super-linear"
         print(f"{key:<40} {small['wall_s']:8.3f} {big['wall_s']:8.3f} {gt:7.2f} {small['rss_mb']:7.0f} "
