@@ -118,7 +118,10 @@ def render(large: dict | None, xlarge: dict | None, scale: dict | None) -> str:
     if scale and scale.get("commands"):
         devices = scale.get("devices") or {}
         sizes = f"{devices['L']:,} to {devices['XL']:,} devices" if devices else "40k to 160k devices (sizes not recorded)"
-        lines += ["", f"Growth from {sizes} (`bench/scale.py`, {' or '.join(repeats)} run(s) each after a warm-up, median, "
+        paired = any("time_growth_rounds" in r for r in scale["commands"].values())
+        how = ("walls the median; time × the median of the rounds' 160k/40k factors, each size run back to back"
+               if paired else "median")
+        lines += ["", f"Growth from {sizes} (`bench/scale.py`, {' or '.join(repeats)} run(s) each after a warm-up, {how}, "
                   f"limit {scale.get('limit', 4.4)}× for 4× the data):",
                   "", "| command | runs | 40k wall | 160k wall | time × | 40k RSS | 160k RSS | memory × |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
