@@ -133,7 +133,7 @@ class FastPlan:
     __slots__ = ("token", "versions", "version_lists", "values", "capacities", "observed")
 
     def __init__(self, token: int, versions: tuple, version_lists: tuple, values: Any, capacities: Any,
-                 observed: Any = None) -> None:
+                 observed: Any) -> None:
         self.token, self.versions, self.version_lists = token, versions, version_lists
         self.values, self.capacities = values, capacities
         #: reads every attribute value the quick key depends on (versions, version lists, named values)

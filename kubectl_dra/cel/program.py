@@ -314,30 +314,28 @@ class Program:
                     append(same_result)
                     continue
                 quick = plan.key(device, capacities)
+            result = None
             if quick is not None:
                 try:
                     result = memo.get(quick)
                 except TypeError:  # a list value: no quick key
-                    quick = result = None
-                if result is not None:
-                    append(result)
-                    same_plan, same_capacities, same_observed = plan, capacities, observed
-                    same_driver, same_multiple, same_result = device.driver, device.allow_multiple_allocations, result
-                    continue
-            try:
-                data, key = build(device, keys)
-            except BadDevice as e:
-                append(Result(None, str(e)))
-                continue
-            try:
-                result = memo.get(key)  # type: ignore[arg-type]
-            except TypeError:  # an unhashable value (e.g. a list inside a list): no sharing for this one
-                append(self.evaluate(device))
-                continue
+                    quick = None
             if result is None:
-                result = memo[key] = self._run(data)  # type: ignore[index]
+                try:
+                    data, key = build(device, keys)
+                except BadDevice as e:
+                    append(Result(None, str(e)))
+                    continue
+                try:
+                    result = memo.get(key)  # type: ignore[arg-type]
+                except TypeError:  # an unhashable value (e.g. a list inside a list): no sharing for this one
+                    append(self.evaluate(device))
+                    continue
+                if result is None:
+                    result = memo[key] = self._run(data)  # type: ignore[index]
+                if quick is not None:
+                    memo[quick] = result
             if quick is not None:
-                memo[quick] = result
                 same_plan, same_capacities, same_observed = plan, capacities, observed
                 same_driver, same_multiple, same_result = device.driver, device.allow_multiple_allocations, result
             append(result)

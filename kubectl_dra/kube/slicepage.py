@@ -110,5 +110,5 @@ def decode_page(data: bytes) -> "tuple[list[ResourceSlice], str] | None":
         if decoded is None:
             return None
         slices.append(decoded)
-    meta = page.metadata
-    return slices, (meta.continue_ or "") if meta is not None else ""
+    token = page.metadata.continue_ if page.metadata is not None else None
+    return slices, token or ""

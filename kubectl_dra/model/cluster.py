@@ -42,6 +42,12 @@ def natural_key(text: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text))
 
 
+def natural_prefix(text: str) -> tuple:
+    """``natural_key(text)[:2]`` (its first text and number), without splitting the whole text: orders
+    as the full key does wherever the two differ."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text, 1)[:2])
+
+
 @dataclass(slots=True)
 class Holder:
     """One claim's hold on a device."""

@@ -192,14 +192,9 @@ def decode_slice(obj: dict, version: str) -> ResourceSlice:
     )
     basic_version = version in BASIC_VERSIONS
     bare_capacity = version == "v1alpha3"
-    qualified = _QUALIFIED.get(driver)
-    if qualified is None:
-        qualified = _QUALIFIED[driver] = {}
+    qualified, shared = _driver_state(driver)
     prefix = driver + "/"
     devices = sl.devices
-    shared = _LAST_MAPS.get(driver)
-    if shared is None:
-        shared = _LAST_MAPS[driver] = [{}, {}]
     last_kinds, last_caps = shared
     for i, raw in enumerate(_list(spec.get("devices"), "spec.devices")):
         if type(raw) is not dict:
@@ -309,6 +304,16 @@ _QUALIFIED: dict[str, dict[str, str]] = {}
 #: per driver, the attribute-kind map and the capacity map of the last device decoded: the next slice's
 #: devices mostly have the same, and share them (one map for 40,000 equal devices, not one per slice)
 _LAST_MAPS: dict[str, list] = {}
+
+
+def _driver_state(driver: str) -> tuple[dict[str, str], list]:
+    """What decoding remembers per driver: its names qualified so far, and [kinds, capacity] of its last device."""
+    qualified = _QUALIFIED.get(driver)
+    if qualified is None:
+        qualified = _QUALIFIED[driver] = {}
+        _LAST_MAPS[driver] = [{}, {}]
+    return qualified, _LAST_MAPS[driver]
+
 #: attribute string values seen so far, one object each
 _strings: dict[str, str] = {}
 
@@ -680,7 +685,7 @@ _DECODERS: dict[str, Callable[[dict, str], Any]] = {
 # ---------------------------------------------------------------------------- typed slices
 
 
-def decode_slice_typed(item: Any, version: str, absent: Any = None) -> ResourceSlice | None:
+def decode_slice_typed(item: Any, version: str, absent: Any) -> ResourceSlice | None:
     """The ResourceSlice that ``decode_slice`` makes of the same object, built from a typed item
     (``kube/slicepage.py``'s structs, decoded straight from the wire); None when the item needs the
     exact path: a value that it would reject or warn about.
@@ -702,41 +707,22 @@ def decode_slice_typed(item: Any, version: str, absent: Any = None) -> ResourceS
     if pool is None:
         return None
     if meta is None:
-        name = uid = ""
+        slice_name = uid = ""
         created = None
     else:
-        name, uid, created = meta.name or "", meta.uid or "", meta.creationTimestamp
-    slice_name = name
+        slice_name, uid, created = meta.name or "", meta.uid or "", meta.creationTimestamp
     node_name = spec.nodeName or None
     all_nodes = bool(spec.allNodes)
     pool_name = pool.name or ""
-    sl = ResourceSlice(
-        name=name,
-        driver=driver,
-        pool=pool_name,
-        generation=pool.generation,
-        slice_count=pool.resourceSliceCount,
-        api_version=f"{GROUP}/{version}",
-        uid=uid,
-        created=created,
-        node_name=node_name,
-        node_selector=None,
-        all_nodes=all_nodes,
-        per_device_node_selection=False,
-        shared_counters=[],
-    )
+    sl = ResourceSlice(slice_name, driver, pool_name, pool.generation, pool.resourceSliceCount, f"{GROUP}/{version}",
+                       uid, created, node_name, all_nodes=all_nodes)
     devices = spec.devices
     if not devices:
         return sl
-    qualified = _QUALIFIED.get(driver)
-    if qualified is None:
-        qualified = _QUALIFIED[driver] = {}
+    qualified, shared = _driver_state(driver)
     prefix = driver + "/"
     out = sl.devices
     strings = _strings
-    shared = _LAST_MAPS.get(driver)
-    if shared is None:
-        shared = _LAST_MAPS[driver] = [{}, {}]
     last_kinds, last_caps = shared
     try:
         for raw in devices:

@@ -36,11 +36,12 @@ def split_attribute(raw: Any) -> tuple[str, Any]:
 
 def implied_kind(value: Any) -> str:
     """The kind a plain value has when none is recorded: bool, int or string."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    return "string"
+    return kind_of_type(type(value))
+
+
+def kind_of_type(value_type: type) -> str:
+    """:func:`implied_kind` of any value of this type (counting by type needs no value)."""
+    return "bool" if issubclass(value_type, bool) else "int" if issubclass(value_type, int) else "string"
 
 
 @dataclass(slots=True)

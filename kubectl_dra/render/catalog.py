@@ -15,7 +15,8 @@ from operator import attrgetter
 from typing import Any
 
 from kubectl_dra.model.claim import DeviceClass
-from kubectl_dra.model.cluster import _DIGITS, DeviceView, natural_key
+from kubectl_dra.model.cluster import DeviceView, natural_key, natural_prefix
+from kubectl_dra.model.device import kind_of_type
 from kubectl_dra.render.columns import format_table, strip_controls
 from kubectl_dra.render.devices import human_quantity
 
@@ -194,17 +195,17 @@ def summarize_attributes(views: Sequence[DeviceView]) -> list[AttributeSummary]:
     one call, kinds from the value types where no device records a kind): 480,000 attribute values
     at 40,000 devices, not one Python step each. Values are counted in the devices' order, as
     ties in the value lists keep it."""
+    by_driver: dict[str, list] = {}
+    for view in views:
+        dev = view.device
+        by_driver.setdefault(dev.driver, []).append(dev)
     found: list[AttributeSummary] = []
-    devices = list(map(_DEVICE, views))
-    for driver in dict.fromkeys(map(_DRIVER, devices)):
-        mine = devices if len(found) == 0 and all(d.driver == driver for d in devices) else [d for d in devices if d.driver == driver]
-        found.extend(_driver_attributes(driver, mine))
-        found.extend(_driver_capacities(driver, mine))
+    for driver, devices in by_driver.items():
+        found += _driver_attributes(driver, devices)
+        found += _driver_capacities(driver, devices)
     return sorted(found, key=lambda s: (s.driver, s.name, s.capacity))
 
 
-_DEVICE = attrgetter("device")
-_DRIVER = attrgetter("driver")
 _ATTRIBUTES = attrgetter("attributes")
 _KINDS = attrgetter("attribute_kinds")
 _CAPACITY = attrgetter("capacity")
@@ -230,20 +231,15 @@ def _driver_attributes(driver: str, devices: list) -> list[AttributeSummary]:
             pairs = Counter(zip(map(id, [k for a, k in zip(attributes, kinds_of) if name in a]), map(type, present)))
             for (kinds_id, kind_type), count in pairs.items():
                 kinds = recorded.get(kinds_id)
-                summary.kinds[(kinds[name] if kinds and name in kinds else _implied(kind_type)) or "unknown"] += count
+                summary.kinds[(kinds[name] if kinds and name in kinds else kind_of_type(kind_type)) or "unknown"] += count
         else:
             for kind_type, count in types.items():
-                summary.kinds[_implied(kind_type)] += count
+                summary.kinds[kind_of_type(kind_type)] += count
         if any(issubclass(t, list) for t in types):
             present = list(map(_hashable, present))
         summary.values.update(present)
         out.append(summary)
     return out
-
-
-def _implied(value_type: type) -> str:
-    """``Device.attr_kind`` of a value of this type when no kind is recorded (model.device.implied_kind)."""
-    return "bool" if issubclass(value_type, bool) else "int" if issubclass(value_type, int) else "string"
 
 
 def _driver_capacities(driver: str, devices: list) -> list[AttributeSummary]:
@@ -295,18 +291,13 @@ def _most_common_first(merged: Counter, wanted: int | None) -> list[tuple[str, i
     with ``wanted``, at least that many of the first (all of them when there are fewer)."""
     if wanted is None or len(merged) <= max(wanted, 256):
         return sorted(merged.items(), key=lambda kv: (-kv[1], natural_key(kv[0])))
-    # a coarse key that orders as the full one does where it differs (count, then the natural key's
-    # first text and number): values coarsely after the wanted-th smallest cannot be among the first
+    # a coarse key that orders as the full one does where it differs (count, then natural_prefix):
+    # values coarsely after the wanted-th smallest cannot be among the first
     items = list(merged.items())
-    coarse = [(-count, _natural_prefix(text)) for text, count in items]
+    coarse = [(-count, natural_prefix(text)) for text, count in items]
     threshold = heapq.nsmallest(wanted, coarse)[-1]
     candidates = [item for item, key in zip(items, coarse) if key <= threshold]
     return sorted(candidates, key=lambda kv: (-kv[1], natural_key(kv[0])))[:wanted]
-
-
-def _natural_prefix(text: str) -> tuple:
-    """``natural_key(text)[:2]``, without splitting the whole text."""
-    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text, 1)[:2])
 
 
 def attributes_table(summaries: Sequence[AttributeSummary], *, wide: bool = False, no_headers: bool = False) -> str:
