@@ -112,9 +112,15 @@ def render(large: dict | None, xlarge: dict | None, scale: dict | None) -> str:
             lines.append(f"| {t['target']} | {t['limit']}{t['unit'].replace('x', '×')} | {value} | {verdict} |")
         paired = large.get("paired") or {}
         if paired:
-            lines += ["", "Paired per round (information; the targets above use each command's median): " + "; ".join(
+            lines += ["", "Paired per round (the filter and `--cel` targets are these medians, of runs made back to back; "
+                      "the other targets use each command's median): " + "; ".join(
                 f"{name} {p['median']:.3f}× (rounds {', '.join(f'{x:.2f}' for x in p['rounds'])})"
                 for name, p in paired.items()) + "."]
+        ratios = large.get("ratios") or {}
+        of_medians = [f"{label} {ratios[key]:.3f}×" for key, label in (("filter_of_medians", "filter"), ("cel_of_medians", "`--cel`"))
+                      if key in ratios]
+        if of_medians:
+            lines += ["", "The same as ratios of each command's median (information): " + "; ".join(of_medians) + "."]
     if scale and scale.get("commands"):
         devices = scale.get("devices") or {}
         sizes = f"{devices['L']:,} to {devices['XL']:,} devices" if devices else "40k to 160k devices (sizes not recorded)"
