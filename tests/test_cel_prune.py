@@ -193,3 +193,42 @@ def test_a_neighbour_observing_the_very_same_values_takes_the_last_result(monkey
     assert results == [program.evaluate(d) for d in devices]
     assert [r.matched for r in results[:5]] == [True] * 5
     assert calls == ["d0", "t", "one"]
+
+
+@pytest.mark.parametrize("n", range(9))
+def test_identical_tells_the_very_same_objects_at_every_position(n):
+    """The neighbour check compares observed values by identity at each position, whatever the count
+    (the usual few inline, more with all/map): equal but distinct objects (True and 1, two equal
+    strings built apart) are told apart wherever they sit."""
+    from kubectl_dra.cel.activation import _identical
+
+    same = _identical(n)
+    values = tuple("".join(["v", str(i)]) for i in range(n))
+    assert same(values, tuple(values))
+    for i in range(n):
+        other = list(values)
+        other[i] = "".join(["v", str(i)])  # equal, another object
+        assert other[i] == values[i] and other[i] is not values[i]
+        assert not same(values, tuple(other))
+        flags = list(values)
+        flags[i] = True
+        ones = list(values)
+        ones[i] = 1
+        assert not same(tuple(flags), tuple(ones))
+        assert same(tuple(flags), tuple(flags))
+
+
+def test_a_plans_identity_check_covers_all_its_observed_values():
+    """FastPlan.identical is made for the length of the plan's observed tuple (one name: a pair)."""
+    from kubectl_dra.cel.activation import fast_plan
+
+    for names in ([], ["example.com/a"], ["example.com/a", "example.com/b", "example.com/c"],
+                  [f"example.com/n{i}" for i in range(8)]):
+        keys = frozenset(n.split("/")[1] for n in names)
+        plan = fast_plan(keys, tuple(names), None, ())
+        attrs = {n: "".join(["x", n]) for n in names}
+        observed = plan.observed(attrs)
+        assert plan.identical(observed, plan.observed(attrs))
+        for name in names:
+            changed = {**attrs, name: "".join(["x", name])}
+            assert not plan.identical(observed, plan.observed(changed))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from operator import is_
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -285,7 +284,7 @@ class Program:
         # the plan of each device shape; within this call a kinds map is known by its id (the
         # devices, hence their maps, stay alive; decode shares equal maps between a slice's devices)
         plans: dict[tuple, Any] = {}
-        plan = last_names = last_kinds = last_capacity = capacities_of = capacities = None
+        plan = last_names = last_kinds = last_capacity = capacities_of = capacities = identical = None
         # the last device whose result came through its quick key: a neighbour of the same plan, the
         # same capacity part, driver and flag, and the very same values it observes has that result
         same_plan = same_capacities = same_observed = same_driver = same_multiple = same_result = None
@@ -299,6 +298,7 @@ class Program:
                 plan = plans.get(local)
                 if plan is None:
                     plan = plans[local] = fast_plan(keys, names, kinds, local[2])
+                identical = plan.identical
                 last_names, last_kinds, last_capacity = names, kinds, capacity
                 capacities_of = None
             if capacity is not capacities_of:
@@ -309,8 +309,7 @@ class Program:
             else:
                 observed = plan.observed(device.attributes)
                 if (plan is same_plan and capacities is same_capacities and device.driver == same_driver
-                        and device.allow_multiple_allocations is same_multiple and len(observed) == len(same_observed)
-                        and all(map(is_, observed, same_observed))):
+                        and device.allow_multiple_allocations is same_multiple and identical(observed, same_observed)):
                     append(same_result)
                     continue
                 quick = plan.key(device, capacities)
