@@ -146,3 +146,44 @@ def test_release_defaults():
     assert for_release("1.31")[1] == "1.34"
     assert release_of("1", "35+") == "1.35"
     assert release_of("", "", "v1.34.2-gke.100") == "1.34"
+
+
+def _demo_pods() -> list[tuple[str, str]]:
+    docs = [d for d in yaml.safe_load_all(DEMO.read_text()) if d]
+    items = [i for d in docs for i in (d.get("items") or [d])]
+    return sorted((i["metadata"]["namespace"], i["metadata"]["name"]) for i in items if i.get("kind") == "Pod")
+
+
+@pytest.mark.parametrize(("namespace", "pod"), _demo_pods())
+def test_every_demo_pod_explained_over_http_agrees_with_the_demo(run, fake_api, namespace, pod):
+    """A live explain takes whole claims only in its namespace (the others' allocations suffice):
+    the answer for each demo pod, whatever its namespace, is the one the full demo gives."""
+    fake_api.load_yaml(DEMO)
+    live = run("explain", f"pod/{pod}", "-n", namespace, "-o", "json")
+    offline = run("explain", f"pod/{pod}", "-n", namespace, "--demo", "-o", "json")
+    assert live.exit_code == offline.exit_code, live.stderr
+    assert json.loads(live.stdout) == json.loads(offline.stdout)
+
+
+@pytest.mark.parametrize("no_fork", ["1", ""])
+def test_live_read_takes_whole_claims_only_in_the_namespace(fake_api, monkeypatch, no_fork):
+    """CLAIMS_HERE (explain): the namespace's claims come back whole, every other claim (from the
+    helper process, or read inline) without spec, annotations, owners, node selector and device status."""
+    from dataclasses import replace
+
+    from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, CLAIMS, CLAIMS_HERE, SLICES
+    from kubectl_dra.kube.load import load_cluster
+    from kubectl_dra.kube.source import SourceOptions
+
+    fake_api.load_yaml(DEMO)
+    monkeypatch.setenv("KUBECTL_DRA_NO_FORK", no_fork)
+    source = SourceOptions(all_namespaces=True, namespace="research")
+    full = load_cluster(source, (SLICES, CLAIMS))
+    here = load_cluster(source, (SLICES, CLAIMS_HERE))
+    assert {c.namespace for c in full.claims} > {"research"}
+    assert any(c.spec_raw for c in full.claims if c.namespace == "research")
+    assert any(c.spec_raw and c.results for c in full.claims if c.namespace != "research")
+    dropped = {"annotations": {}, "owners": [], "spec_raw": None, "allocation_node_selector": None, "device_status": []}
+    assert here.claims == [c if c.namespace == "research" else replace(c, **dropped) for c in full.claims]
+    # with the allocations of every claim asked for too, the namespace's claims still come whole
+    assert load_cluster(source, (SLICES, CLAIMS_HERE, CLAIM_ALLOCATIONS)).claims == here.claims

@@ -19,7 +19,7 @@ from kubectl_dra.cli._common import (
     source_flags,
 )
 from kubectl_dra.errors import ExitCode
-from kubectl_dra.kube.kinds import CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES
+from kubectl_dra.kube.kinds import CLAIMS, CLAIMS_HERE, CLASSES, NODES, PODS, SLICES, TEMPLATES
 
 if TYPE_CHECKING:
     from kubectl_dra.kube.source import SourceOptions
@@ -79,8 +79,9 @@ def explain(
     request = ExplainRequest(target, list(claim_file or []), node, source.namespace, features)
     request.validate()  # usage errors before the cluster is read
     # the claims decide what is free (a 403 fails rather than simulating on a cluster that looks empty);
-    # the named pod is read by name, whichever claims it has
-    cluster = read_cluster(source.across_namespaces(), (SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES),
+    # only the namespace's claims are simulated (a pod's claims are in its namespace): the others'
+    # allocations are enough; the named pod is read by name, whichever claims it has
+    cluster = read_cluster(source.across_namespaces(), (SLICES, CLAIMS_HERE, CLASSES, TEMPLATES, PODS, NODES),
                            required=(CLAIMS,), pods=[request.pod] if request.pod else [])  # fmt: skip
     keep_alive(cluster)
     flush_warnings(cluster)

@@ -9,3 +9,8 @@ SLICES, CLAIMS, CLASSES, TEMPLATES, PODS, NODES = "slices", "claims", "classes",
 #: time to take 10,000 claims over from the helper process). Implies CLAIMS; files and --demo
 #: decode claims in full as ever.
 CLAIM_ALLOCATIONS = "claim-allocations"
+
+#: claims whole in the command's namespace, elsewhere only their allocations (``explain``: the
+#: claims it simulates are in its namespace, the others only hold devices). Implies CLAIMS; files
+#: and --demo decode claims in full as ever.
+CLAIMS_HERE = "claims-here"

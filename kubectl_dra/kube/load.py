@@ -10,7 +10,7 @@ from kubectl_dra.model.cluster import Cluster
 from kubectl_dra.model.decode import DecodeError, UnsupportedVersion, decode
 
 #: what a command needs, and where it reads from (cheap to import: defined in kube.kinds, kube.source)
-from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, CLAIMS, CLASSES, NODES, PODS, SLICES, TEMPLATES  # noqa: F401
+from kubectl_dra.kube.kinds import CLAIM_ALLOCATIONS, CLAIMS, CLAIMS_HERE, CLASSES, NODES, PODS, SLICES, TEMPLATES  # noqa: F401
 from kubectl_dra.kube.source import SourceOptions  # noqa: F401
 
 
@@ -198,8 +198,10 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
         cluster.warnings.append("the server serves only resource.k8s.io/v1alpha3 (Kubernetes 1.31); reading that")
     base = f"/apis/resource.k8s.io/{version}"
     namespace = options.namespace or live.namespace
-    allocation_only = CLAIM_ALLOCATIONS in want and CLAIMS not in want
-    if allocation_only:
+    # whole claims only in the namespace (CLAIMS_HERE), elsewhere their allocations
+    elsewhere_allocations = CLAIMS_HERE in want and CLAIMS not in want
+    allocation_only = CLAIM_ALLOCATIONS in want and CLAIMS not in want and not elsewhere_allocations
+    if allocation_only or elsewhere_allocations:
         want.add(CLAIMS)
     if CLAIMS in want:
         if options.all_namespaces:
@@ -218,7 +220,10 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                 raise
             staged.claims_known = False
             staged.warnings.append(f"{err.message}; allocation state is unknown")
-        rows = [c.to_row(allocation_only=allocation_only) for c in staged.claims]
+        if elsewhere_allocations:
+            rows = [c.to_row(allocation_only=c.namespace != namespace) for c in staged.claims]
+        else:
+            rows = [c.to_row(allocation_only=allocation_only) for c in staged.claims]
         return (pack_rows(rows) if pack else rows), staged.warnings, staged.claims_known
 
     def merge_claims(result: tuple[list[tuple] | bytes, list[str], bool]) -> None:
