@@ -134,13 +134,13 @@ class FastPlan:
     __slots__ = ("token", "versions", "version_lists", "values", "capacities", "observed", "identical")
 
     def __init__(self, token: int, versions: tuple, version_lists: tuple, values: Any, capacities: Any,
-                 observed: Any) -> None:
+                 observed: Any, identical: Any) -> None:
         self.token, self.versions, self.version_lists = token, versions, version_lists
         self.values, self.capacities = values, capacities
         #: reads every attribute value the quick key depends on (versions, version lists, named values)
         self.observed = observed
         #: whether two ``observed`` tuples of this plan hold the very same objects, item by item
-        self.identical = _identical(len(observed(_ProbeAll())))
+        self.identical = identical
 
     def capacity_key(self, capacity: dict[str, str]) -> tuple | None:
         """The named capacities' part of the quick key of a device with ``capacity`` (decode shares one
@@ -179,13 +179,6 @@ def _no_values(_: Any) -> tuple:
     return ()
 
 
-class _ProbeAll(dict):
-    """Any key reads as None: how many items an observed getter returns."""
-
-    def __missing__(self, key: str) -> None:
-        return None
-
-
 def _same_items(a: tuple, b: tuple) -> bool:
     return all(map(is_, a, b))
 
@@ -218,6 +211,11 @@ def _getter(names: list[str]) -> Any:
     return itemgetter(*names)
 
 
+def _items_read(names: list[str]) -> int:
+    """How many items :func:`_getter` of ``names`` returns (one name: a pair)."""
+    return 2 if len(names) == 1 else len(names)
+
+
 def fast_plan(keys: frozenset[str], names: tuple[str, ...], kinds: dict[str, str] | None,
               capacity_names: tuple[str, ...]) -> FastPlan:
     """The :class:`FastPlan` of a device shape (shared by every equal shape)."""
@@ -237,8 +235,9 @@ def fast_plan(keys: frozenset[str], names: tuple[str, ...], kinds: dict[str, str
     named_c = [q for q in capacity_names if split(q)[1] in keys]
     if len(_PLANS) > 4096:
         _PLANS.clear()
-    plan = _PLANS[shape] = FastPlan(next(_TOKENS), tuple(versions), tuple(version_lists),
-                                    _getter(named), _getter(named_c), _getter([*versions, *version_lists, *named]))
+    observed = [*versions, *version_lists, *named]
+    plan = _PLANS[shape] = FastPlan(next(_TOKENS), tuple(versions), tuple(version_lists), _getter(named),
+                                    _getter(named_c), _getter(observed), _identical(_items_read(observed)))
     return plan
 
 

@@ -220,10 +220,8 @@ def _load_live(options: SourceOptions, want: set[str]) -> Cluster:
                 raise
             staged.claims_known = False
             staged.warnings.append(f"{err.message}; allocation state is unknown")
-        if elsewhere_allocations:
-            rows = [c.to_row(allocation_only=c.namespace != namespace) for c in staged.claims]
-        else:
-            rows = [c.to_row(allocation_only=allocation_only) for c in staged.claims]
+        rows = [c.to_row(allocation_only=allocation_only or (elsewhere_allocations and c.namespace != namespace))
+                for c in staged.claims]
         return (pack_rows(rows) if pack else rows), staged.warnings, staged.claims_known
 
     def merge_claims(result: tuple[list[tuple] | bytes, list[str], bool]) -> None:
